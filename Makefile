@@ -1,0 +1,26 @@
+# The two commands a newcomer needs are `make demo` and `make test`.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: demo test lint build
+
+## demo: run the emulator, serve and a burst of webhooks, then print sample queries
+demo:
+	$(GO) run ./cmd/jiraduck demo
+
+## test: formatting, vet and every test with the race detector
+test: lint
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l cmd internal migrations sql); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## build: a versioned release binary in bin/, with its checksum
+build:
+	mkdir -p bin
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/jiraduck ./cmd/jiraduck
+	sha256sum bin/jiraduck

@@ -1,0 +1,323 @@
+// Package config loads and validates jiraduck's settings.
+//
+// Settings come from environment variables, optionally preceded by a .env file in
+// the working directory. The variable names are those of the Python data broker
+// jiraduck replaces, so an existing .env keeps working unchanged.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/robfig/cron/v3"
+	"github.com/sirupsen/logrus"
+)
+
+// Config is every setting of jiraduck, loaded from the environment.
+type Config struct {
+	WebhookSecret Secret `env:"JIRA_WEBHOOK_SECRET"`
+	AllowUnsigned bool   `env:"JIRADUCK_ALLOW_UNSIGNED"`
+
+	JiraDomain      string `env:"JIRA_DOMAIN"`
+	JiraBaseURL     string `env:"JIRA_BASE_URL"`
+	JiraEmail       string `env:"JIRA_EMAIL"`
+	JiraAPIToken    Secret `env:"JIRA_API_TOKEN"`
+	JiraSLAEmail    string `env:"JIRA_SLA_EMAIL"`
+	JiraSLAAPIToken Secret `env:"JIRA_SLA_API_TOKEN"`
+	JiraCloudID     string `env:"JIRA_CLOUD_ID"`
+	JiraCloudAPIURL string `env:"JIRA_CLOUD_API_URL" envDefault:"https://api.atlassian.com"`
+
+	// SLAFields is empty when the SLA fields are to be discovered from Jira's field list.
+	SLAFields FieldAliases `env:"JIRA_SLA_FIELDS"`
+	FieldMap  FieldAliases `env:"JIRA_FIELD_MAP"`
+	JQL       string       `env:"JIRA_JQL" envDefault:"ORDER BY created ASC"`
+
+	DataDir    string `env:"JIRADUCK_DATA_DIR" envDefault:"./data"`
+	Listen     string `env:"JIRADUCK_LISTEN" envDefault:"127.0.0.1:8080"`
+	AdminToken Secret `env:"JIRADUCK_ADMIN_TOKEN"`
+	Workers    int    `env:"JIRADUCK_WORKERS" envDefault:"4"`
+
+	// Schedules are cron specs; an empty one disables its job. They carry no
+	// envDefault tag because the env library treats "set but empty" as "unset".
+	SLAPollSchedule   string `env:"JIRADUCK_SLA_POLL_SCHEDULE"`
+	ReconcileSchedule string `env:"JIRADUCK_RECONCILE_SCHEDULE"`
+	SnapshotSchedule  string `env:"JIRADUCK_SNAPSHOT_SCHEDULE"`
+
+	AttachmentMaxBytes int64         `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
+	EventRetention     time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
+
+	LogLevel  string `env:"JIRADUCK_LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"JIRADUCK_LOG_FORMAT"`
+	Debug     bool   `env:"JIRADUCK_DEBUG"`
+}
+
+// Default schedules, used when the variable is not set at all.
+const (
+	DefaultSLAPollSchedule   = "@every 15m"
+	DefaultReconcileSchedule = "@every 30m"
+	DefaultSnapshotSchedule  = "@every 1h"
+)
+
+// DefaultSLAFields are the SLA metrics whose flat columns the issues table always has.
+var DefaultSLAFields = []string{"first_response", "time_to_resolution"}
+
+// Error is an invalid setting: the variable it concerns and what is wrong with it.
+type Error struct {
+	Var     string
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Problem }
+
+// IsError reports whether err is (or wraps) an invalid setting.
+func IsError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// Load reads the settings from environ, the process environment as KEY=value
+// pairs, on top of the .env file at dotenvPath (ignored when it does not exist).
+// Variables of the environment win over those of the file, as python-dotenv does.
+func Load(environ []string, dotenvPath string) (*Config, error) {
+	vars := map[string]string{}
+	if dotenvPath != "" {
+		file, err := ReadDotenv(dotenvPath)
+		if err != nil {
+			return nil, &Error{Var: ".env", Problem: err.Error()}
+		}
+		for k, v := range file {
+			vars[k] = v
+		}
+	}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return FromMap(vars)
+}
+
+// FromMap builds and validates a Config from a map of variables; tests use it
+// instead of the process environment.
+func FromMap(vars map[string]string) (*Config, error) {
+	var c Config
+	err := env.ParseWithOptions(&c, env.Options{Environment: vars})
+	if err != nil {
+		return nil, translateParseError(err)
+	}
+	for _, s := range []struct {
+		name  string
+		field *string
+		def   string
+	}{
+		{"JIRADUCK_SLA_POLL_SCHEDULE", &c.SLAPollSchedule, DefaultSLAPollSchedule},
+		{"JIRADUCK_RECONCILE_SCHEDULE", &c.ReconcileSchedule, DefaultReconcileSchedule},
+		{"JIRADUCK_SNAPSHOT_SCHEDULE", &c.SnapshotSchedule, DefaultSnapshotSchedule},
+	} {
+		if _, set := vars[s.name]; !set {
+			*s.field = s.def
+		}
+		*s.field = strings.TrimSpace(*s.field)
+	}
+	if err := c.normalize(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// translateParseError turns the env library's aggregate error into one line that
+// names the first offending variable.
+func translateParseError(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		first := agg.Errors[0]
+		var pe env.ParseError
+		if errors.As(first, &pe) {
+			name := envName(pe.Name)
+			return &Error{Var: name, Problem: describeParseError(pe)}
+		}
+		return &Error{Var: "environment", Problem: first.Error()}
+	}
+	return &Error{Var: "environment", Problem: err.Error()}
+}
+
+func describeParseError(pe env.ParseError) string {
+	var fe *FieldAliasError
+	if errors.As(pe.Err, &fe) {
+		return fe.Error()
+	}
+	switch pe.Type.String() {
+	case "time.Duration":
+		return "not a duration (use e.g. 720h, 15m)"
+	case "int", "int64":
+		return "not a whole number"
+	case "bool":
+		return "not a boolean (use true or false)"
+	}
+	return "invalid value"
+}
+
+// envName maps a Config field name back to its variable.
+func envName(field string) string {
+	t := configType
+	if f, ok := t.FieldByName(field); ok {
+		if tag := f.Tag.Get("env"); tag != "" {
+			name, _, _ := strings.Cut(tag, ",")
+			return name
+		}
+	}
+	return field
+}
+
+var logFormats = map[string]bool{"": true, "text": true, "json": true}
+
+// normalize fills derived values and validates every setting.
+func (c *Config) normalize() error {
+	if c.JiraDomain != "" {
+		if strings.Contains(c.JiraDomain, "://") || strings.ContainsAny(c.JiraDomain, "/?# ") {
+			return &Error{"JIRA_DOMAIN", "must be a host name such as your-org.atlassian.net, without scheme or path"}
+		}
+	}
+	if c.JiraBaseURL == "" && c.JiraDomain != "" {
+		c.JiraBaseURL = "https://" + c.JiraDomain
+	}
+	if c.JiraBaseURL != "" {
+		u, err := checkURL(c.JiraBaseURL)
+		if err != nil {
+			return &Error{"JIRA_BASE_URL", err.Error()}
+		}
+		c.JiraBaseURL = u
+	}
+	u, err := checkURL(c.JiraCloudAPIURL)
+	if err != nil {
+		return &Error{"JIRA_CLOUD_API_URL", err.Error()}
+	}
+	c.JiraCloudAPIURL = u
+	if c.JiraEmail != "" && c.JiraAPIToken == "" {
+		return &Error{"JIRA_API_TOKEN", "must be set when JIRA_EMAIL is set"}
+	}
+	if (c.JiraSLAEmail == "") != (c.JiraSLAAPIToken == "") {
+		return &Error{"JIRA_SLA_API_TOKEN", "JIRA_SLA_EMAIL and JIRA_SLA_API_TOKEN must be set together"}
+	}
+	if c.JiraCloudID != "" && !cloudIDPattern.MatchString(c.JiraCloudID) {
+		return &Error{"JIRA_CLOUD_ID", "must be a site id (letters, digits and dashes)"}
+	}
+	if err := c.FieldMap.checkColumns(c.SLAFields); err != nil {
+		return &Error{"JIRA_FIELD_MAP", err.Error()}
+	}
+	if strings.TrimSpace(c.JQL) == "" {
+		c.JQL = "ORDER BY created ASC"
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return &Error{"JIRADUCK_DATA_DIR", "must not be empty"}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return &Error{"JIRADUCK_LISTEN", "must be host:port, e.g. 127.0.0.1:8080"}
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		return &Error{"JIRADUCK_WORKERS", "must be between 1 and 64"}
+	}
+	for _, s := range []struct{ name, spec string }{
+		{"JIRADUCK_SLA_POLL_SCHEDULE", c.SLAPollSchedule},
+		{"JIRADUCK_RECONCILE_SCHEDULE", c.ReconcileSchedule},
+		{"JIRADUCK_SNAPSHOT_SCHEDULE", c.SnapshotSchedule},
+	} {
+		if s.spec == "" {
+			continue
+		}
+		if _, err := cronParser.Parse(s.spec); err != nil {
+			return &Error{s.name, fmt.Sprintf("not a cron spec (use e.g. \"@every 15m\" or \"*/15 * * * *\"): %v", err)}
+		}
+	}
+	if c.AttachmentMaxBytes < 0 {
+		return &Error{"JIRADUCK_ATTACHMENT_MAX_BYTES", "must not be negative"}
+	}
+	if c.EventRetention <= 0 {
+		return &Error{"JIRADUCK_EVENT_RETENTION", "must be a positive duration"}
+	}
+	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
+	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
+		return &Error{"JIRADUCK_LOG_LEVEL", "unknown level (use debug, info, warn or error)"}
+	}
+	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	if !logFormats[c.LogFormat] {
+		return &Error{"JIRADUCK_LOG_FORMAT", "must be text or json"}
+	}
+	return nil
+}
+
+var cloudIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// cronParser accepts what cron.New() accepts in serve: five fields and descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// CronParser returns the parser the schedules are validated with, so that serve
+// schedules exactly what was accepted here.
+func CronParser() cron.Parser { return cronParser }
+
+func checkURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("must be an http or https URL with a host")
+	}
+	if u.User != nil {
+		return "", errors.New("must not contain credentials")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("must not contain a query or fragment")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// SLANames returns the metric names that get flat columns on issues: the
+// defaults followed by any other name given in JIRA_SLA_FIELDS.
+func (c *Config) SLANames() []string {
+	names := append([]string(nil), DefaultSLAFields...)
+	for _, a := range c.SLAFields {
+		if !contains(names, a.Name) {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
+
+// JiraConfigured reports whether a Jira site and credentials are set.
+func (c *Config) JiraConfigured() bool {
+	return c.JiraBaseURL != "" && c.JiraEmail != "" && c.JiraAPIToken != ""
+}
+
+// Redacted returns every setting by variable name, sorted, with secrets
+// replaced, for printing and logging.
+func (c *Config) Redacted() []Setting {
+	v := configValue(c)
+	var out []Setting
+	for i := 0; i < configType.NumField(); i++ {
+		f := configType.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		out = append(out, Setting{Name: name, Value: fmt.Sprint(v.Field(i).Interface())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Setting is one variable and its effective value as shown to people.
+type Setting struct {
+	Name  string
+	Value string
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

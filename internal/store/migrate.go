@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/jiraduck/jiraduck/migrations"
+)
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrations lists the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	return loadMigrations(migrations.FS)
+}
+
+func loadMigrations(fsys fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.Atoi(m[1])
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		body, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: m[2], SQL: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %04d missing before %04d_%s", i+1, m.Version, m.Name)
+		}
+	}
+	return out, nil
+}
+
+// Migrate applies every pending migration, each in its own transaction, and
+// returns the schema version and the versions it applied.
+func (s *Store) Migrate(ctx context.Context) (version int, applied []int, err error) {
+	all, err := Migrations()
+	if err != nil {
+		return 0, nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s.migrate(ctx, all)
+}
+
+func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error) {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       VARCHAR NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
+		return 0, nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	current, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(all) > 0 && current > all[len(all)-1].Version {
+		return current, nil, fmt.Errorf("migrate: the database is at version %d, newer than this binary knows (%d); upgrade jiraduck", current, all[len(all)-1].Version)
+	}
+	var applied []int
+	for _, m := range all {
+		if m.Version <= current {
+			continue
+		}
+		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, time.Now().UTC())
+			return err
+		})
+		if err != nil {
+			return current, applied, fmt.Errorf("migrate: apply %04d_%s: %w", m.Version, m.Name, err)
+		}
+		s.log.WithField("version", m.Version).WithField("name", m.Name).Info("migration applied")
+		current = m.Version
+		applied = append(applied, m.Version)
+	}
+	return current, applied, nil
+}
+
+// SchemaVersion is the highest applied migration, 0 for a new database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var exists bool
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'schema_migrations' AND schema_name = 'main'`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// EnsureIssueColumns adds promoted columns (JIRA_FIELD_MAP, extra SLA metrics)
+// to issues when they are missing. Columns are only ever added: a column
+// dropped from the settings stays, holding NULL for new rows.
+func (s *Store) EnsureIssueColumns(ctx context.Context, cols []Column) error {
+	for _, c := range cols {
+		if !columnName.MatchString(c.Name) {
+			return fmt.Errorf("ensure column %q: not a valid column name", c.Name)
+		}
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE issues ADD COLUMN IF NOT EXISTS %s %s`, c.Name, c.Type)); err != nil {
+			return fmt.Errorf("ensure column %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+var columnName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)

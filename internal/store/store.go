@@ -1,0 +1,198 @@
+// Package store is jiraduck's canonical DuckDB database: opening it with the
+// settings that matter, migrations, transactions and every query on it. It is
+// the only package that imports the DuckDB driver.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/sirupsen/logrus"
+)
+
+// FileName is the canonical store's name inside the data directory.
+const FileName = "jiraduck.duckdb"
+
+// ErrLocked means another process holds the database file open.
+var ErrLocked = errors.New("the database file is held by another process (is jiraduck serve running?)")
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens the file without write access.
+	ReadOnly bool
+	// Logger receives lifecycle messages; nil discards them.
+	Logger logrus.FieldLogger
+	// ExtraIssueColumns are promoted columns (custom fields, extra SLA metrics)
+	// that must exist on issues; they are added when missing.
+	ExtraIssueColumns []Column
+}
+
+// Column is a column name and its DuckDB type.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Store is an open canonical database.
+type Store struct {
+	db   *sql.DB
+	path string
+	log  logrus.FieldLogger
+}
+
+// dsnSettings are fixed for every connection of the process. DuckDB refuses a
+// second sql.Open of the same file with another configuration, so there is one
+// place that builds it. Extensions cannot be downloaded here and an autoload
+// attempt stalls, so both are off; checkpoints are moved off the write path by a
+// high threshold and run explicitly at quiet moments and at Close.
+const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extensions=false&checkpoint_threshold=1GB"
+
+// Open opens (creating when needed) the DuckDB file at path. The directory is
+// created with mode 0770 and the file gets mode 0660, group-shared with the
+// analysts' sync account.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(discard{})
+		log = l
+	}
+	if !opts.ReadOnly {
+		if err := files.MkdirAll(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	dsn := path + "?" + dsnSettings
+	if opts.ReadOnly {
+		dsn += "&access_mode=read_only"
+	}
+	connector, err := duckdb.NewConnector(dsn, initConn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
+	}
+	db := sql.OpenDB(connector)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
+	}
+	if !opts.ReadOnly {
+		_ = os.Chmod(path, files.FileMode)
+	}
+	s := &Store{db: db, path: path, log: log.WithField("component", "store")}
+	return s, nil
+}
+
+// initConn runs on every new pooled connection: settings such as TimeZone are
+// per connection in DuckDB, and the DSN does not accept them.
+func initConn(execer driver.ExecerContext) error {
+	_, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+	return err
+}
+
+// classify maps driver errors that callers act on to sentinel errors.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Could not set lock on file") || strings.Contains(msg, "Conflicting lock is held") {
+		return fmt.Errorf("%w: %v", ErrLocked, firstLine(msg))
+	}
+	return err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// DB gives packages that run their own SQL (export, snapshot) the handle.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Checkpoint writes the WAL into the main file.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Close checkpoints (best effort) and closes the database; closing is what
+// folds DuckDB's WAL into the file.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// WithTx runs fn in one transaction, committing when fn returns nil and rolling
+// back on error or panic. DuckDB silently discards a transaction whose statement
+// failed even when Commit returns nil, so fn must return every Exec error; a
+// conflict with a concurrent writer comes back as ErrConflict.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return conflict(err)
+	}
+	if err = tx.Commit(); err != nil {
+		return conflict(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// ErrConflict is DuckDB's optimistic write-write conflict; the loser must retry.
+var ErrConflict = errors.New("write conflict")
+
+func conflict(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Conflict on") || strings.Contains(msg, "conflict") && strings.Contains(msg, "Transaction") {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// EngineVersion is the embedded DuckDB's version, from an in-memory database.
+func EngineVersion(ctx context.Context) (string, error) {
+	connector, err := duckdb.NewConnector("?"+dsnSettings, nil)
+	if err != nil {
+		return "", err
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var v string
+	err = db.QueryRowContext(ctx, "SELECT version()").Scan(&v)
+	return v, err
+}

@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data", FileName), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func migrated(t *testing.T) *Store {
+	t.Helper()
+	s := openTemp(t)
+	if _, _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMigrateGoldenSchema(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	version, applied, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := Migrations()
+	if version != len(all) || len(applied) != len(all) {
+		t.Fatalf("got version %d applied %v, want %d and all", version, applied, len(all))
+	}
+	dump, err := s.SchemaDump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "schema.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(dump), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/store -update)", err)
+	}
+	if dump != string(want) {
+		t.Errorf("schema differs from %s (run with -update after checking):\n%s", golden, lineDiff(string(want), dump))
+	}
+}
+
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			b.WriteString("want: " + a + "\n got: " + c + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v2, applied, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2 != v1 || len(applied) != 0 {
+		t.Errorf("second run: got version %d applied %v, want %d and none", v2, applied, v1)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != v1 {
+		t.Errorf("schema_migrations rows: got %d, want %d", n, v1)
+	}
+}
+
+func TestEveryDesignTableExists(t *testing.T) {
+	s := migrated(t)
+	tables, err := s.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, n := range tables {
+		have[n] = true
+	}
+	for _, want := range []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links",
+		"sla", "issue_fields", "raw_issues", "fields", "webhook_events", "sync_runs", "schema_migrations"} {
+		if !have[want] {
+			t.Errorf("table %s missing; have %v", want, tables)
+		}
+	}
+}
+
+func TestFailedMigrationRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	bad := []Migration{
+		{Version: 1, Name: "ok", SQL: "CREATE TABLE a (x INTEGER);"},
+		{Version: 2, Name: "broken", SQL: "CREATE TABLE b (x INTEGER); SELECT * FROM missing_table;"},
+	}
+	v, applied, err := s.migrate(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), "apply 0002_broken") {
+		t.Fatalf("got %v, want an error naming 0002_broken", err)
+	}
+	if v != 1 || len(applied) != 1 {
+		t.Errorf("got version %d applied %v, want 1 and [1]", v, applied)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'b'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("table b of the failed migration exists; want it rolled back")
+	}
+}
+
+func TestNewerDatabaseRefused(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO schema_migrations VALUES (999, 'future', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Errorf("got %v, want a refusal", err)
+	}
+}
+
+func TestLoadMigrationsChecksNumbering(t *testing.T) {
+	cases := []struct {
+		name    string
+		files   fstest.MapFS
+		wantErr string
+	}{
+		{"gap", fstest.MapFS{"0001_a.sql": {}, "0003_c.sql": {}}, "missing before 0003"},
+		{"duplicate", fstest.MapFS{"0001_a.sql": {}, "0001_b.sql": {}}, "share version 1"},
+		{"ok", fstest.MapFS{"0001_a.sql": {}, "0002_b.sql": {}, "README.md": {}}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadMigrations(tc.files)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("got %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestEnsureIssueColumns(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	cols := []Column{{"severity", "VARCHAR"}, {"time_to_triage_breached", "BOOLEAN"}}
+	for i := 0; i < 2; i++ {
+		if err := s.EnsureIssueColumns(ctx, cols); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns() WHERE table_name = 'issues' AND column_name IN ('severity', 'time_to_triage_breached')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("got %d promoted columns, want 2", n)
+	}
+	if err := s.EnsureIssueColumns(ctx, []Column{{"x; DROP TABLE issues", "VARCHAR"}}); err == nil {
+		t.Error("a hostile column name was accepted")
+	}
+}
+
+func TestWithTx(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	count := func() int {
+		var n int
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM fields`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	insert := func(tx *sql.Tx, id string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO fields (field_id, name, custom, fetched_at) VALUES (?, 'n', true, now())`, id)
+		return err
+	}
+	t.Run("commit", func(t *testing.T) {
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error { return insert(tx, "a") }); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(); got != 1 {
+			t.Errorf("got %d rows, want 1", got)
+		}
+	})
+	t.Run("error rolls back", func(t *testing.T) {
+		boom := errors.New("boom")
+		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			if err := insert(tx, "b"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("got %v, want boom", err)
+		}
+		if got := count(); got != 1 {
+			t.Errorf("got %d rows, want 1", got)
+		}
+	})
+	t.Run("failed statement rolls back", func(t *testing.T) {
+		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			if err := insert(tx, "c"); err != nil {
+				return err
+			}
+			return insert(tx, "a") // duplicate key
+		})
+		if err == nil {
+			t.Fatal("got nil, want a duplicate key error")
+		}
+		if got := count(); got != 1 {
+			t.Errorf("got %d rows, want 1", got)
+		}
+	})
+	t.Run("panic rolls back", func(t *testing.T) {
+		func() {
+			defer func() { _ = recover() }()
+			_ = s.WithTx(ctx, func(tx *sql.Tx) error {
+				if err := insert(tx, "d"); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+		if got := count(); got != 1 {
+			t.Errorf("got %d rows, want 1", got)
+		}
+	})
+}
+
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	s, err := Open(context.Background(), filepath.Join(dir, FileName), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := os.Stat(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Mode().Perm(); got != 0o660 {
+		t.Errorf("file mode: got %o, want 660", got)
+	}
+}
+
+func TestRunSQL(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	res, err := s.RunSQL(ctx, `SELECT 1 AS n, 'x' AS s, [1,2] AS l, TIMESTAMPTZ '2024-03-01 10:00:00+02' AS t, NULL AS z`, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Columns, ",") != "n,s,l,t,z" {
+		t.Errorf("columns: got %v", res.Columns)
+	}
+	row := res.Rows[0]
+	if row[3] != "2024-03-01T08:00:00Z" {
+		t.Errorf("timestamp: got %v, want 2024-03-01T08:00:00Z (UTC)", row[3])
+	}
+	if row[4] != nil {
+		t.Errorf("null: got %v", row[4])
+	}
+	if _, err := s.RunSQL(ctx, `SELEC 1`, 0); err == nil {
+		t.Error("a bad statement gave no error")
+	}
+}
+
+// TestLockedByAnotherProcess starts this test binary as a second process that
+// holds the database, as serve would, and checks that Open reports ErrLocked.
+func TestLockedByAnotherProcess(t *testing.T) {
+	if path := os.Getenv("JIRADUCK_TEST_HOLD_DB"); path != "" {
+		s, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			os.Exit(3)
+		}
+		defer s.Close()
+		os.Stdout.WriteString("holding\n")
+		time.Sleep(30 * time.Second)
+		return
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockedByAnotherProcess$")
+	cmd.Env = append(os.Environ(), "JIRADUCK_TEST_HOLD_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "holding") {
+		t.Fatalf("holder did not start: %q", buf[:n])
+	}
+	_, err = Open(context.Background(), path, Options{})
+	if !errors.Is(err, ErrLocked) {
+		t.Errorf("got %v, want ErrLocked", err)
+	}
+}
