@@ -168,6 +168,9 @@ CREATE TABLE raw_issues (
     sla_state           VARCHAR,
     attachments_state   VARCHAR,
     incomplete          BOOLEAN NOT NULL DEFAULT false,
+    -- a hash per analyst table of this issue's rows as last written: an apply
+    -- that changes nothing in a table neither rewrites it nor dirties its month
+    row_hashes          JSON,
     fetched_at          TIMESTAMPTZ NOT NULL,
     deleted_at          TIMESTAMPTZ,
     deleted_reason      VARCHAR
@@ -221,10 +224,12 @@ CREATE TABLE sync_runs (
 );
 
 -- (table, month) partitions changed since their last export; written in the
--- same transaction as the rows that made them dirty.
+-- same transaction as the rows that made them dirty. generation grows with
+-- every mark, so an export clears only the marks it has seen.
 CREATE TABLE dirty_partitions (
     table_name VARCHAR NOT NULL,
     month      VARCHAR NOT NULL,
+    generation BIGINT NOT NULL,
     marked_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (table_name, month)
 );

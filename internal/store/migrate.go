@@ -103,7 +103,27 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 		current = m.Version
 		applied = append(applied, m.Version)
 	}
+	if err := s.seedGeneration(ctx); err != nil {
+		return current, applied, err
+	}
 	return current, applied, nil
+}
+
+// seedGeneration continues the dirty-mark numbering where the file left it.
+func (s *Store) seedGeneration(ctx context.Context) error {
+	var exists bool
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'dirty_partitions' AND schema_name = 'main'`).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	var g sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(generation) FROM dirty_partitions`).Scan(&g); err != nil {
+		return fmt.Errorf("seed dirty generation: %w", err)
+	}
+	if g.Int64 > s.gen.Load() {
+		s.gen.Store(g.Int64)
+	}
+	return nil
 }
 
 // SchemaVersion is the highest applied migration, 0 for a new database.

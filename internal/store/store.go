@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jiraduck/jiraduck/internal/files"
@@ -46,6 +47,8 @@ type Store struct {
 	db   *sql.DB
 	path string
 	log  logrus.FieldLogger
+	// gen numbers dirty-partition marks; seeded from the table at Migrate.
+	gen atomic.Int64
 }
 
 // dsnSettings are fixed for every connection of the process. DuckDB refuses a

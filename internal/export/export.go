@@ -1,0 +1,404 @@
+// Package export publishes the analyst tables as monthly Parquet partitions,
+// parquet/jira/<table>/month=YYYY-MM/data.parquet, rewriting only the months
+// that changed. A partition is written by DuckDB to a staging file outside
+// parquet/, fsynced and renamed into place, so a reader (rsync, a DuckDB glob)
+// sees the old file or the new one, never half of one and never both.
+package export
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// Options configure an Exporter.
+type Options struct {
+	// DataDir is the root of the data directory.
+	DataDir string
+	// IssueColumns is the column order of issues' files (store.IssueColumns).
+	IssueColumns []string
+	// Interval is how often the loop looks for dirty partitions without being
+	// notified (default 1s).
+	Interval time.Duration
+	Logger   logrus.FieldLogger
+	// Observe, if set, is called after each partition is published.
+	Observe func(p store.Partition, rows int64, d time.Duration)
+}
+
+// Exporter writes dirty partitions. Run it as a loop in serve, or call
+// ExportDirty once from a command.
+type Exporter struct {
+	s      *store.Store
+	w      *store.Writer
+	opts   Options
+	log    logrus.FieldLogger
+	notify chan struct{}
+
+	mu         sync.Mutex // serialises export passes
+	stateMu    sync.Mutex
+	lastExport time.Time
+	lastErr    error
+	failures   int
+}
+
+// New builds an Exporter that reads through s and records through w.
+func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1)}
+}
+
+// Root is the folder of the published partitions.
+func Root(dataDir string) string { return filepath.Join(dataDir, "parquet", "jira") }
+
+// PartitionPath is the published file of a partition.
+func PartitionPath(dataDir, table, month string) string {
+	return filepath.Join(Root(dataDir), table, "month="+month, "data.parquet")
+}
+
+// Notify wakes the loop: something was committed.
+func (e *Exporter) Notify() {
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Run exports dirty partitions until ctx ends, then makes a last pass so that
+// everything committed before shutdown is published.
+func (e *Exporter) Run(ctx context.Context) {
+	t := time.NewTicker(e.opts.Interval)
+	defer t.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := e.ExportDirty(final); err != nil {
+				e.log.WithError(err).Error("final export failed")
+			}
+			cancel()
+			return
+		case <-e.notify:
+		case <-t.C:
+		}
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(backoff):
+			}
+		}
+		_, err := e.ExportDirty(ctx)
+		if err != nil && ctx.Err() == nil {
+			backoff = min(max(2*backoff, 500*time.Millisecond), 30*time.Second)
+			e.stateMu.Lock()
+			e.failures++
+			n := e.failures
+			e.stateMu.Unlock()
+			// One line per failure streak step, not one per tick.
+			if n <= 3 || n%20 == 0 {
+				e.log.WithError(err).WithField("failures", n).Error("export failed")
+			}
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// Status is what health and the status page show of the exporter.
+type Status struct {
+	LastExport time.Time
+	LastError  string
+	Failures   int
+}
+
+// Status reports the last successful pass and the current failure streak.
+func (e *Exporter) Status() Status {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	st := Status{LastExport: e.lastExport, Failures: e.failures}
+	if e.lastErr != nil {
+		st.LastError = e.lastErr.Error()
+	}
+	return st
+}
+
+// ExportDirty exports every dirty partition once and rewrites the manifest.
+// It returns the partitions it published or removed.
+func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dirty, err := e.s.DirtyPartitions(ctx)
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	if len(dirty) == 0 {
+		return nil, nil
+	}
+	var done []store.Partition
+	var firstErr error
+	for _, d := range dirty {
+		if err := ctx.Err(); err != nil {
+			firstErr = err
+			break
+		}
+		if err := e.exportOne(ctx, d); err != nil {
+			e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		done = append(done, d.Partition)
+	}
+	if len(done) > 0 {
+		if err := e.writeManifest(ctx); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return done, e.fail(firstErr)
+	}
+	e.stateMu.Lock()
+	e.lastExport, e.lastErr, e.failures = time.Now().UTC(), nil, 0
+	e.stateMu.Unlock()
+	return done, nil
+}
+
+func (e *Exporter) fail(err error) error {
+	e.stateMu.Lock()
+	e.lastErr = err
+	e.stateMu.Unlock()
+	return err
+}
+
+var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
+
+// exportOne writes one partition. A month with no rows loses its file and
+// folder: DuckDB writes no file for an empty partitioned export, and an empty
+// single-file export would leave a stale-looking file behind.
+func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error {
+	start := time.Now()
+	query, err := e.selectQuery(d.Table, d.Month)
+	if err != nil {
+		return err
+	}
+	stagingDir := filepath.Join(e.opts.DataDir, ".staging")
+	if err := files.MkdirAll(stagingDir); err != nil {
+		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+	}
+	staging := filepath.Join(stagingDir, fmt.Sprintf("%s-%s-%s.parquet", d.Table, d.Month, randomSuffix()))
+	defer os.Remove(staging)
+	final := PartitionPath(e.opts.DataDir, d.Table, d.Month)
+
+	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
+		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, quote(staging)))
+	if err != nil {
+		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+	}
+	rows, _ := res.RowsAffected()
+	var published *store.PublishedPartition
+	if rows == 0 {
+		if err := removePartition(final); err != nil {
+			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		}
+	} else {
+		sum, size, err := fileDigest(staging)
+		if err != nil {
+			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		}
+		if err := files.Publish(staging, final); err != nil {
+			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		}
+		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
+	}
+	if err := e.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
+		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
+	}
+	if e.opts.Observe != nil {
+		e.opts.Observe(d.Partition, rows, time.Since(start))
+	}
+	e.log.WithFields(logrus.Fields{"table": d.Table, "month": d.Month, "rows": rows, "duration_ms": time.Since(start).Milliseconds()}).Debug("partition exported")
+	return nil
+}
+
+// selectQuery is the SELECT whose result is one partition's file: explicit
+// columns in table order, rows of issues created in the month, in a stable
+// order so that the same data gives the same file.
+func (e *Exporter) selectQuery(table, month string) (string, error) {
+	if !monthPattern.MatchString(month) {
+		return "", fmt.Errorf("export %s: invalid month %q", table, month)
+	}
+	t, err := time.Parse("2006-01", month)
+	if err != nil {
+		return "", err
+	}
+	from := t.UTC().Format("2006-01-02 15:04:05+00")
+	to := t.AddDate(0, 1, 0).UTC().Format("2006-01-02 15:04:05+00")
+	inMonth := fmt.Sprintf("created_at >= TIMESTAMPTZ '%s' AND created_at < TIMESTAMPTZ '%s'", from, to)
+	if table == "issues" {
+		cols := e.opts.IssueColumns
+		if len(cols) == 0 {
+			return "", errors.New("export issues: no column list configured")
+		}
+		return fmt.Sprintf(`SELECT %s FROM issues WHERE %s ORDER BY issue_key`, strings.Join(cols, ", "), inMonth), nil
+	}
+	cols := store.TableColumns(table)
+	if cols == nil {
+		return "", fmt.Errorf("export: unknown table %q", table)
+	}
+	qualified := make([]string, len(cols))
+	for i, c := range cols {
+		qualified[i] = "t." + c
+	}
+	return fmt.Sprintf(`SELECT %s FROM %s t SEMI JOIN (SELECT issue_key FROM issues WHERE %s) i ON t.issue_key = i.issue_key ORDER BY %s`,
+		strings.Join(qualified, ", "), table, inMonth, orderBy[table]), nil
+}
+
+// orderBy gives each child table a stable row order: its primary key.
+var orderBy = map[string]string{
+	"comments":     "t.issue_key, t.created_at, t.comment_id",
+	"attachments":  "t.issue_key, t.attachment_id",
+	"changelog":    "t.issue_key, t.changed_at, t.change_id, t.item_index",
+	"issuelinks":   "t.issue_key, t.link_id",
+	"remote_links": "t.issue_key, t.remote_link_id",
+	"sla":          "t.issue_key, t.field_id, t.cycle, t.cycle_index",
+	"issue_fields": "t.issue_key, t.field_id",
+}
+
+// MarkAll marks every partition of the given tables (all analyst tables when
+// none) for the months that hold issues, plus the months already published, so
+// that a following ExportDirty rewrites them all and removes stale ones.
+func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []string, months []string) error {
+	if len(tables) == 0 {
+		tables = normalize.Tables
+	}
+	if len(months) == 0 {
+		var err error
+		months, err = s.IssueMonths(ctx)
+		if err != nil {
+			return err
+		}
+		published, err := s.Partitions(ctx)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, m := range months {
+			seen[m] = true
+		}
+		for _, p := range published {
+			if !seen[p.Month] {
+				seen[p.Month] = true
+				months = append(months, p.Month)
+			}
+		}
+	}
+	var parts []store.Partition
+	for _, m := range months {
+		if !monthPattern.MatchString(m) {
+			return fmt.Errorf("invalid month %q (want YYYY-MM)", m)
+		}
+		for _, t := range tables {
+			parts = append(parts, store.Partition{Table: t, Month: m})
+		}
+	}
+	for start := 0; start < len(parts); start += 500 {
+		chunk := parts[start:min(start+500, len(parts))]
+		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Manifest is parquet/jira/manifest.json.
+type Manifest struct {
+	GeneratedAt time.Time                  `json:"generated_at"`
+	Partitions  []store.PublishedPartition `json:"partitions"`
+}
+
+func (e *Exporter) writeManifest(ctx context.Context) error {
+	parts, err := e.s.Partitions(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(Manifest{GeneratedAt: time.Now().UTC(), Partitions: parts}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return files.WriteAtomic(filepath.Join(Root(e.opts.DataDir), "manifest.json"), append(b, '\n'))
+}
+
+// ReadManifest reads the published manifest.
+func ReadManifest(dataDir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(Root(dataDir), "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return &m, nil
+}
+
+func removePartition(final string) error {
+	if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(final)
+	if err := os.Remove(dir); err != nil {
+		// Absent, or something else lives in the folder: leave it.
+		return nil
+	}
+	return files.SyncDir(filepath.Dir(dir))
+}
+
+func fileDigest(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// quote makes a SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

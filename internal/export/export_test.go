@@ -1,0 +1,286 @@
+package export
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+)
+
+func sp(s string) *string { return &s }
+
+type fixture struct {
+	dir string
+	s   *store.Store
+	w   *store.Writer
+	e   *Exporter
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := s.NewWriter(32, nil)
+	t.Cleanup(func() { w.Close(); s.Close() })
+	cols := store.IssueColumns([]string{"first_response", "time_to_resolution"}, nil)
+	return &fixture{dir: dir, s: s, w: w, e: New(s, w, Options{DataDir: dir, IssueColumns: cols})}
+}
+
+func rows(key, id string, created time.Time, comments int) *normalize.Rows {
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	r := &normalize.Rows{
+		Raw: normalize.Raw{IssueID: id, IssueKey: key, CreatedAt: created, Payload: []byte(`{}`),
+			CommentsState: normalize.Complete, ChangelogState: normalize.Complete, RemoteLinksState: normalize.Complete,
+			SLAState: normalize.Complete, AttachmentsState: normalize.Complete, FetchedAt: now},
+		Issue: normalize.Issue{IssueKey: key, IssueID: id, Summary: sp("s " + key), CreatedAt: created, SyncedAt: now,
+			SLA: []normalize.SLAColumns{{Name: "first_response"}, {Name: "time_to_resolution"}}},
+	}
+	for i := 0; i < comments; i++ {
+		r.Comments = append(r.Comments, normalize.Comment{CommentID: id + "-" + string(rune('a'+i)), IssueKey: key, Body: sp("c")})
+	}
+	return r
+}
+
+func (f *fixture) apply(t *testing.T, r *normalize.Rows) {
+	t.Helper()
+	err := f.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := f.s.ApplyIssue(ctx, tx, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) exportDirty(t *testing.T) []string {
+	t.Helper()
+	done, err := f.e.ExportDirty(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range done {
+		out = append(out, p.Table+"@"+p.Month)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readParquet counts rows of a glob with a separate in-memory DuckDB, as an
+// analyst would.
+func readParquet(t *testing.T, query string) int {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+var (
+	jan = time.Date(2024, 1, 15, 12, 0, 0, 0, time.UTC)
+	feb = time.Date(2024, 2, 29, 23, 59, 0, 0, time.UTC)
+)
+
+func TestExportWritesMonthlyPartitions(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "1", jan, 2))
+	f.apply(t, rows("SUP-2", "2", feb, 3))
+	f.apply(t, rows("SUP-3", "3", feb, 0))
+	done := f.exportDirty(t)
+	if len(done) != 2*len(normalize.Tables) {
+		t.Errorf("exported %d partitions, want %d: %v", len(done), 2*len(normalize.Tables), done)
+	}
+	root := Root(f.dir)
+	if n := readParquet(t, "SELECT count(*) FROM read_parquet('"+root+"/issues/*/*.parquet', hive_partitioning=true) WHERE month = '2024-02'"); n != 2 {
+		t.Errorf("issues in 2024-02: got %d, want 2", n)
+	}
+	if n := readParquet(t, "SELECT count(*) FROM read_parquet('"+root+"/comments/*/*.parquet', hive_partitioning=true) WHERE month = '2024-01'"); n != 2 {
+		t.Errorf("comments in 2024-01: got %d, want 2", n)
+	}
+	// Empty tables write no file: a month with no rows has no folder.
+	if _, err := os.Stat(filepath.Join(root, "remote_links", "month=2024-01")); !os.IsNotExist(err) {
+		t.Errorf("remote_links month=2024-01 exists for an empty partition (err %v)", err)
+	}
+	m, err := ReadManifest(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issueRows int64
+	for _, p := range m.Partitions {
+		if p.Table == "issues" {
+			issueRows += p.Rows
+		}
+		if len(p.SHA256) != 64 || p.Bytes == 0 {
+			t.Errorf("manifest entry %+v lacks a digest or size", p)
+		}
+	}
+	if issueRows != 3 {
+		t.Errorf("manifest issue rows: got %d, want 3", issueRows)
+	}
+	if d, _ := f.s.DirtyPartitions(context.Background()); len(d) != 0 {
+		t.Errorf("dirty after export: %v", d)
+	}
+}
+
+func TestExportRewritesOnlyChangedMonth(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "1", jan, 2))
+	f.apply(t, rows("SUP-2", "2", feb, 3))
+	f.exportDirty(t)
+	janFile := PartitionPath(f.dir, "comments", "2024-01")
+	before, _ := os.Stat(janFile)
+	febBefore, _ := os.Stat(PartitionPath(f.dir, "comments", "2024-02"))
+	time.Sleep(20 * time.Millisecond)
+	f.apply(t, rows("SUP-2", "2", feb, 4))
+	done := f.exportDirty(t)
+	if strings.Join(done, ",") != "comments@2024-02" {
+		t.Errorf("exported %v, want only comments of 2024-02", done)
+	}
+	after, _ := os.Stat(janFile)
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the untouched January file was rewritten")
+	}
+	febAfter, _ := os.Stat(PartitionPath(f.dir, "comments", "2024-02"))
+	if febAfter.ModTime().Equal(febBefore.ModTime()) {
+		t.Errorf("the February file was not rewritten")
+	}
+	if n := readParquet(t, "SELECT count(*) FROM '"+PartitionPath(f.dir, "comments", "2024-02")+"'"); n != 4 {
+		t.Errorf("comments in February: got %d, want 4", n)
+	}
+}
+
+func TestExportRemovesEmptiedMonth(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "1", jan, 1))
+	f.exportDirty(t)
+	err := f.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := f.s.DeleteIssue(ctx, tx, "1", "SUP-1", "deleted", time.Now())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.exportDirty(t)
+	for _, table := range []string{"issues", "comments"} {
+		if _, err := os.Stat(filepath.Dir(PartitionPath(f.dir, table, "2024-01"))); !os.IsNotExist(err) {
+			t.Errorf("%s month folder still exists after its last issue was deleted", table)
+		}
+	}
+	m, _ := ReadManifest(f.dir)
+	if len(m.Partitions) != 0 {
+		t.Errorf("manifest still lists %v", m.Partitions)
+	}
+}
+
+func TestExportSchemaStableWhenColumnsAllNull(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "1", jan, 1))
+	f.exportDirty(t)
+	db, _ := sql.Open("duckdb", "")
+	defer db.Close()
+	var typ string
+	err := db.QueryRow("SELECT column_type FROM (DESCRIBE SELECT * FROM '" + PartitionPath(f.dir, "issues", "2024-01") + "') WHERE column_name = 'resolved_at'").Scan(&typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != "TIMESTAMP WITH TIME ZONE" {
+		t.Errorf("resolved_at (all NULL): got type %s, want TIMESTAMP WITH TIME ZONE", typ)
+	}
+}
+
+func TestMarkAllAndInvalidMonth(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "1", jan, 1))
+	f.exportDirty(t)
+	if err := MarkAll(context.Background(), f.s, f.w, []string{"issues"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.exportDirty(t); strings.Join(got, ",") != "issues@2024-01" {
+		t.Errorf("got %v, want issues@2024-01", got)
+	}
+	if err := MarkAll(context.Background(), f.s, f.w, []string{"issues"}, []string{"2024-13"}); err == nil {
+		t.Error("an invalid month was accepted")
+	}
+	if _, err := f.e.selectQuery("issues", "2024-01'; DROP TABLE issues; --"); err == nil {
+		t.Error("a hostile month reached the query")
+	}
+}
+
+// TestReadersNeverSeeHalfAFile reads every partition in a loop while exports
+// rewrite them: every read must succeed (or fail loudly and be retried) and
+// never count duplicated rows.
+func TestReadersNeverSeeHalfAFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reader race test skipped in -short mode")
+	}
+	f := newFixture(t)
+	for i := 0; i < 50; i++ {
+		f.apply(t, rows("SUP-"+itoa(i+1), itoa(1000+i), jan, 3))
+	}
+	f.exportDirty(t)
+	var stop atomic.Bool
+	var reads, retries atomic.Int64
+	var bad atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db, _ := sql.Open("duckdb", "")
+		defer db.Close()
+		glob := Root(f.dir) + "/comments/*/*.parquet"
+		for !stop.Load() {
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM read_parquet('" + glob + "')").Scan(&n); err != nil {
+				retries.Add(1) // a query spanning a rename can fail loudly; readers retry
+				continue
+			}
+			reads.Add(1)
+			if n != 150 {
+				bad.Store(n)
+			}
+		}
+	}()
+	for round := 0; round < 20; round++ {
+		r := rows("SUP-1", "1000", jan, 3)
+		r.Comments[0].Body = sp("round " + itoa(round))
+		f.apply(t, r)
+		f.exportDirty(t)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if v := bad.Load(); v != nil {
+		t.Errorf("a reader saw %v comments, want always 150", v)
+	}
+	if reads.Load() == 0 {
+		t.Error("the reader never completed a read")
+	}
+	t.Logf("reads %d, failed reads retried %d", reads.Load(), retries.Load())
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+

@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
+)
+
+func sp(s string) *string { return &s }
+
+// sampleRows builds an issue with two comments, one changelog item, one
+// remote link and one SLA cycle, all collections complete.
+func sampleRows(key, id string, created time.Time) *normalize.Rows {
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	r := &normalize.Rows{
+		Raw: normalize.Raw{IssueID: id, IssueKey: key, CreatedAt: created, Payload: []byte(`{"id":"` + id + `"}`),
+			CommentsState: normalize.Complete, ChangelogState: normalize.Complete, RemoteLinksState: normalize.Complete,
+			SLAState: normalize.Complete, AttachmentsState: normalize.Complete, FetchedAt: now},
+		Issue: normalize.Issue{IssueKey: key, IssueID: id, Summary: sp("summary of " + key), CreatedAt: created,
+			Labels: []string{"a", "b"}, SyncedAt: now,
+			SLA: []normalize.SLAColumns{{Name: "first_response"}, {Name: "time_to_resolution"}}},
+		Comments: []normalize.Comment{
+			{CommentID: id + "01", IssueKey: key, Body: sp("first")},
+			{CommentID: id + "02", IssueKey: key, Body: sp("second")},
+		},
+		Changelog:   []normalize.ChangeItem{{ChangeID: id + "9", ItemIndex: 0, IssueKey: key, Field: sp("status")}},
+		RemoteLinks: []normalize.RemoteLink{{IssueKey: key, RemoteLinkID: "1", URL: sp("https://example.test")}},
+		SLA:         []normalize.SLA{{IssueKey: key, FieldID: "customfield_1", Cycle: "ongoing", ObservedAt: now}},
+		Attachments: []normalize.Attachment{{AttachmentID: id + "5", IssueKey: key, Filename: sp("a.txt")}},
+	}
+	return r
+}
+
+func apply(t *testing.T, s *Store, r *normalize.Rows) ApplyResult {
+	t.Helper()
+	var res ApplyResult
+	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		res, err = s.ApplyIssue(context.Background(), tx, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func count(t *testing.T, s *Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.DB().QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func dirty(t *testing.T, s *Store) []string {
+	t.Helper()
+	d, err := s.DirtyPartitions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range d {
+		out = append(out, p.Table+"@"+p.Month)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func clearDirty(t *testing.T, s *Store) {
+	t.Helper()
+	if _, err := s.DB().Exec(`DELETE FROM dirty_partitions`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var march = time.Date(2024, 3, 10, 23, 30, 0, 0, time.FixedZone("", -5*3600)) // 2024-03-11 04:30 UTC
+
+func TestApplyIssueWritesEveryTable(t *testing.T) {
+	s := migrated(t)
+	res := apply(t, s, sampleRows("SUP-1", "100", march))
+	if len(res.Changed) != len(normalize.Tables) {
+		t.Errorf("changed: got %v, want every table", res.Changed)
+	}
+	for table, want := range map[string]int{"issues": 1, "comments": 2, "changelog": 1, "remote_links": 1, "sla": 1, "attachments": 1, "raw_issues": 1} {
+		if got := count(t, s, "SELECT count(*) FROM "+table); got != want {
+			t.Errorf("%s: got %d rows, want %d", table, got, want)
+		}
+	}
+	got := dirty(t, s)
+	if len(got) != len(normalize.Tables) || !strings.HasSuffix(got[0], "@2024-03") {
+		t.Errorf("dirty: got %v, want every table at 2024-03", got)
+	}
+}
+
+func TestApplyUnchangedIssueDirtiesNothing(t *testing.T) {
+	s := migrated(t)
+	apply(t, s, sampleRows("SUP-1", "100", march))
+	clearDirty(t, s)
+	again := sampleRows("SUP-1", "100", march)
+	again.Issue.SyncedAt = again.Issue.SyncedAt.Add(time.Hour)
+	again.SLA[0].ObservedAt = again.SLA[0].ObservedAt.Add(time.Hour)
+	res := apply(t, s, again)
+	if len(res.Changed) != 0 {
+		t.Errorf("changed: got %v, want none", res.Changed)
+	}
+	if d := dirty(t, s); len(d) != 0 {
+		t.Errorf("dirty: got %v, want none", d)
+	}
+	edited := sampleRows("SUP-1", "100", march)
+	edited.Comments[1].Body = sp("edited")
+	res = apply(t, s, edited)
+	if strings.Join(res.Changed, ",") != "comments" {
+		t.Errorf("changed: got %v, want [comments]", res.Changed)
+	}
+	if d := dirty(t, s); strings.Join(d, ",") != "comments@2024-03" {
+		t.Errorf("dirty: got %v, want comments@2024-03", d)
+	}
+}
+
+func TestApplyStates(t *testing.T) {
+	cases := []struct {
+		name         string
+		state        normalize.State
+		comments     []string
+		wantComments []string
+	}{
+		{"complete replaces", normalize.Complete, []string{"10001"}, []string{"10001"}},
+		{"complete empty wipes", normalize.Complete, nil, nil},
+		{"partial upserts and keeps the rest", normalize.Partial, []string{"10002", "10003"}, []string{"10001", "10002", "10003"}},
+		{"unknown keeps everything", normalize.Unknown, nil, []string{"10001", "10002"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := migrated(t)
+			apply(t, s, sampleRows("SUP-1", "100", march))
+			r := sampleRows("SUP-1", "100", march)
+			r.Raw.CommentsState = tc.state
+			r.Comments = nil
+			for _, id := range tc.comments {
+				r.Comments = append(r.Comments, normalize.Comment{CommentID: id, IssueKey: "SUP-1", Body: sp("new " + id)})
+			}
+			apply(t, s, r)
+			rows, err := s.DB().Query(`SELECT comment_id FROM comments ORDER BY comment_id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				got = append(got, id)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.wantComments, ",") {
+				t.Errorf("comments: got %v, want %v", got, tc.wantComments)
+			}
+			var state string
+			var incomplete bool
+			s.DB().QueryRow(`SELECT comments_state, incomplete FROM raw_issues`).Scan(&state, &incomplete)
+			if state != string(tc.state) || incomplete != (tc.state != normalize.Complete) {
+				t.Errorf("raw state: got %s incomplete=%v", state, incomplete)
+			}
+		})
+	}
+}
+
+func TestApplyMovedIssue(t *testing.T) {
+	s := migrated(t)
+	apply(t, s, sampleRows("SUP-1", "100", march))
+	moved := sampleRows("OPS-7", "100", march)
+	moved.Raw.RemoteLinksState = normalize.Unknown // a failed remote-link fetch during the move
+	moved.RemoteLinks = nil
+	res := apply(t, s, moved)
+	if res.Moved != "SUP-1" {
+		t.Errorf("moved: got %q, want SUP-1", res.Moved)
+	}
+	for _, table := range []string{"issues", "comments", "changelog", "remote_links", "sla", "attachments"} {
+		if n := count(t, s, "SELECT count(*) FROM "+table+" WHERE issue_key = 'SUP-1'"); n != 0 {
+			t.Errorf("%s: %d rows still under the old key", table, n)
+		}
+	}
+	if n := count(t, s, "SELECT count(*) FROM remote_links WHERE issue_key = 'OPS-7'"); n != 1 {
+		t.Errorf("remote link of unknown state: got %d rows under the new key, want 1 (kept and moved)", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM issues"); n != 1 {
+		t.Errorf("issues: got %d rows, want 1", n)
+	}
+}
+
+func TestApplyKeepsDownloadedAttachment(t *testing.T) {
+	s := migrated(t)
+	r := sampleRows("SUP-1", "100", march)
+	size := int64(5)
+	r.Attachments[0].LocalPath, r.Attachments[0].SHA256, r.Attachments[0].SizeBytes = sp("attachments/SUP-1/1005_a.txt"), sp("abc"), &size
+	apply(t, s, r)
+	again := sampleRows("SUP-1", "100", march)
+	again.Attachments[0].SizeBytes = &size
+	again.Attachments[0].SkippedReason = sp("download failed: status 503")
+	apply(t, s, again)
+	var path, sum sql.NullString
+	var skipped sql.NullString
+	s.DB().QueryRow(`SELECT local_path, sha256, skipped_reason FROM attachments`).Scan(&path, &sum, &skipped)
+	if path.String != "attachments/SUP-1/1005_a.txt" || sum.String != "abc" || skipped.Valid {
+		t.Errorf("got path %v sum %v skipped %v, want the stored file kept", path, sum, skipped)
+	}
+}
+
+func TestDeleteIssue(t *testing.T) {
+	s := migrated(t)
+	apply(t, s, sampleRows("SUP-1", "100", march))
+	apply(t, s, sampleRows("SUP-2", "200", march))
+	clearDirty(t, s)
+	var found bool
+	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		found, err = s.DeleteIssue(context.Background(), tx, "100", "SUP-1", "jira:issue_deleted", time.Now())
+		return err
+	})
+	if err != nil || !found {
+		t.Fatalf("got %v %v", found, err)
+	}
+	for _, table := range normalize.Tables {
+		if n := count(t, s, "SELECT count(*) FROM "+table+" WHERE issue_key = 'SUP-1'"); n != 0 {
+			t.Errorf("%s: %d rows left", table, n)
+		}
+	}
+	if n := count(t, s, "SELECT count(*) FROM comments WHERE issue_key = 'SUP-2'"); n != 2 {
+		t.Errorf("the other issue lost rows: %d comments", n)
+	}
+	var reason string
+	s.DB().QueryRow(`SELECT deleted_reason FROM raw_issues WHERE issue_id = '100' AND deleted_at IS NOT NULL AND payload IS NULL`).Scan(&reason)
+	if reason != "jira:issue_deleted" {
+		t.Errorf("tombstone reason: got %q", reason)
+	}
+	if d := dirty(t, s); len(d) != len(normalize.Tables) {
+		t.Errorf("dirty: got %v, want every table", d)
+	}
+	err = s.WithTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		found, err = s.DeleteIssue(context.Background(), tx, "999", "NOPE-1", "x", time.Now())
+		return err
+	})
+	if err != nil || found {
+		t.Errorf("deleting an unknown issue: got %v %v, want false nil", found, err)
+	}
+}
+
+func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
+	s := migrated(t)
+	var commits []int
+	w := s.NewWriter(16, func(n int) { commits = append(commits, n) })
+	ctx := context.Background()
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		id := string(rune('a' + i))
+		go func() {
+			errs <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				if id == "e" {
+					_, err := tx.ExecContext(ctx, `INSERT INTO nope VALUES (1)`)
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO fields (field_id, name, custom, fetched_at) VALUES (?, 'n', true, now())`, id)
+				return err
+			})
+		}()
+	}
+	failed := 0
+	for i := 0; i < 10; i++ {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	w.Close()
+	if failed != 1 {
+		t.Errorf("got %d failed ops, want 1", failed)
+	}
+	if n := count(t, s, `SELECT count(*) FROM fields`); n != 9 {
+		t.Errorf("got %d rows, want 9", n)
+	}
+	if err := w.Do(ctx, func(context.Context, *sql.Tx) error { return nil }); err != ErrClosed {
+		t.Errorf("after Close: got %v, want ErrClosed", err)
+	}
+}

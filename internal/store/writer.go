@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Op is a unit of work for the Writer, run inside its transaction. An Op may
+// run twice (once in a batch that failed, then alone), so it must only touch
+// the database.
+type Op func(ctx context.Context, tx *sql.Tx) error
+
+// Writer serialises every write of a long-lived process through one goroutine
+// that groups queued ops into one transaction. DuckDB aborts the second of two
+// transactions that touch the same row instead of waiting, and a transaction
+// costs milliseconds whatever its size, so one batching writer beats a pool.
+type Writer struct {
+	s        *Store
+	ops      chan *pendingOp
+	maxBatch int
+	onCommit func(n int)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.RWMutex
+	closed bool
+}
+
+type pendingOp struct {
+	ctx  context.Context
+	fn   Op
+	done chan error
+}
+
+// ErrClosed means the writer has stopped.
+var ErrClosed = errors.New("store writer closed")
+
+// NewWriter starts the writer goroutine. maxBatch bounds the ops per
+// transaction; onCommit, if set, is called after each commit with the number
+// of ops committed.
+func (s *Store) NewWriter(maxBatch int, onCommit func(n int)) *Writer {
+	if maxBatch < 1 {
+		maxBatch = 64
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{s: s, ops: make(chan *pendingOp, 4*maxBatch), maxBatch: maxBatch, onCommit: onCommit, ctx: ctx, cancel: cancel}
+	w.wg.Add(1)
+	go w.loop()
+	return w
+}
+
+// Do queues fn and waits until it is committed (nil) or has failed.
+func (w *Writer) Do(ctx context.Context, fn Op) error {
+	p := &pendingOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.ops <- p:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	// Once queued, the op runs even if ctx ends, so a caller never abandons a
+	// write half-known: wait for its outcome.
+	return <-p.done
+}
+
+// Close stops accepting ops, runs those already queued and stops.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	close(w.ops)
+	w.mu.Unlock()
+	w.wg.Wait()
+	w.cancel()
+	return nil
+}
+
+func (w *Writer) loop() {
+	defer w.wg.Done()
+	for first := range w.ops {
+		batch := []*pendingOp{first}
+	drain:
+		for len(batch) < w.maxBatch {
+			select {
+			case p, ok := <-w.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		w.run(batch)
+	}
+}
+
+// run commits a batch in one transaction; when that fails, each op is retried
+// alone so only the op at fault sees an error. A write conflict (another
+// process-level writer, e.g. intake) is retried a few times.
+func (w *Writer) run(batch []*pendingOp) {
+	live := batch[:0]
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- err
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := w.commit(live)
+	if err == nil {
+		for _, p := range live {
+			p.done <- nil
+		}
+		if w.onCommit != nil {
+			w.onCommit(len(live))
+		}
+		return
+	}
+	if len(live) == 1 {
+		live[0].done <- err
+		return
+	}
+	for _, p := range live {
+		err := w.commit([]*pendingOp{p})
+		p.done <- err
+		if err == nil && w.onCommit != nil {
+			w.onCommit(1)
+		}
+	}
+}
+
+func (w *Writer) commit(batch []*pendingOp) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = w.s.WithTx(w.ctx, func(tx *sql.Tx) error {
+			for _, p := range batch {
+				if err := p.fn(w.ctx, tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("after 3 attempts: %w", err)
+}
