@@ -283,4 +283,3 @@ func TestReadersNeverSeeHalfAFile(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
