@@ -1,0 +1,562 @@
+package jira
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultCloudAPIURL is Atlassian's cloud gateway.
+	DefaultCloudAPIURL = "https://api.atlassian.com"
+	// DefaultMaxAttempts bounds the attempts of one call.
+	DefaultMaxAttempts = 5
+	// DefaultBaseBackoff is the backoff ceiling of the first retry.
+	DefaultBaseBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff caps the backoff ceiling.
+	DefaultMaxBackoff = 60 * time.Second
+	// DefaultMaxRetryWait caps a wait asked for with Retry-After.
+	DefaultMaxRetryWait = 60 * time.Second
+	// DefaultTimeout bounds one attempt of an API call.
+	DefaultTimeout = 30 * time.Second
+	// DefaultDownloadTimeout bounds one attempt of an attachment download.
+	DefaultDownloadTimeout = 10 * time.Minute
+	// DefaultMaxSearchPages bounds the pages of one SearchAll.
+	DefaultMaxSearchPages = 100000
+)
+
+const (
+	// maxBodyBytes bounds a JSON answer; a Jira issue with every field and
+	// 100 comments is a few megabytes.
+	maxBodyBytes = 256 << 20
+	// maxErrorBodyBytes bounds what is read of an error answer.
+	maxErrorBodyBytes = 64 << 10
+	userAgent         = "jiraduck"
+)
+
+// Observer is told about every request, retry and throttle wait, for metrics.
+// Its methods must be safe for concurrent use and return quickly.
+type Observer interface {
+	// ObserveRequest is called once per HTTP attempt with the endpoint label,
+	// the status code (0 when no answer came: timeout, dropped connection)
+	// and how long the attempt took.
+	ObserveRequest(endpoint string, status int, d time.Duration)
+	// ObserveRetry is called before each retry with the reason: "429", "5xx",
+	// "timeout" or "network".
+	ObserveRetry(endpoint, reason string)
+	// ObserveThrottle is called when the client waits because Jira asked it
+	// to (429, or Retry-After on a 5xx), with the wait.
+	ObserveThrottle(endpoint string, wait time.Duration)
+}
+
+// Options configure a Client. Zero values take the defaults above.
+type Options struct {
+	// BaseURL is the Jira site, such as https://your-org.atlassian.net, or the
+	// URL of the emulator. Required.
+	BaseURL string
+	// Email and APIToken are the basic-auth credentials of the main account.
+	// Required.
+	Email    string
+	APIToken string
+	// SLAEmail and SLAAPIToken are an optional second account (with a Jira
+	// Service Management agent licence) used only to read SLA fields, through
+	// the cloud gateway. Both or neither.
+	SLAEmail    string
+	SLAAPIToken string
+	// CloudID is the site id used on the gateway; looked up from
+	// {BaseURL}/_edge/tenant_info when empty.
+	CloudID string
+	// CloudAPIURL is the gateway base, https://api.atlassian.com by default.
+	CloudAPIURL string
+	// HTTPClient sends the requests; a client with a fresh transport by
+	// default. Its Timeout should be zero: Timeout below bounds each attempt.
+	HTTPClient *http.Client
+	// Logger receives retry and throttle lines; nothing is logged when nil.
+	Logger logrus.FieldLogger
+	// MaxAttempts bounds the attempts of one call, first one included.
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape the exponential backoff with full
+	// jitter: attempt n waits a random time up to min(MaxBackoff,
+	// BaseBackoff*2^(n-1)).
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// MaxRetryWait caps a wait Jira asks for with Retry-After, so that an
+	// absurd value cannot park a worker.
+	MaxRetryWait time.Duration
+	// Timeout bounds each attempt of an API call, reading the answer included.
+	Timeout time.Duration
+	// DownloadTimeout bounds each attempt of an attachment download.
+	DownloadTimeout time.Duration
+	// MaxSearchPages bounds the pages one SearchAll reads.
+	MaxSearchPages int
+	// Observer receives metrics; nil means none.
+	Observer Observer
+	// Sleep waits between attempts; it must return early with ctx's error
+	// when ctx ends. Tests replace it to run fast.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock used for Retry-After dates and Bundle.FetchedAt.
+	Now func() time.Time
+}
+
+// credential is a basic-auth pair. It is never formatted into errors or logs.
+type credential struct {
+	user, token string
+}
+
+// Client calls the Jira Cloud REST API. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	gateway *url.URL
+	main    credential
+	sla     *credential
+
+	http   *http.Client
+	log    logrus.FieldLogger
+	obs    Observer
+	sleep  func(ctx context.Context, d time.Duration) error
+	now    func() time.Time
+	jitter func(n int64) int64
+
+	maxAttempts     int
+	baseBackoff     time.Duration
+	maxBackoff      time.Duration
+	maxRetryWait    time.Duration
+	timeout         time.Duration
+	downloadTimeout time.Duration
+	maxSearchPages  int
+
+	cloudMu sync.Mutex
+	cloudID string
+}
+
+// New checks opts and returns a Client.
+func New(opts Options) (*Client, error) {
+	base, err := parseBaseURL("base url", opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.CloudAPIURL == "" {
+		opts.CloudAPIURL = DefaultCloudAPIURL
+	}
+	gateway, err := parseBaseURL("cloud api url", opts.CloudAPIURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Email == "" || opts.APIToken == "" {
+		return nil, errors.New("jira client: email and api token are required")
+	}
+	if (opts.SLAEmail == "") != (opts.SLAAPIToken == "") {
+		return nil, errors.New("jira client: sla email and sla api token go together")
+	}
+	if opts.CloudID != "" && !validCloudID(opts.CloudID) {
+		return nil, fmt.Errorf("jira client: cloud id %q is not a site id", truncate(opts.CloudID, 64))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"base backoff", opts.BaseBackoff}, {"max backoff", opts.MaxBackoff},
+		{"max retry wait", opts.MaxRetryWait}, {"timeout", opts.Timeout},
+		{"download timeout", opts.DownloadTimeout},
+	} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("jira client: %s must not be negative", d.name)
+		}
+	}
+	if opts.MaxAttempts < 0 || opts.MaxSearchPages < 0 {
+		return nil, errors.New("jira client: max attempts and max search pages must not be negative")
+	}
+
+	c := &Client{
+		base:            base,
+		gateway:         gateway,
+		main:            credential{opts.Email, opts.APIToken},
+		http:            opts.HTTPClient,
+		log:             opts.Logger,
+		obs:             opts.Observer,
+		sleep:           opts.Sleep,
+		now:             opts.Now,
+		jitter:          rand.Int64N,
+		maxAttempts:     orDefault(opts.MaxAttempts, DefaultMaxAttempts),
+		baseBackoff:     orDefault(opts.BaseBackoff, DefaultBaseBackoff),
+		maxBackoff:      orDefault(opts.MaxBackoff, DefaultMaxBackoff),
+		maxRetryWait:    orDefault(opts.MaxRetryWait, DefaultMaxRetryWait),
+		timeout:         orDefault(opts.Timeout, DefaultTimeout),
+		downloadTimeout: orDefault(opts.DownloadTimeout, DefaultDownloadTimeout),
+		maxSearchPages:  orDefault(opts.MaxSearchPages, DefaultMaxSearchPages),
+		cloudID:         opts.CloudID,
+	}
+	if opts.SLAEmail != "" {
+		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken}
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		c.log = l
+	}
+	if c.obs == nil {
+		c.obs = nopObserver{}
+	}
+	if c.sleep == nil {
+		c.sleep = sleepContext
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// String describes the client without its credentials.
+func (c *Client) String() string {
+	return "jira client for " + c.base.String()
+}
+
+// HasSLAAccount reports whether SLA fields are read through a second account.
+func (c *Client) HasSLAAccount() bool { return c.sla != nil }
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func parseBaseURL(name, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("jira client: %s is required", name)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("jira client: %s: %w", name, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("jira client: %s must be http or https", name)
+	case u.Host == "":
+		return nil, fmt.Errorf("jira client: %s has no host", name)
+	case u.User != nil:
+		return nil, fmt.Errorf("jira client: %s must not carry credentials", name)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("jira client: %s must not have a query or fragment", name)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// validCloudID accepts the UUID-like site ids Atlassian uses, and nothing that
+// could change the shape of a URL path.
+func validCloudID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveRequest(string, int, time.Duration) {}
+func (nopObserver) ObserveRetry(string, string)               {}
+func (nopObserver) ObserveThrottle(string, time.Duration)     {}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// siteURL builds a URL on the Jira site from an API path and a query.
+func (c *Client) siteURL(path string, q url.Values) string {
+	return buildURL(c.base, path, q)
+}
+
+func buildURL(base *url.URL, path string, q url.Values) string {
+	u := *base
+	u.Path = base.Path + path
+	u.RawPath = ""
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// issuePath returns /rest/api/3/issue/{keyOrID} plus suffix. keyOrID has been
+// checked by checkKeyOrID, so it needs no escaping.
+func issuePath(keyOrID, suffix string) string {
+	return "/rest/api/3/issue/" + keyOrID + suffix
+}
+
+// request is one logical API call.
+type request struct {
+	method   string
+	endpoint string
+	url      string
+	body     []byte
+	auth     *credential
+}
+
+func (c *Client) newHTTPRequest(ctx context.Context, r *request) (*http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.auth != nil {
+		req.SetBasicAuth(r.auth.user, r.auth.token)
+	}
+	return req, nil
+}
+
+// call sends r and returns the body of its successful answer.
+func (c *Client) call(ctx context.Context, r *request) ([]byte, error) {
+	var body []byte
+	send := func(ctx context.Context) (*http.Response, error) {
+		req, err := c.newHTTPRequest(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return c.http.Do(req)
+	}
+	err := c.execute(ctx, r.method, r.endpoint, c.timeout, send, func(resp *http.Response) error {
+		b, err := readAll(resp.Body, maxBodyBytes)
+		if err != nil {
+			return err
+		}
+		body = b
+		return nil
+	})
+	return body, err
+}
+
+// readAll reads at most limit bytes; more is ErrTooLarge, which is permanent.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, permanent(fmt.Errorf("answer over %d bytes: %w", limit, ErrTooLarge))
+	}
+	return b, nil
+}
+
+// permanentError marks a failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// execute runs one logical call: it sends, and for a 2xx answer lets consume
+// read it within the attempt's deadline. Transport failures, timeouts, 429 and
+// 5xx are retried with backoff (or the Retry-After Jira asks for) until
+// maxAttempts; consume errors are retried too unless marked permanent.
+func (c *Client) execute(ctx context.Context, method, endpoint string, timeout time.Duration,
+	send func(context.Context) (*http.Response, error), consume func(*http.Response) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o := c.attempt(ctx, method, endpoint, timeout, send, consume)
+		if o.err == nil {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if o.reason == "" {
+			return o.err
+		}
+		if attempt >= c.maxAttempts {
+			if o.transport {
+				return fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, attempt, o.err)
+			}
+			return o.err
+		}
+		wait := c.backoff(attempt)
+		if o.hasRetryAfter {
+			wait = min(o.retryAfter, c.maxRetryWait)
+		}
+		c.obs.ObserveRetry(endpoint, o.reason)
+		if o.status == http.StatusTooManyRequests || o.hasRetryAfter {
+			c.obs.ObserveThrottle(endpoint, wait)
+		}
+		c.log.WithFields(logrus.Fields{
+			"endpoint": endpoint, "reason": o.reason, "status": o.status, "attempt": attempt,
+			"wait_ms": wait.Milliseconds(), "rate_limit_reason": o.rateLimitReason, "error": o.err.Error(),
+		}).Info("jira request failed, retrying")
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	err error // nil on success
+	// reason is the retry reason ("429", "5xx", "timeout", "network"), empty
+	// when retrying cannot help.
+	reason string
+	// transport is set when no usable answer came (or it could not be read).
+	transport       bool
+	status          int
+	retryAfter      time.Duration
+	hasRetryAfter   bool
+	rateLimitReason string
+}
+
+func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout time.Duration,
+	send func(context.Context) (*http.Response, error), consume func(*http.Response) error) outcome {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := send(actx)
+	if err != nil {
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return outcome{err: perm.err}
+		}
+		c.obs.ObserveRequest(endpoint, 0, time.Since(start))
+		return transportOutcome(err)
+	}
+	defer closeBody(resp)
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start of an error answer matters; the rest is drained.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		c.obs.ObserveRequest(endpoint, resp.StatusCode, time.Since(start))
+		o := outcome{status: resp.StatusCode, rateLimitReason: resp.Header.Get("RateLimit-Reason")}
+		o.retryAfter, o.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		o.reason = retryReason(resp.StatusCode)
+		o.err = &APIError{
+			Status:     resp.StatusCode,
+			Method:     method,
+			Endpoint:   endpoint,
+			Messages:   errorMessages(body),
+			RetryAfter: o.retryAfter,
+		}
+		return o
+	}
+
+	err = consume(resp)
+	c.obs.ObserveRequest(endpoint, resp.StatusCode, time.Since(start))
+	if err == nil {
+		return outcome{status: resp.StatusCode}
+	}
+	var perm *permanentError
+	if errors.As(err, &perm) {
+		return outcome{err: perm.err, status: resp.StatusCode}
+	}
+	// The answer broke off or timed out while being read.
+	return transportOutcome(err)
+}
+
+func transportOutcome(err error) outcome {
+	o := outcome{err: redact(err), transport: true, reason: "network"}
+	if isTimeout(err) {
+		o.reason = "timeout"
+	}
+	return o
+}
+
+// retryReason returns the metric label of a status worth retrying, or "".
+func retryReason(status int) string {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return "429"
+	case status == http.StatusRequestTimeout:
+		return "timeout"
+	case status == http.StatusNotImplemented || status == http.StatusHTTPVersionNotSupported:
+		return ""
+	case status >= 500 && status <= 599:
+		return "5xx"
+	}
+	return ""
+}
+
+// backoff returns the wait before attempt+1: full jitter over an exponentially
+// growing ceiling.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.baseBackoff
+	for i := 1; i < attempt && ceiling < c.maxBackoff; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, c.maxBackoff)
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(c.jitter(int64(ceiling) + 1))
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func closeBody(resp *http.Response) {
+	// Drain a little so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
+
+// redact strips the query and any user info from the URL a transport error
+// names: attachment redirects carry short-lived tokens in the query.
+func redact(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return &url.Error{Op: ue.Op, URL: "(unparsable url)", Err: ue.Err}
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.Fragment = ""
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+}
