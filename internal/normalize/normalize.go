@@ -1,0 +1,483 @@
+package normalize
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/adf"
+	"github.com/jiraduck/jiraduck/internal/jira"
+)
+
+// Options say how to name and shape the rows of a site.
+type Options struct {
+	// BrowseBase is the site URL issue_url is built on: <BrowseBase>/browse/KEY.
+	BrowseBase string
+	// SLAFields maps the id of each SLA custom field to its metric name.
+	SLAFields map[string]string
+	// SLANames are the metrics with flat columns on issues, in column order.
+	SLANames []string
+	// FieldMap lists the custom fields promoted to issues columns, in order.
+	FieldMap []FieldColumn
+	// FieldNames maps field ids to Jira's current names, for issue_fields.
+	FieldNames map[string]string
+}
+
+// FieldColumn is a custom field promoted to a column of issues.
+type FieldColumn struct {
+	ID     string
+	Column string
+}
+
+// ErrNoIssue means the payload does not hold a usable issue.
+var ErrNoIssue = errors.New("payload holds no issue")
+
+// FromBundle derives every row of one fetched issue. observed is when the
+// data was seen (the fetch time); it becomes synced_at and the SLA rows'
+// observed_at. The bundle is stored as the raw payload.
+func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
+	issue, comments, histories, links, err := b.Decode()
+	if err != nil {
+		return nil, err
+	}
+	if issue.Key == "" || issue.ID == "" {
+		return nil, ErrNoIssue
+	}
+	if !jira.ValidKey(issue.Key) {
+		return nil, fmt.Errorf("normalize: invalid issue key %q", issue.Key)
+	}
+	if issue.Fields.Created.IsZero() {
+		return nil, fmt.Errorf("normalize %s: issue has no created time", issue.Key)
+	}
+	payload, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
+	}
+	observed := b.FetchedAt.UTC()
+	if observed.IsZero() {
+		observed = time.Unix(0, 0).UTC()
+	}
+	f := &issue.Fields
+	key := issue.Key
+	r := &Rows{}
+	r.Raw = Raw{
+		IssueID:          string(issue.ID),
+		IssueKey:         key,
+		CreatedAt:        f.Created.UTC(),
+		UpdatedAt:        optTime(f.Updated),
+		Payload:          payload,
+		CommentsState:    state(b.State.Comments),
+		ChangelogState:   state(b.State.Changelog),
+		RemoteLinksState: state(b.State.RemoteLinks),
+		SLAState:         state(b.State.SLA),
+		AttachmentsState: Complete,
+		FetchedAt:        observed,
+	}
+	if f.Status != nil && f.Status.StatusCategory != nil {
+		r.Raw.StatusCategoryKey = opt(f.Status.StatusCategory.Key)
+	}
+
+	i := &r.Issue
+	i.IssueKey, i.IssueID = key, string(issue.ID)
+	if opts.BrowseBase != "" {
+		i.IssueURL = opt(strings.TrimRight(opts.BrowseBase, "/") + "/browse/" + key)
+	}
+	if f.Project != nil {
+		i.ProjectKey, i.ProjectName = opt(f.Project.Key), opt(f.Project.Name)
+	}
+	i.Summary = opt(f.Summary)
+	i.Description = opt(adf.Text(f.Description))
+	if f.IssueType != nil {
+		i.IssueType = opt(f.IssueType.Name)
+	}
+	if f.Parent != nil {
+		i.ParentKey = opt(f.Parent.Key)
+	}
+	if f.Status != nil {
+		i.Status = opt(f.Status.Name)
+		if f.Status.StatusCategory != nil {
+			i.StatusCategory = opt(f.Status.StatusCategory.Name)
+		}
+	}
+	if f.Priority != nil {
+		i.Priority = opt(f.Priority.Name)
+	}
+	if f.Resolution != nil {
+		i.Resolution = opt(f.Resolution.Name)
+	}
+	i.CreatorEmail, i.CreatorName, i.CreatorAccountID = user(f.Creator)
+	i.ReporterEmail, i.ReporterName, i.ReporterAccountID = user(f.Reporter)
+	i.AssigneeEmail, i.AssigneeName, i.AssigneeAccountID = user(f.Assignee)
+	i.CreatedAt = f.Created.UTC()
+	i.UpdatedAt = optTime(f.Updated)
+	i.ResolvedAt = optTime(f.ResolutionDate)
+	if d, err := time.Parse("2006-01-02", f.DueDate); err == nil {
+		i.DueDate = &d
+	}
+	i.Labels = sortedCopy(f.Labels)
+	for _, c := range f.Components {
+		i.Components = append(i.Components, c.Name)
+	}
+	for _, v := range f.FixVersions {
+		i.FixVersions = append(i.FixVersions, v.Name)
+	}
+	i.Labels, i.Components, i.FixVersions = nonNil(i.Labels), nonNil(i.Components), nonNil(i.FixVersions)
+	i.AttachmentCount = int32(len(f.Attachment))
+	i.CommentCount = int32(len(comments))
+	if f.Comment != nil && f.Comment.Total > len(comments) {
+		i.CommentCount = int32(f.Comment.Total)
+	}
+	i.IssuelinkCount = int32(len(f.IssueLinks))
+	i.RequestType, i.RequestStatus = requestType(f.Raw)
+	i.SyncedAt = observed
+
+	for _, c := range comments {
+		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(adf.Text(c.Body)),
+			CreatedAt: optTime(c.Created), UpdatedAt: optTime(c.Updated)}
+		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(c.Author)
+		row.UpdateAuthorEmail, _, _ = user(c.UpdateAuthor)
+		if pub, ok := c.Public(); ok {
+			row.PublicVisibility = &pub
+		}
+		if c.Visibility != nil {
+			row.VisibilityType, row.VisibilityValue = opt(c.Visibility.Type), opt(c.Visibility.Value)
+		}
+		if row.CommentID != "" {
+			r.Comments = append(r.Comments, row)
+		}
+	}
+
+	for _, a := range f.Attachment {
+		if a.ID == "" {
+			continue
+		}
+		row := Attachment{AttachmentID: string(a.ID), IssueKey: key, Filename: opt(a.Filename),
+			MimeType: opt(a.MimeType), CreatedAt: optTime(a.Created), ContentURL: opt(a.Content), ThumbnailURL: opt(a.Thumbnail)}
+		size := a.Size
+		row.SizeBytes = &size
+		row.AuthorEmail, _, _ = user(a.Author)
+		r.Attachments = append(r.Attachments, row)
+	}
+
+	for _, h := range histories {
+		email, name, account := user(h.Author)
+		for idx, it := range h.Items {
+			r.Changelog = append(r.Changelog, ChangeItem{ChangeID: string(h.ID), ItemIndex: int32(idx), IssueKey: key,
+				AuthorEmail: email, AuthorName: name, AuthorAccountID: account,
+				Field: opt(it.Field), FieldID: opt(it.FieldID), FieldType: opt(it.FieldType),
+				FromValue: it.From, FromString: it.FromString, ToValue: it.To, ToString: it.ToString,
+				ChangedAt: optTime(h.Created)})
+		}
+	}
+
+	seenLink := map[string]bool{}
+	for _, l := range f.IssueLinks {
+		if l.ID == "" || seenLink[string(l.ID)] {
+			continue
+		}
+		seenLink[string(l.ID)] = true
+		row := IssueLink{IssueKey: key, LinkID: string(l.ID), LinkType: opt(l.Type.Name)}
+		other := l.OutwardIssue
+		row.Direction = opt("outward")
+		if other == nil {
+			other = l.InwardIssue
+			row.Direction = opt("inward")
+		}
+		if other != nil {
+			row.LinkedIssueKey, row.LinkedIssueSummary = opt(other.Key), opt(other.Fields.Summary)
+			if other.Fields.Status != nil {
+				row.LinkedIssueStatus = opt(other.Fields.Status.Name)
+			}
+			if other.Fields.Priority != nil {
+				row.LinkedIssuePriority = opt(other.Fields.Priority.Name)
+			}
+		}
+		r.IssueLinks = append(r.IssueLinks, row)
+	}
+
+	seenRemote := map[string]bool{}
+	for _, l := range links {
+		if l.ID == "" || seenRemote[string(l.ID)] {
+			continue
+		}
+		seenRemote[string(l.ID)] = true
+		row := RemoteLink{IssueKey: key, RemoteLinkID: string(l.ID), GlobalID: opt(l.GlobalID),
+			URL: opt(adf.RedactURL(l.Object.URL)), Title: opt(l.Object.Title), Relationship: opt(l.Relationship)}
+		if l.Application != nil {
+			row.ApplicationName, row.ApplicationType = opt(l.Application.Name), opt(l.Application.Type)
+		}
+		r.RemoteLinks = append(r.RemoteLinks, row)
+	}
+
+	slaErr := r.slaRows(f, opts, observed)
+	if slaErr && r.Raw.SLAState == Complete {
+		// Jira answered an SLA field with an error instead of its value: that
+		// says nothing about the stored cycles, so keep them.
+		r.Raw.SLAState = Unknown
+	}
+
+	custom := f.Custom()
+	ids := make([]string, 0, len(custom))
+	for id := range custom {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		raw := custom[id]
+		if emptyValue(raw) {
+			continue
+		}
+		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(ValueText(raw)), ValueJSON: opt(compactJSON(raw))}
+		if name, ok := opts.FieldNames[id]; ok {
+			row.FieldName = opt(name)
+		}
+		r.Fields = append(r.Fields, row)
+	}
+	for _, fc := range opts.FieldMap {
+		p := Promoted{Column: fc.Column}
+		if raw, ok := custom[fc.ID]; ok && !emptyValue(raw) {
+			p.Value = opt(ValueText(raw))
+		}
+		i.Promoted = append(i.Promoted, p)
+	}
+	return r, nil
+}
+
+// slaRows fills the sla rows and the flat SLA columns; it reports whether a
+// field carried an error message instead of a value.
+func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) bool {
+	flat := map[string]*SLAColumns{}
+	for _, name := range opts.SLANames {
+		r.Issue.SLA = append(r.Issue.SLA, SLAColumns{Name: name})
+	}
+	for k := range r.Issue.SLA {
+		flat[r.Issue.SLA[k].Name] = &r.Issue.SLA[k]
+	}
+	ids := make([]string, 0, len(opts.SLAFields))
+	for id := range opts.SLAFields {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	sawError := false
+	for _, id := range ids {
+		raw, ok := f.Field(id)
+		if !ok {
+			continue
+		}
+		v, err := jira.DecodeSLA(raw)
+		if err != nil || (v != nil && v.ErrorMessage != "") {
+			sawError = true
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		name := opt(v.Name)
+		add := func(kind string, idx int, c *jira.SLACycle) {
+			row := SLA{IssueKey: r.Issue.IssueKey, FieldID: id, SLAName: name, Cycle: kind, CycleIndex: int32(idx),
+				StartTime: slaTime(c.StartTime), StopTime: slaTime(c.StopTime), BreachTime: slaTime(c.BreachTime),
+				Breached: boolPtr(c.Breached), WithinCalendarHours: boolPtr(c.WithinCalendarHours),
+				GoalMillis: millis(c.GoalDuration), ElapsedMillis: millis(c.ElapsedTime), RemainingMillis: millis(c.RemainingTime),
+				ObservedAt: observed}
+			if kind == "ongoing" {
+				row.Paused = boolPtr(c.Paused)
+			}
+			r.SLA = append(r.SLA, row)
+		}
+		for idx := range v.CompletedCycles {
+			add("completed", idx, &v.CompletedCycles[idx])
+		}
+		if v.OngoingCycle != nil {
+			add("ongoing", 0, v.OngoingCycle)
+		}
+		if col, ok := flat[opts.SLAFields[id]]; ok {
+			if c := v.Current(); c != nil {
+				col.Breached = boolPtr(c.Breached)
+				col.GoalMillis, col.ElapsedMillis, col.RemainingMillis = millis(c.GoalDuration), millis(c.ElapsedTime), millis(c.RemainingTime)
+			}
+		}
+	}
+	return sawError
+}
+
+// requestType finds the Jira Service Management request type field (the one
+// whose value names a requestType) and returns its name and current status.
+func requestType(raw map[string]json.RawMessage) (*string, *string) {
+	ids := make([]string, 0, len(raw))
+	for id := range raw {
+		if strings.HasPrefix(id, "customfield_") {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		v := bytes.TrimSpace(raw[id])
+		if len(v) == 0 || v[0] != '{' || !bytes.Contains(v, []byte(`"requestType"`)) {
+			continue
+		}
+		var rt struct {
+			RequestType *struct {
+				Name string `json:"name"`
+			} `json:"requestType"`
+			CurrentStatus *struct {
+				Status string `json:"status"`
+			} `json:"currentStatus"`
+		}
+		if json.Unmarshal(v, &rt) != nil || rt.RequestType == nil {
+			continue
+		}
+		var status *string
+		if rt.CurrentStatus != nil {
+			status = opt(rt.CurrentStatus.Status)
+		}
+		return opt(rt.RequestType.Name), status
+	}
+	return nil, nil
+}
+
+// ValueText renders a custom field value as text a person can read: strings
+// as they are, numbers and booleans in JSON form, options by their value,
+// users by their display name, ADF documents as text, lists joined with ", ".
+func ValueText(raw json.RawMessage) string {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return ""
+	}
+	return valueText(v, 0)
+}
+
+func valueText(v any, depth int) string {
+	if depth > 8 {
+		return ""
+	}
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			if s := valueText(e, depth+1); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ", ")
+	case map[string]any:
+		if t, _ := x["type"].(string); t == "doc" {
+			return adf.Render(x)
+		}
+		for _, k := range []string{"value", "displayName", "name", "title", "key", "status"} {
+			if s, ok := x[k].(string); ok && s != "" {
+				if k == "value" {
+					if child, ok := x["child"].(map[string]any); ok {
+						if cs := valueText(child, depth+1); cs != "" {
+							return s + " - " + cs
+						}
+					}
+				}
+				return s
+			}
+		}
+		if rt, ok := x["requestType"].(map[string]any); ok {
+			return valueText(rt, depth+1)
+		}
+		if id, ok := x["id"].(string); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+func emptyValue(raw json.RawMessage) bool {
+	s := string(bytes.TrimSpace(raw))
+	return s == "" || s == "null" || s == `""` || s == "[]" || s == "{}"
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func state(s jira.State) State {
+	switch s {
+	case jira.StateComplete:
+		return Complete
+	case jira.StatePartial:
+		return Partial
+	}
+	return Unknown
+}
+
+func user(u *jira.User) (email, name, account *string) {
+	if u == nil {
+		return nil, nil, nil
+	}
+	return opt(u.EmailAddress), opt(u.DisplayName), opt(u.AccountID)
+}
+
+func opt(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optTime(t jira.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func slaTime(t *jira.SLATime) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Time()
+	if v.IsZero() {
+		return nil
+	}
+	return &v
+}
+
+func millis(d *jira.Duration) *int64 {
+	if d == nil {
+		return nil
+	}
+	m := d.Millis
+	return &m
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+func sortedCopy(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
