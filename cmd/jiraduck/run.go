@@ -34,7 +34,7 @@ type command struct {
 // commands lists every subcommand in the order `help` shows them.
 func commands() []command {
 	return []command{
-		{"serve", "", "webhook receiver, workers, exporter, cron jobs and status page", notYet("serve")},
+		{"serve", "", "webhook receiver, workers, exporter, cron jobs and status page", runServe},
 		{"backfill", "[--jql Q] [--parallel N] [--force] [--since T]", "fetch every issue in scope from Jira", notYet("backfill")},
 		{"poll-sla", "[--dry-run]", "one SLA poll pass", notYet("poll-sla")},
 		{"reconcile", "[--since D] [--dry-run]", "compare Jira with the store; fetch missing or stale issues, remove deleted ones", notYet("reconcile")},

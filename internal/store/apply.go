@@ -56,6 +56,11 @@ func (s *Store) ApplyIssue(ctx context.Context, tx *sql.Tx, r *normalize.Rows) (
 	if err := s.mergeAttachments(ctx, tx, keys, r.Attachments); err != nil {
 		return res, fmt.Errorf("apply %s: %w", key, err)
 	}
+	if r.Raw.SLAState == normalize.Unknown && oldKey.Valid {
+		if err := keepSLAColumns(ctx, tx, id, r); err != nil {
+			return res, fmt.Errorf("apply %s: %w", key, err)
+		}
+	}
 	newHashes := r.Hashes()
 	month := r.Month()
 	oldMonth := ""
@@ -194,6 +199,53 @@ func (s *Store) mergeAttachments(ctx context.Context, tx *sql.Tx, keys []any, at
 		a.LocalPath, a.SHA256, a.SkippedReason = &p, &sum, nil
 	}
 	return nil
+}
+
+// keepSLAColumns copies the stored flat SLA columns into the new issue row
+// when this fetch learnt nothing about SLAs: unknown keeps what is stored, on
+// issues as in the sla table.
+func keepSLAColumns(ctx context.Context, tx *sql.Tx, id string, r *normalize.Rows) error {
+	if len(r.Issue.SLA) == 0 {
+		return nil
+	}
+	var cols []string
+	for _, c := range r.Issue.SLA {
+		cols = append(cols, c.Name+"_breached", c.Name+"_goal_millis", c.Name+"_elapsed_millis", c.Name+"_remaining_millis")
+	}
+	dest := make([]any, 0, len(cols))
+	vals := make([]struct {
+		b              sql.NullBool
+		goal, el, rest sql.NullInt64
+	}, len(r.Issue.SLA))
+	for i := range vals {
+		dest = append(dest, &vals[i].b, &vals[i].goal, &vals[i].el, &vals[i].rest)
+	}
+	err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM issues WHERE issue_id = ?`, id).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read stored sla columns: %w", err)
+	}
+	for i := range r.Issue.SLA {
+		c, v := &r.Issue.SLA[i], vals[i]
+		c.Breached, c.GoalMillis, c.ElapsedMillis, c.RemainingMillis = nullBool(v.b), nullInt(v.goal), nullInt(v.el), nullInt(v.rest)
+	}
+	return nil
+}
+
+func nullBool(v sql.NullBool) *bool {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Bool
+}
+
+func nullInt(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
 }
 
 // DeleteIssue removes an issue's rows from every analyst table, marks its

@@ -288,3 +288,25 @@ func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
 		t.Errorf("after Close: got %v, want ErrClosed", err)
 	}
 }
+
+func TestApplyUnknownSLAKeepsFlatColumns(t *testing.T) {
+	s := migrated(t)
+	r := sampleRows("SUP-1", "100", march)
+	el := int64(4200)
+	yes := true
+	r.Issue.SLA[0].ElapsedMillis, r.Issue.SLA[0].Breached = &el, &yes
+	apply(t, s, r)
+	again := sampleRows("SUP-1", "100", march)
+	again.Raw.SLAState = normalize.Unknown
+	again.SLA = nil
+	apply(t, s, again)
+	var got sql.NullInt64
+	var breached sql.NullBool
+	s.DB().QueryRow(`SELECT first_response_elapsed_millis, first_response_breached FROM issues`).Scan(&got, &breached)
+	if got.Int64 != 4200 || !breached.Bool {
+		t.Errorf("got elapsed %v breached %v, want the stored 4200 and true kept", got, breached)
+	}
+	if n := count(t, s, `SELECT count(*) FROM sla`); n != 1 {
+		t.Errorf("sla rows: got %d, want 1 kept", n)
+	}
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/intake"
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/server"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/robfig/cron/v3"
+	"github.com/sirupsen/logrus"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments")
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	svc, err := startService(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	log.WithField("listen", svc.Addr()).Info("serving")
+	<-ctx.Done()
+	log.Info("shutting down")
+	return svc.Close()
+}
+
+// service is a running serve: everything it started, in start order.
+type service struct {
+	cfg      *config.Config
+	log      logrus.FieldLogger
+	store    *store.Store
+	writer   *store.Writer
+	client   *jira.Client
+	catalog  *pipeline.Catalog
+	proc     *pipeline.Processor
+	queue    *pipeline.Queue
+	exporter *export.Exporter
+	intake   *intake.Intake
+	cron     *cron.Cron
+	http     *http.Server
+	listener net.Listener
+
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// serviceHooks let the demo, tests and benchmarks observe a service.
+type serviceHooks struct {
+	// onExport is called after each published partition.
+	onExport func(p store.Partition, rows int64, d time.Duration)
+}
+
+// jiraClient builds the REST client of the settings; nil when Jira is not
+// configured.
+func jiraClient(cfg *config.Config, log logrus.FieldLogger) (*jira.Client, error) {
+	if !cfg.JiraConfigured() {
+		return nil, nil
+	}
+	return jira.New(jira.Options{
+		BaseURL:     cfg.JiraBaseURL,
+		Email:       cfg.JiraEmail,
+		APIToken:    cfg.JiraAPIToken.Reveal(),
+		SLAEmail:    cfg.JiraSLAEmail,
+		SLAAPIToken: cfg.JiraSLAAPIToken.Reveal(),
+		CloudID:     cfg.JiraCloudID,
+		CloudAPIURL: cfg.JiraCloudAPIURL,
+		Logger:      log.WithField("component", "jira"),
+	})
+}
+
+// startService opens the store and starts every part of serve: workers,
+// exporter, intake, cron jobs and the HTTP server.
+func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, hooks *serviceHooks) (svc *service, err error) {
+	if hooks == nil {
+		hooks = &serviceHooks{}
+	}
+	s := &service{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+			svc = nil
+		}
+	}()
+	s.runCtx, s.runCancel = context.WithCancel(context.Background())
+	if cfg.AllowUnsigned && !cfg.WebhookSecret.IsSet() {
+		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted")
+	}
+	if s.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	var exporter *export.Exporter
+	s.writer = s.store.NewWriter(64, func(int) {
+		if exporter != nil {
+			exporter.Notify()
+		}
+	})
+	cols, err := s.store.IssueColumnNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols),
+		Logger: log, Observe: hooks.onExport})
+	s.exporter = exporter
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); exporter.Run(s.runCtx) }()
+
+	if s.client, err = jiraClient(cfg, log); err != nil {
+		return nil, err
+	}
+	s.catalog = pipeline.NewCatalog(cfg)
+	if err := s.catalog.Load(ctx, s.store); err != nil {
+		return nil, err
+	}
+	refresh := make(chan struct{}, 1)
+	s.proc = pipeline.NewProcessor(s.client, s.store, s.writer, s.catalog, pipeline.ProcessorOptions{
+		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log,
+		OnUnknownField: func() {
+			select {
+			case refresh <- struct{}{}:
+			default:
+			}
+		},
+	})
+	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log})
+	if s.client != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.catalogLoop(refresh) }()
+		if err := s.queue.Start(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
+	}
+	if s.intake, err = intake.New(ctx, s.store, s.queue, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
+		AllowUnsigned: cfg.AllowUnsigned, Logger: log}); err != nil {
+		return nil, err
+	}
+	s.cron = cron.New(cron.WithParser(config.CronParser()), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
+	if _, err := s.cron.AddFunc("@every 1h", s.pruneEvents); err != nil {
+		return nil, err
+	}
+	s.cron.Start()
+
+	handler := server.New(server.Deps{Config: cfg, Store: s.store, Intake: s.intake, Queue: s.queue, Processor: s.proc,
+		Exporter: s.exporter, Logger: log})
+	s.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("http server stopped")
+		}
+	}()
+	return s, nil
+}
+
+// exportIssueColumns orders the issues columns of the files as the design
+// lists them: fixed columns, SLA metrics, promoted fields, synced_at, then
+// any column the table gained from settings since removed.
+func exportIssueColumns(cfg *config.Config, have []string) []string {
+	var promoted []string
+	for _, f := range cfg.FieldMap {
+		promoted = append(promoted, f.Name)
+	}
+	want := store.IssueColumns(cfg.SLANames(), promoted)
+	seen := map[string]bool{}
+	for _, c := range want {
+		seen[c] = true
+	}
+	for _, c := range have {
+		if !seen[c] {
+			want = append(want, c)
+		}
+	}
+	return want
+}
+
+// catalogLoop refreshes the field list at start, daily and on demand.
+func (s *service) catalogLoop(refresh <-chan struct{}) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	failures := 0
+	for {
+		if s.catalog.Stale() || failures > 0 {
+			ctx, cancel := context.WithTimeout(s.runCtx, time.Minute)
+			err := s.catalog.Refresh(ctx, s.client, s.writer)
+			cancel()
+			if err != nil && s.runCtx.Err() == nil {
+				failures++
+				if failures <= 3 || failures%24 == 0 {
+					s.log.WithError(err).Warn("field list refresh failed")
+				}
+			} else {
+				failures = 0
+			}
+		}
+		select {
+		case <-s.runCtx.Done():
+			return
+		case <-tick.C:
+		case <-refresh:
+			ctx, cancel := context.WithTimeout(s.runCtx, time.Minute)
+			if err := s.catalog.Refresh(ctx, s.client, s.writer); err != nil && s.runCtx.Err() == nil {
+				s.log.WithError(err).Warn("field list refresh failed")
+			}
+			cancel()
+		}
+	}
+}
+
+func (s *service) pruneEvents() {
+	cutoff := time.Now().Add(-s.cfg.EventRetention)
+	var n int64
+	err := s.writer.Do(s.runCtx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		n, err = store.PruneEvents(ctx, tx, cutoff)
+		return err
+	})
+	if err != nil {
+		s.log.WithError(err).WithField("job", "retention").Error("event retention failed")
+		return
+	}
+	if n > 0 {
+		s.log.WithField("job", "retention").WithField("events", n).Info("old webhook events pruned")
+	}
+}
+
+// Addr is the address the HTTP server listens on.
+func (s *service) Addr() string { return s.listener.Addr().String() }
+
+// Close shuts down in reverse order, each step bounded: stop HTTP intake, stop
+// cron (waiting for running jobs), drain the queue, flush exports, close the
+// database (which checkpoints its WAL).
+func (s *service) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *service) close() error {
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop http: %w", err))
+		}
+		cancel()
+	}
+	if s.intake != nil {
+		s.intake.Close()
+	}
+	if s.cron != nil {
+		select {
+		case <-s.cron.Stop().Done():
+		case <-time.After(30 * time.Second):
+			s.log.Warn("cron jobs still running after 30s; stopping anyway")
+		}
+	}
+	if s.queue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if s.client != nil {
+			if err := s.queue.Drain(ctx); err != nil {
+				s.log.WithField("queue_depth", s.queue.Depth()).Warn("queue not drained in time; pending events are replayed at next start")
+			}
+		}
+		cancel()
+		s.queue.Close()
+	}
+	if s.runCancel != nil {
+		s.runCancel() // the exporter makes a final pass
+	}
+	s.wg.Wait()
+	if s.writer != nil {
+		s.writer.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Checkpoint(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cronLogger adapts logrus to cron's logger.
+type cronLogger struct{ log logrus.FieldLogger }
+
+func (l cronLogger) Info(msg string, kv ...any) {
+	l.log.WithField("component", "cron").WithField("detail", fmt.Sprint(kv...)).Debug(msg)
+}
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.WithField("component", "cron").WithError(err).WithField("detail", fmt.Sprint(kv...)).Error(msg)
+}

@@ -1,0 +1,425 @@
+// Package intake receives Jira webhooks: it checks the signature, validates
+// the body, drops repeated deliveries and stores every accepted event durably
+// before answering, grouping the appends of concurrent deliveries into one
+// transaction (group commit) so that a burst does not mean one commit per
+// event.
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// MaxBody is the largest webhook body accepted (413 above).
+const MaxBody = 10 << 20
+
+// Sink receives the events that were committed and need processing.
+type Sink interface {
+	Accept(events []*store.Event)
+}
+
+// Options configure the intake.
+type Options struct {
+	// Secret is the webhook HMAC secret; empty refuses every delivery with 503
+	// unless AllowUnsigned is set.
+	Secret        []byte
+	AllowUnsigned bool
+	Logger        logrus.FieldLogger
+	// Observe, if set, is told the event type ("" when unknown) and the status
+	// code of every answer.
+	Observe func(eventType string, status int)
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Intake is the webhook receiver. Close it to stop its appender.
+type Intake struct {
+	s    *store.Store
+	sink Sink
+	opts Options
+	log  logrus.FieldLogger
+
+	reqs   chan *appendReq
+	nextID int64
+	wg     sync.WaitGroup
+	mu     sync.RWMutex
+	closed bool
+
+	statsMu   sync.Mutex
+	lastEvent time.Time
+
+	// commits counts committed group transactions; tests read it to see
+	// that concurrent deliveries share a commit.
+	commits atomic.Int64
+}
+
+type appendReq struct {
+	ev   *store.Event
+	done chan appendResult
+}
+
+type appendResult struct {
+	id        int64
+	duplicate bool
+	err       error
+}
+
+// maxGroup bounds the events of one group commit.
+const maxGroup = 512
+
+// New starts the intake's appender.
+func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	next, err := s.NextEventID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
+		reqs: make(chan *appendReq, 4*maxGroup), nextID: next}
+	last, err := s.LastEventAt(ctx)
+	if err == nil {
+		in.lastEvent = last
+	}
+	in.wg.Add(1)
+	go in.appender()
+	return in, nil
+}
+
+// Close stops accepting deliveries and waits for queued appends.
+func (in *Intake) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	close(in.reqs)
+	in.mu.Unlock()
+	in.wg.Wait()
+	return nil
+}
+
+// LastEventAt is when the newest event was accepted.
+func (in *Intake) LastEventAt() time.Time {
+	in.statsMu.Lock()
+	defer in.statsMu.Unlock()
+	return in.lastEvent
+}
+
+// Configured reports whether deliveries can be accepted.
+func (in *Intake) Configured() bool { return len(in.opts.Secret) > 0 || in.opts.AllowUnsigned }
+
+// ServeHTTP handles POST /webhooks/jira.
+func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, body, eventType := in.handle(r)
+	if in.opts.Observe != nil {
+		in.opts.Observe(eventType, status)
+	}
+	writeJSON(w, status, body)
+}
+
+func (in *Intake) handle(r *http.Request) (int, any, string) {
+	if !in.Configured() {
+		return http.StatusServiceUnavailable, errBody("webhook secret not configured (set JIRA_WEBHOOK_SECRET)"), ""
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, errBody(fmt.Sprintf("body over %d bytes", MaxBody)), ""
+		}
+		return http.StatusBadRequest, errBody("could not read body"), ""
+	}
+	if len(in.opts.Secret) > 0 {
+		if err := Verify(in.opts.Secret, body, signatureHeader(r.Header)); err != nil {
+			in.log.WithField("remote", r.RemoteAddr).WithError(err).Warn("webhook signature refused")
+			return http.StatusUnauthorized, errBody(err.Error()), ""
+		}
+	}
+	if !utf8.Valid(body) {
+		return http.StatusBadRequest, errBody("body is not valid UTF-8"), ""
+	}
+	ev, err := jira.DecodeWebhook(body)
+	if err != nil {
+		return http.StatusBadRequest, errBody(err.Error()), ""
+	}
+	if !storableJSON(body) {
+		return http.StatusBadRequest, errBody("body is not strict JSON (space other than JSON whitespace around it, or an unpaired \\u surrogate escape)"), ev.WebhookEvent
+	}
+	e := &store.Event{
+		DeliveryID: deliveryID(r.Header.Get("X-Atlassian-Webhook-Identifier")),
+		Type:       ev.WebhookEvent,
+		ReceivedAt: in.opts.Now().UTC(),
+		State:      store.EventIgnored,
+		Body:       body,
+	}
+	if ev.Timestamp > 0 && ev.Timestamp <= maxJiraTimestamp {
+		e.JiraTimestamp = ev.Time()
+	}
+	e.RetryCount = retryCount(r.Header.Get("X-Atlassian-Webhook-Retry"))
+	if targets := ev.Targets(); len(targets) > 0 {
+		e.State = store.EventPending
+		e.IssueKey, e.IssueID = targets[0].Key, targets[0].ID
+		if len(targets) > 1 {
+			e.RelatedIssueID = targets[1].ID
+		}
+	}
+	res := in.append(r.Context(), e)
+	switch {
+	case res.err != nil:
+		in.log.WithError(res.err).WithField("webhook_event", e.Type).Error("webhook not stored")
+		return http.StatusServiceUnavailable, errBody("event could not be stored; retry"), e.Type
+	case res.duplicate:
+		return http.StatusOK, map[string]any{"status": "duplicate"}, e.Type
+	}
+	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type
+}
+
+// maxJiraTimestamp (9999-12-31T23:59:59.999Z in epoch milliseconds) bounds the
+// Jira timestamps kept: DuckDB refuses a TIMESTAMPTZ past year 294246, and a
+// value it refuses would fail the whole group commit. The timestamp is only
+// informational, so an absurd one is dropped, not the event.
+const maxJiraTimestamp = 253402300799999
+
+// retryCount reads X-Atlassian-Webhook-Retry. retry_count is an INTEGER
+// column: a value past int32 would make the insert, and with it every event of
+// the group, fail, so the count is clamped; anything unreadable counts as 0.
+func retryCount(v string) int {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && n > 0:
+		return math.MaxInt32
+	case err != nil || n < 0:
+		return 0
+	}
+	return int(min(n, math.MaxInt32))
+}
+
+// storableJSON reports whether the webhook_events.body column (DuckDB's JSON
+// type) takes body as it is. jira.DecodeWebhook is more lenient in two ways
+// DuckDB is not: it trims any Unicode space (\v, \f, U+0085, U+00A0) around
+// the object, and encoding/json turns an unpaired \uD800-\uDFFF escape into
+// U+FFFD. Such a body is refused up front, since the body is stored verbatim
+// (it is what the signature covers).
+func storableJSON(body []byte) bool {
+	if !json.Valid(body) {
+		return false
+	}
+	// In valid JSON a backslash only starts an escape inside a string, and
+	// \u is always followed by four hex digits.
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		i++
+		if body[i] != 'u' {
+			continue
+		}
+		r := hex4(body[i+1 : i+5])
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
+				return false
+			}
+			if lo := hex4(body[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 decodes the four hex digits of a \u escape that json.Valid accepted.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// deliveryID keeps a sane identifier: Jira's are UUID-like; anything long or
+// unprintable is not trusted as a dedupe key.
+func deliveryID(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) == 0 || len(v) > 200 {
+		return ""
+	}
+	for _, r := range v {
+		if r < 0x21 || r > 0x7e {
+			return ""
+		}
+	}
+	return v
+}
+
+// Append stores an event as a delivery would, for events that do not come
+// over HTTP (the test endpoint, reconcile hints).
+func (in *Intake) Append(ctx context.Context, e *store.Event) (int64, bool, error) {
+	res := in.append(ctx, e)
+	return res.id, res.duplicate, res.err
+}
+
+func (in *Intake) append(ctx context.Context, e *store.Event) appendResult {
+	req := &appendReq{ev: e, done: make(chan appendResult, 1)}
+	in.mu.RLock()
+	if in.closed {
+		in.mu.RUnlock()
+		return appendResult{err: errors.New("intake is shutting down")}
+	}
+	select {
+	case in.reqs <- req:
+	case <-ctx.Done():
+		in.mu.RUnlock()
+		return appendResult{err: ctx.Err()}
+	}
+	in.mu.RUnlock()
+	return <-req.done
+}
+
+// appender commits queued events in groups: one transaction for everything
+// that arrived while the previous commit ran.
+func (in *Intake) appender() {
+	defer in.wg.Done()
+	for first := range in.reqs {
+		batch := []*appendReq{first}
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case r, ok := <-in.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+// commit stores a group in one transaction and answers its deliveries. If the
+// store refuses the group, the events are retried one transaction each, so an
+// event the store cannot take fails alone instead of failing every delivery
+// that happened to share its commit.
+func (in *Intake) commit(batch []*appendReq) {
+	results, err := in.commitGroup(batch)
+	if err != nil && len(batch) > 1 {
+		in.log.WithError(err).WithField("events", len(batch)).Warn("group commit failed; committing its events one by one")
+		for _, r := range batch {
+			in.commit([]*appendReq{r})
+		}
+		return
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.done <- appendResult{err: err}
+			continue
+		}
+		r.done <- results[i]
+	}
+}
+
+// commitGroup inserts the new events of batch in one transaction and hands the
+// pending ones to the sink.
+func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
+	results := make([]appendResult, len(batch))
+	var accepted []*store.Event
+	next := in.nextID
+	err := in.s.WithTx(context.Background(), func(tx *sql.Tx) error {
+		accepted = accepted[:0]
+		next = in.nextID
+		var ids []string
+		for _, r := range batch {
+			if r.ev.DeliveryID != "" {
+				ids = append(ids, r.ev.DeliveryID)
+			}
+		}
+		known, err := store.KnownDeliveries(context.Background(), tx, ids)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		var rows []*store.Event
+		for i, r := range batch {
+			d := r.ev.DeliveryID
+			if d != "" && (known[d] || seen[d]) {
+				results[i] = appendResult{duplicate: true}
+				continue
+			}
+			seen[d] = d != ""
+			r.ev.ID = next
+			next++
+			results[i] = appendResult{id: r.ev.ID}
+			rows = append(rows, r.ev)
+		}
+		if err := store.InsertEvents(context.Background(), tx, rows); err != nil {
+			return err
+		}
+		for _, e := range rows {
+			if e.State == store.EventPending {
+				accepted = append(accepted, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.commits.Add(1)
+	in.nextID = next
+	in.statsMu.Lock()
+	in.lastEvent = in.opts.Now().UTC()
+	in.statsMu.Unlock()
+	// Hand the events over before answering, so a caller that sees 202 can
+	// count on the queue knowing them.
+	if len(accepted) > 0 && in.sink != nil {
+		in.sink.Accept(accepted)
+	}
+	return results, nil
+}
+
+func errBody(msg string) map[string]any { return map[string]any{"status": "error", "error": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

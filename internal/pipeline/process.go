@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// Outcome says what processing an issue did.
+type Outcome string
+
+// Outcomes of Process.
+const (
+	Applied   Outcome = "applied"   // fetched and written
+	Unchanged Outcome = "unchanged" // fetched; no analyst row changed
+	Stale     Outcome = "stale"     // fetched, but the store already held a newer version
+	Deleted   Outcome = "deleted"   // confirmed gone and removed
+	Gone      Outcome = "gone"      // Jira says 404 but no deletion was asked: nothing removed
+)
+
+// Processor fetches one issue whole and writes it in one transaction: the one
+// code path of webhooks, backfill, the SLA heal and reconcile.
+type Processor struct {
+	client  *jira.Client
+	store   *store.Store
+	writer  *store.Writer
+	catalog *Catalog
+	dl      *downloader
+	log     logrus.FieldLogger
+	// OnRefreshNeeded is called when an issue carries an unknown field.
+	onUnknownField func()
+}
+
+// ProcessorOptions configure a Processor.
+type ProcessorOptions struct {
+	DataDir            string
+	AttachmentMaxBytes int64
+	AttachmentParallel int
+	Logger             logrus.FieldLogger
+	// ObserveAttachment is told the bytes of each download, or why one was
+	// skipped ("too_large", "foreign_host", "failed").
+	ObserveAttachment func(bytes int64, skipped string)
+	// OnUnknownField is called when an issue carries a field the catalog lacks.
+	OnUnknownField func()
+}
+
+// NewProcessor wires a Processor.
+func NewProcessor(client *jira.Client, s *store.Store, w *store.Writer, c *Catalog, opts ProcessorOptions) *Processor {
+	log := opts.Logger
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	return &Processor{client: client, store: s, writer: w, catalog: c, log: log.WithField("component", "pipeline"),
+		onUnknownField: opts.OnUnknownField,
+		dl: &downloader{client: client, dataDir: opts.DataDir, maxBytes: opts.AttachmentMaxBytes,
+			parallel: max(opts.AttachmentParallel, 1), observe: opts.ObserveAttachment}}
+}
+
+// Request is one issue to process.
+type Request struct {
+	// KeyOrID names the issue for Jira.
+	KeyOrID string
+	// ID is the issue id when known; a deletion needs it or the key.
+	ID, Key string
+	// Delete asks to remove the issue if Jira confirms it is gone (404).
+	Delete bool
+	// Events are webhook events this processing completes, marked done in
+	// the same transaction as the rows.
+	Events []int64
+	// Reason is recorded on a deletion.
+	Reason string
+}
+
+// Process fetches and writes one issue. A failed GET issue is an error (the
+// caller retries); a failed sub-collection is recorded in the stored state.
+func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
+	b, err := p.client.FetchIssue(ctx, req.KeyOrID, jira.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
+	if errors.Is(err, jira.ErrNotFound) {
+		return p.notFound(ctx, req)
+	}
+	if err != nil {
+		return "", err
+	}
+	rows, err := normalize.FromBundle(b, p.catalog.Options())
+	if err != nil {
+		// A payload we cannot use will not get better by asking again soon.
+		return "", &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
+	}
+	if p.onUnknownField != nil {
+		var ids []string
+		for _, f := range rows.Fields {
+			ids = append(ids, f.FieldID)
+		}
+		if !p.catalog.Knows(ids) {
+			p.onUnknownField()
+		}
+	}
+	if len(rows.Attachments) > 0 {
+		stored, err := p.store.StoredAttachments(ctx, rows.Issue.IssueKey)
+		if err != nil {
+			return "", err
+		}
+		rows.Raw.AttachmentsState = p.dl.fetchAll(ctx, rows.Attachments, stored)
+	}
+	return p.Write(ctx, rows, req.Events)
+}
+
+// Write applies normalized rows and completes events in one transaction,
+// unless the store already holds a newer version of the issue.
+func (p *Processor) Write(ctx context.Context, rows *normalize.Rows, events []int64) (Outcome, error) {
+	outcome := Applied
+	err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		outcome = Applied
+		if rows.Raw.UpdatedAt != nil {
+			stored, err := store.StoredUpdated(ctx, tx, rows.Raw.IssueID)
+			if err != nil {
+				return err
+			}
+			if stored.After(*rows.Raw.UpdatedAt) {
+				outcome = Stale
+				return store.FinishEvents(ctx, tx, events, store.EventDone, "", 1)
+			}
+		}
+		res, err := p.store.ApplyIssue(ctx, tx, rows)
+		if err != nil {
+			return err
+		}
+		if len(res.Changed) == 0 {
+			outcome = Unchanged
+		}
+		return store.FinishEvents(ctx, tx, events, store.EventDone, "", 1)
+	})
+	if err != nil {
+		return "", err
+	}
+	return outcome, nil
+}
+
+// notFound handles a 404: a requested deletion is carried out; otherwise the
+// issue is gone or hidden from the account and nothing stored is removed
+// (reconcile confirms deletions).
+func (p *Processor) notFound(ctx context.Context, req Request) (Outcome, error) {
+	if !req.Delete {
+		err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			return store.FinishEvents(ctx, tx, req.Events, store.EventDone, "issue not found in jira (deleted or not visible to the account)", 1)
+		})
+		return Gone, err
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "jira:issue_deleted"
+	}
+	err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := p.store.DeleteIssue(ctx, tx, req.ID, req.Key, reason, time.Now().UTC()); err != nil {
+			return err
+		}
+		return store.FinishEvents(ctx, tx, req.Events, store.EventDone, "", 1)
+	})
+	if err != nil {
+		return "", err
+	}
+	return Deleted, nil
+}
+
+// PermanentError is a failure that retrying soon will not fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// retryable reports whether a failed processing is worth another attempt.
+func retryable(err error) bool {
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return false
+	}
+	return !errors.Is(err, jira.ErrUnauthorized) && !errors.Is(err, jira.ErrForbidden) && !errors.Is(err, jira.ErrInvalidKey)
+}

@@ -1,0 +1,458 @@
+// Package pipeline turns accepted webhook events into fetched, stored issues:
+// a queue that coalesces events per issue, a pool of workers that never runs
+// two fetches of one issue at once, and the Processor that fetches an issue
+// whole and writes it in one transaction.
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// QueueOptions configure a Queue.
+type QueueOptions struct {
+	Workers int
+	// MaxAttempts bounds the tries of one item before its events are marked
+	// failed (default 6).
+	MaxAttempts int
+	// RetryBase and RetryMax shape the backoff between tries (1s, 2m).
+	RetryBase, RetryMax time.Duration
+	// FollowUp delays the fetch that serves events which arrived while the
+	// issue was being fetched, so a burst of edits costs two fetches, not one
+	// per edit (default 250ms).
+	FollowUp time.Duration
+	Logger   logrus.FieldLogger
+	// Observe, if set, is told the outcome of every processed item and how
+	// long it took from its oldest event's acceptance to the commit.
+	Observe func(outcome Outcome, err error, sinceAccepted time.Duration)
+}
+
+// Queue holds the work: one item per issue, however many events name it.
+type Queue struct {
+	p    *Processor
+	s    *store.Store
+	w    *store.Writer
+	opts QueueOptions
+	log  logrus.FieldLogger
+
+	mu        sync.Mutex
+	items     map[string]*item
+	ready     []*item
+	delayed   []*item
+	remaining map[int64]int // event id -> targets not yet processed
+	wake      chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	idle   *sync.Cond
+	busy   int
+}
+
+type item struct {
+	ident    string
+	id, key  string
+	delete   bool
+	events   []int64
+	accepted time.Time // oldest pending event of this run
+	running  bool
+	again    bool
+	next     []int64
+	nextDel  bool
+	nextAcc  time.Time
+	attempts int
+	due      time.Time
+	queued   bool
+}
+
+// NewQueue builds a queue; Start runs its workers.
+func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) *Queue {
+	if opts.Workers < 1 {
+		opts.Workers = 4
+	}
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 6
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 2 * time.Minute
+	}
+	if opts.FollowUp < 0 {
+		opts.FollowUp = 0
+	} else if opts.FollowUp == 0 {
+		opts.FollowUp = 250 * time.Millisecond
+	}
+	log := opts.Logger
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"),
+		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1)}
+	q.idle = sync.NewCond(&q.mu)
+	return q
+}
+
+// Start replays every accepted but unfinished event, then runs the workers.
+func (q *Queue) Start(ctx context.Context) error {
+	pending, err := q.s.PendingEvents(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		q.log.WithField("events", len(pending)).Info("replaying pending events")
+	}
+	q.Accept(pending)
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	for i := 0; i < q.opts.Workers; i++ {
+		q.wg.Add(1)
+		go q.worker()
+	}
+	return nil
+}
+
+// Close stops the workers after their current item; unprocessed events stay
+// pending in the store and are replayed at the next start. Drain first for a
+// clean stop.
+func (q *Queue) Close() {
+	if q.cancel == nil {
+		return
+	}
+	q.cancel()
+	q.mu.Lock()
+	q.idle.Broadcast()
+	q.mu.Unlock()
+	q.wg.Wait()
+}
+
+// Drain waits until no item is waiting or running, or ctx ends.
+func (q *Queue) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		q.mu.Lock()
+		for (len(q.items) > 0) && ctx.Err() == nil && q.ctx.Err() == nil {
+			q.idle.Wait()
+		}
+		q.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return ctx.Err()
+	case <-ctx.Done():
+		q.mu.Lock()
+		q.idle.Broadcast()
+		q.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Depth is the number of issues waiting or being processed.
+func (q *Queue) Depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// OldestPending is when the oldest event still in the queue was accepted.
+func (q *Queue) OldestPending() time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var oldest time.Time
+	for _, it := range q.items {
+		if !it.accepted.IsZero() && (oldest.IsZero() || it.accepted.Before(oldest)) {
+			oldest = it.accepted
+		}
+	}
+	return oldest
+}
+
+// target is one issue an event names.
+type target struct {
+	id, key string
+	delete  bool
+}
+
+func targetsOf(e *store.Event) []target {
+	if e.Type == "jira:issue_deleted" {
+		return []target{{id: e.IssueID, key: e.IssueKey, delete: true}}
+	}
+	var out []target
+	if e.IssueID != "" || e.IssueKey != "" {
+		out = append(out, target{id: e.IssueID, key: e.IssueKey})
+	}
+	if e.RelatedIssueID != "" && e.RelatedIssueID != e.IssueID {
+		out = append(out, target{id: e.RelatedIssueID})
+	}
+	return out
+}
+
+// Accept queues committed events (the intake's Sink).
+func (q *Queue) Accept(events []*store.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, e := range events {
+		ts := targetsOf(e)
+		if len(ts) == 0 {
+			continue
+		}
+		q.remaining[e.ID] += len(ts)
+		for _, t := range ts {
+			q.enqueueLocked(t, e.ID, e.ReceivedAt)
+		}
+	}
+	q.signal()
+}
+
+// Enqueue asks for an issue to be fetched without an event (test endpoint,
+// reconcile).
+func (q *Queue) Enqueue(id, key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.enqueueLocked(target{id: id, key: key}, 0, time.Now())
+	q.signal()
+}
+
+func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
+	ident := "id:" + t.id
+	if t.id == "" {
+		// Key-only work is keyed by key. An item for the same issue keyed by
+		// id may run at the same time; the writer's check of `updated` keeps
+		// the older snapshot from overwriting the newer one.
+		ident = "key:" + t.key
+	}
+	it := q.items[ident]
+	if it == nil {
+		it = &item{ident: ident, id: t.id, key: t.key}
+		q.items[ident] = it
+	}
+	if it.key == "" {
+		it.key = t.key
+	}
+	if it.running {
+		it.again = true
+		if event != 0 {
+			it.next = append(it.next, event)
+		}
+		it.nextDel = it.nextDel || t.delete
+		if it.nextAcc.IsZero() || accepted.Before(it.nextAcc) {
+			it.nextAcc = accepted
+		}
+		return
+	}
+	if event != 0 {
+		it.events = append(it.events, event)
+	}
+	it.delete = it.delete || t.delete
+	if it.accepted.IsZero() || accepted.Before(it.accepted) {
+		it.accepted = accepted
+	}
+	if !it.queued && it.due.IsZero() {
+		it.queued = true
+		q.ready = append(q.ready, it)
+	}
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the next runnable item, waiting for one; nil when stopping.
+func (q *Queue) take() *item {
+	for {
+		q.mu.Lock()
+		now := time.Now()
+		// Move due retries and follow-ups to the ready list.
+		kept := q.delayed[:0]
+		var nextDue time.Time
+		for _, it := range q.delayed {
+			if !it.due.After(now) {
+				it.due = time.Time{}
+				it.queued = true
+				q.ready = append(q.ready, it)
+				continue
+			}
+			if nextDue.IsZero() || it.due.Before(nextDue) {
+				nextDue = it.due
+			}
+			kept = append(kept, it)
+		}
+		q.delayed = kept
+		if len(q.ready) > 0 {
+			it := q.ready[0]
+			q.ready = q.ready[1:]
+			it.queued = false
+			it.running = true
+			q.busy++
+			if len(q.ready) > 0 {
+				q.signal()
+			}
+			q.mu.Unlock()
+			return it
+		}
+		q.mu.Unlock()
+		wait := time.Hour
+		if !nextDue.IsZero() {
+			wait = time.Until(nextDue)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-q.ctx.Done():
+			timer.Stop()
+			return nil
+		case <-q.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+func (q *Queue) worker() {
+	defer q.wg.Done()
+	for {
+		it := q.take()
+		if it == nil {
+			return
+		}
+		q.run(it)
+	}
+}
+
+func (q *Queue) run(it *item) {
+	keyOrID := it.id
+	if keyOrID == "" {
+		keyOrID = it.key
+		if id, err := q.s.IssueIDByKey(q.ctx, it.key); err == nil && id != "" {
+			it.id = id
+		}
+	}
+	taken := append([]int64(nil), it.events...)
+	req := Request{KeyOrID: keyOrID, ID: it.id, Key: it.key, Delete: it.delete, Events: q.completing(it)}
+	outcome, err := q.p.Process(q.ctx, req)
+	if q.opts.Observe != nil {
+		since := time.Duration(0)
+		if !it.accepted.IsZero() {
+			since = time.Since(it.accepted)
+		}
+		q.opts.Observe(outcome, err, since)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.busy--
+	it.running = false
+	if err != nil {
+		q.restore(taken)
+		if q.ctx.Err() != nil {
+			// Stopping: the events stay pending in the store for the next start.
+			delete(q.items, it.ident)
+			q.idle.Broadcast()
+			return
+		}
+		it.attempts++
+		log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
+		if !retryable(err) || it.attempts >= q.opts.MaxAttempts {
+			log.Error("issue processing failed; events marked failed")
+			q.fail(it, err)
+		} else {
+			log.Warn("issue processing failed; will retry")
+			it.due = time.Now().Add(q.backoff(it.attempts))
+			q.delayed = append(q.delayed, it)
+			q.mergeNext(it)
+			q.signal()
+			return
+		}
+	} else {
+		q.log.WithField("issue", keyOrID).WithField("outcome", string(outcome)).Debug("issue processed")
+		it.attempts = 0
+		it.events = nil
+		it.delete = false
+		it.accepted = time.Time{}
+	}
+	if it.again {
+		q.mergeNext(it)
+		it.due = time.Now().Add(q.opts.FollowUp)
+		q.delayed = append(q.delayed, it)
+		q.signal()
+		return
+	}
+	if len(it.events) == 0 {
+		delete(q.items, it.ident)
+		q.idle.Broadcast()
+	}
+}
+
+// completing returns the events that this run completes: those whose every
+// target will have been processed once this item is.
+func (q *Queue) completing(it *item) []int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var done []int64
+	for _, e := range it.events {
+		q.remaining[e]--
+		if q.remaining[e] <= 0 {
+			delete(q.remaining, e)
+			done = append(done, e)
+		}
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i] < done[j] })
+	return done
+}
+
+// restore undoes completing for a run that failed: every event of the item
+// counts this target as outstanding again.
+func (q *Queue) restore(taken []int64) {
+	for _, e := range taken {
+		q.remaining[e]++
+	}
+}
+
+func (q *Queue) mergeNext(it *item) {
+	it.events = append(it.events, it.next...)
+	it.delete = it.delete || it.nextDel
+	if it.accepted.IsZero() || (!it.nextAcc.IsZero() && it.nextAcc.Before(it.accepted)) {
+		it.accepted = it.nextAcc
+	}
+	it.next, it.nextDel, it.nextAcc, it.again = nil, false, time.Time{}, false
+}
+
+// fail marks the item's events failed for good.
+func (q *Queue) fail(it *item, cause error) {
+	events := append([]int64(nil), it.events...)
+	for _, e := range events {
+		delete(q.remaining, e)
+	}
+	msg := cause.Error()
+	attempts := it.attempts
+	it.events, it.attempts, it.delete, it.accepted = nil, 0, false, time.Time{}
+	go func() {
+		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
+		})
+		if err != nil {
+			q.log.WithError(err).Error("could not record failed events")
+		}
+	}()
+}
+
+func (q *Queue) backoff(attempt int) time.Duration {
+	d := q.opts.RetryBase << min(attempt-1, 20)
+	if d > q.opts.RetryMax || d <= 0 {
+		d = q.opts.RetryMax
+	}
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,254 @@
+// Package server is jiraduck's HTTP face: the webhook route, health and
+// readiness, the debug fetch endpoint, the admin SQL API and the status page.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/intake"
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// Deps are the parts the server answers for.
+type Deps struct {
+	Config    *config.Config
+	Store     *store.Store
+	Intake    *intake.Intake
+	Queue     *pipeline.Queue
+	Processor *pipeline.Processor
+	Exporter  *export.Exporter
+	Logger    logrus.FieldLogger
+	// Extra registers more routes (metrics, status page).
+	Extra func(r *mux.Router)
+}
+
+// Server routes requests.
+type Server struct {
+	d   Deps
+	log logrus.FieldLogger
+}
+
+// New builds the router.
+func New(d Deps) http.Handler {
+	s := &Server{d: d, log: d.Logger.WithField("component", "server")}
+	r := mux.NewRouter()
+	r.Handle("/webhooks/jira", d.Intake).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/jira/health", s.health).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	if d.Config.AdminToken.IsSet() {
+		if d.Config.Debug {
+			r.Handle("/webhooks/jira/test", s.admin(s.testFetch)).Methods(http.MethodPost)
+		}
+		r.Handle("/admin/sql", s.admin(s.adminSQL)).Methods(http.MethodPost)
+	}
+	if d.Extra != nil {
+		d.Extra(r)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, errBody("not found"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errBody("method not allowed"))
+	})
+	return recoverer(s.log, r)
+}
+
+// Health is the body of GET /webhooks/jira/health.
+type Health struct {
+	Status           string     `json:"status"`
+	Configured       bool       `json:"configured"`
+	WebhookSecretSet bool       `json:"webhook_secret_set"`
+	JiraDomain       string     `json:"jira_domain"`
+	QueueDepth       int        `json:"queue_depth"`
+	LastEventAt      *time.Time `json:"last_event_at"`
+	LastExportAt     *time.Time `json:"last_export_at"`
+	FailedEvents     int64      `json:"failed_events"`
+	ExportError      string     `json:"export_error,omitempty"`
+}
+
+// HealthOf gathers the health of the running parts.
+func HealthOf(ctx context.Context, d Deps) Health {
+	h := Health{
+		Configured:       d.Config.JiraConfigured() && d.Intake.Configured(),
+		WebhookSecretSet: d.Config.WebhookSecret.IsSet(),
+		JiraDomain:       domainOf(d.Config),
+		QueueDepth:       d.Queue.Depth(),
+		Status:           "ok",
+	}
+	if t := d.Intake.LastEventAt(); !t.IsZero() {
+		h.LastEventAt = &t
+	}
+	st := d.Exporter.Status()
+	if !st.LastExport.IsZero() {
+		h.LastExportAt = &st.LastExport
+	}
+	if st.Failures > 0 {
+		h.ExportError = st.LastError
+		h.Status = "degraded"
+	}
+	counts, err := d.Store.EventCounts(ctx)
+	if err != nil {
+		h.Status = "degraded"
+	}
+	h.FailedEvents = counts[store.EventFailed]
+	if h.FailedEvents > 0 {
+		h.Status = "degraded"
+	}
+	if !h.Configured {
+		h.Status = "unconfigured"
+	}
+	return h
+}
+
+func domainOf(cfg *config.Config) string {
+	if cfg.JiraDomain != "" {
+		return cfg.JiraDomain
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(cfg.JiraBaseURL, "https://"), "http://")
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, HealthOf(r.Context(), s.d))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz: the store answers, its schema is current and the exporter is not
+// stuck failing.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ready := true
+	if err := s.d.Store.DB().PingContext(ctx); err != nil {
+		checks["store"], ready = "unreachable", false
+	} else {
+		checks["store"] = "ok"
+	}
+	all, _ := store.Migrations()
+	if v, err := s.d.Store.SchemaVersion(ctx); err != nil || v != len(all) {
+		checks["migrations"], ready = "pending", false
+	} else {
+		checks["migrations"] = "ok"
+	}
+	if st := s.d.Exporter.Status(); st.Failures >= 3 {
+		checks["exporter"], ready = "failing: "+st.LastError, false
+	} else {
+		checks["exporter"] = "ok"
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+}
+
+// admin guards a route with the admin bearer token.
+func (s *Server) admin(next http.HandlerFunc) http.Handler {
+	want := []byte("Bearer " + s.d.Config.AdminToken.Reveal())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jiraduck"`)
+			writeJSON(w, http.StatusUnauthorized, errBody("missing or wrong admin token"))
+			return
+		}
+		next(w, r)
+	})
+}
+
+// testFetch fetches and stores one issue now: POST {"issue_key": "X-1"}.
+func (s *Server) testFetch(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IssueKey string `json:"issue_key"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, errBody("body must be {\"issue_key\": \"KEY-1\"}"))
+		return
+	}
+	if !jira.ValidKey(body.IssueKey) {
+		writeJSON(w, http.StatusBadRequest, errBody("invalid issue key"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	outcome, err := s.d.Processor.Process(ctx, pipeline.Request{KeyOrID: body.IssueKey, Key: body.IssueKey})
+	if err != nil {
+		status := http.StatusBadGateway
+		if errors.Is(err, jira.ErrUnauthorized) || errors.Is(err, jira.ErrForbidden) {
+			status = http.StatusFailedDependency
+		}
+		writeJSON(w, status, errBody(err.Error()))
+		return
+	}
+	s.d.Exporter.Notify()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "issue_key": body.IssueKey, "outcome": outcome})
+}
+
+// SQLTimeout bounds one admin statement.
+const SQLTimeout = 60 * time.Second
+
+// maxSQLRows bounds the rows an admin statement returns.
+const maxSQLRows = 10000
+
+// adminSQL runs maintenance SQL: POST {"sql": "..."}. The statement is never
+// logged: it may carry data an operator pasted in.
+func (s *Server) adminSQL(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SQL string `json:"sql"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || strings.TrimSpace(body.SQL) == "" {
+		writeJSON(w, http.StatusBadRequest, errBody("body must be {\"sql\": \"...\"}"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), SQLTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := s.d.Store.RunSQL(ctx, body.SQL, maxSQLRows)
+	if err != nil {
+		if ctx.Err() != nil {
+			writeJSON(w, http.StatusGatewayTimeout, errBody("statement timed out after "+SQLTimeout.String()))
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, errBody(err.Error()))
+		return
+	}
+	s.log.WithField("duration_ms", time.Since(start).Milliseconds()).WithField("rows", len(res.Rows)).Info("admin sql statement run")
+	writeJSON(w, http.StatusOK, res)
+}
+
+func recoverer(log logrus.FieldLogger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.WithField("path", r.URL.Path).WithField("panic", p).Error("handler panicked")
+				writeJSON(w, http.StatusInternalServerError, errBody("internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func errBody(msg string) map[string]string { return map[string]string{"status": "error", "error": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

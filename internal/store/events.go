@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event states of webhook_events.
+const (
+	EventPending = "pending"
+	EventDone    = "done"
+	EventFailed  = "failed"
+	EventIgnored = "ignored"
+)
+
+// Event is one accepted webhook delivery.
+type Event struct {
+	ID             int64
+	DeliveryID     string
+	Type           string
+	IssueKey       string
+	IssueID        string
+	RelatedIssueID string
+	JiraTimestamp  time.Time
+	ReceivedAt     time.Time
+	RetryCount     int
+	State          string
+	Attempts       int
+	LastError      string
+	Body           []byte
+}
+
+// NextEventID is the id after the highest stored event; the intake numbers
+// events itself so a whole batch is inserted without a round trip per row.
+func (s *Store) NextEventID(ctx context.Context) (int64, error) {
+	var max sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(event_id) FROM webhook_events`).Scan(&max); err != nil {
+		return 0, fmt.Errorf("next event id: %w", err)
+	}
+	return max.Int64 + 1, nil
+}
+
+// KnownDeliveries returns which of the delivery ids are already stored.
+func KnownDeliveries(ctx context.Context, tx *sql.Tx, ids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	if len(ids) == 0 {
+		return known, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IN (`+ph+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		known[id] = true
+	}
+	return known, rows.Err()
+}
+
+// InsertEvents appends events in one statement.
+func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO webhook_events (event_id, delivery_id, webhook_event, issue_key, issue_id, related_issue_id,
+		jira_timestamp, received_at, retry_count, state, attempts, body) VALUES `)
+	args := make([]any, 0, 12*len(events))
+	for i, e := range events {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)")
+		var ts *time.Time
+		if !e.JiraTimestamp.IsZero() {
+			t := e.JiraTimestamp
+			ts = &t
+		}
+		var body *string
+		if len(e.Body) > 0 {
+			s := string(e.Body)
+			body = &s
+		}
+		args = append(args, e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
+			nullable(e.RelatedIssueID), ts, e.ReceivedAt, e.RetryCount, e.State, body)
+	}
+	return execErr(tx.ExecContext(ctx, b.String(), args...))
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// PendingEvents lists accepted events not yet processed, oldest first.
+func (s *Store) PendingEvents(ctx context.Context) ([]*Event, error) {
+	return s.queryEvents(ctx, `WHERE state = ? ORDER BY event_id`, EventPending)
+}
+
+// RecentEvents lists the newest events, newest first.
+func (s *Store) RecentEvents(ctx context.Context, limit int) ([]*Event, error) {
+	return s.queryEvents(ctx, `ORDER BY event_id DESC LIMIT ?`, limit)
+}
+
+// FailedEvents lists events that failed for good, newest first.
+func (s *Store) FailedEvents(ctx context.Context, limit int) ([]*Event, error) {
+	return s.queryEvents(ctx, `WHERE state = ? ORDER BY event_id DESC LIMIT ?`, EventFailed, limit)
+}
+
+func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
+		coalesce(issue_id, ''), coalesce(related_issue_id, ''), jira_timestamp, received_at, retry_count, state, attempts,
+		coalesce(last_error, '') FROM webhook_events `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e := &Event{}
+		var ts sql.NullTime
+		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &ts, &e.ReceivedAt,
+			&e.RetryCount, &e.State, &e.Attempts, &e.LastError); err != nil {
+			return nil, err
+		}
+		if ts.Valid {
+			e.JiraTimestamp = ts.Time.UTC()
+		}
+		e.ReceivedAt = e.ReceivedAt.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FinishEvents sets the final state of events, with an error text for failures.
+func FinishEvents(ctx context.Context, tx *sql.Tx, ids []int64, state, lastError string, attempts int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	args := []any{state, nullable(lastError), attempts, time.Now().UTC()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return execErr(tx.ExecContext(ctx, `UPDATE webhook_events SET state = ?, last_error = ?, attempts = attempts + ?, processed_at = ?
+		WHERE event_id IN (`+ph+`)`, args...))
+}
+
+// EventCounts returns the number of events per state.
+func (s *Store) EventCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM webhook_events GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// LastEventAt is when the newest event was received (zero when none).
+func (s *Store) LastEventAt(ctx context.Context) (time.Time, error) {
+	var t sql.NullTime
+	err := s.db.QueryRowContext(ctx, `SELECT max(received_at) FROM webhook_events`).Scan(&t)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, err
+	}
+	return t.Time.UTC(), nil
+}
+
+// PruneEvents deletes finished events received before cutoff.
+func PruneEvents(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE state IN ('done', 'ignored') AND received_at < ?`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// IssueIDByKey finds the id of a stored issue by its current key.
+func (s *Store) IssueIDByKey(ctx context.Context, key string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT issue_id FROM raw_issues WHERE issue_key = ? AND deleted_at IS NULL`, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// StoredUpdated returns the stored `updated` of an issue, zero when unknown.
+func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error) {
+	var t sql.NullTime
+	err := tx.QueryRowContext(ctx, `SELECT updated_at FROM raw_issues WHERE issue_id = ? AND deleted_at IS NULL`, id).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return t.Time, err
+}
