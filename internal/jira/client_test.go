@@ -235,11 +235,12 @@ func TestRateLimitedExhausted(t *testing.T) {
 func TestRetriesThenSuccess(t *testing.T) {
 	statuses := []int{503, 502, 500, 200}
 	var n atomic.Int32
+	body := fixture(t, "rest/field/get_fields__openapi_example.json")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := statuses[n.Add(1)-1]
 		w.WriteHeader(s)
 		if s == 200 {
-			_, _ = w.Write(fixture(t, "rest/field/get_fields__openapi_example.json"))
+			_, _ = w.Write(body)
 		} else {
 			_, _ = w.Write([]byte("<html>Oops</html>"))
 		}
@@ -348,6 +349,7 @@ func TestTimeouts(t *testing.T) {
 
 func TestDroppedConnection(t *testing.T) {
 	var n atomic.Int32
+	linksBody := fixture(t, "rest/remotelink/get_issue_remotelinks__openapi_example.json")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch n.Add(1) {
 		case 1:
@@ -364,7 +366,7 @@ func TestDroppedConnection(t *testing.T) {
 				_ = conn.Close()
 			}
 		default:
-			_, _ = w.Write(fixture(t, "rest/remotelink/get_issue_remotelinks__openapi_example.json"))
+			_, _ = w.Write(linksBody)
 		}
 	}))
 	defer srv.Close()
@@ -570,13 +572,14 @@ func TestLogsAndErrorsHideCredentials(t *testing.T) {
 
 func TestFetchIssueCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	issue := fixture(t, "rest/issue/get_issue_v3_default_fields__mtroja98_real.json")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/remotelink") {
 			cancel()
 			<-r.Context().Done()
 			return
 		}
-		_, _ = w.Write(fixture(t, "rest/issue/get_issue_v3_default_fields__mtroja98_real.json"))
+		_, _ = w.Write(issue)
 	}))
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, nil)

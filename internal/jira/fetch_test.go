@@ -48,6 +48,10 @@ type fakeJira struct {
 	// fail returns a status to answer with instead, or 0.
 	fail     func(r *http.Request) int
 	slaValue json.RawMessage
+	// base is the captured issue the payloads are built on, read in the test
+	// goroutine so that a missing fixture skips the test instead of failing a
+	// handler.
+	base json.RawMessage
 
 	mu       sync.Mutex
 	requests []string
@@ -55,7 +59,7 @@ type fakeJira struct {
 }
 
 func newFakeJira(t *testing.T, comments, histories int) *fakeJira {
-	f := &fakeJira{t: t, users: map[string]string{}}
+	f := &fakeJira{t: t, users: map[string]string{}, base: fixture(t, "rest/issue/get_issue_v3_default_fields__mtroja98_real.json")}
 	for i := range comments {
 		f.comments = append(f.comments, fakeComment(i))
 	}
@@ -87,7 +91,7 @@ func (f *fakeJira) seen() []string {
 // issuePayload embeds the newest 100 comments and histories.
 func (f *fakeJira) issuePayload() []byte {
 	var base map[string]json.RawMessage
-	if err := json.Unmarshal(fixture(f.t, "rest/issue/get_issue_v3_default_fields__mtroja98_real.json"), &base); err != nil {
+	if err := json.Unmarshal(f.base, &base); err != nil {
 		f.t.Fatal(err)
 	}
 	var fields map[string]json.RawMessage
