@@ -98,7 +98,9 @@ type webhookFields WebhookEvent
 // Jira's shape. Events that are not about issues (boards, sprints, projects,
 // users) decode too; their Targets is empty.
 func DecodeWebhook(body []byte) (*WebhookEvent, error) {
-	trimmed := bytes.TrimSpace(body)
+	// Only JSON's own white space: bytes.TrimSpace would also accept Unicode
+	// spaces around the object, which no JSON parser downstream does.
+	trimmed := bytes.Trim(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: empty body", ErrInvalidWebhook)
 	}

@@ -310,3 +310,46 @@ func TestApplyUnknownSLAKeepsFlatColumns(t *testing.T) {
 		t.Errorf("sla rows: got %d, want 1 kept", n)
 	}
 }
+
+func TestPruneKeepsNewestEvent(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	old := time.Now().Add(-48 * time.Hour).UTC()
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		return InsertEvents(ctx, tx, []*Event{
+			{ID: 1, Type: "jira:issue_updated", ReceivedAt: old, State: EventDone},
+			{ID: 2, Type: "jira:issue_updated", ReceivedAt: old, State: EventDone},
+			{ID: 3, Type: "jira:issue_updated", ReceivedAt: old, State: EventFailed},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = PruneEvents(ctx, tx, time.Now().Add(-time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("pruned %d, want 2 (done ones; the failed one stays)", n)
+	}
+	next, _ := s.NextEventID(ctx)
+	if next != 4 {
+		t.Errorf("next event id after pruning: got %d, want 4", next)
+	}
+	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_events SET state = 'done' WHERE event_id = 3`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WithTx(ctx, func(tx *sql.Tx) error { _, err := PruneEvents(ctx, tx, time.Now()); return err })
+	if next, _ := s.NextEventID(ctx); next != 4 {
+		t.Errorf("next event id when only old events existed: got %d, want 4 (the newest is kept)", next)
+	}
+}

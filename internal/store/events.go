@@ -190,9 +190,12 @@ func (s *Store) LastEventAt(ctx context.Context) (time.Time, error) {
 	return t.Time.UTC(), nil
 }
 
-// PruneEvents deletes finished events received before cutoff.
+// PruneEvents deletes finished events received before cutoff. The newest
+// event always stays: event ids continue from the highest stored one, and an
+// empty table would let a restart hand out ids again.
 func PruneEvents(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE state IN ('done', 'ignored') AND received_at < ?`, cutoff)
+	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE state IN ('done', 'ignored') AND received_at < ?
+		AND event_id < (SELECT max(event_id) FROM webhook_events)`, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}

@@ -12,11 +12,13 @@ import (
 type DirtyPartition struct {
 	Partition
 	Generation int64
+	// MarkedAt is when the latest change to the partition was committed.
+	MarkedAt time.Time
 }
 
 // DirtyPartitions lists the partitions waiting for export, oldest month first.
 func (s *Store) DirtyPartitions(ctx context.Context) ([]DirtyPartition, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT table_name, month, generation FROM dirty_partitions ORDER BY month, table_name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT table_name, month, generation, marked_at FROM dirty_partitions ORDER BY month, table_name`)
 	if err != nil {
 		return nil, fmt.Errorf("list dirty partitions: %w", err)
 	}
@@ -24,7 +26,7 @@ func (s *Store) DirtyPartitions(ctx context.Context) ([]DirtyPartition, error) {
 	var out []DirtyPartition
 	for rows.Next() {
 		var d DirtyPartition
-		if err := rows.Scan(&d.Table, &d.Month, &d.Generation); err != nil {
+		if err := rows.Scan(&d.Table, &d.Month, &d.Generation, &d.MarkedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
