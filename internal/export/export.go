@@ -38,8 +38,10 @@ type Options struct {
 	// notified (default 1s).
 	Interval time.Duration
 	Logger   logrus.FieldLogger
-	// Observe, if set, is called after each partition is published.
-	Observe func(p store.Partition, rows int64, d time.Duration)
+	// Observe, if set, is called after each partition is published with its
+	// rows, how long writing it took and how long since the change that
+	// dirtied it was committed.
+	Observe func(p store.Partition, rows int64, took, sinceMarked time.Duration)
 }
 
 // Exporter writes dirty partitions. Run it as a loop in serve, or call
@@ -241,7 +243,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
 	}
 	if e.opts.Observe != nil {
-		e.opts.Observe(d.Partition, rows, time.Since(start))
+		e.opts.Observe(d.Partition, rows, time.Since(start), time.Since(d.MarkedAt))
 	}
 	e.log.WithFields(logrus.Fields{"table": d.Table, "month": d.Month, "rows": rows, "duration_ms": time.Since(start).Milliseconds()}).Debug("partition exported")
 	return nil

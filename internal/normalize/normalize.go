@@ -54,7 +54,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	if issue.Fields.Created.IsZero() {
 		return nil, fmt.Errorf("normalize %s: issue has no created time", issue.Key)
 	}
-	payload, err := json.Marshal(b)
+	payload, err := compactPayload(b)
 	if err != nil {
 		return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
 	}
@@ -214,12 +214,10 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		r.RemoteLinks = append(r.RemoteLinks, row)
 	}
 
-	slaErr := r.slaRows(f, opts, observed)
-	if slaErr && r.Raw.SLAState == Complete {
-		// Jira answered an SLA field with an error instead of its value: that
-		// says nothing about the stored cycles, so keep them.
-		r.Raw.SLAState = Unknown
-	}
+	// An SLA field answered with {"errorMessage": ...} (outside service
+	// projects, or for an account without an agent licence) is Jira's final
+	// word for that field: it has no cycles to store.
+	r.slaRows(f, opts, observed)
 
 	custom := f.Custom()
 	ids := make([]string, 0, len(custom))
@@ -248,9 +246,8 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	return r, nil
 }
 
-// slaRows fills the sla rows and the flat SLA columns; it reports whether a
-// field carried an error message instead of a value.
-func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) bool {
+// slaRows fills the sla rows and the flat SLA columns.
+func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) {
 	flat := map[string]*SLAColumns{}
 	for _, name := range opts.SLANames {
 		r.Issue.SLA = append(r.Issue.SLA, SLAColumns{Name: name})
@@ -263,18 +260,13 @@ func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) bo
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	sawError := false
 	for _, id := range ids {
 		raw, ok := f.Field(id)
 		if !ok {
 			continue
 		}
 		v, err := jira.DecodeSLA(raw)
-		if err != nil || (v != nil && v.ErrorMessage != "") {
-			sawError = true
-			continue
-		}
-		if v == nil {
+		if err != nil || v == nil || v.ErrorMessage != "" {
 			continue
 		}
 		name := opt(v.Name)
@@ -302,7 +294,6 @@ func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) bo
 			}
 		}
 	}
-	return sawError
 }
 
 // requestType finds the Jira Service Management request type field (the one
@@ -480,4 +471,56 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// compactPayload is the bundle as stored: without what no table is derived
+// from and what the bundle holds twice. renderedFields (HTML renderings) go,
+// and the comments and histories embedded in the issue are emptied, their
+// totals kept, since the bundle's own lists hold all of them. That halves a
+// typical payload.
+func compactPayload(b *jira.Bundle) ([]byte, error) {
+	var issue map[string]json.RawMessage
+	if err := json.Unmarshal(b.Issue, &issue); err != nil {
+		return nil, err
+	}
+	delete(issue, "renderedFields")
+	if raw, ok := issue["changelog"]; ok {
+		issue["changelog"] = emptyList(raw, "histories")
+	}
+	if raw, ok := issue["fields"]; ok {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err == nil {
+			if c, ok := fields["comment"]; ok {
+				fields["comment"] = emptyList(c, "comments")
+				if nf, err := json.Marshal(fields); err == nil {
+					issue["fields"] = nf
+				}
+			}
+		}
+	}
+	compact, err := json.Marshal(issue)
+	if err != nil {
+		return nil, err
+	}
+	stored := *b
+	stored.Issue = compact
+	return json.Marshal(&stored)
+}
+
+// emptyList empties the list under name of a paged object, keeping its other
+// keys; anything else is returned unchanged.
+func emptyList(raw json.RawMessage, name string) json.RawMessage {
+	var page map[string]json.RawMessage
+	if json.Unmarshal(raw, &page) != nil {
+		return raw
+	}
+	if _, ok := page[name]; !ok {
+		return raw
+	}
+	page[name] = json.RawMessage("[]")
+	out, err := json.Marshal(page)
+	if err != nil {
+		return raw
+	}
+	return out
 }

@@ -118,32 +118,16 @@ func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
 // Write applies normalized rows and completes events in one transaction,
 // unless the store already holds a newer version of the issue.
 func (p *Processor) Write(ctx context.Context, rows *normalize.Rows, events []int64) (Outcome, error) {
-	outcome := Applied
-	err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		outcome = Applied
-		if rows.Raw.UpdatedAt != nil {
-			stored, err := store.StoredUpdated(ctx, tx, rows.Raw.IssueID)
-			if err != nil {
-				return err
-			}
-			if stored.After(*rows.Raw.UpdatedAt) {
-				outcome = Stale
-				return store.FinishEvents(ctx, tx, events, store.EventDone, "", 1)
-			}
-		}
-		res, err := p.store.ApplyIssue(ctx, tx, rows)
-		if err != nil {
-			return err
-		}
-		if len(res.Changed) == 0 {
-			outcome = Unchanged
-		}
-		return store.FinishEvents(ctx, tx, events, store.EventDone, "", 1)
-	})
-	if err != nil {
+	res, err := p.writer.Apply(ctx, rows, events)
+	switch {
+	case err != nil:
 		return "", err
+	case res.Stale:
+		return Stale, nil
+	case len(res.Changed) == 0:
+		return Unchanged, nil
 	}
-	return outcome, nil
+	return Applied, nil
 }
 
 // notFound handles a 404: a requested deletion is carried out; otherwise the

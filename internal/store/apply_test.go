@@ -85,8 +85,10 @@ var march = time.Date(2024, 3, 10, 23, 30, 0, 0, time.FixedZone("", -5*3600)) //
 func TestApplyIssueWritesEveryTable(t *testing.T) {
 	s := migrated(t)
 	res := apply(t, s, sampleRows("SUP-1", "100", march))
-	if len(res.Changed) != len(normalize.Tables) {
-		t.Errorf("changed: got %v, want every table", res.Changed)
+	// A new issue dirties the tables it has rows in: not issuelinks and
+	// issue_fields, which the sample leaves empty.
+	if strings.Join(res.Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla" {
+		t.Errorf("changed: got %v", res.Changed)
 	}
 	for table, want := range map[string]int{"issues": 1, "comments": 2, "changelog": 1, "remote_links": 1, "sla": 1, "attachments": 1, "raw_issues": 1} {
 		if got := count(t, s, "SELECT count(*) FROM "+table); got != want {
@@ -94,8 +96,8 @@ func TestApplyIssueWritesEveryTable(t *testing.T) {
 		}
 	}
 	got := dirty(t, s)
-	if len(got) != len(normalize.Tables) || !strings.HasSuffix(got[0], "@2024-03") {
-		t.Errorf("dirty: got %v, want every table at 2024-03", got)
+	if len(got) != 6 || !strings.HasSuffix(got[0], "@2024-03") {
+		t.Errorf("dirty: got %v, want the six tables with rows at 2024-03", got)
 	}
 }
 

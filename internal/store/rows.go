@@ -1,11 +1,6 @@
 package store
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
-	"strings"
-
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
@@ -131,32 +126,3 @@ func list(v []string) []string {
 
 // rowsPerInsert bounds one multi-row INSERT.
 const rowsPerInsert = 200
-
-// insertRows writes an issue's rows of one table with multi-row inserts;
-// upsert replaces rows with the same primary key instead of failing.
-func insertRows(ctx context.Context, tx *sql.Tx, table string, r *normalize.Rows, upsert bool) error {
-	cols, rows := tableRows(table, r)
-	verb := "INSERT INTO "
-	if upsert {
-		verb = "INSERT OR REPLACE INTO "
-	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	head := verb + table + " (" + strings.Join(cols, ", ") + ") VALUES "
-	for start := 0; start < len(rows); start += rowsPerInsert {
-		end := min(start+rowsPerInsert, len(rows))
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, (end-start)*len(cols))
-		for i, row := range rows[start:end] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(tuple)
-			args = append(args, row...)
-		}
-		if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
-	}
-	return nil
-}

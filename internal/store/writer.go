@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
 // Op is a unit of work for the Writer, run inside its transaction. An Op may
@@ -34,6 +36,15 @@ type pendingOp struct {
 	ctx  context.Context
 	fn   Op
 	done chan error
+	// apply, when set, makes this an issue write that the writer merges
+	// with the other issue writes of its batch into one ApplyBatch.
+	apply *applyOp
+}
+
+type applyOp struct {
+	rows   *normalize.Rows
+	events []int64
+	result ApplyResult
 }
 
 // ErrClosed means the writer has stopped.
@@ -55,7 +66,10 @@ func (s *Store) NewWriter(maxBatch int, onCommit func(n int)) *Writer {
 
 // Do queues fn and waits until it is committed (nil) or has failed.
 func (w *Writer) Do(ctx context.Context, fn Op) error {
-	p := &pendingOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return w.submit(ctx, &pendingOp{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+func (w *Writer) submit(ctx context.Context, p *pendingOp) error {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -71,6 +85,17 @@ func (w *Writer) Do(ctx context.Context, fn Op) error {
 	// Once queued, the op runs even if ctx ends, so a caller never abandons a
 	// write half-known: wait for its outcome.
 	return <-p.done
+}
+
+// Apply writes one normalized issue and marks its webhook events done, in one
+// transaction, unless the store holds a newer version of the issue (then only
+// the events are marked done and the result says Stale). Concurrent calls are
+// merged into one ApplyBatch: a batch of issues costs a few statements per
+// table instead of a few per issue.
+func (w *Writer) Apply(ctx context.Context, rows *normalize.Rows, events []int64) (ApplyResult, error) {
+	op := &applyOp{rows: rows, events: events}
+	err := w.submit(ctx, &pendingOp{ctx: ctx, apply: op, done: make(chan error, 1)})
+	return op.result, err
 }
 
 // Close stops accepting ops, runs those already queued and stops.
@@ -150,16 +175,57 @@ func (w *Writer) commit(batch []*pendingOp) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = w.s.WithTx(w.ctx, func(tx *sql.Tx) error {
+			var applies []*applyOp
 			for _, p := range batch {
+				if p.apply != nil {
+					applies = append(applies, p.apply)
+					continue
+				}
 				if err := p.fn(w.ctx, tx); err != nil {
 					return err
 				}
 			}
-			return nil
+			return w.applyAll(tx, applies)
 		})
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
 	return fmt.Errorf("after 3 attempts: %w", err)
+}
+
+// applyAll writes the issue writes of a batch with as few ApplyBatch calls as
+// the rule "an issue appears once per call" allows, in arrival order.
+func (w *Writer) applyAll(tx *sql.Tx, ops []*applyOp) error {
+	for len(ops) > 0 {
+		seen := map[string]bool{}
+		var now, later []*applyOp
+		for _, op := range ops {
+			id := op.rows.Issue.IssueID
+			if seen[id] {
+				later = append(later, op)
+				continue
+			}
+			seen[id] = true
+			now = append(now, op)
+		}
+		batch := make([]*normalize.Rows, len(now))
+		var events []int64
+		for i, op := range now {
+			batch[i] = op.rows
+			events = append(events, op.events...)
+		}
+		res, err := w.s.ApplyBatch(w.ctx, tx, batch, ApplyOptions{SkipStale: true})
+		if err != nil {
+			return err
+		}
+		if err := FinishEvents(w.ctx, tx, events, EventDone, "", 1); err != nil {
+			return err
+		}
+		for i, op := range now {
+			op.result = res[i]
+		}
+		ops = later
+	}
+	return nil
 }

@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// BackfillOptions shape a backfill.
+type BackfillOptions struct {
+	// JQL is the scope, e.g. "project = SUP ORDER BY created ASC".
+	JQL string
+	// Since limits the scope to issues updated at or after it (zero: all).
+	Since time.Time
+	// Force fetches every issue, even those the store holds up to date.
+	Force bool
+	// Parallel is how many issues are fetched at once (default 4).
+	Parallel int
+	// Listed is called once enumeration is done, with the number of issues
+	// to fetch; Progress after each issue.
+	Listed   func(toFetch, skipped int)
+	Progress func()
+	// Record, if set, receives the counts every few seconds (sync_runs).
+	Record func(counts map[string]int)
+}
+
+// BackfillResult counts what a backfill did.
+type BackfillResult struct {
+	Listed  int
+	Fetched int
+	Skipped int
+	Failed  int
+	Gone    int
+	// Errors holds the first few failures.
+	Errors []string
+}
+
+// Counts is the result as sync_runs stores it.
+func (r BackfillResult) Counts() map[string]int {
+	return map[string]int{"listed": r.Listed, "fetched": r.Fetched, "skipped": r.Skipped, "failed": r.Failed, "gone": r.Gone}
+}
+
+// Backfill enumerates the scope with search/jql (ids and updated only), then
+// fetches, through the same Processor as webhooks, every issue the store does
+// not hold up to date: missing, older `updated`, or incomplete. A run that was
+// interrupted is resumed by running it again: what it finished is skipped.
+func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Processor, opts BackfillOptions) (BackfillResult, error) {
+	var res BackfillResult
+	if opts.Parallel < 1 {
+		opts.Parallel = 4
+	}
+	jql, err := ScopeJQL(opts.JQL, opts.Since)
+	if err != nil {
+		return res, err
+	}
+	known, err := s.SyncStates(ctx)
+	if err != nil {
+		return res, err
+	}
+	var todo []string
+	err = client.SearchAll(ctx, jira.SearchRequest{JQL: jql, Fields: []string{"updated"}, MaxResults: 1000}, func(hit jira.SearchIssue) error {
+		res.Listed++
+		id := string(hit.ID)
+		if st, ok := known[id]; ok && !opts.Force && !st.Incomplete && !hit.Updated.IsZero() && st.Updated.Equal(hit.Updated.UTC()) {
+			res.Skipped++
+			return nil
+		}
+		todo = append(todo, id)
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("backfill: list issues: %w", err)
+	}
+	if opts.Listed != nil {
+		opts.Listed(len(todo), res.Skipped)
+	}
+
+	var fetched, failed, gone atomic.Int64
+	var errMu sync.Mutex
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Parallel; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				out, err := p.Process(ctx, Request{KeyOrID: id, ID: id})
+				switch {
+				case err != nil && ctx.Err() != nil:
+					// Interrupted: not a failure of the issue.
+				case err != nil:
+					failed.Add(1)
+					errMu.Lock()
+					if len(res.Errors) < 10 {
+						res.Errors = append(res.Errors, err.Error())
+					}
+					errMu.Unlock()
+				case out == Gone:
+					gone.Add(1)
+				default:
+					fetched.Add(1)
+				}
+				if opts.Progress != nil {
+					opts.Progress()
+				}
+			}
+		}()
+	}
+	stopRecord := make(chan struct{})
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopRecord:
+				return
+			case <-t.C:
+				if opts.Record != nil {
+					snap := res
+					snap.Fetched, snap.Failed, snap.Gone = int(fetched.Load()), int(failed.Load()), int(gone.Load())
+					opts.Record(snap.Counts())
+				}
+			}
+		}
+	}()
+feed:
+	for _, id := range todo {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(stopRecord)
+	<-recorded
+	res.Fetched, res.Failed, res.Gone = int(fetched.Load()), int(failed.Load()), int(gone.Load())
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if res.Failed > 0 {
+		return res, fmt.Errorf("backfill: %d issue(s) failed; first: %s", res.Failed, res.Errors[0])
+	}
+	return res, nil
+}
+
+var orderBy = regexp.MustCompile(`(?i)\border\s+by\b`)
+
+// ScopeJQL adds a lower bound on updated to a JQL query, in epoch milliseconds:
+// Jira reads date literals in the API user's time zone, numbers it does not.
+func ScopeJQL(jql string, since time.Time) (string, error) {
+	jql = strings.TrimSpace(jql)
+	if since.IsZero() {
+		if jql == "" {
+			return "ORDER BY created ASC", nil
+		}
+		return jql, nil
+	}
+	where, order := jql, ""
+	if loc := lastOutsideQuotes(jql); loc >= 0 {
+		where, order = strings.TrimSpace(jql[:loc]), " "+strings.TrimSpace(jql[loc:])
+	}
+	bound := "updated >= " + strconv.FormatInt(since.UnixMilli(), 10)
+	if where == "" {
+		return bound + order, nil
+	}
+	return "(" + where + ") AND " + bound + order, nil
+}
+
+// lastOutsideQuotes finds the last ORDER BY that is not inside a quoted string.
+func lastOutsideQuotes(jql string) int {
+	idx := -1
+	for _, m := range orderBy.FindAllStringIndex(jql, -1) {
+		if !inQuotes(jql, m[0]) {
+			idx = m[0]
+		}
+	}
+	return idx
+}
+
+func inQuotes(s string, pos int) bool {
+	var q byte
+	for i := 0; i < pos; i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+		case q == 0 && (c == '"' || c == '\''):
+			q = c
+		case c == q:
+			q = 0
+		}
+	}
+	return q != 0
+}

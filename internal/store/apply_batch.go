@@ -1,0 +1,379 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
+)
+
+// ApplyOptions tune ApplyBatch.
+type ApplyOptions struct {
+	// SkipStale leaves an issue untouched when the store holds a version
+	// with a later `updated` than the one given: an older snapshot never
+	// overwrites a newer one.
+	SkipStale bool
+}
+
+// ApplyIssue writes one normalized issue inside tx; see ApplyBatch.
+func (s *Store) ApplyIssue(ctx context.Context, tx *sql.Tx, r *normalize.Rows) (ApplyResult, error) {
+	res, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{r}, ApplyOptions{})
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return res[0], nil
+}
+
+// stored is what raw_issues says of an issue before a batch is applied.
+type stored struct {
+	key     string
+	hashes  map[string]string
+	month   string
+	updated sql.NullTime
+}
+
+// ApplyBatch writes normalized issues inside tx: the raw payload and every
+// analyst table, honouring each collection's state (complete replaces, partial
+// upserts, unknown keeps), then marks the partitions it changed as dirty. The
+// issue id is the identity: rows stored under an older key are moved, never
+// duplicated. A table whose rows did not change (same digest) is neither
+// rewritten nor marked.
+//
+// The work is done table by table for the whole batch (one DELETE and a few
+// multi-row INSERTs per table), because in DuckDB a statement costs about a
+// millisecond whatever it touches: per-issue statements capped a backfill at
+// ~50 issues per second. An issue may appear once per batch.
+func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
+	results := make([]ApplyResult, len(batch))
+	if len(batch) == 0 {
+		return results, nil
+	}
+	ids := make([]any, len(batch))
+	seen := map[string]bool{}
+	for i, r := range batch {
+		if seen[r.Issue.IssueID] {
+			return nil, fmt.Errorf("apply: issue %s appears twice in one batch", r.Issue.IssueKey)
+		}
+		seen[r.Issue.IssueID] = true
+		ids[i] = r.Issue.IssueID
+	}
+	old, err := readStored(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+
+	// Decide per issue and table; collect the statements per table.
+	type tableWork struct {
+		clearKeys []any
+		insert    []*normalize.Rows
+		upsert    []*normalize.Rows
+	}
+	work := map[string]*tableWork{}
+	for _, t := range normalize.Tables {
+		work[t] = &tableWork{}
+	}
+	var live []*normalize.Rows
+	var liveIdx []int
+	var moves []moveWork
+	var marks []Partition
+	hashesOf := make([][]byte, len(batch))
+	for i, r := range batch {
+		prev, had := old[r.Issue.IssueID]
+		if opts.SkipStale && had && prev.updated.Valid && r.Raw.UpdatedAt != nil && prev.updated.Time.After(*r.Raw.UpdatedAt) {
+			results[i].Stale = true
+			continue
+		}
+		live = append(live, r)
+		liveIdx = append(liveIdx, i)
+		if had && prev.key != r.Issue.IssueKey {
+			results[i].Moved = prev.key
+		}
+		if had && r.Raw.SLAState == normalize.Unknown {
+			if err := keepSLAColumns(ctx, tx, r.Issue.IssueID, r); err != nil {
+				return nil, fmt.Errorf("apply %s: %w", r.Issue.IssueKey, err)
+			}
+		}
+	}
+	// Attachment rows keep the files already stored before they are hashed.
+	if err := mergeBatchAttachments(ctx, tx, live, old); err != nil {
+		return nil, err
+	}
+	for n, r := range live {
+		i := liveIdx[n]
+		prev, had := old[r.Issue.IssueID]
+		key := r.Issue.IssueKey
+		moved := had && prev.key != key
+		month := r.Month()
+		oldHashes := map[string]string{}
+		if had {
+			oldHashes = prev.hashes
+		}
+		newHashes := r.Hashes()
+		for _, table := range normalize.Tables {
+			state := r.State(table)
+			if state == "" {
+				state = normalize.Unknown
+			}
+			changed := false
+			switch state {
+			case normalize.Unknown:
+				newHashes[table] = oldHashes[table]
+				if moved {
+					moves = append(moves, moveWork{table: table, from: prev.key, to: key})
+					changed = true
+				}
+			case normalize.Complete:
+				if !moved && oldHashes[table] != "" && oldHashes[table] == newHashes[table] && prev.month == month {
+					break
+				}
+				if !had && table != "issues" {
+					// A new issue with no rows in this table changes nothing in it.
+					if _, rows := tableRows(table, r); len(rows) == 0 {
+						break
+					}
+				}
+				w := work[table]
+				w.clearKeys = append(w.clearKeys, key)
+				if moved {
+					w.clearKeys = append(w.clearKeys, prev.key)
+				}
+				w.insert = append(w.insert, r)
+				changed = true
+			case normalize.Partial:
+				if moved {
+					moves = append(moves, moveWork{table: table, from: prev.key, to: key})
+				}
+				work[table].upsert = append(work[table].upsert, r)
+				changed = moved || oldHashes[table] != newHashes[table]
+			default:
+				return nil, fmt.Errorf("apply %s: unknown state %q of %s", key, state, table)
+			}
+			if changed {
+				results[i].Changed = append(results[i].Changed, table)
+				marks = append(marks, Partition{table, month})
+				if had && prev.month != "" && prev.month != month {
+					marks = append(marks, Partition{table, prev.month})
+				}
+			}
+		}
+		hashesOf[i], _ = json.Marshal(newHashes)
+	}
+
+	// Rows under a former key of an unknown or partial collection follow the
+	// issue to its new key.
+	for _, m := range moves {
+		if err := execErr(tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET issue_key = ? WHERE issue_key = ?`, m.table), m.to, m.from)); err != nil {
+			return nil, fmt.Errorf("apply: move %s rows of %s: %w", m.table, m.from, err)
+		}
+	}
+	for _, table := range normalize.Tables {
+		w := work[table]
+		if len(w.clearKeys) > 0 {
+			where := "issue_key IN (" + placeholders(len(w.clearKeys)) + ")"
+			args := append([]any(nil), w.clearKeys...)
+			if table == "issues" {
+				// A stale row may hold the id under a key that is no longer
+				// the issue's.
+				var wids []any
+				for _, r := range w.insert {
+					wids = append(wids, r.Issue.IssueID)
+				}
+				where += " OR issue_id IN (" + placeholders(len(wids)) + ")"
+				args = append(args, wids...)
+			}
+			if err := execErr(tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+where, args...)); err != nil {
+				return nil, fmt.Errorf("apply: clear %s: %w", table, err)
+			}
+		}
+		if err := insertBatch(ctx, tx, table, w.insert, false); err != nil {
+			return nil, err
+		}
+		if err := insertBatch(ctx, tx, table, w.upsert, true); err != nil {
+			return nil, err
+		}
+	}
+	if err := upsertRaw(ctx, tx, live, liveIdx, hashesOf); err != nil {
+		return nil, err
+	}
+	if err := s.MarkDirty(ctx, tx, marks...); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+type moveWork struct {
+	table, from, to string
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// readStored reads the stored state of the issues of a batch.
+func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, error) {
+	out := map[string]stored{}
+	rows, err := tx.QueryContext(ctx, `SELECT issue_id, issue_key, row_hashes::VARCHAR, created_at, updated_at FROM raw_issues
+		WHERE issue_id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("apply: read stored state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var st stored
+		var hashes sql.NullString
+		var created sql.NullTime
+		if err := rows.Scan(&id, &st.key, &hashes, &created, &st.updated); err != nil {
+			return nil, err
+		}
+		st.hashes = map[string]string{}
+		if hashes.Valid {
+			_ = json.Unmarshal([]byte(hashes.String), &st.hashes)
+		}
+		if created.Valid {
+			st.month = normalize.Month(created.Time)
+		}
+		out[id] = st
+	}
+	return out, rows.Err()
+}
+
+// mergeBatchAttachments keeps the stored bytes of attachments a fetch did not
+// download: a failed or skipped download must not forget a file already kept.
+func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, old map[string]stored) error {
+	var keys []any
+	for _, r := range batch {
+		need := false
+		for _, a := range r.Attachments {
+			need = need || a.LocalPath == nil
+		}
+		if !need {
+			continue
+		}
+		keys = append(keys, r.Issue.IssueKey)
+		if prev, ok := old[r.Issue.IssueID]; ok && prev.key != r.Issue.IssueKey {
+			keys = append(keys, prev.key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT attachment_id, local_path, coalesce(sha256, ''), size_bytes FROM attachments
+		WHERE issue_key IN (`+placeholders(len(keys))+`) AND local_path IS NOT NULL`, keys...)
+	if err != nil {
+		return fmt.Errorf("apply: read stored attachments: %w", err)
+	}
+	defer rows.Close()
+	type kept struct {
+		path, sum string
+		size      sql.NullInt64
+	}
+	have := map[string]kept{}
+	for rows.Next() {
+		var id string
+		var k kept
+		if err := rows.Scan(&id, &k.path, &k.sum, &k.size); err != nil {
+			return err
+		}
+		have[id] = k
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range batch {
+		for i := range r.Attachments {
+			a := &r.Attachments[i]
+			if a.LocalPath != nil {
+				continue
+			}
+			k, ok := have[a.AttachmentID]
+			if !ok || (a.SizeBytes != nil && k.size.Valid && *a.SizeBytes != k.size.Int64) {
+				continue
+			}
+			p, sum := k.path, k.sum
+			a.LocalPath, a.SHA256, a.SkippedReason = &p, &sum, nil
+		}
+	}
+	return nil
+}
+
+// insertBatch writes the rows of one table of several issues with multi-row
+// inserts; upsert replaces rows with the same primary key.
+func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normalize.Rows, upsert bool) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	// Issues may differ in their promoted columns only if settings changed
+	// between fetches of one batch, which they do not; group by column list
+	// all the same, to be safe.
+	groups := map[string][][]any{}
+	var order []string
+	colsOf := map[string][]string{}
+	for _, r := range batch {
+		cols, rows := tableRows(table, r)
+		sig := strings.Join(cols, ",")
+		if _, ok := groups[sig]; !ok {
+			order = append(order, sig)
+			colsOf[sig] = cols
+		}
+		groups[sig] = append(groups[sig], rows...)
+	}
+	sort.Strings(order)
+	verb := "INSERT INTO "
+	if upsert {
+		verb = "INSERT OR REPLACE INTO "
+	}
+	for _, sig := range order {
+		cols, rows := colsOf[sig], groups[sig]
+		tuple := "(" + placeholders(len(cols)) + ")"
+		head := verb + table + " (" + strings.Join(cols, ", ") + ") VALUES "
+		per := max(1, min(rowsPerInsert, 4000/len(cols)))
+		for start := 0; start < len(rows); start += per {
+			end := min(start+per, len(rows))
+			var b strings.Builder
+			b.Grow(len(head) + (end-start)*(len(tuple)+2))
+			b.WriteString(head)
+			args := make([]any, 0, (end-start)*len(cols))
+			for i, row := range rows[start:end] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(tuple)
+				args = append(args, row...)
+			}
+			if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
+				return fmt.Errorf("insert %s: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// upsertRaw writes the raw_issues rows of a batch.
+func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []int, hashes [][]byte) error {
+	const cols = 14
+	for start := 0; start < len(batch); start += 100 {
+		end := min(start+100, len(batch))
+		var b strings.Builder
+		b.WriteString(`INSERT OR REPLACE INTO raw_issues
+		(issue_id, issue_key, created_at, updated_at, status_category_key, payload, comments_state, changelog_state,
+		 remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at, deleted_at, deleted_reason) VALUES `)
+		args := make([]any, 0, (end-start)*cols)
+		for n, r := range batch[start:end] {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)")
+			raw := r.Raw
+			args = append(args, r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, string(raw.Payload),
+				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
+				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[start+n]]), raw.FetchedAt)
+		}
+		if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
+			return fmt.Errorf("apply: raw payloads: %w", err)
+		}
+	}
+	return nil
+}
