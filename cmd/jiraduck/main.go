@@ -5,14 +5,29 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// JIRADUCK_CPUPROFILE=file writes a CPU profile of the command, for the
+	// benchmark notes and for operators chasing a slow job.
+	if path := os.Getenv("JIRADUCK_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		} else {
+			fmt.Fprintln(os.Stderr, "jiraduck: cpu profile:", err)
+		}
+	}
 	err := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), dotenv: ".env"})
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	code := exitCode(err, os.Stderr)
+	pprof.StopCPUProfile()
+	os.Exit(code)
 }

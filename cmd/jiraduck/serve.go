@@ -10,14 +10,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/metrics"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/schedule"
 	"github.com/jiraduck/jiraduck/internal/server"
 	"github.com/jiraduck/jiraduck/internal/store"
-	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 )
 
@@ -56,9 +58,12 @@ type service struct {
 	queue    *pipeline.Queue
 	exporter *export.Exporter
 	intake   *intake.Intake
-	cron     *cron.Cron
+	sched    *schedule.Scheduler
+	metrics  *metrics.Metrics
 	http     *http.Server
 	listener net.Listener
+
+	lastFullReconcile time.Time
 
 	runCtx    context.Context
 	runCancel context.CancelFunc
@@ -70,12 +75,12 @@ type service struct {
 // serviceHooks let the demo, tests and benchmarks observe a service.
 type serviceHooks struct {
 	// onExport is called after each published partition.
-	onExport func(p store.Partition, rows int64, d time.Duration)
+	onExport func(p store.Partition, rows int64, took, sinceMarked time.Duration)
 }
 
 // jiraClient builds the REST client of the settings; nil when Jira is not
 // configured.
-func jiraClient(cfg *config.Config, log logrus.FieldLogger) (*jira.Client, error) {
+func jiraClient(cfg *config.Config, log logrus.FieldLogger, obs jira.Observer) (*jira.Client, error) {
 	if !cfg.JiraConfigured() {
 		return nil, nil
 	}
@@ -88,6 +93,7 @@ func jiraClient(cfg *config.Config, log logrus.FieldLogger) (*jira.Client, error
 		CloudID:     cfg.JiraCloudID,
 		CloudAPIURL: cfg.JiraCloudAPIURL,
 		Logger:      log.WithField("component", "jira"),
+		Observer:    obs,
 	})
 }
 
@@ -111,6 +117,18 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	if s.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	s.metrics = metrics.New(metrics.Gauges{
+		QueueDepth:    func() int { return s.queue.Depth() },
+		OldestPending: func() time.Time { return s.queue.OldestPending() },
+		FailedEvents: func() int64 {
+			c, err := s.store.EventCounts(context.Background())
+			if err != nil {
+				return -1
+			}
+			return c[store.EventFailed]
+		},
+		StorePath: storePath(cfg),
+	})
 	var exporter *export.Exporter
 	s.writer = s.store.NewWriter(64, func(int) {
 		if exporter != nil {
@@ -122,12 +140,17 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 		return nil, err
 	}
 	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols),
-		Logger: log, Observe: hooks.onExport})
+		Logger: log, Observe: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
+			s.metrics.Exported(p.Table, sinceMarked, took)
+			if hooks.onExport != nil {
+				hooks.onExport(p, rows, took, sinceMarked)
+			}
+		}})
 	s.exporter = exporter
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); exporter.Run(s.runCtx) }()
 
-	if s.client, err = jiraClient(cfg, log); err != nil {
+	if s.client, err = jiraClient(cfg, log, s.metrics); err != nil {
 		return nil, err
 	}
 	s.catalog = pipeline.NewCatalog(cfg)
@@ -137,6 +160,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	refresh := make(chan struct{}, 1)
 	s.proc = pipeline.NewProcessor(s.client, s.store, s.writer, s.catalog, pipeline.ProcessorOptions{
 		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log,
+		ObserveAttachment: s.metrics.Attachment,
 		OnUnknownField: func() {
 			select {
 			case refresh <- struct{}{}:
@@ -144,8 +168,20 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			}
 		},
 	})
-	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log})
+	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log,
+		Observe: func(o pipeline.Outcome, err error, since time.Duration) {
+			s.metrics.Processed(string(o), err != nil, since)
+		}})
 	if s.client != nil {
+		// Which fields hold SLA values must be known before the first issue
+		// is normalized, or its SLA rows would be missing until rebuilt.
+		if s.catalog.Stale() {
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := s.catalog.Refresh(rctx, s.client, s.writer); err != nil {
+				log.WithError(err).Warn("field list not loaded at start; retrying in the background")
+			}
+			cancel()
+		}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.catalogLoop(refresh) }()
 		if err := s.queue.Start(ctx); err != nil {
@@ -155,17 +191,19 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
 	}
 	if s.intake, err = intake.New(ctx, s.store, s.queue, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
-		AllowUnsigned: cfg.AllowUnsigned, Logger: log}); err != nil {
+		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook}); err != nil {
 		return nil, err
 	}
-	s.cron = cron.New(cron.WithParser(config.CronParser()), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
-	if _, err := s.cron.AddFunc("@every 1h", s.pruneEvents); err != nil {
+	s.sched = schedule.NewScheduler(s.store, log, s.metrics.Job)
+	if err := s.addJobs(); err != nil {
 		return nil, err
 	}
-	s.cron.Start()
+	s.sched.Start()
 
 	handler := server.New(server.Deps{Config: cfg, Store: s.store, Intake: s.intake, Queue: s.queue, Processor: s.proc,
-		Exporter: s.exporter, Logger: log})
+		Exporter: s.exporter, Logger: log, Extra: func(r *mux.Router) {
+			r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
+		}})
 	s.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -236,21 +274,72 @@ func (s *service) catalogLoop(refresh <-chan struct{}) {
 	}
 }
 
-func (s *service) pruneEvents() {
+// addJobs schedules the SLA poll, reconcile and event retention.
+func (s *service) addJobs() error {
+	deps := s.jobDeps()
+	jobs := []schedule.Job{{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents}}
+	if s.client != nil {
+		jobs = append(jobs,
+			schedule.Job{Name: "sla-poll", Spec: s.cfg.SLAPollSchedule, Timeout: 10 * time.Minute, Record: true,
+				Run: func(ctx context.Context) (map[string]int, error) {
+					res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+					return res.Counts(), err
+				}},
+			schedule.Job{Name: "reconcile", Spec: s.cfg.ReconcileSchedule, Timeout: 30 * time.Minute, Record: true,
+				Run: s.reconcile})
+	}
+	for _, j := range jobs {
+		if err := s.sched.Add(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jobDeps hands the scheduled jobs the store, the client and the queue as
+// the way to heal: a healed issue is fetched like a webhook's.
+func (s *service) jobDeps() schedule.Deps {
+	return schedule.Deps{Client: s.client, Store: s.store, Writer: s.writer, Options: s.catalog.Options,
+		SLAFields: s.catalog.SLAFieldIDs, Notify: s.exporter.Notify,
+		Heal: func(_ context.Context, id, key string) error {
+			s.queue.Enqueue(id, key)
+			return nil
+		}}
+}
+
+// reconcileWindow is how far back a scheduled reconcile looks; a full
+// comparison of the whole scope runs at the first run and then weekly.
+const (
+	reconcileWindow = 30*24*time.Hour + time.Hour
+	fullReconcile   = 7 * 24 * time.Hour
+)
+
+func (s *service) reconcile(ctx context.Context) (map[string]int, error) {
+	opts := schedule.ReconcileOptions{JQL: s.cfg.JQL, Since: time.Now().Add(-reconcileWindow)}
+	full := s.lastFullReconcile.IsZero() || time.Since(s.lastFullReconcile) > fullReconcile
+	if full {
+		opts.Since = time.Time{}
+	}
+	res, err := schedule.Reconcile(ctx, s.jobDeps(), opts)
+	counts := res.Counts()
+	if full {
+		counts["full"] = 1
+		if err == nil {
+			s.lastFullReconcile = time.Now()
+		}
+	}
+	return counts, err
+}
+
+func (s *service) pruneEvents(ctx context.Context) (map[string]int, error) {
 	cutoff := time.Now().Add(-s.cfg.EventRetention)
 	var n int64
-	err := s.writer.Do(s.runCtx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		n, err = store.PruneEvents(ctx, tx, cutoff)
 		return err
 	})
-	if err != nil {
-		s.log.WithError(err).WithField("job", "retention").Error("event retention failed")
-		return
-	}
-	if n > 0 {
-		s.log.WithField("job", "retention").WithField("events", n).Info("old webhook events pruned")
-	}
+	return map[string]int{"pruned": int(n)}, err
 }
 
 // Addr is the address the HTTP server listens on.
@@ -276,12 +365,8 @@ func (s *service) close() error {
 	if s.intake != nil {
 		s.intake.Close()
 	}
-	if s.cron != nil {
-		select {
-		case <-s.cron.Stop().Done():
-		case <-time.After(30 * time.Second):
-			s.log.Warn("cron jobs still running after 30s; stopping anyway")
-		}
+	if s.sched != nil {
+		s.sched.Stop(15 * time.Second)
 	}
 	if s.queue != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -309,15 +394,4 @@ func (s *service) close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// cronLogger adapts logrus to cron's logger.
-type cronLogger struct{ log logrus.FieldLogger }
-
-func (l cronLogger) Info(msg string, kv ...any) {
-	l.log.WithField("component", "cron").WithField("detail", fmt.Sprint(kv...)).Debug(msg)
-}
-
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.WithField("component", "cron").WithError(err).WithField("detail", fmt.Sprint(kv...)).Error(msg)
 }

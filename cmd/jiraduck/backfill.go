@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/schollz/progressbar/v3"
+)
+
+func runBackfill(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only]")
+	jql := fs.String("jql", "", "scope (default $JIRA_JQL)")
+	parallel := fs.Int("parallel", 4, "issues fetched at once")
+	force := fs.Bool("force", false, "fetch every issue, even those stored up to date")
+	sinceFlag := fs.String("since", "", "only issues updated since: a date (2024-01-31), a time (RFC 3339) or an age (72h)")
+	slaOnly := fs.Bool("sla-only", false, "refresh only the SLA values of every stored issue (bulk fetch), nothing else")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slaOnly {
+		if fs.NArg() > 0 || *jql != "" || *force || *sinceFlag != "" {
+			return usagef("backfill --sla-only takes no other flag")
+		}
+		return pollSLA(ctx, e, "backfill-sla", schedule.SLAPollOptions{All: true})
+	}
+	if fs.NArg() > 0 {
+		return usagef("backfill takes no arguments (quote the --jql value)")
+	}
+	if *parallel < 1 || *parallel > 64 {
+		return usagef("backfill: --parallel must be between 1 and 64")
+	}
+	since, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		return usagef("backfill: --since: %v", err)
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if *jql == "" {
+		*jql = cfg.JQL
+	}
+	log := newLogger(cfg, e.stderr)
+	b, err := openBatch(ctx, cfg, log, "backfill", true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	runID, err := b.store.StartRun(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var bar *progressbar.ProgressBar
+	var mu sync.Mutex
+	done, total := 0, 0
+	terminal := isTerminal(e.stderr)
+	opts := pipeline.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
+		Listed: func(toFetch, skipped int) {
+			total = toFetch
+			log.WithFields(map[string]any{"to_fetch": toFetch, "up_to_date": skipped}).Info("backfill listed the scope")
+			if terminal {
+				bar = progressbar.NewOptions(toFetch, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("fetching"),
+					progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("issues"),
+					progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionClearOnFinish())
+			}
+		},
+		Progress: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if bar != nil {
+				_ = bar.Add(1)
+			} else if done%1000 == 0 {
+				rate := float64(done) / time.Since(start).Seconds()
+				log.WithFields(map[string]any{"done": done, "total": total, "issues_per_s": fmt.Sprintf("%.0f", rate)}).Info("backfill progress")
+			}
+		},
+		Record: func(counts map[string]int) { _ = b.store.UpdateRun(context.Background(), runID, counts) },
+	}
+	res, runErr := pipeline.Backfill(ctx, b.client, b.store, b.proc, opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	exported, exportErr := b.exportDirty()
+	status := store.RunOK
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		status = store.RunInterrupted
+	case runErr != nil || exportErr != nil:
+		status = store.RunFailed
+	}
+	counts := res.Counts()
+	counts["partitions_exported"] = exported
+	_ = b.store.FinishRun(context.Background(), runID, status, counts, errors.Join(runErr, exportErr))
+	took := time.Since(start)
+	fmt.Fprintf(e.stdout, "backfill %s: listed %d, fetched %d, skipped %d (up to date), gone %d, failed %d; %d partitions exported in %s (%.0f issues/s)\n",
+		status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())
+	if status == store.RunInterrupted {
+		return fmt.Errorf("backfill interrupted; run it again to fetch the rest")
+	}
+	if runErr != nil {
+		for _, msg := range res.Errors {
+			fmt.Fprintln(e.stderr, "  "+msg)
+		}
+		return runErr
+	}
+	return exportErr
+}
+
+// parseSince reads --since: a date, an RFC 3339 time or an age.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%q: an age must be positive", v)
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (2024-01-31), an RFC 3339 time or an age (72h)", v)
+}

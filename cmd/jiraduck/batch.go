@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// batch is what a one-shot command that writes the store needs: the store,
+// its writer, the Jira client, the field catalog, the processor and an
+// exporter. serve has its own, longer-lived, wiring.
+type batch struct {
+	cfg      *config.Config
+	log      logrus.FieldLogger
+	store    *store.Store
+	writer   *store.Writer
+	client   *jira.Client
+	catalog  *pipeline.Catalog
+	proc     *pipeline.Processor
+	exporter *export.Exporter
+}
+
+// openBatch opens the store for a batch command; needJira also builds the
+// client and loads the field list from Jira.
+func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, name string, needJira bool) (*batch, error) {
+	if needJira && !cfg.JiraConfigured() {
+		return nil, &config.Error{Var: "JIRA_BASE_URL", Problem: name + " needs Jira: set JIRA_DOMAIN or JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"}
+	}
+	s, err := openStore(ctx, cfg, log)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%s: %s is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)", name, storePath(cfg))
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{cfg: cfg, log: log, store: s}
+	b.writer = s.NewWriter(64, nil)
+	cols, err := s.IssueColumnNames(ctx)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.exporter = export.New(s, b.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log})
+	b.catalog = pipeline.NewCatalog(cfg)
+	if err := b.catalog.Load(ctx, s); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if needJira {
+		if b.client, err = jiraClient(cfg, log, nil); err != nil {
+			b.Close()
+			return nil, err
+		}
+		if err := b.catalog.Refresh(ctx, b.client, b.writer); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("%s: read Jira's field list: %w", name, err)
+		}
+	}
+	b.proc = pipeline.NewProcessor(b.client, s, b.writer, b.catalog, pipeline.ProcessorOptions{
+		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log})
+	return b, nil
+}
+
+// exportDirty publishes every partition the command changed, even when the
+// command itself was interrupted.
+func (b *batch) exportDirty() (int, error) {
+	done, err := b.exporter.ExportDirty(context.Background())
+	return len(done), err
+}
+
+// Close flushes the writer and closes the store.
+func (b *batch) Close() {
+	if b.writer != nil {
+		b.writer.Close()
+	}
+	_ = b.store.Checkpoint(context.Background())
+	b.store.Close()
+}

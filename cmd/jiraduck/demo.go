@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// demoQueries are what an analyst might ask first.
+var demoQueries = []struct{ title, sql string }{
+	{"Issues by status category", `SELECT status_category, count(*) AS issues FROM jira_issues GROUP BY ALL ORDER BY issues DESC`},
+	{"Comments per month of issue creation", `SELECT month, count(*) AS comments FROM jira_comments GROUP BY ALL ORDER BY month`},
+	{"Open tickets by SLA breach", `SELECT issue_key, status, time_to_resolution_breached AS breached,
+		round(time_to_resolution_remaining_millis / 3600000.0, 1) AS hours_left
+		FROM jira_issues WHERE status_category <> 'Done' AND time_to_resolution_goal_millis IS NOT NULL
+		ORDER BY hours_left LIMIT 8`},
+	{"Most recently updated", `SELECT issue_key, summary, strftime(updated_at, '%Y-%m-%d %H:%M') AS updated FROM jira_issues ORDER BY updated_at DESC LIMIT 5`},
+}
+
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "demo", "[--data-dir DIR] [--issues N] [--events N]")
+	dataDir := fs.String("data-dir", "", "keep the demo's data here (default: a temporary folder, removed at the end)")
+	issues := fs.Int("issues", 300, "issues on the emulated site")
+	events := fs.Int("events", 400, "webhook events in the burst")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *issues < 10 || *events < 1 {
+		return usagef("demo: want --issues >= 10 and --events >= 1, and no arguments")
+	}
+	dir := *dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "jiraduck-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	out := e.stdout
+	fmt.Fprintf(out, "jiraduck demo: a fake Jira Cloud site with %d issues and jiraduck serve, both on loopback.\n", *issues)
+	fmt.Fprintf(out, "data directory: %s\n\n", dir)
+
+	s, err := startSite(ctx, siteOptions{
+		Emulator: emulator.Options{Issues: *issues, Months: 6, Seed: 1, Now: time.Now().UTC().Truncate(time.Second)},
+		DataDir:  dir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(out, "emulator  %s\nserve     http://%s (health: /webhooks/jira/health, metrics: /metrics)\n\n", s.em.URL(), s.svc.Addr())
+
+	start := time.Now()
+	touched := min(*issues, max(*events/4, 1))
+	fmt.Fprintf(out, "sending a burst of %d signed webhooks over %d issues... ", *events, touched)
+	res, err := s.em.Storm(ctx, emulator.StormOptions{Events: *events, Issues: touched})
+	if err != nil {
+		return err
+	}
+	settleCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := s.settle(settleCtx); err != nil {
+		return err
+	}
+	st := s.em.Stats()
+	fmt.Fprintf(out, "done in %s: %d webhooks, %d issue fetches (events per issue coalesce)\n", time.Since(start).Round(time.Millisecond),
+		res.Events, st.Calls[emulator.EndpointIssue])
+
+	// Freshness: one edit, timed from the change in Jira to the row in Parquet.
+	key := s.em.Keys()[0]
+	marker := fmt.Sprintf("edited by the demo at %s", time.Now().Format("15:04:05.000"))
+	t0 := time.Now()
+	if err := s.em.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
+		return err
+	}
+	if err := waitVisible(settleCtx, dir, key, marker); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "an edit of %s was readable in Parquet %s after the change\n\n", key, time.Since(t0).Round(time.Millisecond))
+
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	views, err := export.Views(export.Root(dir))
+	if err != nil {
+		return err
+	}
+	for _, v := range views {
+		if err := store.Exec(ctx, db, v.SQL); err != nil {
+			return err
+		}
+	}
+	for _, q := range demoQueries {
+		res, err := store.RunSQL(ctx, db, q.sql, 0)
+		if err != nil {
+			return fmt.Errorf("demo query %q: %w", q.title, err)
+		}
+		fmt.Fprintf(out, "%s\n", q.title)
+		if err := writeResult(out, res, "table"); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "The Parquet files are under %s; query them with any DuckDB:\n", export.Root(dir))
+	fmt.Fprintf(out, "  duckdb -c \"SELECT count(*) FROM '%s'\"\n", filepath.Join(export.Root(dir), "issues", "*", "*.parquet"))
+	if *dataDir == "" {
+		fmt.Fprintln(out, "(the temporary data directory is removed now; pass --data-dir to keep it)")
+	}
+	return nil
+}
+
+// waitVisible polls the exported issues until key's summary is want.
+func waitVisible(ctx context.Context, dir, key, want string) error {
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	glob := filepath.Join(export.Root(dir), "issues", "month=*", "*.parquet")
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM read_parquet(?) WHERE issue_key = ? AND summary = ?`, glob, key, want).Scan(&n)
+		if err == nil && n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not visible in Parquet: %w", key, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// testClock is a frozen clock the test moves by hand, so SLA values read by
+// serve and by the comparison are the same.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// liveSite is a site for one test.
+type liveSite struct {
+	*site
+	dir string
+}
+
+func startLiveSite(t *testing.T, issues int, clock func() time.Time, extra map[string]string) *liveSite {
+	t.Helper()
+	return startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Clock: clock}, extra)
+}
+
+// startLiveSiteWith starts a site on the given emulator options.
+func startLiveSiteWith(t *testing.T, eo emulator.Options, extra map[string]string) *liveSite {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if os.Getenv("JIRADUCK_TEST_LOG") != "" {
+		log.SetOutput(os.Stderr)
+		log.SetLevel(logrus.DebugLevel)
+	}
+	dir := t.TempDir()
+	s, err := startSite(context.Background(), siteOptions{
+		Emulator: eo, DataDir: dir, Vars: extra, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &liveSite{site: s, dir: dir}
+}
+
+func (l *liveSite) settle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := l.site.settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// analyst opens the exported Parquet of dir through the analyst views.
+func analyst(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := store.OpenMemory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	views, err := export.Views(export.Root(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		if _, err := db.Exec(v.SQL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// reference exports what the emulator says every stored issue is, through a
+// fresh store and the same normalizer, into dir.
+func (l *liveSite) reference(t *testing.T, keys []string) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureIssueColumns(ctx, promotedColumns(l.cfg)); err != nil {
+		t.Fatal(err)
+	}
+	w := s.NewWriter(64, nil)
+	defer w.Close()
+	opts := l.svc.catalog.Options()
+	for _, key := range keys {
+		st, err := l.em.State(key)
+		if err != nil {
+			t.Fatalf("state of %s: %v", key, err)
+		}
+		var links []json.RawMessage
+		if err := json.Unmarshal(st.RemoteLinks, &links); err != nil {
+			t.Fatal(err)
+		}
+		b := &jira.Bundle{Issue: st.Issue, Comments: st.Comments, Histories: st.Changelog, RemoteLinks: links,
+			State: jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete,
+				RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}, FetchedAt: time.Now()}
+		rows, err := normalize.FromBundle(b, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { _, err := s.ApplyIssue(ctx, tx, rows); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cols, _ := s.IssueColumnNames(ctx)
+	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: exportIssueColumns(l.cfg, cols)})
+	if err := export.MarkAll(ctx, s, w, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex.ExportDirty(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// excluded columns differ by design between a live fetch and the reference:
+// observation times, and what only a download produces.
+var excluded = map[string]string{
+	"issues":      "EXCLUDE (synced_at)",
+	"sla":         "EXCLUDE (observed_at)",
+	"attachments": "EXCLUDE (local_path, sha256, skipped_reason)",
+}
+
+// compareExports asserts that every table's Parquet under got and want hold
+// the same rows, duplicates included.
+func compareExports(t *testing.T, got, want string) {
+	t.Helper()
+	db, err := store.OpenMemory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, table := range normalize.Tables {
+		read := func(dir string) string {
+			glob := filepath.Join(export.Root(dir), table, "month=*", "*.parquet")
+			if files, _ := filepath.Glob(glob); len(files) == 0 {
+				return ""
+			}
+			return fmt.Sprintf("SELECT * %s FROM read_parquet('%s', hive_partitioning = true)", excluded[table], glob)
+		}
+		g, w := read(got), read(want)
+		switch {
+		case g == "" && w == "":
+			continue
+		case g == "" || w == "":
+			t.Errorf("%s: exported on one side only (got %q, want %q)", table, g, w)
+			continue
+		}
+		for _, q := range []string{g + " EXCEPT ALL " + w, w + " EXCEPT ALL " + g} {
+			n := queryInt(t, db, "SELECT count(*) FROM ("+q+")")
+			if n != 0 {
+				t.Errorf("%s: %d rows differ between the live export and the emulator's state; first: %s", table, n, firstRow(t, db, q))
+			}
+		}
+	}
+}
+
+// firstRow renders the first row of a query for a failure message.
+func firstRow(t *testing.T, db *sql.DB, q string) string {
+	res, err := store.RunSQL(context.Background(), db, q+" LIMIT 1", 1)
+	if err != nil || len(res.Rows) == 0 {
+		return fmt.Sprint(err)
+	}
+	var parts []string
+	for i, c := range res.Columns {
+		parts = append(parts, fmt.Sprintf("%s=%v", c, res.Rows[0][i]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
+	live := startLiveSite(t, 40, clock.now, nil)
+	em := live.em
+	keys := em.Keys()
+	var sup []string
+	for _, k := range keys {
+		if strings.HasPrefix(k, "SUP-") {
+			sup = append(sup, k)
+		}
+	}
+	if len(sup) < 12 {
+		t.Fatalf("the generated site has %d SUP issues, want at least 12", len(sup))
+	}
+	// sup[9] must have a running SLA to watch it tick.
+	for i, k := range sup {
+		is, _ := em.Issue(k)
+		running := false
+		for _, s := range is.SLA {
+			running = running || (s.Ongoing != nil && !s.Ongoing.Paused)
+		}
+		if running && i != 9 {
+			sup[9], sup[i] = sup[i], sup[9]
+			break
+		}
+		if running {
+			break
+		}
+	}
+
+	// Every kind of change Jira sends a webhook for.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// SLA values tick with Jira's clock, without a webhook: an edit shows the
+	// new elapsed time. (Ticks without edits are the SLA poll's job.) The
+	// clock moves first so every later fetch sees the same time as the
+	// comparison at the end.
+	elapsed := func() int {
+		return queryInt(t, analyst(t, live.dir), `SELECT coalesce(sum(elapsed_millis), 0) FROM jira_sla WHERE issue_key = ? AND cycle = 'ongoing'`, sup[9])
+	}
+	must(em.Update(sup[9], func(i *emulator.Issue) { i.Summary = "before the tick" }))
+	live.settle(t)
+	slaBefore := elapsed()
+	clock.mu.Lock()
+	clock.t = clock.t.Add(3 * time.Hour)
+	clock.mu.Unlock()
+	must(em.Update(sup[9], func(i *emulator.Issue) { i.Summary = "sla ticked" }))
+	live.settle(t)
+	if after := elapsed(); after <= slaBefore {
+		t.Errorf("ongoing SLA elapsed of %s: got %d after 3h, want more than %d", sup[9], after, slaBefore)
+	}
+
+	must(em.Update(sup[0], func(i *emulator.Issue) { i.Summary = "edited summary" }))
+	for i := 0; i < 149; i++ {
+		_, err := em.Silent().AddComment(sup[1], emulator.Comment{Body: emulator.Text(fmt.Sprintf("bulk comment %d", i))})
+		must(err)
+	}
+	_, err := em.AddComment(sup[1], emulator.Comment{Body: emulator.Text("the 150th comment")})
+	must(err)
+	for i := 0; i < 110; i++ {
+		must(em.Silent().Update(sup[2], func(is *emulator.Issue) { is.Summary = fmt.Sprintf("rename %d", i) }))
+	}
+	must(em.Update(sup[2], func(is *emulator.Issue) { is.Summary = "final name" }))
+	_, err = em.AddAttachment(sup[3], emulator.Attachment{Filename: "../../report\x00.txt", MimeType: "text/plain", Size: 42}, nil)
+	must(err)
+	_, err = em.AddLink(sup[4], sup[5], "Blocks")
+	must(err)
+	_, err = em.AddRemoteLink(sup[6], emulator.RemoteLink{URL: "https://runbooks.example.test/db?token=abc", Title: "runbook"})
+	must(err)
+	created, err := em.Create("SUP", func(i *emulator.Issue) { i.Summary = "created during the test" })
+	must(err)
+	newKey, err := em.Move(sup[7], "OPS")
+	must(err)
+	must(em.Update(sup[8], func(i *emulator.Issue) { i.Summary = "about to be deleted" }))
+	live.settle(t)
+	must(em.Delete(sup[8]))
+	target := emulator.StatusDone
+	if is, _ := em.Issue(sup[10]); is.Status == emulator.StatusDone {
+		target = emulator.StatusToDo // a reopening
+	}
+	must(em.Transition(sup[10], target))
+	_, err = em.AddWorklog(sup[11], emulator.Worklog{Spent: time.Hour})
+	must(err)
+	live.settle(t)
+
+	db := analyst(t, live.dir)
+	stored := func() []string {
+		rows, err := db.Query(`SELECT issue_key FROM jira_issues ORDER BY issue_key`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var k string
+			rows.Scan(&k)
+			out = append(out, k)
+		}
+		return out
+	}()
+	want := map[string]bool{sup[0]: true, sup[1]: true, sup[2]: true, sup[3]: true, sup[4]: true, sup[5]: true,
+		sup[6]: true, created.Key: true, newKey: true, sup[9]: true, sup[10]: true, sup[11]: true}
+	if len(stored) != len(want) {
+		t.Errorf("stored issues: got %v, want %d issues %v", stored, len(want), want)
+	}
+	for _, k := range stored {
+		if !want[k] {
+			t.Errorf("unexpected issue %s stored (deleted or old key?)", k)
+		}
+	}
+	withComments, _ := em.Issue(sup[1])
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_comments WHERE issue_key = ?`, sup[1]); n != len(withComments.Comments) || n < 150 {
+		t.Errorf("comments of %s: got %d, want %d (paged past the embedded 100)", sup[1], n, len(withComments.Comments))
+	}
+	if n := queryInt(t, db, `SELECT count(DISTINCT change_id) FROM jira_changelog WHERE issue_key = ?`, sup[2]); n <= 100 {
+		t.Errorf("histories of %s: got %d, want more than 100", sup[2], n)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_issues WHERE summary = 'edited summary'`); n != 1 {
+		t.Errorf("edited summary not visible")
+	}
+	linked, _ := em.Issue(sup[4])
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[4], sup[5]); n != 1 {
+		t.Errorf("issue link %s -> %s: got %d rows, want 1", sup[4], sup[5], n)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[5], sup[4]); n != 1 {
+		t.Errorf("issue link %s <- %s: got %d rows, want 1 (both ends are fetched)", sup[5], sup[4], n)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ?`, sup[4]); n != len(linked.Links) {
+		t.Errorf("links of %s: got %d, want %d", sup[4], n, len(linked.Links))
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM jira_remote_links WHERE url LIKE '%token=REDACTED%'`); n != 1 {
+		t.Errorf("remote link with a redacted token: got %d, want 1", n)
+	}
+	var path sql.NullString
+	db.QueryRow(`SELECT local_path FROM jira_attachments WHERE issue_key = ? AND filename LIKE '%report%'`, sup[3]).Scan(&path)
+	if !path.Valid || strings.Contains(path.String, "..") || !strings.HasPrefix(path.String, filepath.Join("attachments", sup[3])) {
+		t.Errorf("attachment path: got %v", path)
+	} else if st, err := os.Stat(filepath.Join(live.dir, path.String)); err != nil || st.Size() != 42 {
+		t.Errorf("attachment file: %v %v", st, err)
+	}
+	var status string
+	db.QueryRow(`SELECT status FROM jira_issues WHERE issue_key = ?`, sup[10]).Scan(&status)
+	if status != target {
+		t.Errorf("transitioned issue: got status %q, want %q", status, target)
+	}
+	compareExports(t, live.dir, live.reference(t, stored))
+
+	// Untouched months are not rewritten.
+	before, err := export.ReadManifest(live.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := em.Issue(sup[0])
+	month := iss.Created.UTC().Format("2006-01")
+	must(em.Update(sup[0], func(i *emulator.Issue) { i.Summary = "edited again" }))
+	live.settle(t)
+	if n := queryInt(t, analyst(t, live.dir), `SELECT count(*) FROM jira_issues WHERE summary = 'edited again'`); n != 1 {
+		t.Fatalf("second edit not visible after settling (webhooks %+v)", em.Stats().Webhooks)
+	}
+	after, err := export.ReadManifest(live.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]store.PublishedPartition{}
+	for _, p := range before.Partitions {
+		old[p.Table+"@"+p.Month] = p
+	}
+	rewritten := 0
+	for _, p := range after.Partitions {
+		o := old[p.Table+"@"+p.Month]
+		if p.WrittenAt.Equal(o.WrittenAt) {
+			continue
+		}
+		rewritten++
+		if p.Month != month {
+			t.Errorf("partition %s@%s was rewritten by a change in %s", p.Table, p.Month, month)
+		}
+	}
+	if rewritten == 0 {
+		t.Errorf("no partition of %s was rewritten after an edit", month)
+	}
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+func runExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "export", "[--table T] [--month YYYY-MM]")
+	table := fs.String("table", "", "only this table (default: every analyst table)")
+	month := fs.String("month", "", "only this month, YYYY-MM (default: every month)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("export takes no arguments")
+	}
+	var tables, months []string
+	if *table != "" {
+		known := false
+		for _, t := range normalize.Tables {
+			known = known || t == *table
+		}
+		if !known {
+			return usagef("export: unknown table %q (one of %v)", *table, normalize.Tables)
+		}
+		tables = []string{*table}
+	}
+	if *month != "" {
+		months = []string{*month}
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	s, err := openStore(ctx, cfg, log)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("export: %s is held by a running jiraduck serve, which exports every change itself", storePath(cfg))
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := s.NewWriter(64, nil)
+	defer w.Close()
+	cols, err := s.IssueColumnNames(ctx)
+	if err != nil {
+		return err
+	}
+	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log})
+	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	done, err := ex.ExportDirty(ctx)
+	fmt.Fprintf(e.stdout, "exported %d partition(s) to %s\n", len(done), export.Root(cfg.DataDir))
+	return err
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// jobDeps are a batch command's dependencies for the scheduled jobs: a healed
+// issue is fetched and written at once through the processor.
+func (b *batch) jobDeps() schedule.Deps {
+	return schedule.Deps{Client: b.client, Store: b.store, Writer: b.writer, Options: b.catalog.Options,
+		SLAFields: b.catalog.SLAFieldIDs,
+		Heal: func(ctx context.Context, id, key string) error {
+			_, err := b.proc.Process(ctx, pipeline.Request{KeyOrID: id, ID: id, Key: key})
+			return err
+		}}
+}
+
+// recordRun runs fn as a job recorded in sync_runs and returns its error.
+func (b *batch) recordRun(ctx context.Context, job string, args map[string]any, fn func() (map[string]int, error)) (map[string]int, error) {
+	id, err := b.store.StartRun(ctx, job, args)
+	if err != nil {
+		return nil, err
+	}
+	counts, runErr := fn()
+	exported, exportErr := b.exportDirty()
+	if counts == nil {
+		counts = map[string]int{}
+	}
+	counts["partitions_exported"] = exported
+	status := store.RunOK
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		status = store.RunInterrupted
+	case runErr != nil || exportErr != nil:
+		status = store.RunFailed
+	}
+	if err := b.store.FinishRun(context.Background(), id, status, counts, errors.Join(runErr, exportErr)); err != nil {
+		return counts, err
+	}
+	return counts, errors.Join(runErr, exportErr)
+}
+
+func runPollSLA(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "poll-sla", "[--dry-run]")
+	dry := fs.Bool("dry-run", false, "count what a poll would do without writing or fetching issues")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("poll-sla takes no arguments")
+	}
+	return pollSLA(ctx, e, "poll-sla", schedule.SLAPollOptions{DryRun: *dry})
+}
+
+// pollSLA runs one SLA poll pass from the command line (poll-sla, backfill
+// --sla-only) and prints its summary.
+func pollSLA(ctx context.Context, e *env, job string, opts schedule.SLAPollOptions) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	b, err := openBatch(ctx, cfg, log, job, true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	var res schedule.SLAPollResult
+	_, runErr := b.recordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, func() (map[string]int, error) {
+		var err error
+		res, err = schedule.PollSLA(ctx, b.jobDeps(), opts)
+		return res.Counts(), err
+	})
+	verb := ""
+	if opts.DryRun {
+		verb = " (dry run: nothing written)"
+	}
+	fmt.Fprintf(e.stdout, "%s: %d candidates; updated %d, healed %d, skipped %d, gone %d, failed %d; %d bulk calls in %s%s\n",
+		job, res.Candidates, res.Updated, res.Healed, res.Skipped, res.Gone, res.Failed, res.Calls, time.Since(start).Round(time.Millisecond), verb)
+	return runErr
+}
+
+func runReconcile(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "reconcile", "[--since D] [--dry-run] [--force]")
+	sinceFlag := fs.String("since", "", "compare only issues updated since: a date (2024-01-31), a time or an age (720h); default: the whole scope")
+	dry := fs.Bool("dry-run", false, "count what reconcile would do without fetching or deleting")
+	force := fs.Bool("force", false, "allow deleting more than 5% of the stored issues in scope")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("reconcile takes no arguments")
+	}
+	since, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		return usagef("reconcile: --since: %v", err)
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	b, err := openBatch(ctx, cfg, log, "reconcile", true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	var res schedule.ReconcileResult
+	_, runErr := b.recordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, func() (map[string]int, error) {
+		var err error
+		res, err = schedule.Reconcile(ctx, b.jobDeps(), schedule.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
+		return res.Counts(), err
+	})
+	verb := ""
+	if *dry {
+		verb = " (dry run: nothing fetched or deleted)"
+	}
+	fmt.Fprintf(e.stdout, "reconcile: listed %d; missing %d, stale %d, deleted %d, kept %d, failed %d in %s%s\n",
+		res.Listed, res.Missing, res.Stale, res.Deleted, res.Kept, res.Failed, time.Since(start).Round(time.Millisecond), verb)
+	return runErr
+}

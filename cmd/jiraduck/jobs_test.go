@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// backfilled is a live site whose store holds every issue of the emulator.
+func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
+	t.Helper()
+	// Jira's clock is the wall clock here: the poll's "done within the last
+	// day" is measured against it.
+	live := startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Now: time.Now().UTC()}, extra)
+	res, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fetched != issues {
+		t.Fatalf("backfill fetched %d, want %d", res.Fetched, issues)
+	}
+	live.settle(t)
+	return live
+}
+
+// storedValue returns the first column of the first row of q on the store.
+func storedValue(t *testing.T, l *liveSite, q string) string {
+	t.Helper()
+	res, err := l.svc.store.RunSQL(context.Background(), q, 1)
+	if err != nil || len(res.Rows) == 0 {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return fmt.Sprint(res.Rows[0][0])
+}
+
+func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := backfilled(t, 150, nil)
+	em, ctx := live.em, context.Background()
+	deps := live.svc.jobDeps()
+
+	// Pick open issues: one with a running SLA, one to resolve and one done
+	// issue to reopen, all without a webhook.
+	var ticking, toResolve, toReopen string
+	for _, k := range em.Keys() {
+		is, _ := em.Issue(k)
+		running := false
+		for _, s := range is.SLA {
+			running = running || (s.Ongoing != nil && !s.Ongoing.Paused)
+		}
+		switch {
+		case running && ticking == "" && is.Status != emulator.StatusDone:
+			ticking = k
+		case is.Status != emulator.StatusDone && is.Status != emulator.StatusClosed && toResolve == "" && k != ticking:
+			toResolve = k
+		case is.Status == emulator.StatusDone && toReopen == "":
+			toReopen = k
+		}
+	}
+	if ticking == "" || toResolve == "" || toReopen == "" {
+		t.Fatalf("emulator lacks the issues this test needs: %q %q %q", ticking, toResolve, toReopen)
+	}
+	elapsed := func() string {
+		return storedValue(t, live, "SELECT coalesce(sum(elapsed_millis), 0) FROM sla WHERE cycle = 'ongoing' AND issue_key = '"+ticking+"'")
+	}
+	before := elapsed()
+
+	em.Advance(2 * time.Hour)
+	if err := em.Silent().Transition(toResolve, emulator.StatusDone); err != nil {
+		t.Fatal(err)
+	}
+	// A done issue is polled only when updated within the last day.
+	if err := em.Silent().Update(toReopen, func(i *emulator.Issue) {}); err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated == 0 || res.Healed == 0 {
+		t.Errorf("dry run: got %+v, want updates and heals counted", res)
+	}
+	if elapsed() != before {
+		t.Errorf("a dry run wrote SLA values")
+	}
+
+	em.ResetStats()
+	res, err = schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	calls := em.Stats().Calls[emulator.EndpointBulkFetch]
+	if max := int64((res.Candidates+99)/100) + 1; calls > max {
+		t.Errorf("bulk calls: got %d for %d candidates, want at most %d", calls, res.Candidates, max)
+	}
+	if got := elapsed(); got == before {
+		t.Errorf("ongoing SLA of %s not updated by the poll (still %s)", ticking, got)
+	}
+	if st := storedValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusDone {
+		t.Errorf("issue resolved without a webhook: stored status %q, want Done (healed)", st)
+	}
+	if res.Healed < 1 || res.Updated < 1 || res.Failed != 0 {
+		t.Errorf("poll: got %+v", res)
+	}
+
+	// Reopened in Jira while Done here: healed too.
+	if err := em.Silent().Transition(toResolve, emulator.StatusToDo); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{}); err != nil || res.Healed == 0 {
+		is, _ := em.Issue(toResolve)
+		t.Fatalf("poll after a reopening: got %+v, %v; emulator status %q", res, err, is.Status)
+	}
+	live.settle(t)
+	if st := storedValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusToDo {
+		t.Errorf("issue reopened without a webhook: stored status %q, want To Do", st)
+	}
+
+	// Jira failing: errors are counted and reported, not hidden.
+	must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
+	res, err = schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+	must(t, em.SetFaults(emulator.Faults{}))
+	if err == nil || res.Failed == 0 {
+		t.Errorf("poll against a failing Jira: got %+v, %v; want failures counted and an error", res, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := backfilled(t, 80, nil)
+	em, ctx := live.em, context.Background()
+	deps := live.svc.jobDeps()
+	keys := em.Keys()
+
+	created, err := em.Silent().Create("SUP", func(i *emulator.Issue) { i.Summary = "created while the webhook was lost" })
+	must(t, err)
+	must(t, em.Silent().Update(keys[3], func(i *emulator.Issue) { i.Summary = "edited while the webhook was lost" }))
+	must(t, em.Silent().Delete(keys[5]))
+
+	res, err := schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Missing != 1 || res.Stale != 1 || res.Deleted != 1 {
+		t.Errorf("dry run: got %+v, want 1 missing, 1 stale, 1 deleted", res)
+	}
+	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+created.Key+"'"); n != "1" {
+		t.Errorf("missing issue not fetched")
+	}
+	if s := storedValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+keys[3]+"'"); s != "edited while the webhook was lost" {
+		t.Errorf("stale issue not refreshed: %q", s)
+	}
+	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+keys[5]+"'"); n != "0" {
+		t.Errorf("deleted issue still stored")
+	}
+	if r := storedValue(t, live, "SELECT deleted_reason FROM raw_issues WHERE issue_key = '"+keys[5]+"'"); !strings.Contains(r, "reconcile") {
+		t.Errorf("deletion reason: got %q", r)
+	}
+
+	// A mass deletion (here: every SUP issue) is refused without --force.
+	for _, k := range em.Keys() {
+		if strings.HasPrefix(k, "SUP-") {
+			// Sub-tasks go with their parent: a later key may be gone.
+			if err := em.Silent().Delete(k); err != nil && !errors.Is(err, emulator.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{})
+	if !errors.Is(err, schedule.ErrTooManyDeletions) {
+		t.Fatalf("mass deletion: got %+v, %v; want a refusal", res, err)
+	}
+	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'"); n == "0" {
+		t.Error("a refused reconcile deleted issues")
+	}
+	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{Force: true})
+	if err != nil || res.Deleted == 0 {
+		t.Errorf("forced: got %+v, %v", res, err)
+	}
+}
+
+func TestCronJobsRunInsideServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := startLiveSite(t, 20, nil, map[string]string{
+		"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1s", "JIRADUCK_RECONCILE_SCHEDULE": "@every 1s"})
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	seen := map[string]bool{}
+	for time.Now().Before(deadline) && !(seen["sla-poll"] && seen["reconcile"]) {
+		runs, err := live.svc.store.LastRuns(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if r.Status == store.RunOK {
+				seen[r.Job] = true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !seen["sla-poll"] || !seen["reconcile"] {
+		t.Fatalf("jobs that ran: %v, want sla-poll and reconcile", seen)
+	}
+	// Reconcile (the first run compares the whole scope) fetched every issue.
+	live.settle(t)
+	if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "20" {
+		t.Errorf("issues after a scheduled reconcile: got %s, want 20", n)
+	}
+	// Close stops the jobs: no run starts afterwards.
+	if err := live.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	countRuns := func() int {
+		st, err := store.Open(ctx, storePath(live.cfg), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var n int
+		if err := st.DB().QueryRow(`SELECT count(*) FROM sync_runs`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n := countRuns()
+	time.Sleep(2500 * time.Millisecond)
+	if again := countRuns(); again != n {
+		t.Errorf("runs after serve stopped: %d, then %d", n, again)
+	}
+}

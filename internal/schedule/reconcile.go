@@ -1,0 +1,179 @@
+package schedule
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+)
+
+// ReconcileOptions shape one reconcile run.
+type ReconcileOptions struct {
+	// JQL is the scope (JIRA_JQL).
+	JQL string
+	// Since bounds the scope to issues updated at or after it; zero compares
+	// the whole scope.
+	Since time.Time
+	// DryRun counts without fetching or deleting.
+	DryRun bool
+	// Force allows a run that would delete more than MaxDeleteFraction of the
+	// stored issues in scope.
+	Force bool
+	// Now for tests.
+	Now time.Time
+}
+
+// MaxDeleteFraction is the share of stored issues in scope one run may delete
+// without Force: more looks like a wrong JQL or a permission change, not like
+// deletions.
+const MaxDeleteFraction = 0.05
+
+// ReconcileResult counts a run.
+type ReconcileResult struct {
+	Listed  int `json:"listed"`
+	Missing int `json:"missing"`
+	Stale   int `json:"stale"`
+	Deleted int `json:"deleted"`
+	Kept    int `json:"kept"`
+	Failed  int `json:"failed"`
+	Errors  []string
+}
+
+// Counts is the result as sync_runs stores it.
+func (r ReconcileResult) Counts() map[string]int {
+	return map[string]int{"listed": r.Listed, "missing": r.Missing, "stale": r.Stale, "deleted": r.Deleted,
+		"kept": r.Kept, "failed": r.Failed}
+}
+
+// ErrTooManyDeletions refuses a mass deletion without Force.
+var ErrTooManyDeletions = errors.New("reconcile: too many deletions")
+
+// Reconcile compares Jira's keys and `updated` with the store, by id: an issue
+// missing here is fetched; one whose `updated` in Jira is newer is fetched
+// (content staleness, not only missing keys); one stored but not listed by
+// Jira is confirmed with GET issue: 404 deletes it with the reason recorded,
+// any other answer keeps it. Ids learnt from recent webhooks are passed as
+// reconcileIssues so that Jira's eventually consistent search does not hide
+// fresh issues.
+func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileResult, error) {
+	var res ReconcileResult
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	jql, err := pipeline.ScopeJQL(opts.JQL, opts.Since)
+	if err != nil {
+		return res, err
+	}
+	recent, err := d.Store.RecentIssueIDs(ctx, opts.Now.Add(-2*time.Hour), jira.MaxReconcileIssues)
+	if err != nil {
+		return res, err
+	}
+	var reconcileIDs []int64
+	for _, id := range recent {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			reconcileIDs = append(reconcileIDs, n)
+		}
+	}
+	known, err := d.Store.SyncStates(ctx)
+	if err != nil {
+		return res, err
+	}
+	inJira := map[string]bool{}
+	type fetch struct{ id, key string }
+	var fetches []fetch
+	err = d.Client.SearchAll(ctx, jira.SearchRequest{JQL: jql, Fields: []string{"updated"}, MaxResults: 1000, ReconcileIssues: reconcileIDs},
+		func(hit jira.SearchIssue) error {
+			res.Listed++
+			id := string(hit.ID)
+			inJira[id] = true
+			st, ok := known[id]
+			switch {
+			case !ok:
+				res.Missing++
+				fetches = append(fetches, fetch{id, hit.Key})
+			case !hit.Updated.IsZero() && hit.Updated.UTC().After(st.Updated):
+				res.Stale++
+				fetches = append(fetches, fetch{id, hit.Key})
+			}
+			return nil
+		})
+	if err != nil {
+		return res, fmt.Errorf("reconcile: list issues: %w", err)
+	}
+
+	// Stored issues in the same window that Jira did not list.
+	var absent []string
+	inScope := 0
+	for id, st := range known {
+		if !opts.Since.IsZero() && st.Updated.Before(opts.Since) {
+			continue
+		}
+		inScope++
+		if !inJira[id] {
+			absent = append(absent, id)
+		}
+	}
+	sort.Strings(absent)
+	var gone []string
+	for _, id := range absent {
+		_, _, err := d.Client.GetIssue(ctx, id)
+		switch {
+		case errors.Is(err, jira.ErrNotFound):
+			gone = append(gone, id)
+		case err != nil:
+			res.Failed++
+			if len(res.Errors) < 10 {
+				res.Errors = append(res.Errors, fmt.Sprintf("confirm %s: %v", known[id].Key, err))
+			}
+		default:
+			// Jira has it but the search did not list it: out of the JQL
+			// scope, or not yet indexed. Keep it.
+			res.Kept++
+		}
+	}
+	if inScope > 0 && float64(len(gone)) > MaxDeleteFraction*float64(inScope) && !opts.Force {
+		res.Deleted = 0
+		return res, fmt.Errorf("%w: %d of %d stored issues in scope are gone from Jira (more than %.0f%%); check JIRA_JQL and the account's permissions, then run reconcile --force",
+			ErrTooManyDeletions, len(gone), inScope, MaxDeleteFraction*100)
+	}
+	if opts.DryRun {
+		res.Deleted = len(gone)
+		return res, nil
+	}
+	if len(gone) > 0 {
+		at := opts.Now.UTC()
+		err := d.Writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			for _, id := range gone {
+				if _, err := d.Store.DeleteIssue(ctx, tx, id, known[id].Key, "reconcile: not found in jira (404)", at); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("reconcile: delete: %w", err)
+		}
+		res.Deleted = len(gone)
+		if d.Notify != nil {
+			d.Notify()
+		}
+	}
+	for _, f := range fetches {
+		if err := d.Heal(ctx, f.id, f.key); err != nil {
+			res.Failed++
+			if len(res.Errors) < 10 {
+				res.Errors = append(res.Errors, fmt.Sprintf("fetch %s: %v", f.key, err))
+			}
+		}
+	}
+	if res.Failed > 0 {
+		return res, fmt.Errorf("reconcile: %d issue(s) failed; first: %s", res.Failed, res.Errors[0])
+	}
+	return res, nil
+}
