@@ -25,7 +25,8 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	seed := fs.Int64("seed", emulator.DefaultSeed, "seed of the generated data: the same seed gives the same site")
 	projects := fs.String("projects", emulator.DefaultProjects, "project keys; the first is a Jira Service Management project")
 	webhookURL := fs.String("webhook-url", "", "where changes send their webhooks (none when empty)")
-	webhookSecret := fs.String("webhook-secret", vars["JIRA_WEBHOOK_SECRET"], "HMAC secret that signs webhooks (default $JIRA_WEBHOOK_SECRET)")
+	// The secret's default is applied after parsing, so that -h never prints it.
+	webhookSecret := fs.String("webhook-secret", "", "HMAC secret that signs webhooks (default $JIRA_WEBHOOK_SECRET)")
 	latency := fs.Duration("latency", 0, "latency added to every REST call")
 	errorRate := fs.Float64("error-rate", 0, "fraction of REST calls answered 500, 502 or 503")
 	throttleRate := fs.Float64("throttle-rate", 0, "fraction of REST calls answered 429")
@@ -36,6 +37,9 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("emulator takes no arguments")
+	}
+	if *webhookSecret == "" {
+		*webhookSecret = vars["JIRA_WEBHOOK_SECRET"]
 	}
 	opts := emulator.Options{
 		Issues:        *issues,
@@ -93,7 +97,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 			accounts += ", SLA account " + opts.SLAEmail
 		}
 	}
-	fmt.Fprintf(e.stdout, "jira emulator on %s: %d issues over %d months, seed %d, projects %s; %s\n",
+	fmt.Fprintf(e.stdout, "jira emulator on %s (%d issues over %d months, seed %d, projects %s; %s)\n",
 		url, *issues, *months, *seed, strings.Join(opts.Projects, ","), accounts)
 	<-ctx.Done()
 	return em.Close()

@@ -38,13 +38,13 @@ func commands() []command {
 		{"backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only]", "fetch every issue in scope from Jira", runBackfill},
 		{"poll-sla", "[--dry-run]", "one SLA poll pass", runPollSLA},
 		{"reconcile", "[--since D] [--dry-run] [--force]", "compare Jira with the store; fetch missing or stale issues, remove deleted ones", runReconcile},
-		{"rebuild", "", "re-derive every table and partition from the stored raw payloads", notYet("rebuild")},
+		{"rebuild", "[--batch N]", "re-derive every table and partition from the stored raw payloads", runRebuild},
 		{"export", "[--table T] [--month YYYY-MM]", "write Parquet partitions now", runExport},
-		{"snapshot", "[--out PATH]", "write a consistent self-contained .duckdb copy for analysts", notYet("snapshot")},
+		{"snapshot", "[--out PATH]", "write a consistent self-contained .duckdb copy for analysts", runSnapshot},
 		{"query", "[--format table|csv|json|parquet] [--out FILE] SQL", "read-only SQL over the exported Parquet (analyst views)", runQuery},
 		{"sql", "[--format table|csv|json] SQL", "maintenance SQL on the canonical store", runSQL},
 		{"migrate", "", "apply pending migrations and print the schema version", runMigrate},
-		{"import", "--raw-dir DIR", "load a raw layout written by the Python data broker", notYet("import")},
+		{"import", "--raw-dir DIR", "load a raw layout written by the Python data broker", runImport},
 		{"emulator", emulatorUsage, "a local fake Jira Cloud for demos, tests and benchmarks", runEmulator},
 		{"demo", "[--data-dir DIR] [--issues N] [--events N]", "emulator + serve + a burst of webhooks, then sample queries", runDemo},
 		{"config", "", "print the effective settings, secrets redacted", runConfig},
@@ -58,15 +58,6 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
-
-// errUnavailable marks a command that this build does not provide yet.
-var errUnavailable = errors.New("not available yet")
-
-func notYet(name string) func(context.Context, *env, []string) error {
-	return func(context.Context, *env, []string) error {
-		return fmt.Errorf("%s: %w in this version of jiraduck", name, errUnavailable)
-	}
-}
 
 // errSilent is returned after a command already printed its failure.
 var errSilent = errors.New("failed")

@@ -277,7 +277,21 @@ func (s *service) catalogLoop(refresh <-chan struct{}) {
 // addJobs schedules the SLA poll, reconcile and event retention.
 func (s *service) addJobs() error {
 	deps := s.jobDeps()
-	jobs := []schedule.Job{{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents}}
+	jobs := []schedule.Job{
+		{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents},
+		{Name: "snapshot", Spec: s.cfg.SnapshotSchedule, Timeout: 30 * time.Minute, Record: true,
+			Run: func(ctx context.Context) (map[string]int, error) {
+				res, err := export.Snapshot(ctx, s.store, export.SnapshotPath(s.cfg.DataDir))
+				if err != nil {
+					return nil, err
+				}
+				counts := map[string]int{"bytes": int(res.Bytes)}
+				for t, n := range res.Rows {
+					counts[t] = int(n)
+				}
+				return counts, nil
+			}},
+	}
 	if s.client != nil {
 		jobs = append(jobs,
 			schedule.Job{Name: "sla-poll", Spec: s.cfg.SLAPollSchedule, Timeout: 10 * time.Minute, Record: true,

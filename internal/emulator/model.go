@@ -257,7 +257,9 @@ func (is *Issue) clone() *Issue {
 			c.Custom[k] = slices.Clone(list)
 		}
 	}
-	c.SLA = make([]SLA, len(is.SLA))
+	if is.SLA != nil {
+		c.SLA = make([]SLA, len(is.SLA))
+	}
 	for i, s := range is.SLA {
 		s.Completed = slices.Clone(s.Completed)
 		if s.Ongoing != nil {

@@ -653,6 +653,11 @@ func (e *Emulator) create(projectKey string, fn func(*Issue) error) (*Issue, err
 			ttfr.Start(at, prio.ttfr)
 			is.SLA = []SLA{ttr, ttfr}
 		}
+		if st.cat == catDone {
+			for i := range is.SLA {
+				is.SLA[i].Complete(at)
+			}
+		}
 	}
 	idx := int32(len(s.recs))
 	r := &rec{idx: idx, id: firstIssueID + int64(idx), proj: p, num: p.next, created: at, parent: parent, subtask: parent >= 0, full: is}

@@ -627,3 +627,26 @@ func TestStateIsTheFullIssue(t *testing.T) {
 		t.Error("state of an unknown issue")
 	}
 }
+
+func TestTouchMovesUpdated(t *testing.T) {
+	e, _, sink := newHookedEmu(t, Options{Issues: 40, Seed: 8})
+	for _, pick := range []func(*Issue) bool{
+		func(is *Issue) bool { return is.SLA == nil },
+		func(is *Issue) bool { return len(is.SLA) == 2 && is.SLA[0].Error == "" },
+	} {
+		key := findIssue(t, e, pick)
+		before, _ := e.Issue(key)
+		n := len(sink.deliveries())
+		if err := e.Update(key, func(*Issue) {}); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, e)
+		after, _ := e.Issue(key)
+		if !after.Updated.After(before.Updated) || len(after.Histories) != len(before.Histories) {
+			t.Errorf("%s: touch moved updated %s -> %s, histories %d -> %d", key, before.Updated, after.Updated, len(before.Histories), len(after.Histories))
+		}
+		if got := len(sink.deliveries()) - n; got != 1 {
+			t.Errorf("%s: touch sent %d webhooks, want 1", key, got)
+		}
+	}
+}

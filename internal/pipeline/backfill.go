@@ -30,6 +30,11 @@ type BackfillOptions struct {
 	Progress func()
 	// Record, if set, receives the counts every few seconds (sync_runs).
 	Record func(counts map[string]int)
+	// Retries is how many more rounds failed issues get after the pass
+	// (default 2), RetryDelay the pause before each (default 5s): a burst of
+	// 429s or 5xx outlasting the client's own retries is ridden out.
+	Retries    int
+	RetryDelay time.Duration
 }
 
 // BackfillResult counts what a backfill did.
@@ -83,36 +88,59 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 		opts.Listed(len(todo), res.Skipped)
 	}
 
-	var fetched, failed, gone atomic.Int64
+	if opts.Retries == 0 {
+		opts.Retries = 2
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = 5 * time.Second
+	}
+	var fetched, gone atomic.Int64
 	var errMu sync.Mutex
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for i := 0; i < opts.Parallel; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				out, err := p.Process(ctx, Request{KeyOrID: id, ID: id})
-				switch {
-				case err != nil && ctx.Err() != nil:
-					// Interrupted: not a failure of the issue.
-				case err != nil:
-					failed.Add(1)
-					errMu.Lock()
-					if len(res.Errors) < 10 {
-						res.Errors = append(res.Errors, err.Error())
+	var failedIDs []string
+	var lastErrs []string
+	// pass fetches ids with opts.Parallel workers and returns those that failed.
+	pass := func(ids []string, report bool) []string {
+		var failedNow []string
+		work := make(chan string)
+		var wg sync.WaitGroup
+		for i := 0; i < opts.Parallel; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range work {
+					out, err := p.Process(ctx, Request{KeyOrID: id, ID: id})
+					switch {
+					case err != nil && ctx.Err() != nil:
+						// Interrupted: not a failure of the issue.
+					case err != nil:
+						errMu.Lock()
+						failedNow = append(failedNow, id)
+						if len(lastErrs) < 10 {
+							lastErrs = append(lastErrs, err.Error())
+						}
+						errMu.Unlock()
+					case out == Gone:
+						gone.Add(1)
+					default:
+						fetched.Add(1)
 					}
-					errMu.Unlock()
-				case out == Gone:
-					gone.Add(1)
-				default:
-					fetched.Add(1)
+					if report && opts.Progress != nil {
+						opts.Progress()
+					}
 				}
-				if opts.Progress != nil {
-					opts.Progress()
-				}
+			}()
+		}
+	feed:
+		for _, id := range ids {
+			select {
+			case work <- id:
+			case <-ctx.Done():
+				break feed
 			}
-		}()
+		}
+		close(work)
+		wg.Wait()
+		return failedNow
 	}
 	stopRecord := make(chan struct{})
 	recorded := make(chan struct{})
@@ -127,25 +155,31 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 			case <-t.C:
 				if opts.Record != nil {
 					snap := res
-					snap.Fetched, snap.Failed, snap.Gone = int(fetched.Load()), int(failed.Load()), int(gone.Load())
+					errMu.Lock()
+					snap.Failed = len(failedIDs)
+					errMu.Unlock()
+					snap.Fetched, snap.Gone = int(fetched.Load()), int(gone.Load())
 					opts.Record(snap.Counts())
 				}
 			}
 		}
 	}()
-feed:
-	for _, id := range todo {
+	failedIDs = pass(todo, true)
+	for round := 0; round < opts.Retries && len(failedIDs) > 0 && ctx.Err() == nil; round++ {
 		select {
-		case work <- id:
+		case <-time.After(opts.RetryDelay):
 		case <-ctx.Done():
-			break feed
 		}
+		if ctx.Err() != nil {
+			break
+		}
+		lastErrs = nil
+		failedIDs = pass(failedIDs, false)
 	}
-	close(work)
-	wg.Wait()
 	close(stopRecord)
 	<-recorded
-	res.Fetched, res.Failed, res.Gone = int(fetched.Load()), int(failed.Load()), int(gone.Load())
+	res.Errors = lastErrs
+	res.Fetched, res.Failed, res.Gone = int(fetched.Load()), len(failedIDs), int(gone.Load())
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}

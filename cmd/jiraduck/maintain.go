@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+func runRebuild(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "rebuild", "[--batch N]")
+	batchSize := fs.Int("batch", 500, "issues normalized and written per transaction")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *batchSize < 1 {
+		return usagef("rebuild takes no arguments and a positive --batch")
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	b, err := openBatch(ctx, cfg, log, "rebuild", false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	var res pipeline.RebuildResult
+	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, func() (map[string]int, error) {
+		var err error
+		res, err = pipeline.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), pipeline.RebuildOptions{
+			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes,
+			Progress: func(done int) {
+				if done%10000 < *batchSize {
+					log.WithField("issues", done).Info("rebuild progress")
+				}
+			}})
+		if err == nil {
+			// Every partition is rewritten, and months no longer holding
+			// issues are removed.
+			err = export.MarkAll(ctx, b.store, b.writer, nil, nil)
+		}
+		return map[string]int{"issues": res.Issues, "skipped": res.Skipped}, err
+	})
+	for _, msg := range res.Errors {
+		fmt.Fprintln(e.stderr, "  skipped: "+msg)
+	}
+	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)\n",
+		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond))
+	return runErr
+}
+
+func runImport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "import", "--raw-dir DIR")
+	rawDir := fs.String("raw-dir", "", "folder written by the Python data broker (issues/<KEY>.json, attachments/<KEY>/...)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *rawDir == "" {
+		return usagef("import needs --raw-dir DIR and no arguments")
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	// With Jira configured, its field list names the custom fields and says
+	// which hold SLA values (one call; no issue is fetched). Without it,
+	// JIRA_SLA_FIELDS says which fields are SLAs.
+	b, err := openBatch(ctx, cfg, log, "import", cfg.JiraConfigured())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	var res pipeline.ImportResult
+	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, func() (map[string]int, error) {
+		var err error
+		res, err = pipeline.Import(ctx, b.store, b.writer, b.catalog.Options(), pipeline.ImportOptions{
+			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})
+		return res.Counts(), err
+	})
+	for _, p := range res.Problems {
+		fmt.Fprintln(e.stderr, "  skipped "+p)
+	}
+	fmt.Fprintf(e.stdout, "import: %d files; %d issues imported, %d deleted, %d attachment files copied, %d malformed skipped in %s\n",
+		res.Files, res.Imported, res.Deleted, res.Attachments, res.Malformed, time.Since(start).Round(time.Millisecond))
+	if runErr == nil && res.Malformed > 0 {
+		fmt.Fprintln(e.stdout, "import: run backfill later to fetch what the skipped files held, and reconcile to confirm deletions")
+	}
+	return runErr
+}
+
+func runSnapshot(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "snapshot", "[--out PATH]")
+	out := fs.String("out", "", "where to write the snapshot (default $JIRADUCK_DATA_DIR/snapshot/jira.duckdb)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("snapshot takes no arguments")
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = export.SnapshotPath(cfg.DataDir)
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	s, err := openStore(ctx, cfg, log)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", storePath(cfg), export.SnapshotPath(cfg.DataDir))
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	id, err := s.StartRun(ctx, "snapshot", map[string]any{"out": path})
+	if err != nil {
+		return err
+	}
+	res, err := export.Snapshot(ctx, s, path)
+	status := store.RunOK
+	counts := map[string]int{}
+	if err != nil {
+		status = store.RunFailed
+	} else {
+		for t, n := range res.Rows {
+			counts[t] = int(n)
+		}
+	}
+	_ = s.FinishRun(context.Background(), id, status, counts, err)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "snapshot: %s, %d issues, %.1f MB in %s\n", res.Path, res.Rows["issues"], float64(res.Bytes)/1e6, res.Took.Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,163 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// SnapshotPath is where the analysts' snapshot lives by default.
+func SnapshotPath(dataDir string) string { return filepath.Join(dataDir, "snapshot", "jira.duckdb") }
+
+// tableDescriptions label the tables in a snapshot's _meta.
+var tableDescriptions = map[string]string{
+	"issues":       "one row per issue: fields, people, dates, counts, SLA summary, promoted custom fields",
+	"comments":     "every comment, body as text",
+	"attachments":  "every attachment; local_path is relative to the server's data directory",
+	"changelog":    "every changed field of every history entry",
+	"issuelinks":   "links between issues, one row per end",
+	"remote_links": "links from issues to outside resources",
+	"sla":          "Jira Service Management SLA cycles, ongoing and completed",
+	"issue_fields": "every non-empty custom field, by id, with its current name",
+}
+
+// SnapshotResult describes a written snapshot.
+type SnapshotResult struct {
+	Path  string
+	Rows  map[string]int64
+	Bytes int64
+	Took  time.Duration
+}
+
+// Snapshot writes a self-contained DuckDB file for analysts: every analyst
+// table, a view jira_<table> over each (with the month column the Parquet
+// layout has), and a _meta table (table_name, description, rows, size_bytes,
+// extracted_at, query_mode). All tables are copied in one read transaction, so
+// the copy is consistent while writers go on; the file is built next to its
+// destination and renamed into place, so a reader opens the old snapshot or
+// the new one, never a half-written one.
+func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult, error) {
+	start := time.Now()
+	if err := files.MkdirAll(filepath.Dir(out)); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	staging := filepath.Join(filepath.Dir(out), fmt.Sprintf(".%s.%s.tmp", filepath.Base(out), randomSuffix()))
+	defer os.Remove(staging)
+	defer os.Remove(staging + ".wal")
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	defer conn.Close()
+	var home string
+	if err := conn.QueryRowContext(ctx, "SELECT current_database()").Scan(&home); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	home = `"` + strings.ReplaceAll(home, `"`, `""`) + `"`
+	alias := "snap_" + randomSuffix()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quote(staging), alias)); err != nil {
+		return nil, fmt.Errorf("snapshot: attach: %w", err)
+	}
+	attached := true
+	defer func() {
+		if attached {
+			_, _ = conn.ExecContext(context.Background(), "DETACH "+alias)
+		}
+	}()
+	res := &SnapshotResult{Path: out, Rows: map[string]int64{}}
+	extracted := time.Now().UTC()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	rollback := func(err error) (*SnapshotResult, error) {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	for _, t := range normalize.Tables {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS SELECT * FROM main.%s", alias, t, t)); err != nil {
+			return rollback(fmt.Errorf("copy %s: %w", t, err))
+		}
+		var n int64
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", alias, t)).Scan(&n); err != nil {
+			return rollback(err)
+		}
+		res.Rows[t] = n
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s._meta (table_name VARCHAR, description VARCHAR, rows BIGINT,
+		size_bytes BIGINT, extracted_at TIMESTAMPTZ, query_mode VARCHAR)`, alias)); err != nil {
+		return rollback(err)
+	}
+	sizes := map[string]int64{}
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, sum(bytes) FROM main.partitions GROUP BY table_name`)
+	if err != nil {
+		return rollback(err)
+	}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			rows.Close()
+			return rollback(err)
+		}
+		sizes[t] = n
+	}
+	rows.Close()
+	for _, t := range normalize.Tables {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s._meta VALUES (?, ?, ?, ?, ?, 'snapshot')`, alias),
+			t, tableDescriptions[t], res.Rows[t], sizes[t], extracted); err != nil {
+			return rollback(err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return rollback(err)
+	}
+	// Views are created inside the snapshot's own catalog so they resolve
+	// there when the file is opened alone.
+	if _, err := conn.ExecContext(ctx, "USE "+alias); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	for _, st := range snapshotViews() {
+		if _, err := conn.ExecContext(ctx, st); err != nil {
+			_, _ = conn.ExecContext(context.Background(), "USE "+home)
+			return nil, fmt.Errorf("snapshot: view: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "USE "+home); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "DETACH "+alias); err != nil {
+		return nil, fmt.Errorf("snapshot: detach: %w", err)
+	}
+	attached = false
+	if err := files.Publish(staging, out); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if st, err := os.Stat(out); err == nil {
+		res.Bytes = st.Size()
+	}
+	res.Took = time.Since(start)
+	return res, nil
+}
+
+// snapshotViews are the analyst views over a snapshot's own tables, with the
+// month column of the Parquet layout (the UTC month of the issue's created).
+func snapshotViews() []string {
+	var out []string
+	for _, t := range normalize.Tables {
+		var q string
+		if t == "issues" {
+			q = "SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m') AS month FROM issues"
+		} else {
+			q = fmt.Sprintf("SELECT t.*, strftime(i.created_at AT TIME ZONE 'UTC', '%%Y-%%m') AS month FROM %s t JOIN issues i USING (issue_key)", t)
+		}
+		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS %s", t, q))
+	}
+	return out
+}

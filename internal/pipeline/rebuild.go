@@ -1,0 +1,176 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// RebuildOptions shape a rebuild.
+type RebuildOptions struct {
+	// Batch is how many issues are normalized and written per transaction
+	// (default 500): memory stays bounded whatever the store's size.
+	Batch int
+	// DataDir and AttachmentMaxBytes let a rebuild find the attachment files
+	// already kept, and say why big ones are not.
+	DataDir            string
+	AttachmentMaxBytes int64
+	// Progress is told after each batch.
+	Progress func(done int)
+}
+
+// RebuildResult counts a rebuild.
+type RebuildResult struct {
+	Issues  int
+	Skipped int
+	Errors  []string
+}
+
+// Rebuild re-derives every analyst table from the stored raw payloads, with no
+// Jira call: the tables are emptied, then every payload is normalized again
+// and written in batches. What only a download knows (local_path, sha256) is
+// kept from the rows being replaced, or read back from the file on disk.
+func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normalize.Options, ro RebuildOptions) (RebuildResult, error) {
+	var res RebuildResult
+	if ro.Batch < 1 {
+		ro.Batch = 500
+	}
+	kept, err := keptAttachments(ctx, s)
+	if err != nil {
+		return res, err
+	}
+	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, t := range normalize.Tables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+				return fmt.Errorf("empty %s: %w", t, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("rebuild: %w", err)
+	}
+	err = s.RawPayloads(ctx, ro.Batch, func(payloads [][]byte) error {
+		batch := make([]*normalize.Rows, 0, len(payloads))
+		for _, p := range payloads {
+			var b jira.Bundle
+			if err := json.Unmarshal(p, &b); err != nil {
+				res.Skipped++
+				if len(res.Errors) < 10 {
+					res.Errors = append(res.Errors, fmt.Sprintf("stored payload: %v", err))
+				}
+				continue
+			}
+			rows, err := normalize.FromBundle(&b, opts)
+			if err != nil {
+				res.Skipped++
+				if len(res.Errors) < 10 {
+					res.Errors = append(res.Errors, err.Error())
+				}
+				continue
+			}
+			restoreAttachments(rows, kept, ro.DataDir, ro.AttachmentMaxBytes)
+			batch = append(batch, rows)
+		}
+		err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild: write: %w", err)
+		}
+		res.Issues += len(batch)
+		if ro.Progress != nil {
+			ro.Progress(res.Issues)
+		}
+		return ctx.Err()
+	})
+	return res, err
+}
+
+// keptAttachment is what a download left in the attachments table.
+type keptAttachment struct {
+	path, sum, skipped string
+	size               int64
+}
+
+func keptAttachments(ctx context.Context, s *store.Store) (map[string]keptAttachment, error) {
+	rows, err := s.DB().QueryContext(ctx, `SELECT attachment_id, coalesce(local_path, ''), coalesce(sha256, ''),
+		coalesce(skipped_reason, ''), coalesce(size_bytes, -1) FROM attachments`)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: read attachments: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]keptAttachment{}
+	for rows.Next() {
+		var id string
+		var k keptAttachment
+		if err := rows.Scan(&id, &k.path, &k.sum, &k.skipped, &k.size); err != nil {
+			return nil, err
+		}
+		out[id] = k
+	}
+	return out, rows.Err()
+}
+
+// restoreAttachments fills what only a download knows: from the row being
+// replaced when there is one, else from the file on disk (its digest is
+// computed), else the reason a big file is not kept.
+func restoreAttachments(rows *normalize.Rows, kept map[string]keptAttachment, dataDir string, maxBytes int64) {
+	for i := range rows.Attachments {
+		a := &rows.Attachments[i]
+		size := int64(-1)
+		if a.SizeBytes != nil {
+			size = *a.SizeBytes
+		}
+		if k, ok := kept[a.AttachmentID]; ok && (k.size == size || size < 0) {
+			if k.path != "" {
+				a.LocalPath, a.SHA256 = ptr(k.path), ptr(k.sum)
+			}
+			if k.skipped != "" {
+				a.SkippedReason = ptr(k.skipped)
+			}
+			continue
+		}
+		if size > maxBytes {
+			a.SkippedReason = ptr(fmt.Sprintf("larger than JIRADUCK_ATTACHMENT_MAX_BYTES (%d bytes)", maxBytes))
+			continue
+		}
+		rel, err := AttachmentPath(a.IssueKey, a.AttachmentID, deref(a.Filename))
+		if err != nil || dataDir == "" {
+			continue
+		}
+		if sum, ok := digestIfSize(filepath.Join(dataDir, rel), size); ok {
+			a.LocalPath, a.SHA256 = ptr(rel), ptr(sum)
+		}
+	}
+}
+
+// digestIfSize returns the SHA-256 of a regular file of the given size.
+func digestIfSize(path string, size int64) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || (size >= 0 && st.Size() != size) {
+		return "", false
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", false
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
+}
