@@ -147,3 +147,10 @@ func TestConfigRedactsSecrets(t *testing.T) {
 		t.Errorf("config output lacks the redacted token line: %s", out)
 	}
 }
+
+func TestSQLStartingWithAComment(t *testing.T) {
+	out, errOut, code := runCmd(t, dataEnv(t), "sql", "--format", "csv", "-- how many issues?\nSELECT count(*) AS n FROM issues")
+	if code != 0 || out != "n\n0\n" {
+		t.Errorf("got code %d out %q err %q", code, out, errOut)
+	}
+}

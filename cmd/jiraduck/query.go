@@ -15,10 +15,11 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "query", "[--format table|csv|json|parquet] [--out FILE] SQL")
 	format := fs.String("format", "table", "output format: table, csv, json or parquet (parquet needs --out)")
 	out := fs.String("out", "", "write to this file instead of stdout")
-	if err := parseFlags(fs, args); err != nil {
+	flagArgs, statement := splitSQL(args)
+	if err := parseFlags(fs, flagArgs); err != nil {
 		return err
 	}
-	query := joinArgs(fs.Args())
+	query := joinArgs(append(fs.Args(), statement...))
 	if query == "" {
 		return usagef("query: no statement given")
 	}

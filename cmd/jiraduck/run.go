@@ -184,3 +184,15 @@ func isTerminal(w io.Writer) bool {
 
 // joinArgs joins the positional arguments of a SQL command.
 func joinArgs(args []string) string { return strings.TrimSpace(strings.Join(args, " ")) }
+
+// splitSQL separates a SQL command's flags from its statement. A statement
+// may start with a "--" comment, which the flag parser would take for a flag:
+// the first argument holding white space, and everything after it, is SQL.
+func splitSQL(args []string) (flags, statement []string) {
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t\n\r") {
+			return args[:i], args[i:]
+		}
+	}
+	return args, nil
+}

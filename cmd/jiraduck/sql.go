@@ -18,10 +18,11 @@ import (
 func runSQL(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sql", "[--format table|csv|json] SQL")
 	format := fs.String("format", "table", "output format: table, csv or json")
-	if err := parseFlags(fs, args); err != nil {
+	flagArgs, statement := splitSQL(args)
+	if err := parseFlags(fs, flagArgs); err != nil {
 		return err
 	}
-	query := joinArgs(fs.Args())
+	query := joinArgs(append(fs.Args(), statement...))
 	if query == "" {
 		return usagef("sql: no statement given")
 	}

@@ -2,6 +2,7 @@ package adf
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -174,4 +175,21 @@ func isSecretName(name string) bool {
 		}
 	}
 	return false
+}
+
+// urlInText finds URLs in free text: wiki markup ([label|https://...]),
+// plain strings of changelog entries and custom fields.
+var urlInText = regexp.MustCompile(`(?i)\b(?:https?|ftp)://[^\s<>"'|\]\[{}]+`)
+
+// RedactText applies RedactURL to every URL found in free text, such as the
+// wiki markup Jira keeps in changelog entries of the description.
+func RedactText(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return urlInText.ReplaceAllStringFunc(s, func(u string) string {
+		// Sentence punctuation after a URL is not part of it.
+		trimmed := strings.TrimRight(u, ".,;:!?)")
+		return RedactURL(trimmed) + u[len(trimmed):]
+	})
 }

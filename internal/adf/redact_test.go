@@ -54,3 +54,17 @@ func TestRedactURL(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactText(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"no links here", "no links here"},
+		{"see [runbook|https://wiki.test/x?token=abc&page=2] now", "see [runbook|https://wiki.test/x?token=REDACTED&page=2] now"},
+		{"two: http://a.test/?secret=1 and https://b.test/p?api_key=k.", "two: http://a.test/?secret=REDACTED and https://b.test/p?api_key=REDACTED."},
+		{"https://plain.test/path", "https://plain.test/path"},
+	}
+	for _, tc := range cases {
+		if got := RedactText(tc.in); got != tc.want {
+			t.Errorf("RedactText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -170,7 +170,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 			r.Changelog = append(r.Changelog, ChangeItem{ChangeID: string(h.ID), ItemIndex: int32(idx), IssueKey: key,
 				AuthorEmail: email, AuthorName: name, AuthorAccountID: account,
 				Field: opt(it.Field), FieldID: opt(it.FieldID), FieldType: opt(it.FieldType),
-				FromValue: it.From, FromString: it.FromString, ToValue: it.To, ToString: it.ToString,
+				FromValue: it.From, FromString: redactText(it.FromString), ToValue: it.To, ToString: redactText(it.ToString),
 				ChangedAt: optTime(h.Created)})
 		}
 	}
@@ -227,7 +227,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		raw := custom[id]
-		if emptyValue(raw) {
+		if emptyValue(raw) || errorOnly(raw) {
 			continue
 		}
 		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(ValueText(raw)), ValueJSON: opt(compactJSON(raw))}
@@ -523,4 +523,33 @@ func emptyList(raw json.RawMessage, name string) json.RawMessage {
 		return raw
 	}
 	return out
+}
+
+// redactText hides credentials in URLs of free text (changelog entries keep
+// the description's wiki markup as it was).
+func redactText(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	r := adf.RedactText(*s)
+	return &r
+}
+
+// errorOnly reports a value that is only Jira's refusal to compute it, such as
+// an SLA field outside a service project: {"errorMessage": ...}.
+func errorOnly(raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 || b[0] != '{' || !bytes.Contains(b, []byte(`"errorMessage"`)) {
+		return false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	for k := range m {
+		if k != "errorMessage" && k != "i18nErrorMessage" {
+			return false
+		}
+	}
+	return true
 }

@@ -78,6 +78,10 @@ func plain(v any) any {
 		}
 		return x
 	case *big.Int:
+		// HUGEINT results (count_if, sums of BIGINT) usually fit an int64.
+		if x.IsInt64() {
+			return x.Int64()
+		}
 		return x.String()
 	case []byte:
 		return string(x)
