@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,10 +52,9 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	// Interrupted after a part, then run again: the rest is fetched, the
 	// part already done is skipped.
 	cctx, cancel := context.WithCancel(ctx)
-	done := 0
+	var done atomic.Int64
 	_, err := pipeline.Backfill(cctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 4, Progress: func() {
-		done++
-		if done == n/3 {
+		if done.Add(1) == int64(n/3) {
 			cancel()
 		}
 	}})

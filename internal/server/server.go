@@ -49,6 +49,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/webhooks/jira/health", s.health).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.HandleFunc("/", s.status).Methods(http.MethodGet, http.MethodHead)
 	if d.Config.AdminToken.IsSet() {
 		if d.Config.Debug {
 			r.Handle("/webhooks/jira/test", s.admin(s.testFetch)).Methods(http.MethodPost)

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+)
+
+// StoreOnlyTables are the tables that stay in the canonical store and are
+// never exported.
+var StoreOnlyTables = []string{"raw_issues", "fields", "webhook_events", "sync_runs", "dirty_partitions", "partitions", "schema_migrations"}
+
+// TableCount is the number of rows of one table; Err is set instead when the
+// table could not be counted.
+type TableCount struct {
+	Table string
+	Rows  int64
+	Err   error
+}
+
+var plainName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// RowCounts counts the rows of each table, one statement per table so a
+// missing or broken table costs only its own line.
+func (s *Store) RowCounts(ctx context.Context, tables []string) []TableCount {
+	out := make([]TableCount, 0, len(tables))
+	for _, t := range tables {
+		c := TableCount{Table: t}
+		if !plainName.MatchString(t) {
+			c.Err = fmt.Errorf("count %q: not a table name", t)
+		} else if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM "`+t+`"`).Scan(&c.Rows); err != nil {
+			c.Err = fmt.Errorf("count %s: %w", t, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// AttachmentCounts says how many catalogued attachments have their bytes
+// stored, how many were skipped on purpose (too large, refused) and how many
+// are still waiting for a download.
+type AttachmentCounts struct {
+	Total       int64
+	Stored      int64
+	StoredBytes int64
+	Skipped     int64
+	Pending     int64
+}
+
+// AttachmentCounts counts the attachments by what happened to their bytes.
+func (s *Store) AttachmentCounts(ctx context.Context) (AttachmentCounts, error) {
+	var c AttachmentCounts
+	err := s.db.QueryRowContext(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE local_path IS NOT NULL),
+		coalesce(sum(size_bytes) FILTER (WHERE local_path IS NOT NULL), 0),
+		count(*) FILTER (WHERE skipped_reason IS NOT NULL),
+		count(*) FILTER (WHERE local_path IS NULL AND skipped_reason IS NULL)
+		FROM attachments`).Scan(&c.Total, &c.Stored, &c.StoredBytes, &c.Skipped, &c.Pending)
+	if err != nil {
+		return AttachmentCounts{}, fmt.Errorf("count attachments: %w", err)
+	}
+	return c, nil
+}
+
+// IssueCounts describes raw_issues: issues stored, issues whose last fetch
+// fell short of a collection (healed by the next poll or reconcile) and
+// tombstones of deleted issues.
+type IssueCounts struct {
+	Live       int64
+	Incomplete int64
+	Deleted    int64
+}
+
+// IssueCounts counts the stored issues by state.
+func (s *Store) IssueCounts(ctx context.Context) (IssueCounts, error) {
+	var c IssueCounts
+	err := s.db.QueryRowContext(ctx, `SELECT
+		count(*) FILTER (WHERE deleted_at IS NULL),
+		count(*) FILTER (WHERE deleted_at IS NULL AND incomplete),
+		count(*) FILTER (WHERE deleted_at IS NOT NULL)
+		FROM raw_issues`).Scan(&c.Live, &c.Incomplete, &c.Deleted)
+	if err != nil {
+		return IssueCounts{}, fmt.Errorf("count issues: %w", err)
+	}
+	return c, nil
+}
+
+// FileSizes returns the size of the database file and of its write-ahead log
+// (zero when there is none, as after a checkpoint).
+func (s *Store) FileSizes() (db, wal int64, err error) {
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("size of %s: %w", s.path, err)
+	}
+	db = st.Size()
+	st, err = os.Stat(s.path + ".wal")
+	switch {
+	case err == nil:
+		wal = st.Size()
+	case !errors.Is(err, fs.ErrNotExist):
+		return db, 0, fmt.Errorf("size of %s.wal: %w", s.path, err)
+	}
+	return db, wal, nil
+}
