@@ -11,8 +11,14 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
+
+// writeBatch is how many prepared issues a backfill writes per transaction:
+// large enough that the per-statement cost of DuckDB fades, small enough to
+// keep a transaction short.
+const writeBatch = 250
 
 // BackfillOptions shape a backfill.
 type BackfillOptions struct {
@@ -98,9 +104,59 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 	var errMu sync.Mutex
 	var failedIDs []string
 	var lastErrs []string
-	// pass fetches ids with opts.Parallel workers and returns those that failed.
+	// pass fetches ids with opts.Parallel workers, writes what they prepare
+	// in batches of up to writeBatch issues, and returns the ids that failed.
 	pass := func(ids []string, report bool) []string {
 		var failedNow []string
+		fail := func(id string, err error) {
+			errMu.Lock()
+			defer errMu.Unlock()
+			failedNow = append(failedNow, id)
+			if len(lastErrs) < 10 {
+				lastErrs = append(lastErrs, err.Error())
+			}
+		}
+		prepared := make(chan *normalize.Rows, writeBatch)
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			var batch []*normalize.Rows
+			flush := func() {
+				if len(batch) == 0 {
+					return
+				}
+				if err := p.WriteBatch(context.WithoutCancel(ctx), batch); err != nil {
+					for _, r := range batch {
+						fail(r.Issue.IssueID, err)
+					}
+				} else {
+					fetched.Add(int64(len(batch)))
+				}
+				if report && opts.Progress != nil {
+					for range batch {
+						opts.Progress()
+					}
+				}
+				batch = batch[:0]
+			}
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case r, ok := <-prepared:
+					if !ok {
+						flush()
+						return
+					}
+					batch = append(batch, r)
+					if len(batch) >= writeBatch {
+						flush()
+					}
+				case <-tick.C:
+					flush()
+				}
+			}
+		}()
 		work := make(chan string)
 		var wg sync.WaitGroup
 		for i := 0; i < opts.Parallel; i++ {
@@ -108,21 +164,17 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 			go func() {
 				defer wg.Done()
 				for id := range work {
-					out, err := p.Process(ctx, Request{KeyOrID: id, ID: id})
+					rows, out, err := p.Prepare(ctx, Request{KeyOrID: id, ID: id})
 					switch {
 					case err != nil && ctx.Err() != nil:
 						// Interrupted: not a failure of the issue.
 					case err != nil:
-						errMu.Lock()
-						failedNow = append(failedNow, id)
-						if len(lastErrs) < 10 {
-							lastErrs = append(lastErrs, err.Error())
-						}
-						errMu.Unlock()
+						fail(id, err)
+					case rows != nil:
+						prepared <- rows
+						continue
 					case out == Gone:
 						gone.Add(1)
-					default:
-						fetched.Add(1)
 					}
 					if report && opts.Progress != nil {
 						opts.Progress()
@@ -140,6 +192,8 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 		}
 		close(work)
 		wg.Wait()
+		close(prepared)
+		<-written
 		return failedNow
 	}
 	stopRecord := make(chan struct{})

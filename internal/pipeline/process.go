@@ -84,17 +84,30 @@ type Request struct {
 // Process fetches and writes one issue. A failed GET issue is an error (the
 // caller retries); a failed sub-collection is recorded in the stored state.
 func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
+	rows, outcome, err := p.Prepare(ctx, req)
+	if err != nil || rows == nil {
+		return outcome, err
+	}
+	return p.Write(ctx, rows, req.Events)
+}
+
+// Prepare does everything of Process but the write: it fetches the issue,
+// normalizes it and downloads its attachments. A 404 is handled at once (a
+// requested deletion is written) and returns no rows. Batch jobs write the
+// prepared rows of many issues in one transaction.
+func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, Outcome, error) {
 	b, err := p.client.FetchIssue(ctx, req.KeyOrID, jira.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
 	if errors.Is(err, jira.ErrNotFound) {
-		return p.notFound(ctx, req)
+		out, err := p.notFound(ctx, req)
+		return nil, out, err
 	}
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	rows, err := normalize.FromBundle(b, p.catalog.Options())
 	if err != nil {
 		// A payload we cannot use will not get better by asking again soon.
-		return "", &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
+		return nil, "", &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
 	}
 	if p.onUnknownField != nil {
 		var ids []string
@@ -108,11 +121,20 @@ func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
 	if len(rows.Attachments) > 0 {
 		stored, err := p.store.StoredAttachments(ctx, rows.Issue.IssueKey)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
 		rows.Raw.AttachmentsState = p.dl.fetchAll(ctx, rows.Attachments, stored)
 	}
-	return p.Write(ctx, rows, req.Events)
+	return rows, "", nil
+}
+
+// WriteBatch writes prepared issues in one transaction (each issue at most
+// once), skipping those the store holds newer.
+func (p *Processor) WriteBatch(ctx context.Context, batch []*normalize.Rows) error {
+	return p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := p.store.ApplyBatch(ctx, tx, batch, store.ApplyOptions{SkipStale: true})
+		return err
+	})
 }
 
 // Write applies normalized rows and completes events in one transaction,

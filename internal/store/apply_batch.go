@@ -325,8 +325,15 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 	if upsert {
 		verb = "INSERT OR REPLACE INTO "
 	}
+	conn := bulkConn(ctx)
 	for _, sig := range order {
 		cols, rows := colsOf[sig], groups[sig]
+		if conn != nil && !upsert {
+			if err := appendRows(conn, table, cols, rows); err != nil {
+				return err
+			}
+			continue
+		}
 		tuple := "(" + placeholders(len(cols)) + ")"
 		head := verb + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 		per := max(1, min(rowsPerInsert, 4000/len(cols)))
@@ -341,7 +348,9 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 					b.WriteString(", ")
 				}
 				b.WriteString(tuple)
-				args = append(args, row...)
+				for _, v := range row {
+					args = append(args, bindValue(v))
+				}
 			}
 			if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
 				return fmt.Errorf("insert %s: %w", table, err)
@@ -351,8 +360,39 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 	return nil
 }
 
-// upsertRaw writes the raw_issues rows of a batch.
+// rawColumns are the raw_issues columns a batch writes.
+var rawColumns = []string{"issue_id", "issue_key", "created_at", "updated_at", "status_category_key", "payload", "comments_state",
+	"changelog_state", "remote_links_state", "sla_state", "attachments_state", "incomplete", "row_hashes", "fetched_at",
+	"deleted_at", "deleted_reason"}
+
+// upsertRaw writes the raw_issues rows of a batch: on the writer's connection
+// by deleting the old rows and appending the new ones, elsewhere with
+// INSERT OR REPLACE.
 func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []int, hashes [][]byte) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if conn := bulkConn(ctx); conn != nil {
+		ids := make([]any, len(batch))
+		rows := make([][]any, len(batch))
+		for n, r := range batch {
+			raw := r.Raw
+			ids[n] = r.Issue.IssueID
+			rows[n] = []any{r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, jsonText(raw.Payload),
+				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
+				string(raw.AttachmentsState), raw.Incomplete(), jsonText(hashes[idx[n]]), raw.FetchedAt, nil, nil}
+		}
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			if err := execErr(tx.ExecContext(ctx, `DELETE FROM raw_issues WHERE issue_id IN (`+placeholders(len(chunk))+`)`, chunk...)); err != nil {
+				return fmt.Errorf("apply: raw payloads: %w", err)
+			}
+		}
+		if err := appendRows(conn, "raw_issues", rawColumns, rows); err != nil {
+			return fmt.Errorf("apply: raw payloads: %w", err)
+		}
+		return nil
+	}
 	const cols = 14
 	for start := 0; start < len(batch); start += 100 {
 		end := min(start+100, len(batch))

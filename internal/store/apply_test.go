@@ -355,3 +355,41 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 		t.Errorf("next event id when only old events existed: got %d, want 4 (the newest is kept)", next)
 	}
 }
+
+// TestWriterAppendsJSONAsJSON checks the bulk path: JSON columns written
+// through the appender hold JSON values, not JSON strings of their text.
+func TestWriterAppendsJSONAsJSON(t *testing.T) {
+	s := migrated(t)
+	w := s.NewWriter(8, nil)
+	defer w.Close()
+	r := sampleRows("SUP-1", "100", march)
+	r.Fields = []normalize.IssueField{{IssueKey: "SUP-1", FieldID: "customfield_1", ValueJSON: sp(`{"value":"Gold"}`)}}
+	if _, err := w.Apply(context.Background(), r, nil); err != nil {
+		t.Fatal(err)
+	}
+	var payloadType, hashesType, value string
+	err := s.DB().QueryRow(`SELECT json_type(payload), json_type(row_hashes) FROM raw_issues`).Scan(&payloadType, &hashesType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payloadType != "OBJECT" || hashesType != "OBJECT" {
+		t.Errorf("raw_issues JSON types: got %s and %s, want OBJECT", payloadType, hashesType)
+	}
+	if err := s.DB().QueryRow(`SELECT value_json->>'$.value' FROM issue_fields`).Scan(&value); err != nil || value != "Gold" {
+		t.Errorf("issue_fields.value_json: got %q, %v", value, err)
+	}
+	// Applying the same issue again through the bulk path changes nothing.
+	res, err := w.Apply(context.Background(), sampleRowsWithField("SUP-1", "100"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changed) != 0 {
+		t.Errorf("re-applying an unchanged issue changed %v", res.Changed)
+	}
+}
+
+func sampleRowsWithField(key, id string) *normalize.Rows {
+	r := sampleRows(key, id, march)
+	r.Fields = []normalize.IssueField{{IssueKey: key, FieldID: "customfield_1", ValueJSON: sp(`{"value":"Gold"}`)}}
+	return r
+}

@@ -109,7 +109,7 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 		}
 	case "issue_fields":
 		for _, f := range r.Fields {
-			out = append(out, []any{f.IssueKey, f.FieldID, f.FieldName, f.ValueText, f.ValueJSON})
+			out = append(out, []any{f.IssueKey, f.FieldID, f.FieldName, f.ValueText, jsonValue(f.ValueJSON)})
 		}
 	}
 	return childColumns[table], out

@@ -30,6 +30,8 @@ type Writer struct {
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
+	// conn is the writer goroutine's own connection, used by it alone.
+	conn *sql.Conn
 }
 
 type pendingOp struct {
@@ -109,8 +111,12 @@ func (w *Writer) Close() error {
 	close(w.ops)
 	w.mu.Unlock()
 	w.wg.Wait()
+	var err error
+	if w.conn != nil {
+		err = w.conn.Close()
+	}
 	w.cancel()
-	return nil
+	return err
 }
 
 func (w *Writer) loop() {
@@ -174,18 +180,18 @@ func (w *Writer) run(batch []*pendingOp) {
 func (w *Writer) commit(batch []*pendingOp) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = w.s.WithTx(w.ctx, func(tx *sql.Tx) error {
+		err = w.inTx(func(ctx context.Context, tx *sql.Tx) error {
 			var applies []*applyOp
 			for _, p := range batch {
 				if p.apply != nil {
 					applies = append(applies, p.apply)
 					continue
 				}
-				if err := p.fn(w.ctx, tx); err != nil {
+				if err := p.fn(ctx, tx); err != nil {
 					return err
 				}
 			}
-			return w.applyAll(tx, applies)
+			return w.applyAll(ctx, tx, applies)
 		})
 		if !errors.Is(err, ErrConflict) {
 			return err
@@ -194,9 +200,44 @@ func (w *Writer) commit(batch []*pendingOp) error {
 	return fmt.Errorf("after 3 attempts: %w", err)
 }
 
+// inTx runs fn in a transaction on the writer's own connection. The
+// connection travels in ctx so that bulk inserts can use DuckDB's appender on
+// it: the appender joins the transaction open on its connection, and appends
+// rows about ten times faster than multi-row INSERTs.
+func (w *Writer) inTx(fn func(ctx context.Context, tx *sql.Tx) error) (err error) {
+	if w.conn == nil {
+		if w.conn, err = w.s.db.Conn(w.ctx); err != nil {
+			return fmt.Errorf("writer connection: %w", err)
+		}
+	}
+	tx, err := w.conn.BeginTx(w.ctx, nil)
+	if err != nil {
+		// A broken connection is replaced at the next transaction.
+		w.conn.Close()
+		w.conn = nil
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(withBulk(w.ctx, w.conn), tx); err != nil {
+		return conflict(err)
+	}
+	if err = tx.Commit(); err != nil {
+		return conflict(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
 // applyAll writes the issue writes of a batch with as few ApplyBatch calls as
 // the rule "an issue appears once per call" allows, in arrival order.
-func (w *Writer) applyAll(tx *sql.Tx, ops []*applyOp) error {
+func (w *Writer) applyAll(ctx context.Context, tx *sql.Tx, ops []*applyOp) error {
 	for len(ops) > 0 {
 		seen := map[string]bool{}
 		var now, later []*applyOp
@@ -215,11 +256,11 @@ func (w *Writer) applyAll(tx *sql.Tx, ops []*applyOp) error {
 			batch[i] = op.rows
 			events = append(events, op.events...)
 		}
-		res, err := w.s.ApplyBatch(w.ctx, tx, batch, ApplyOptions{SkipStale: true})
+		res, err := w.s.ApplyBatch(ctx, tx, batch, ApplyOptions{SkipStale: true})
 		if err != nil {
 			return err
 		}
-		if err := FinishEvents(w.ctx, tx, events, EventDone, "", 1); err != nil {
+		if err := FinishEvents(ctx, tx, events, EventDone, "", 1); err != nil {
 			return err
 		}
 		for i, op := range now {
