@@ -334,20 +334,25 @@ func (q *Queue) worker() {
 }
 
 func (q *Queue) run(it *item) {
-	keyOrID := it.id
+	// While the item runs, enqueueLocked may still fill in its key and add
+	// follow-up events: read what this run needs under the lock.
+	q.mu.Lock()
+	id, key, del, accepted := it.id, it.key, it.delete, it.accepted
+	taken := append([]int64(nil), it.events...)
+	q.mu.Unlock()
+	keyOrID := id
 	if keyOrID == "" {
-		keyOrID = it.key
-		if id, err := q.s.IssueIDByKey(q.ctx, it.key); err == nil && id != "" {
-			it.id = id
+		keyOrID = key
+		if found, err := q.s.IssueIDByKey(q.ctx, key); err == nil && found != "" {
+			id = found
 		}
 	}
-	taken := append([]int64(nil), it.events...)
-	req := Request{KeyOrID: keyOrID, ID: it.id, Key: it.key, Delete: it.delete, Events: q.completing(it)}
+	req := Request{KeyOrID: keyOrID, ID: id, Key: key, Delete: del, Events: q.completing(taken)}
 	outcome, err := q.p.Process(q.ctx, req)
 	if q.opts.Observe != nil {
 		since := time.Duration(0)
-		if !it.accepted.IsZero() {
-			since = time.Since(it.accepted)
+		if !accepted.IsZero() {
+			since = time.Since(accepted)
 		}
 		q.opts.Observe(outcome, err, since)
 	}
@@ -355,6 +360,9 @@ func (q *Queue) run(it *item) {
 	defer q.mu.Unlock()
 	q.busy--
 	it.running = false
+	if it.id == "" {
+		it.id = id
+	}
 	if err != nil {
 		q.restore(taken)
 		if q.ctx.Err() != nil {
@@ -398,11 +406,11 @@ func (q *Queue) run(it *item) {
 
 // completing returns the events that this run completes: those whose every
 // target will have been processed once this item is.
-func (q *Queue) completing(it *item) []int64 {
+func (q *Queue) completing(events []int64) []int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var done []int64
-	for _, e := range it.events {
+	for _, e := range events {
 		q.remaining[e]--
 		if q.remaining[e] <= 0 {
 			delete(q.remaining, e)
