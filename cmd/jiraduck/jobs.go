@@ -56,7 +56,7 @@ func runPollSLA(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("poll-sla takes no arguments")
 	}
-	return pollSLA(ctx, e, "poll-sla", schedule.SLAPollOptions{DryRun: *dry})
+	return pollSLA(ctx, e, "sla-poll", schedule.SLAPollOptions{DryRun: *dry})
 }
 
 // pollSLA runs one SLA poll pass from the command line (poll-sla, backfill
@@ -124,7 +124,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if *dry {
 		verb = " (dry run: nothing fetched or deleted)"
 	}
-	fmt.Fprintf(e.stdout, "reconcile: listed %d; missing %d, stale %d, deleted %d, kept %d, failed %d in %s%s\n",
-		res.Listed, res.Missing, res.Stale, res.Deleted, res.Kept, res.Failed, time.Since(start).Round(time.Millisecond), verb)
+	fmt.Fprintf(e.stdout, "reconcile: listed %d; missing %d, stale %d, incomplete %d, deleted %d, kept %d, failed %d in %s%s\n",
+		res.Listed, res.Missing, res.Stale, res.Incomplete, res.Deleted, res.Kept, res.Failed, time.Since(start).Round(time.Millisecond), verb)
 	return runErr
 }

@@ -209,7 +209,7 @@ func TestMetricsAfterABurst(t *testing.T) {
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		s = scrape(t, addr)
-		if s.sum("jiraduck_job_runs_total", "job", "sla-poll", "status", "ok") >= 1 || time.Now().After(deadline) {
+		if s.sum("jiraduck_job_runs_total", "job_name", "sla-poll", "status", "ok") >= 1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -310,24 +310,24 @@ func TestMetricsAfterABurst(t *testing.T) {
 			atLeast(1, "jiraduck_attachments_skipped_total", "reason", "too_large"),
 			exactly(0, "jiraduck_attachments_skipped_total", "reason", "failed"))},
 		{"jiraduck_job_runs_total", counter, all(
-			atLeast(1, "jiraduck_job_runs_total", "job", "sla-poll", "status", "ok"),
-			exactly(0, "jiraduck_job_runs_total", "job", "sla-poll", "status", "failed"))},
+			atLeast(1, "jiraduck_job_runs_total", "job_name", "sla-poll", "status", "ok"),
+			exactly(0, "jiraduck_job_runs_total", "job_name", "sla-poll", "status", "failed"))},
 		{"jiraduck_job_items_total", counter, func(s scraped) error {
 			// Every state of a run is exported, zero counts included.
-			if len(s.matching("jiraduck_job_items_total", "job", "sla-poll", "state", "candidates")) != 1 {
-				return fmt.Errorf("job items: no sla-poll candidates series; states %v", s.labelValues("jiraduck_job_items_total", "state"))
+			if len(s.matching("jiraduck_job_items_total", "job_name", "sla-poll", "state", "skipped")) != 1 {
+				return fmt.Errorf("job items: no sla-poll skipped series; states %v", s.labelValues("jiraduck_job_items_total", "state"))
 			}
 			return nil
 		}},
 		{"jiraduck_job_last_success_timestamp_seconds", gauge, func(s scraped) error {
-			got := s.sum("jiraduck_job_last_success_timestamp_seconds", "job", "sla-poll")
+			got := s.sum("jiraduck_job_last_success_timestamp_seconds", "job_name", "sla-poll")
 			if lo, hi := float64(start.Unix()-1), float64(time.Now().Unix()+1); got < lo || got > hi {
 				return fmt.Errorf("sla-poll last success: got %v, want a time between %v and %v", got, lo, hi)
 			}
 			return nil
 		}},
 		{"jiraduck_job_last_duration_seconds", gauge, func(s scraped) error {
-			if ms := s.matching("jiraduck_job_last_duration_seconds", "job", "sla-poll"); len(ms) != 1 || ms[0].GetGauge().GetValue() > 60 {
+			if ms := s.matching("jiraduck_job_last_duration_seconds", "job_name", "sla-poll"); len(ms) != 1 || ms[0].GetGauge().GetValue() > 60 {
 				return fmt.Errorf("sla-poll last duration: got %v", ms)
 			}
 			return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,7 @@ type service struct {
 	exporter *export.Exporter
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
+	jobs     []schedule.Job
 	metrics  *metrics.Metrics
 	http     *http.Server
 	listener net.Listener
@@ -201,7 +203,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	s.sched.Start()
 
 	handler := server.New(server.Deps{Config: cfg, Store: s.store, Intake: s.intake, Queue: s.queue, Processor: s.proc,
-		Exporter: s.exporter, Logger: log, Extra: func(r *mux.Router) {
+		Exporter: s.exporter, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
 			r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 		}})
 	s.listener, err = net.Listen("tcp", cfg.Listen)
@@ -307,7 +309,44 @@ func (s *service) addJobs() error {
 			return err
 		}
 	}
+	s.jobs = jobs
 	return nil
+}
+
+// retryFailed puts failed events back to pending and queues them.
+func (s *service) retryFailed(ctx context.Context, ids []int64) (int, error) {
+	if s.client == nil {
+		return 0, errors.New("jira is not configured: events cannot be processed")
+	}
+	var events []*store.Event
+	err := s.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		events, err = store.RetryFailed(ctx, tx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.queue.Accept(events)
+	return len(events), nil
+}
+
+// runJob starts one of the scheduled jobs now, in the background.
+func (s *service) runJob(name string) error {
+	for _, j := range s.jobs {
+		if j.Name == name {
+			if s.sched.Running(name) {
+				return fmt.Errorf("job %s: %w", name, schedule.ErrRunning)
+			}
+			go func() { _ = s.sched.RunNow(j) }()
+			return nil
+		}
+	}
+	names := make([]string, len(s.jobs))
+	for i, j := range s.jobs {
+		names[i] = j.Name
+	}
+	return fmt.Errorf("no job %q (jobs: %s)", name, strings.Join(names, ", "))
 }
 
 // jobDeps hands the scheduled jobs the store, the client and the queue as

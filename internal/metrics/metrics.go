@@ -66,10 +66,12 @@ func New(g Gauges) *Metrics {
 	m.partitions = f.counterVec("jiraduck_partitions_exported_total", "Partitions published by table.", "table")
 	m.attachmentBytes = f.counter("jiraduck_attachment_bytes_downloaded_total", "Attachment bytes downloaded.")
 	m.attachmentSkipped = f.counterVec("jiraduck_attachments_skipped_total", "Attachments not downloaded, by reason (too_large, foreign_host, failed).", "reason")
-	m.jobRuns = f.counterVec("jiraduck_job_runs_total", "Scheduled and manual job runs by job and status.", "job", "status")
-	m.jobItems = f.counterVec("jiraduck_job_items_total", "Items handled by jobs, by job and state (updated, healed, skipped, failed, missing, stale, deleted...).", "job", "state")
-	m.jobLastSuccess = f.gaugeVec("jiraduck_job_last_success_timestamp_seconds", "Unix time of the last successful run of each job.", "job")
-	m.jobLastDuration = f.gaugeVec("jiraduck_job_last_duration_seconds", "Duration of the last run of each job.", "job")
+	// The label is job_name: "job" is the label Prometheus gives every
+	// scraped target, and a clash would rename ours to exported_job.
+	m.jobRuns = f.counterVec("jiraduck_job_runs_total", "Runs of serve's scheduled jobs by job and status (ok, failed, interrupted).", "job_name", "status")
+	m.jobItems = f.counterVec("jiraduck_job_items_total", "Issues handled by serve's scheduled jobs, by job and outcome (updated, healed, skipped, failed, gone, missing, stale, incomplete, deleted, kept, pruned).", "job_name", "state")
+	m.jobLastSuccess = f.gaugeVec("jiraduck_job_last_success_timestamp_seconds", "Unix time of the last successful run of each scheduled job.", "job_name")
+	m.jobLastDuration = f.gaugeVec("jiraduck_job_last_duration_seconds", "Duration of the last run of each scheduled job.", "job_name")
 	if g.QueueDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jiraduck_queue_depth", Help: "Issues waiting or being processed."},
 			func() float64 { return float64(g.QueueDepth()) }))
@@ -164,18 +166,22 @@ func (m *Metrics) Attachment(bytes int64, skipped string) {
 	m.attachmentBytes.Add(float64(bytes))
 }
 
-// Job records a finished job run and its counts per state.
-func (m *Metrics) Job(job string, ok bool, counts map[string]int, took time.Duration) {
-	status := "ok"
-	if !ok {
-		status = "failed"
-	}
+// jobOutcomes are the counts of a run that are issues by outcome; other
+// counts (sizes, candidates, rows per table) are not accumulated.
+var jobOutcomes = map[string]bool{"updated": true, "healed": true, "skipped": true, "failed": true, "gone": true,
+	"missing": true, "stale": true, "incomplete": true, "deleted": true, "kept": true, "pruned": true}
+
+// Job records a finished run of a scheduled job: status is ok, failed or
+// interrupted, as in sync_runs.
+func (m *Metrics) Job(job, status string, counts map[string]int, took time.Duration) {
 	m.jobRuns.WithLabelValues(job, status).Inc()
 	for state, n := range counts {
-		m.jobItems.WithLabelValues(job, state).Add(float64(n))
+		if jobOutcomes[state] {
+			m.jobItems.WithLabelValues(job, state).Add(float64(n))
+		}
 	}
 	m.jobLastDuration.WithLabelValues(job).Set(took.Seconds())
-	if ok {
+	if status == "ok" {
 		m.jobLastSuccess.WithLabelValues(job).Set(float64(time.Now().Unix()))
 	}
 }

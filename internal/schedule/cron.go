@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -34,17 +35,18 @@ type Scheduler struct {
 	cron    *cron.Cron
 	store   *store.Store
 	log     logrus.FieldLogger
-	observe func(job string, ok bool, counts map[string]int, took time.Duration)
+	observe func(job, status string, counts map[string]int, took time.Duration)
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	ids    map[string]cron.EntryID
+	mu      sync.Mutex
+	ids     map[string]cron.EntryID
+	running map[string]bool
 }
 
 // NewScheduler builds a stopped scheduler. observe, if set, is told of every
 // finished run (metrics).
-func NewScheduler(s *store.Store, log logrus.FieldLogger, observe func(job string, ok bool, counts map[string]int, took time.Duration)) *Scheduler {
+func NewScheduler(s *store.Store, log logrus.FieldLogger, observe func(job, status string, counts map[string]int, took time.Duration)) *Scheduler {
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -53,7 +55,8 @@ func NewScheduler(s *store.Store, log logrus.FieldLogger, observe func(job strin
 	log = log.WithField("component", "schedule")
 	ctx, cancel := context.WithCancel(context.Background())
 	c := cron.New(cron.WithParser(config.CronParser()), cron.WithChain(cron.Recover(cronLog{log}), cron.SkipIfStillRunning(cronLog{log})))
-	return &Scheduler{cron: c, store: s, log: log, observe: observe, ctx: ctx, cancel: cancel, ids: map[string]cron.EntryID{}}
+	return &Scheduler{cron: c, store: s, log: log, observe: observe, ctx: ctx, cancel: cancel, ids: map[string]cron.EntryID{},
+		running: map[string]bool{}}
 }
 
 // Add schedules a job; a job with an empty spec is skipped.
@@ -62,7 +65,7 @@ func (s *Scheduler) Add(j Job) error {
 		s.log.WithField("job", j.Name).Info("job disabled (empty schedule)")
 		return nil
 	}
-	id, err := s.cron.AddFunc(j.Spec, func() { s.RunNow(j) })
+	id, err := s.cron.AddFunc(j.Spec, func() { _ = s.RunNow(j) })
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", j.Name, err)
 	}
@@ -105,9 +108,26 @@ func (s *Scheduler) Next(name string) time.Time {
 	return s.cron.Entry(id).Next
 }
 
+// ErrRunning means the job is running already.
+var ErrRunning = errors.New("job already running")
+
 // RunNow runs a job once in the caller's goroutine, with its timeout, logging
-// and recording.
-func (s *Scheduler) RunNow(j Job) {
+// and recording. A job never runs twice at once: a run asked for while one is
+// going is skipped with ErrRunning.
+func (s *Scheduler) RunNow(j Job) error {
+	s.mu.Lock()
+	if s.running[j.Name] {
+		s.mu.Unlock()
+		s.log.WithField("job", j.Name).Info("job still running; this run is skipped")
+		return ErrRunning
+	}
+	s.running[j.Name] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, j.Name)
+		s.mu.Unlock()
+	}()
 	ctx := s.ctx
 	if j.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -121,7 +141,7 @@ func (s *Scheduler) RunNow(j Job) {
 		var err error
 		if runID, err = s.store.StartRun(ctx, j.Name, nil); err != nil {
 			log.WithError(err).Error("job not started: cannot record it")
-			return
+			return err
 		}
 	}
 	counts, err := j.Run(ctx)
@@ -149,8 +169,16 @@ func (s *Scheduler) RunNow(j Job) {
 		log.WithFields(fields).Info("job finished")
 	}
 	if s.observe != nil {
-		s.observe(j.Name, err == nil, counts, took)
+		s.observe(j.Name, status, counts, took)
 	}
+	return err
+}
+
+// Running reports whether a job is running now.
+func (s *Scheduler) Running(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running[name]
 }
 
 // cronLog adapts logrus to cron's logger.

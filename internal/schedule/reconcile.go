@@ -39,6 +39,9 @@ type ReconcileResult struct {
 	Listed  int `json:"listed"`
 	Missing int `json:"missing"`
 	Stale   int `json:"stale"`
+	// Incomplete counts stored issues fetched again because a collection
+	// fell short last time.
+	Incomplete int `json:"incomplete"`
 	Deleted int `json:"deleted"`
 	Kept    int `json:"kept"`
 	Failed  int `json:"failed"`
@@ -47,7 +50,7 @@ type ReconcileResult struct {
 
 // Counts is the result as sync_runs stores it.
 func (r ReconcileResult) Counts() map[string]int {
-	return map[string]int{"listed": r.Listed, "missing": r.Missing, "stale": r.Stale, "deleted": r.Deleted,
+	return map[string]int{"listed": r.Listed, "missing": r.Missing, "stale": r.Stale, "incomplete": r.Incomplete, "deleted": r.Deleted,
 		"kept": r.Kept, "failed": r.Failed}
 }
 
@@ -56,7 +59,8 @@ var ErrTooManyDeletions = errors.New("reconcile: too many deletions")
 
 // Reconcile compares Jira's keys and `updated` with the store, by id: an issue
 // missing here is fetched; one whose `updated` in Jira is newer is fetched
-// (content staleness, not only missing keys); one stored but not listed by
+// (content staleness, not only missing keys), and so is one stored
+// incomplete; one stored but not listed by
 // Jira is confirmed with GET issue: 404 deletes it with the reason recorded,
 // any other answer keeps it. Ids learnt from recent webhooks are passed as
 // reconcileIssues so that Jira's eventually consistent search does not hide
@@ -99,6 +103,11 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 				fetches = append(fetches, fetch{id, hit.Key})
 			case !hit.Updated.IsZero() && hit.Updated.UTC().After(st.Updated):
 				res.Stale++
+				fetches = append(fetches, fetch{id, hit.Key})
+			case st.Incomplete:
+				// A shortfall recorded earlier (a failed comment page,
+				// remote-link fetch, attachment download): heal it now.
+				res.Incomplete++
 				fetches = append(fetches, fetch{id, hit.Key})
 			}
 			return nil

@@ -31,8 +31,12 @@ type Deps struct {
 	Processor *pipeline.Processor
 	Exporter  *export.Exporter
 	Logger    logrus.FieldLogger
-	// Extra registers more routes (metrics, status page).
+	// Extra registers more routes (metrics).
 	Extra func(r *mux.Router)
+	// RetryFailed queues failed webhook events again (all when ids is
+	// empty) and returns how many; RunJob starts a scheduled job now.
+	RetryFailed func(ctx context.Context, ids []int64) (int, error)
+	RunJob      func(name string) error
 }
 
 // Server routes requests.
@@ -55,6 +59,12 @@ func New(d Deps) http.Handler {
 			r.Handle("/webhooks/jira/test", s.admin(s.testFetch)).Methods(http.MethodPost)
 		}
 		r.Handle("/admin/sql", s.admin(s.adminSQL)).Methods(http.MethodPost)
+		if d.RetryFailed != nil {
+			r.Handle("/admin/events/retry", s.admin(s.retryFailed)).Methods(http.MethodPost)
+		}
+		if d.RunJob != nil {
+			r.Handle("/admin/jobs/{name}/run", s.admin(s.runJob)).Methods(http.MethodPost)
+		}
 	}
 	if d.Extra != nil {
 		d.Extra(r)
@@ -232,6 +242,39 @@ func (s *Server) adminSQL(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.WithField("duration_ms", time.Since(start).Milliseconds()).WithField("rows", len(res.Rows)).Info("admin sql statement run")
 	writeJSON(w, http.StatusOK, res)
+}
+
+// retryFailed queues failed events again: POST {"ids": [1, 2]} or {} for all.
+func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IDs []int64 `json:"ids"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		writeJSON(w, http.StatusBadRequest, errBody(`body must be {"ids": [event ids]} or {} for every failed event`))
+		return
+	}
+	n, err := s.d.RetryFailed(r.Context(), body.IDs)
+	if err != nil {
+		s.log.WithError(err).Error("retry of failed events failed")
+		writeJSON(w, http.StatusInternalServerError, errBody(err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "events": n})
+}
+
+// runJob starts a scheduled job now (sla-poll, reconcile, snapshot,
+// retention); it runs in the background and is recorded like a scheduled run.
+func (s *Server) runJob(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	if err := s.d.RunJob(name); err != nil {
+		status := http.StatusNotFound
+		if strings.Contains(err.Error(), "already running") {
+			status = http.StatusConflict
+		}
+		writeJSON(w, status, errBody(err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "started", "job": name})
 }
 
 func recoverer(log logrus.FieldLogger, next http.Handler) http.Handler {

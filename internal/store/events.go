@@ -222,3 +222,42 @@ func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error
 	}
 	return t.Time, err
 }
+
+// RetryFailed puts failed events back to pending, all of them or those
+// given, and returns them so that the caller queues them again. Their last
+// error stays until they succeed.
+func RetryFailed(ctx context.Context, tx *sql.Tx, ids []int64) ([]*Event, error) {
+	where := `state = 'failed'`
+	var args []any
+	if len(ids) > 0 {
+		where += ` AND event_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT event_id, webhook_event, coalesce(issue_key, ''), coalesce(issue_id, ''),
+		coalesce(related_issue_id, ''), received_at FROM webhook_events WHERE `+where+` ORDER BY event_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("retry failed events: %w", err)
+	}
+	var out []*Event
+	for rows.Next() {
+		e := &Event{State: EventPending}
+		if err := rows.Scan(&e.ID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &e.ReceivedAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if err := execErr(tx.ExecContext(ctx, `UPDATE webhook_events SET state = 'pending', processed_at = NULL WHERE `+where, args...)); err != nil {
+		return nil, fmt.Errorf("retry failed events: %w", err)
+	}
+	return out, nil
+}

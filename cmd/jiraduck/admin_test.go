@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+func adminPost(t *testing.T, addr, path, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := startLiveSite(t, 10, nil, nil)
+	ctx := context.Background()
+	key := live.em.Keys()[0]
+	is, _ := live.em.Issue(key)
+	// An event that failed for good (say, during an expired-token window).
+	err := live.svc.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		next, err := live.svc.store.NextEventID(ctx)
+		if err != nil {
+			return err
+		}
+		return store.InsertEvents(ctx, tx, []*store.Event{{ID: next + 1000, Type: "jira:issue_updated", IssueKey: key, IssueID: is.ID,
+			ReceivedAt: time.Now().UTC(), State: store.EventFailed}})
+	})
+	must(t, err)
+	addr := live.svc.Addr()
+	if code, _ := adminPost(t, addr, "/admin/events/retry", "", "{}"); code != http.StatusUnauthorized {
+		t.Errorf("retry without a token: got %d, want 401", code)
+	}
+	code, body := adminPost(t, addr, "/admin/events/retry", siteAdmin, "{}")
+	if code != http.StatusAccepted || !strings.Contains(body, `"events":1`) {
+		t.Fatalf("retry: got %d %s", code, body)
+	}
+	live.settle(t)
+	if n := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'"); n != "0" {
+		t.Errorf("failed events after a retry: %s", n)
+	}
+	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+key+"'"); n != "1" {
+		t.Errorf("the retried event's issue was not fetched")
+	}
+
+	if code, _ := adminPost(t, addr, "/admin/jobs/nope/run", siteAdmin, ""); code != http.StatusNotFound {
+		t.Errorf("unknown job: got %d, want 404", code)
+	}
+	code, body = adminPost(t, addr, "/admin/jobs/reconcile/run", siteAdmin, "")
+	if code != http.StatusAccepted {
+		t.Fatalf("run reconcile: got %d %s", code, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		runs, err := live.svc.store.LastRuns(ctx)
+		must(t, err)
+		for _, r := range runs {
+			if r.Job == "reconcile" && r.Status == store.RunOK {
+				live.settle(t)
+				if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "10" {
+					t.Errorf("issues after reconcile run through the admin API: %s, want 10", n)
+				}
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("reconcile started through the admin API never finished")
+}
