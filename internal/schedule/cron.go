@@ -37,8 +37,8 @@ type Scheduler struct {
 	log     logrus.FieldLogger
 	observe func(job, status string, counts map[string]int, took time.Duration)
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 	mu      sync.Mutex
 	ids     map[string]cron.EntryID
 	running map[string]bool

@@ -42,10 +42,10 @@ type ReconcileResult struct {
 	// Incomplete counts stored issues fetched again because a collection
 	// fell short last time.
 	Incomplete int `json:"incomplete"`
-	Deleted int `json:"deleted"`
-	Kept    int `json:"kept"`
-	Failed  int `json:"failed"`
-	Errors  []string
+	Deleted    int `json:"deleted"`
+	Kept       int `json:"kept"`
+	Failed     int `json:"failed"`
+	Errors     []string
 }
 
 // Counts is the result as sync_runs stores it.
