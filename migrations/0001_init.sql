@@ -161,7 +161,7 @@ CREATE TABLE raw_issues (
     created_at          TIMESTAMPTZ,
     updated_at          TIMESTAMPTZ,
     status_category_key VARCHAR,
-    payload             JSON,
+    payload             VARCHAR, -- JSON text; VARCHAR, so writes skip JSON parsing
     comments_state      VARCHAR,
     changelog_state     VARCHAR,
     remote_links_state  VARCHAR,
@@ -170,7 +170,7 @@ CREATE TABLE raw_issues (
     incomplete          BOOLEAN NOT NULL DEFAULT false,
     -- a hash per analyst table of this issue's rows as last written: an apply
     -- that changes nothing in a table neither rewrites it nor dirties its month
-    row_hashes          JSON,
+    row_hashes          VARCHAR, -- JSON object: table -> digest
     fetched_at          TIMESTAMPTZ NOT NULL,
     deleted_at          TIMESTAMPTZ,
     deleted_reason      VARCHAR
@@ -205,7 +205,7 @@ CREATE TABLE webhook_events (
     attempts         INTEGER NOT NULL DEFAULT 0,
     last_error       VARCHAR,
     processed_at     TIMESTAMPTZ,
-    body             JSON
+    body             VARCHAR -- the delivery as received (JSON text)
 );
 
 CREATE SEQUENCE sync_runs_seq START 1;
@@ -217,8 +217,8 @@ CREATE TABLE sync_runs (
     started_at  TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ,
     status      VARCHAR NOT NULL,
-    counts      JSON,
-    args        JSON,
+    counts      VARCHAR, -- JSON object
+    args        VARCHAR, -- JSON object
     cursor      VARCHAR,
     error       VARCHAR
 );

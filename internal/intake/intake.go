@@ -219,12 +219,12 @@ func retryCount(v string) int {
 	return int(min(n, math.MaxInt32))
 }
 
-// storableJSON reports whether the webhook_events.body column (DuckDB's JSON
-// type) takes body as it is. jira.DecodeWebhook is more lenient in two ways
-// DuckDB is not: it trims any Unicode space (\v, \f, U+0085, U+00A0) around
-// the object, and encoding/json turns an unpaired \uD800-\uDFFF escape into
-// U+FFFD. Such a body is refused up front, since the body is stored verbatim
-// (it is what the signature covers).
+// storableJSON reports whether body is JSON that any strict parser reading
+// the stored webhook_events.body later accepts as it is. jira.DecodeWebhook is
+// more lenient in two ways: it trims any Unicode space (\v, \f, U+0085,
+// U+00A0) around the object, and encoding/json turns an unpaired
+// \uD800-\uDFFF escape into U+FFFD. Such a body is refused up front, since
+// the body is stored verbatim (it is what the signature covers).
 func storableJSON(body []byte) bool {
 	if !json.Valid(body) {
 		return false

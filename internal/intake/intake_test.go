@@ -731,9 +731,9 @@ func TestFailingEventStaysAlone(t *testing.T) {
 	h.waitQueued(t, 1)
 	go func() {
 		defer wg.Done()
-		// Not JSON: the body column refuses it.
+		// Not UTF-8: the body column refuses it.
 		_, _, appendErr = h.in.Append(context.Background(), &store.Event{Type: "jira:issue_updated", IssueKey: "BAD-1",
-			State: store.EventPending, ReceivedAt: time.Now(), Body: []byte("not json")})
+			State: store.EventPending, ReceivedAt: time.Now(), Body: []byte{'{', 0xff, 0xfe, '}'}})
 	}()
 	h.waitQueued(t, 2)
 	go func() { defer wg.Done(); good[1] = h.post(issueBody("SUP-2"), nil).Code }()

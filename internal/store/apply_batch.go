@@ -378,9 +378,9 @@ func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []i
 		for n, r := range batch {
 			raw := r.Raw
 			ids[n] = r.Issue.IssueID
-			rows[n] = []any{r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, jsonText(raw.Payload),
+			rows[n] = []any{r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, string(raw.Payload),
 				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
-				string(raw.AttachmentsState), raw.Incomplete(), jsonText(hashes[idx[n]]), raw.FetchedAt, nil, nil}
+				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[n]]), raw.FetchedAt, nil, nil}
 		}
 		for start := 0; start < len(ids); start += 500 {
 			chunk := ids[start:min(start+500, len(ids))]
