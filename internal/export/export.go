@@ -93,6 +93,12 @@ func (e *Exporter) Notify() {
 // Run exports dirty partitions until ctx ends, then makes a last pass so that
 // everything committed before shutdown is published.
 func (e *Exporter) Run(ctx context.Context) {
+	if err := e.cleanStaging(); err != nil {
+		e.log.WithError(err).Warn("could not remove staging files left by an earlier run")
+	}
+	if err := e.repairManifest(ctx); err != nil {
+		e.log.WithError(err).Warn("could not check the manifest against the published partitions")
+	}
 	t := time.NewTicker(e.opts.Interval)
 	defer t.Stop()
 	backoff := time.Duration(0)
@@ -130,6 +136,66 @@ func (e *Exporter) Run(ctx context.Context) {
 		}
 		backoff = 0
 	}
+}
+
+// cleanStaging removes what a crash in the middle of an export left: the
+// partition staging files under .staging/ and the manifest's temporary file
+// in parquet/jira. Nothing else writes them: only the process that holds the
+// store exports, and Run starts before its first export.
+func (e *Exporter) cleanStaging() error {
+	leftovers, err := filepath.Glob(filepath.Join(e.opts.DataDir, ".staging", "*.parquet"))
+	if err != nil {
+		return err
+	}
+	manifests, err := filepath.Glob(filepath.Join(Root(e.opts.DataDir), ".manifest.json.*.tmp"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range append(leftovers, manifests...) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if n := len(leftovers) + len(manifests); n > 0 {
+		e.log.WithField("files", n).Info("removed staging files left by an interrupted export")
+	}
+	return errors.Join(errs...)
+}
+
+// repairManifest rewrites the manifest when it disagrees with the partitions
+// the store records as published: a crash between publishing a partition
+// (recorded in the same step) and rewriting the manifest leaves the old one,
+// which would otherwise stay until the next change.
+func (e *Exporter) repairManifest(ctx context.Context) error {
+	parts, err := e.s.Partitions(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := ReadManifest(e.opts.DataDir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && len(parts) == 0:
+		return nil
+	case err == nil && samePartitions(m.Partitions, parts):
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log.Info("manifest disagrees with the published partitions; rewriting it")
+	return e.writeManifest(ctx)
+}
+
+func samePartitions(a, b []store.PublishedPartition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Table != y.Table || x.Month != y.Month || x.Rows != y.Rows || x.Bytes != y.Bytes || x.SHA256 != y.SHA256 || !x.WrittenAt.Equal(y.WrittenAt) {
+			return false
+		}
+	}
+	return true
 }
 
 // Status is what health and the status page show of the exporter.

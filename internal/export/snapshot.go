@@ -48,6 +48,14 @@ func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult,
 	if err := files.MkdirAll(filepath.Dir(out)); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
+	// A snapshot interrupted by a crash left its staging database (as large
+	// as the store) next to out; one snapshot of a data dir runs at a time
+	// (the store's lock, the scheduler's skip-if-running), so it goes now.
+	if old, err := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp*")); err == nil {
+		for _, p := range old {
+			_ = os.Remove(p)
+		}
+	}
 	staging := filepath.Join(filepath.Dir(out), fmt.Sprintf(".%s.%s.tmp", filepath.Base(out), randomSuffix()))
 	defer os.Remove(staging)
 	defer os.Remove(staging + ".wal")

@@ -54,6 +54,12 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	if issue.Fields.Created.IsZero() {
 		return nil, fmt.Errorf("normalize %s: issue has no created time", issue.Key)
 	}
+	if y := issue.Fields.Created.UTC().Year(); y < 1 || y > 9999 {
+		// The partition month is YYYY-MM: an issue created outside four-digit
+		// years would have no partition the exporter accepts, and its month
+		// would stay dirty for ever.
+		return nil, fmt.Errorf("normalize %s: created time %s is out of range", issue.Key, issue.Fields.Created.UTC().Format(time.RFC3339))
+	}
 	payload, err := compactPayload(b)
 	if err != nil {
 		return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
@@ -136,7 +142,15 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	i.RequestType, i.RequestStatus = requestType(f.Raw)
 	i.SyncedAt = observed
 
+	// Ids are primary keys: a list holding one twice (a broker's merged
+	// pages, an import) would fail the whole transaction and the issue would
+	// never be stored. The first occurrence is kept, as for links.
+	seenComment := map[string]bool{}
 	for _, c := range comments {
+		if c.ID == "" || seenComment[string(c.ID)] {
+			continue
+		}
+		seenComment[string(c.ID)] = true
 		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(adf.Text(c.Body)),
 			CreatedAt: optTime(c.Created), UpdatedAt: optTime(c.Updated)}
 		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(c.Author)
@@ -147,15 +161,15 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		if c.Visibility != nil {
 			row.VisibilityType, row.VisibilityValue = opt(c.Visibility.Type), opt(c.Visibility.Value)
 		}
-		if row.CommentID != "" {
-			r.Comments = append(r.Comments, row)
-		}
+		r.Comments = append(r.Comments, row)
 	}
 
+	seenAttachment := map[string]bool{}
 	for _, a := range f.Attachment {
-		if a.ID == "" {
+		if a.ID == "" || seenAttachment[string(a.ID)] {
 			continue
 		}
+		seenAttachment[string(a.ID)] = true
 		row := Attachment{AttachmentID: string(a.ID), IssueKey: key, Filename: opt(a.Filename),
 			MimeType: opt(a.MimeType), CreatedAt: optTime(a.Created), ContentURL: opt(a.Content), ThumbnailURL: opt(a.Thumbnail)}
 		size := a.Size
@@ -164,7 +178,12 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		r.Attachments = append(r.Attachments, row)
 	}
 
+	seenHistory := map[string]bool{}
 	for _, h := range histories {
+		if h.ID == "" || seenHistory[string(h.ID)] {
+			continue
+		}
+		seenHistory[string(h.ID)] = true
 		email, name, account := user(h.Author)
 		for idx, it := range h.Items {
 			r.Changelog = append(r.Changelog, ChangeItem{ChangeID: string(h.ID), ItemIndex: int32(idx), IssueKey: key,

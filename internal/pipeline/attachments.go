@@ -94,6 +94,31 @@ type downloader struct {
 	maxBytes int64
 	parallel int
 	observe  func(bytes int64, skipped string)
+
+	// cleaned guards the removal of what a crash left in the staging folder,
+	// done once before the first download.
+	cleaned sync.Once
+}
+
+// downloadStaging is where downloads are written before they are published:
+// one folder, outside attachments/, so that what a killed process left
+// behind is found without walking every issue's folder, and never mistaken
+// for an attachment.
+func (d *downloader) downloadStaging() string {
+	return filepath.Join(d.dataDir, ".staging", "downloads")
+}
+
+// removeLeftovers deletes the partial downloads of an earlier process. It
+// runs before this process's first download, and only one process (the one
+// holding the store) downloads into a data directory.
+func (d *downloader) removeLeftovers() {
+	old, err := filepath.Glob(filepath.Join(d.downloadStaging(), "download-*"))
+	if err != nil {
+		return
+	}
+	for _, p := range old {
+		_ = os.Remove(p)
+	}
 }
 
 // fetchAll downloads what is missing of an issue's attachments and fills each
@@ -101,6 +126,7 @@ type downloader struct {
 // complete when every file is stored or deliberately skipped, partial when a
 // download failed (the stored file, if any, is kept by the store).
 func (d *downloader) fetchAll(ctx context.Context, rows []normalize.Attachment, stored map[string]store.StoredAttachment) normalize.State {
+	d.cleaned.Do(d.removeLeftovers)
 	state := normalize.Complete
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(d.parallel, 1))
@@ -164,13 +190,13 @@ func (d *downloader) note(n int64, skipped string) {
 	}
 }
 
-// download writes the bytes to a staging file next to dest and publishes it.
+// download writes the bytes to a staging file and publishes it as dest.
 func (d *downloader) download(ctx context.Context, url, dest string) (int64, string, error) {
-	dir := filepath.Dir(dest)
+	dir := d.downloadStaging()
 	if err := files.MkdirAll(dir); err != nil {
 		return 0, "", err
 	}
-	f, err := os.CreateTemp(dir, ".download-*")
+	f, err := os.CreateTemp(dir, "download-*")
 	if err != nil {
 		return 0, "", err
 	}

@@ -7,12 +7,14 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -69,8 +71,11 @@ type item struct {
 	nextDel  bool
 	nextAcc  time.Time
 	attempts int
-	due      time.Time
-	queued   bool
+	// storageFailures counts the runs in a row that the disk failed; they
+	// do not count as attempts (see run).
+	storageFailures int
+	due             time.Time
+	queued          bool
 }
 
 // NewQueue builds a queue; Start runs its workers.
@@ -371,6 +376,25 @@ func (q *Queue) run(it *item) {
 			q.idle.Broadcast()
 			return
 		}
+		if storageFailure(err) {
+			// A full or failing disk is not the issue's fault and says
+			// nothing about Jira: giving up after MaxAttempts would mark
+			// events failed (or, when that cannot be written either, leave
+			// them pending but forgotten until a restart) because of an
+			// outage that ends when space returns. Retry for as long as it
+			// lasts, backing off to storageRetryMax.
+			it.storageFailures++
+			if it.storageFailures <= 3 || it.storageFailures%20 == 0 {
+				q.log.WithError(err).WithField("issue", keyOrID).WithField("failures", it.storageFailures).
+					Error("issue not stored: the disk is failing; will retry until it recovers")
+			}
+			it.due = time.Now().Add(min(q.backoff(it.storageFailures), storageRetryMax))
+			q.delayed = append(q.delayed, it)
+			q.mergeNext(it)
+			q.signal()
+			return
+		}
+		it.storageFailures = 0
 		it.attempts++
 		log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
 		if !retryable(err) || it.attempts >= q.opts.MaxAttempts {
@@ -386,7 +410,7 @@ func (q *Queue) run(it *item) {
 		}
 	} else {
 		q.log.WithField("issue", keyOrID).WithField("outcome", string(outcome)).Debug("issue processed")
-		it.attempts = 0
+		it.attempts, it.storageFailures = 0, 0
 		it.events = nil
 		it.delete = false
 		it.accepted = time.Time{}
@@ -403,6 +427,17 @@ func (q *Queue) run(it *item) {
 		q.idle.Broadcast()
 	}
 }
+
+// storageFailure reports a failure of the local disk, not of Jira: an
+// answer of Jira whose message happens to read like one does not count.
+func storageFailure(err error) bool {
+	var api *jira.APIError
+	return store.IsStorageFailure(err) && !errors.As(err, &api) && !errors.Is(err, jira.ErrUnavailable)
+}
+
+// storageRetryMax bounds the wait between two tries while the disk fails, so
+// that work resumes soon after space returns.
+const storageRetryMax = 15 * time.Second
 
 // completing returns the events that this run completes: those whose every
 // target will have been processed once this item is.

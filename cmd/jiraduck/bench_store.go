@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// P4 builds the large store with the backfill command, P5 rebuilds copies of
+// it with the rebuild command and compares with DuckDB alone, and P7 rebuilds
+// a store ten times larger made of clones of its payloads. Each jiraduck
+// command runs as a child process, whose peak memory is measured.
+
+// completeMarker marks a store whose build finished, for --reuse.
+const completeMarker = ".bench-complete"
+
+var backfillLine = regexp.MustCompile(`fetched (\d+), skipped (\d+).*; (\d+) partitions exported`)
+
+func (b *bench) buildBase(ctx context.Context) error {
+	dir := filepath.Join(b.dir, fmt.Sprintf("base-%d", b.sz.big))
+	if b.o.reuse {
+		if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
+			b.base = dir
+			b.rep.note("P4 not measured: the %d-issue store of a previous run in %s was reused", b.sz.big, dir)
+			return nil
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	b.progress("P4: emulating %d issues", b.sz.big)
+	em, err := emulator.New(b.emulatorOptions(b.sz.big))
+	if err != nil {
+		return err
+	}
+	defer em.Close()
+	url, err := em.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	limit := 120 * float64(b.sz.big) / 100000
+	for run := range b.runsFor(false) {
+		target := dir
+		if run > 0 {
+			target = fmt.Sprintf("%s-run%d", dir, run+1)
+		}
+		em.ResetStats()
+		b.progress("P4 run %d: jiraduck backfill of %d issues", run+1, b.sz.big)
+		c, err := startChild("backfill", b.dir, jiraVars(url, target), b.profile(fmt.Sprintf("P4-backfill-%d", run+1)), b.o.rssCap, "backfill")
+		if err != nil {
+			return err
+		}
+		if err := c.wait(ctx); err != nil {
+			return err
+		}
+		m := backfillLine.FindStringSubmatch(c.stdout.String())
+		if m == nil {
+			return fmt.Errorf("P4: unexpected backfill output %q", tailText(c.stdout.String(), 500))
+		}
+		fetched, _ := strconv.Atoi(m[1])
+		secs := c.took.Seconds()
+		calls := int64(0)
+		for _, n := range em.Stats().Calls {
+			calls += n
+		}
+		b.rep.add("P4", "issues fetched", "", goalExactly, float64(b.sz.big), float64(fetched))
+		b.timed("P4", fmt.Sprintf("backfill of %d issues", b.sz.big), "s", goalAtMost, limit, secs)
+		b.rep.info("P4", "issues per second", "/s", float64(fetched)/secs)
+		b.rep.info("P4", "Jira calls per issue", "", float64(calls)/float64(max(fetched, 1)))
+		b.rep.info("P4", "backfill peak RSS", "MB", megabytes(c.PeakRSS()))
+		b.rep.info("P4", "data directory size", "MB", megabytes(dataDirSize(target)))
+		b.progress("P4 run %d: %d issues in %s (%.0f issues/s), peak RSS %.0f MB", run+1, fetched, c.took.Round(time.Second),
+			float64(fetched)/secs, megabytes(c.PeakRSS()))
+		if run > 0 {
+			os.RemoveAll(target)
+		}
+	}
+	b.base = dir
+	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o660)
+}
+
+var rebuildLine = regexp.MustCompile(`rebuild: (\d+) issues re-derived, (\d+) skipped, (\d+) partitions exported`)
+
+// rebuildChild rebuilds src with the rebuild command, on a copy unless
+// inPlace, and returns the child (its time and memory) and the issues it
+// re-derived.
+func (b *bench) rebuildChild(ctx context.Context, src, name string, inPlace bool) (*childProc, int, error) {
+	dir := src
+	if !inPlace {
+		dir = filepath.Join(b.dir, "rebuild-run")
+		os.RemoveAll(dir)
+		if err := copyDataDir(src, dir); err != nil {
+			return nil, 0, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	vars := map[string]string{"JIRADUCK_DATA_DIR": dir}
+	c, err := startChild("rebuild", b.dir, vars, b.profile(name), b.o.rssCap, "rebuild")
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := c.wait(ctx); err != nil {
+		if c.Capped() {
+			// The caller reports the memory reached, a miss.
+			return c, 0, err
+		}
+		return nil, 0, err
+	}
+	m := rebuildLine.FindStringSubmatch(c.stdout.String())
+	if m == nil {
+		return nil, 0, fmt.Errorf("unexpected rebuild output %q", tailText(c.stdout.String(), 500))
+	}
+	issues, _ := strconv.Atoi(m[1])
+	if skipped, _ := strconv.Atoi(m[2]); skipped > 0 {
+		b.rep.note("%s: rebuild skipped %d payloads", name, skipped)
+	}
+	return c, issues, nil
+}
+
+// rebuildScenario is P5, and the rebuild half of P7 at the large store's
+// size.
+func (b *bench) rebuildScenario(ctx context.Context) error {
+	ndjson := filepath.Join(b.dir, fmt.Sprintf("raw-%d.ndjson", b.sz.big))
+	if err := exportPayloads(ctx, b.base, ndjson); err != nil {
+		return fmt.Errorf("P5: export payloads: %w", err)
+	}
+	defer os.Remove(ndjson)
+	for run := range b.runsFor(true) {
+		b.progress("P5 run %d: jiraduck rebuild of %d issues", run+1, b.sz.big)
+		c, issues, err := b.rebuildChild(ctx, b.base, fmt.Sprintf("P5-rebuild-%d", run+1), false)
+		if c != nil && c.Capped() {
+			b.rep.info("P7", fmt.Sprintf("rebuild peak RSS at %d issues", b.sz.big), "MB", megabytes(c.PeakRSS())).Note = "killed at --rss-cap"
+			b.rep.note("P5 run %d: %v", run+1, err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("P5: %w", err)
+		}
+		b.progress("P5 run %d: DuckDB alone: read_json of the same payloads, COPY to Parquet", run+1)
+		ref, rows, err := referenceCopy(ctx, ndjson, filepath.Join(b.dir, "reference.parquet"))
+		if err != nil {
+			return fmt.Errorf("P5: reference: %w", err)
+		}
+		ratio := c.took.Seconds() / ref.Seconds()
+		b.rep.add("P5", "issues re-derived", "", goalExactly, float64(b.sz.big), float64(issues))
+		b.rep.info("P5", fmt.Sprintf("rebuild of %d issues", b.sz.big), "s", c.took.Seconds())
+		b.rep.info("P5", "reference: DuckDB read_json + COPY to Parquet", "s", ref.Seconds())
+		b.timed("P5", "rebuild / reference", "x", goalAtMost, 2, ratio)
+		if rows != int64(b.sz.big) {
+			b.rep.note("P5: the reference wrote %d rows, want %d", rows, b.sz.big)
+		}
+		b.rep.info("P7", fmt.Sprintf("rebuild peak RSS at %d issues", b.sz.big), "MB", megabytes(c.PeakRSS()))
+		b.progress("P5 run %d: rebuild %s, reference %s (%.1fx); rebuild peak RSS %.0f MB", run+1,
+			c.took.Round(time.Millisecond), ref.Round(time.Millisecond), ratio, megabytes(c.PeakRSS()))
+	}
+	return nil
+}
+
+// exportPayloads writes the stored raw payloads of a data directory as
+// newline-delimited JSON, one bundle a line: the input of the reference.
+func exportPayloads(ctx context.Context, dataDir, out string) error {
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, sqlString(filepath.Join(dataDir, store.FileName)))); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT payload::VARCHAR FROM src.raw_issues WHERE deleted_at IS NULL AND payload IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			f.Close()
+			return err
+		}
+		w.WriteString(p)
+		w.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// referenceSQL is what DuckDB alone does with the same payloads: read the
+// bundles with read_json, project the issue fields the issues table holds
+// (timestamps parsed, lists of names, counts, request type and SLA figures)
+// and COPY the result to one zstd Parquet file. It neither renders ADF nor
+// derives the child tables, so it is a lower bound.
+const referenceSQL = `COPY (
+	SELECT
+		issue.key AS issue_key, issue.id AS issue_id, issue.self AS issue_url,
+		issue.fields.project.key AS project_key, issue.fields.project.name AS project_name,
+		issue.fields.summary AS summary, issue.fields.description::VARCHAR AS description,
+		issue.fields.issuetype.name AS issue_type, issue.fields.parent.key AS parent_key,
+		issue.fields.status.name AS status, issue.fields.status.statusCategory.name AS status_category,
+		issue.fields.priority.name AS priority, issue.fields.resolution.name AS resolution,
+		issue.fields.creator.emailAddress AS creator_email, issue.fields.creator.displayName AS creator_name,
+		issue.fields.creator.accountId AS creator_account_id,
+		issue.fields.reporter.emailAddress AS reporter_email, issue.fields.reporter.displayName AS reporter_name,
+		issue.fields.reporter.accountId AS reporter_account_id,
+		issue.fields.assignee.emailAddress AS assignee_email, issue.fields.assignee.displayName AS assignee_name,
+		issue.fields.assignee.accountId AS assignee_account_id,
+		strptime(issue.fields.created, '%Y-%m-%dT%H:%M:%S.%g%z') AS created_at,
+		strptime(issue.fields.updated, '%Y-%m-%dT%H:%M:%S.%g%z') AS updated_at,
+		try_strptime(issue.fields.resolutiondate, '%Y-%m-%dT%H:%M:%S.%g%z') AS resolved_at,
+		try_cast(issue.fields.duedate AS DATE) AS due_date,
+		issue.fields.labels AS labels,
+		list_transform(issue.fields.components, c -> c.name) AS components,
+		list_transform(issue.fields.fixVersions, v -> v.name) AS fix_versions,
+		len(issue.fields.attachment) AS attachment_count,
+		greatest(len(comments), issue.fields.comment.total) AS comment_count,
+		len(issue.fields.issuelinks) AS issuelink_count,
+		json_extract_string(issue.fields.customfield_10010, '$.requestType.name') AS request_type,
+		json_extract_string(issue.fields.customfield_10010, '$.currentStatus.status') AS request_status,
+		json_extract(issue.fields.customfield_10041, '$.ongoingCycle.breached')::BOOLEAN AS first_response_breached,
+		json_extract(issue.fields.customfield_10041, '$.ongoingCycle.goalDuration.millis')::BIGINT AS first_response_goal_millis,
+		json_extract(issue.fields.customfield_10041, '$.ongoingCycle.elapsedTime.millis')::BIGINT AS first_response_elapsed_millis,
+		json_extract(issue.fields.customfield_10041, '$.ongoingCycle.remainingTime.millis')::BIGINT AS first_response_remaining_millis,
+		json_extract(issue.fields.customfield_10040, '$.ongoingCycle.breached')::BOOLEAN AS time_to_resolution_breached,
+		json_extract(issue.fields.customfield_10040, '$.ongoingCycle.goalDuration.millis')::BIGINT AS time_to_resolution_goal_millis,
+		json_extract(issue.fields.customfield_10040, '$.ongoingCycle.elapsedTime.millis')::BIGINT AS time_to_resolution_elapsed_millis,
+		json_extract(issue.fields.customfield_10040, '$.ongoingCycle.remainingTime.millis')::BIGINT AS time_to_resolution_remaining_millis,
+		fetched_at::TIMESTAMPTZ AS synced_at
+	FROM read_json({{input}}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {
+		issue: 'STRUCT(id VARCHAR, "key" VARCHAR, self VARCHAR, fields STRUCT(
+			project STRUCT("key" VARCHAR, name VARCHAR), summary VARCHAR, description JSON,
+			issuetype STRUCT(name VARCHAR), parent STRUCT("key" VARCHAR), status STRUCT(name VARCHAR, statusCategory STRUCT(name VARCHAR)),
+			priority STRUCT(name VARCHAR), resolution STRUCT(name VARCHAR),
+			creator STRUCT(emailAddress VARCHAR, displayName VARCHAR, accountId VARCHAR),
+			reporter STRUCT(emailAddress VARCHAR, displayName VARCHAR, accountId VARCHAR),
+			assignee STRUCT(emailAddress VARCHAR, displayName VARCHAR, accountId VARCHAR),
+			created VARCHAR, updated VARCHAR, resolutiondate VARCHAR, duedate VARCHAR, labels VARCHAR[],
+			components STRUCT(name VARCHAR)[], fixVersions STRUCT(name VARCHAR)[], attachment JSON[],
+			"comment" STRUCT(total INTEGER), issuelinks JSON[], customfield_10010 JSON, customfield_10040 JSON, customfield_10041 JSON))',
+		comments: 'JSON[]', fetched_at: 'VARCHAR'})
+	ORDER BY issue_key
+) TO {{output}} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`
+
+// referenceCopy times the reference in a fresh in-memory DuckDB and returns
+// the rows written.
+func referenceCopy(ctx context.Context, ndjson, out string) (time.Duration, int64, error) {
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	defer os.Remove(out)
+	start := time.Now()
+	res, err := db.ExecContext(ctx, strings.NewReplacer("{{input}}", sqlString(ndjson), "{{output}}", sqlString(out)).Replace(referenceSQL))
+	if err != nil {
+		return 0, 0, err
+	}
+	took := time.Since(start)
+	n, _ := res.RowsAffected()
+	return took, n, nil
+}
+
+// largeRebuild is the second half of P7: a rebuild of a store of
+// --rss-issues issues. Backfilling that many from the emulator would take
+// hours here, so the store is the large store's raw payloads cloned under
+// new ids and keys (rebuild reads nothing else), then rebuilt.
+func (b *bench) largeRebuild(ctx context.Context) error {
+	n := b.sz.rss
+	if n <= 0 {
+		b.rep.note("P7: the large rebuild was skipped (--rss-issues 0)")
+		return nil
+	}
+	dir := filepath.Join(b.dir, fmt.Sprintf("clone-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil || !b.o.reuse {
+		os.RemoveAll(dir)
+		b.progress("P7: cloning the %d stored payloads up to %d issues", b.sz.big, n)
+		start := time.Now()
+		if err := cloneStore(ctx, b.base, dir, n); err != nil {
+			return fmt.Errorf("P7: clone: %w", err)
+		}
+		b.progress("P7: cloned in %s", time.Since(start).Round(time.Second))
+		if err := os.WriteFile(filepath.Join(dir, completeMarker), nil, 0o660); err != nil {
+			return err
+		}
+	}
+	if b.o.dir == "" {
+		defer os.RemoveAll(dir)
+	}
+	for run := range b.runsFor(false) {
+		b.progress("P7 run %d: jiraduck rebuild of %d issues", run+1, n)
+		// In place: a copy of a store this size would double the disk it
+		// takes, and a rebuild leaves the raw payloads as they were.
+		c, issues, err := b.rebuildChild(ctx, dir, fmt.Sprintf("P7-rebuild-%d", run+1), true)
+		if err != nil && (c == nil || !c.Capped()) {
+			return fmt.Errorf("P7: %w", err)
+		}
+		name := fmt.Sprintf("rebuild peak RSS at %d issues", n)
+		m := b.timed("P7", name, "MB", goalAtMost, 1000, megabytes(c.PeakRSS()))
+		if n != 1000000 {
+			m.Note = "target is for 1,000,000"
+		}
+		if c.Capped() {
+			m.Note = strings.TrimPrefix(m.Note+"; killed at --rss-cap, the peak would be higher", "; ")
+			b.rep.note("P7 run %d: %v", run+1, err)
+			continue
+		}
+		b.rep.add("P7", fmt.Sprintf("issues re-derived of %d", n), "", goalExactly, float64(n), float64(issues))
+		b.rep.info("P7", fmt.Sprintf("rebuild of %d issues", n), "s", c.took.Seconds())
+		b.progress("P7 run %d: rebuild of %d issues in %s, peak RSS %.0f MB", run+1, issues, c.took.Round(time.Second), megabytes(c.PeakRSS()))
+	}
+	return nil
+}
+
+// cloneStore copies the data directory src to dst and adds copies of its raw
+// payloads until dst holds n issues. Copy k prefixes every numeric id with
+// "k000" and every issue number with "k000", so ids and keys stay unique and
+// links between clones stay consistent; months and contents are unchanged.
+func cloneStore(ctx context.Context, src, dst string, n int) error {
+	if err := copyDataDir(src, dst); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, filepath.Join(dst, store.FileName), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	db := s.DB()
+	var have int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM raw_issues WHERE payload IS NOT NULL`).Scan(&have); err != nil {
+		return err
+	}
+	if have == 0 {
+		return fmt.Errorf("no payloads to clone")
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_originals AS SELECT * FROM raw_issues WHERE payload IS NOT NULL AND deleted_at IS NULL ORDER BY issue_id`); err != nil {
+		return err
+	}
+	for k := 1; have < n; k++ {
+		take := min(n-have, have)
+		p := strconv.Itoa(k) + "000"
+		q := fmt.Sprintf(`INSERT INTO raw_issues (issue_id, issue_key, created_at, updated_at, status_category_key, payload,
+			comments_state, changelog_state, remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at)
+			SELECT '%[1]s' || issue_id, regexp_replace(issue_key, '-', '-%[1]s'), created_at, updated_at, status_category_key,
+				regexp_replace(regexp_replace(payload::VARCHAR, '"id":"([0-9]+)"', '"id":"%[1]s\1"', 'g'),
+					'"key":"([A-Z][A-Z0-9_]*)-([0-9]+)"', '"key":"\1-%[1]s\2"', 'g')::JSON,
+				comments_state, changelog_state, remote_links_state, sla_state, attachments_state, incomplete, NULL, fetched_at
+			FROM bench_originals ORDER BY issue_id LIMIT %[2]d`, p, take)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("clone %d: %w", k, err)
+		}
+		have += take
+	}
+	if _, err := db.ExecContext(ctx, `DROP TABLE bench_originals`); err != nil {
+		return err
+	}
+	return s.Checkpoint(ctx)
+}
+
+// sqlString makes a SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// P3 runs `jiraduck serve` as a child process on a copy of the large store,
+// with the emulator in this process sending it a storm of webhooks over the
+// issues of one month. The child's memory through the storm is P7's serve
+// figure.
+
+func (b *bench) stormScenario(ctx context.Context) error {
+	month, inMonth, err := busiestMonth(ctx, b.base)
+	if err != nil {
+		return fmt.Errorf("P3: %w", err)
+	}
+	if inMonth < b.sz.stormOn {
+		return fmt.Errorf("P3: the busiest month %s holds %d issues, fewer than the %d the storm needs", month, inMonth, b.sz.stormOn)
+	}
+	for run := range b.runsFor(true) {
+		if err := b.stormRun(ctx, month, run); err != nil {
+			return fmt.Errorf("P3: %w", err)
+		}
+	}
+	return nil
+}
+
+// busiestMonth is the month of issue creation holding the most issues.
+func busiestMonth(ctx context.Context, dataDir string) (string, int, error) {
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, sqlString(filepath.Join(dataDir, store.FileName)))); err != nil {
+		return "", 0, err
+	}
+	var month string
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT strftime(created_at AT TIME ZONE 'UTC', '%Y-%m') AS m, count(*) AS n FROM src.issues GROUP BY m ORDER BY n DESC, m LIMIT 1`).Scan(&month, &n)
+	return month, n, err
+}
+
+func (b *bench) stormRun(ctx context.Context, month string, run int) error {
+	dir := filepath.Join(b.dir, "storm-run")
+	os.RemoveAll(dir)
+	if err := copyDataDir(b.base, dir); err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	eo := b.emulatorOptions(b.sz.big)
+	eo.WebhookURL = "http://" + addr + "/webhooks/jira"
+	em, err := emulator.New(eo)
+	if err != nil {
+		return err
+	}
+	defer em.Close()
+	url, err := em.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	vars := jiraVars(url, dir)
+	vars["JIRADUCK_LISTEN"] = addr
+	startedAt := time.Now()
+	c, err := startChild("serve", b.dir, vars, b.profile(fmt.Sprintf("P3-serve-%d", run+1)), b.o.rssCap, "serve")
+	if err != nil {
+		return err
+	}
+	defer c.stop(2 * time.Minute)
+	readyCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	err = waitReady(readyCtx, c, addr)
+	cancel()
+	if err != nil {
+		return err
+	}
+	ready := time.Since(startedAt)
+	idleRSS := c.currentRSS()
+	before, err := scrapeCounters(addr)
+	if err != nil {
+		return err
+	}
+
+	b.progress("P3 run %d: %d events over %d issues of %s, %d issues stored (serve ready in %s, RSS %.0f MB)", run+1,
+		b.sz.storm, b.sz.stormOn, month, b.sz.big, ready.Round(time.Millisecond), megabytes(idleRSS))
+	em.ResetStats()
+	stormStart := time.Now()
+	res, err := em.Storm(ctx, emulator.StormOptions{Events: b.sz.storm, Issues: b.sz.stormOn, Month: month})
+	if err != nil {
+		return err
+	}
+	lastEvent := time.Now()
+	want := map[string]int64{}
+	for _, k := range res.Keys {
+		is, err := em.Issue(k)
+		if err != nil {
+			return err
+		}
+		want[k] = is.Updated.UnixMilli()
+	}
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	path := export.PartitionPath(dir, "issues", month)
+	deliveredAfter := time.Duration(-1)
+	deadline := lastEvent.Add(10 * time.Minute)
+	var visible time.Duration
+	for {
+		if deliveredAfter < 0 && em.Stats().Webhooks.Pending == 0 {
+			deliveredAfter = time.Since(lastEvent)
+		}
+		missing, err := staleKeys(ctx, db, path, want)
+		if err == nil && missing == 0 {
+			visible = time.Since(lastEvent)
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d issues not visible 10 minutes after the storm (last error %v)", missing, len(want), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if deliveredAfter < 0 {
+		deliveredAfter = visible
+	}
+	// Let follow-up fetches finish before counting them.
+	if err := waitIdle(ctx, addr, em); err != nil {
+		return err
+	}
+	st := em.Stats()
+	var fetches int64
+	for _, k := range res.Keys {
+		fetches += st.IssueFetches[k]
+	}
+	calls := int64(0)
+	for _, n := range st.Calls {
+		calls += n
+	}
+	after, err := scrapeCounters(addr)
+	if err != nil {
+		return err
+	}
+	partitions := after.sum("jiraduck_partitions_exported_total") - before.sum("jiraduck_partitions_exported_total")
+	issueParts := after.get(`jiraduck_partitions_exported_total{table="issues"}`) - before.get(`jiraduck_partitions_exported_total{table="issues"}`)
+	accepted := after.sumPrefix(`jiraduck_webhooks_received_total{code="202"`) - before.sumPrefix(`jiraduck_webhooks_received_total{code="202"`)
+	peak := c.PeakRSS()
+	if err := c.stop(2 * time.Minute); err != nil {
+		b.rep.note("P3 run %d: serve did not stop cleanly: %v", run+1, err)
+	}
+	peak = max(peak, c.PeakRSS())
+
+	perIssue := float64(fetches) / float64(len(res.Keys))
+	b.rep.info("P3", "serve ready on the copied store", "s", ready.Seconds())
+	b.rep.info("P3", "storm: events made by the emulator in", "s", lastEvent.Sub(stormStart).Seconds())
+	b.rep.info("P3", "webhooks all delivered after the last event", "s", deliveredAfter.Seconds())
+	b.timed("P3", "all visible in Parquet after the last event", "s", goalAtMost, 15, visible.Seconds())
+	if b.o.quick {
+		// A storm of a few seconds cannot show coalescing; what must hold
+		// is that one fetch serves one event or more.
+		b.rep.add("P3", "fetches per issue, at most one per event", "", goalAtMost, float64(b.sz.storm)/float64(len(res.Keys)), perIssue)
+	} else {
+		b.rep.add("P3", "fetches per issue", "", goalAtMost, 1.2, perIssue)
+	}
+	b.rep.add("P3", "webhooks lost: events - delivered", "", goalExactly, 0, float64(int64(b.sz.storm)-st.Webhooks.Delivered+st.Webhooks.Duplicates))
+	b.rep.add("P3", "webhooks refused: events - answered 202", "", goalExactly, 0, float64(b.sz.storm)-accepted)
+	b.rep.info("P3", "Jira calls (all endpoints)", "", float64(calls))
+	b.rep.info("P3", "partition files written (all tables)", "", partitions)
+	b.rep.info("P3", "issues partition files written", "", issueParts)
+	b.rep.info("P7", "serve RSS idle with the large store", "MB", megabytes(idleRSS))
+	b.timed("P7", fmt.Sprintf("serve peak RSS under P3 (%d issues stored)", b.sz.big), "MB", goalAtMost, 300, megabytes(peak))
+	b.progress("P3 run %d: visible %s after the last event (delivered after %s); %.2f fetches per issue; %.0f partition files; serve peak RSS %.0f MB",
+		run+1, visible.Round(time.Millisecond), deliveredAfter.Round(time.Millisecond), perIssue, partitions, megabytes(peak))
+	return nil
+}
+
+// staleKeys counts the issues of want whose exported updated_at is older
+// than the emulator's.
+func staleKeys(ctx context.Context, db *sql.DB, path string, want map[string]int64) (int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT issue_key, epoch_ms(updated_at) FROM read_parquet(?)`, path)
+	if err != nil {
+		return len(want), err
+	}
+	defer rows.Close()
+	fresh := 0
+	for rows.Next() {
+		var k string
+		var ms sql.NullInt64
+		if err := rows.Scan(&k, &ms); err != nil {
+			return len(want), err
+		}
+		if w, ok := want[k]; ok && ms.Valid && ms.Int64 >= w {
+			fresh++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return len(want), err
+	}
+	return len(want) - fresh, nil
+}
+
+// waitIdle waits until serve's queue is empty and the emulator has seen no
+// call for half a second.
+func waitIdle(ctx context.Context, addr string, em *emulator.Emulator) error {
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(5 * time.Minute)
+	last, quietSince := int64(-1), time.Now()
+	for time.Now().Before(deadline) {
+		var h struct {
+			QueueDepth int `json:"queue_depth"`
+		}
+		resp, err := client.Get("http://" + addr + "/webhooks/jira/health")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		calls := int64(0)
+		for _, n := range em.Stats().Calls {
+			calls += n
+		}
+		if calls != last {
+			last, quietSince = calls, time.Now()
+		}
+		if err == nil && h.QueueDepth == 0 && time.Since(quietSince) > 500*time.Millisecond {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("serve not idle after 5 minutes")
+}
+
+// promSamples are the samples of a Prometheus text exposition, by series.
+type promSamples map[string]float64
+
+func scrapeCounters(addr string) (promSamples, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := promSamples{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
+}
+
+func (c promSamples) get(series string) float64 { return c[series] }
+
+// sum adds every series of a metric.
+func (c promSamples) sum(name string) float64 {
+	t := 0.0
+	for k, v := range c {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			t += v
+		}
+	}
+	return t
+}
+
+// sumPrefix adds the series that start with prefix (labels are sorted by
+// name in the exposition).
+func (c promSamples) sumPrefix(prefix string) float64 {
+	t := 0.0
+	for k, v := range c {
+		if strings.HasPrefix(k, prefix) {
+			t += v
+		}
+	}
+	return t
+}

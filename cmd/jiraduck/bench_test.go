@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	cases := []struct {
+		name   string
+		values []float64
+		p      float64
+		want   float64
+	}{
+		{"one value", []float64{7}, 99, 7},
+		{"median of odd", []float64{1, 2, 3}, 50, 2},
+		{"median of even", []float64{1, 2, 3, 4}, 50, 2.5},
+		{"p99 interpolates", []float64{0, 100}, 99, 99},
+		{"max", []float64{1, 5, 9}, 100, 9},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := percentile(c.values, c.p); math.Abs(got-c.want) > 1e-9 {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestReportJudgesMedians(t *testing.T) {
+	r := newReport()
+	r.add("P9", "latency", "ms", goalAtMost, 10, 12)
+	r.add("P9", "latency", "ms", goalAtMost, 10, 8)
+	m := r.add("P9", "latency", "ms", goalAtMost, 10, 9)
+	if m.Median != 9 || m.Min != 8 || m.Max != 12 || !*m.Pass {
+		t.Errorf("got median %v min %v max %v pass %v, want 9 8 12 true", m.Median, m.Min, m.Max, *m.Pass)
+	}
+	lost := r.add("P9", "lost", "", goalExactly, 0, 0)
+	r.add("P9", "lost", "", goalExactly, 0, 1)
+	if *lost.Pass {
+		t.Errorf("a run that lost one event passed")
+	}
+	if got := r.failed(); len(got) != 1 || got[0] != lost {
+		t.Errorf("failed: got %v, want the lost measure", got)
+	}
+}
+
+// TestBenchQuick runs every scenario of the benchmark small and checks the
+// correctness measures (nothing lost, all visible, calls within bounds);
+// timings are reported, never asserted.
+func TestBenchQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmark smoke test skipped in -short mode")
+	}
+	var stdout, stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	err := runBench(ctx, e, []string{"--quick", "--json"})
+	t.Logf("bench --quick took %s\n%s", time.Since(start).Round(time.Millisecond), stderr.String())
+	if err != nil {
+		t.Fatalf("bench --quick: %v\n%s", err, stdout.String())
+	}
+	var rep struct {
+		Machine  machineInfo `json:"machine"`
+		Measures []measure   `json:"measures"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json output: %v\n%s", err, stdout.String())
+	}
+	if rep.Machine.Cores < 1 || rep.Machine.DuckDB == "" {
+		t.Errorf("machine: got %+v", rep.Machine)
+	}
+	seen := map[string]bool{}
+	for _, m := range rep.Measures {
+		seen[m.Scenario] = true
+		if m.Pass != nil && !*m.Pass {
+			t.Errorf("%s %s: got %v, want %s %v", m.Scenario, m.Name, m.Values, m.Goal, *m.Limit)
+		}
+	}
+	for _, s := range scenarioNames {
+		if !seen[s] {
+			t.Errorf("scenario %s reported nothing", s)
+		}
+	}
+}

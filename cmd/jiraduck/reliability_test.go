@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/schedule"
+)
+
+// TestFaultsConverge runs a stream of changes of every kind while Jira
+// misbehaves in every way the emulator can: 5xx, 429 (some without
+// Retry-After), stalled answers, dropped connections, duplicated and
+// reordered webhooks and a lagging search index. Once the faults stop and a
+// backfill (which fetches incomplete issues again) and a reconcile have run,
+// the export must hold exactly the emulator's final state: every issue,
+// comment, changelog item and remote link, no duplicated row.
+func TestFaultsConverge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection test skipped in -short mode")
+	}
+	issues := pick(40, 300)
+	changes := pick(120, 1500)
+	faults := emulator.Faults{
+		ErrorRate: 0.20, ThrottleRate: 0.10, RetryAfter: time.Second,
+		// Long stalls outlast the client's 30s timeout: real timeouts.
+		StallRate: pick(0.02, 0.003), Stall: pick(300*time.Millisecond, 35*time.Second),
+		DropRate:             0.03,
+		WebhookDuplicateRate: 0.2, WebhookShuffle: 8,
+		SearchLag: time.Hour,
+	}
+	live := startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 23, Clock: frozen(),
+		WebhookRetries: 10}, map[string]string{"JIRADUCK_WORKERS": "8"})
+	ctx := context.Background()
+	s := live.svc
+	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+
+	start := time.Now()
+	live.em.ResetStats()
+	must(t, live.em.SetFaults(faults))
+	m := newMutator(live.em, 23)
+	m.keepLinked = true
+	m.run(t, changes, 4, pick(20*time.Millisecond, 5*time.Millisecond))
+	// Faults stay on until every webhook was delivered and processed: the
+	// workers fetch through them.
+	live.settle(t)
+	during := live.em.Stats()
+	must(t, live.em.SetFaults(emulator.Faults{SearchLag: faults.SearchLag}))
+	incomplete := storedValue(t, live, "SELECT count(*) FROM raw_issues WHERE incomplete AND deleted_at IS NULL")
+	failed := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'")
+
+	// The healing passes serve runs on its own schedule.
+	res, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	rec, err := schedule.Reconcile(ctx, s.jobDeps(), schedule.ReconcileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+
+	keys := live.em.Keys()
+	sort.Strings(keys)
+	ref := live.reference(t, keys)
+	compareExportsButLinked(t, live.dir, ref)
+	rows := checkNoDuplicates(t, live.dir)
+	want := checkNoDuplicates(t, ref)
+	for _, table := range []string{"issues", "comments", "changelog", "remote_links", "attachments", "issuelinks"} {
+		if rows[table] != want[table] {
+			t.Errorf("%s: %d rows exported, the emulator has %d", table, rows[table], want[table])
+		}
+	}
+	audit := checkPartitions(t, live.dir, s.store.DB())
+	states := eventStates(t, s.store.DB())
+	if states["pending"] != 0 {
+		t.Errorf("events still pending: %v", states)
+	}
+	total := 0
+	for _, n := range rows {
+		total += n
+	}
+	f := during.Faults
+	figures(t, "faults", "issues", len(keys), "changes", changes, "made", m.Made(),
+		"webhooks", during.Webhooks.Events, "attempts", during.Webhooks.Attempts, "delivered", during.Webhooks.Delivered,
+		"duplicates", during.Webhooks.Duplicates, "rest_calls", sumCalls(during.Calls),
+		"errors_5xx", f.Errors, "throttled_429", f.Throttled, "stalled", f.Stalled, "dropped", f.Dropped,
+		"events", states, "failed_before_heal", failed, "incomplete_before_heal", incomplete,
+		"heal_backfill_fetched", res.Fetched, "reconcile", rec.Counts(),
+		"rows_compared", total, "rows_per_table", rows, "partitions", audit.Files, "took", time.Since(start).Round(time.Second))
+	if f.Errors == 0 || f.Throttled == 0 || f.Dropped == 0 || during.Webhooks.Duplicates == 0 {
+		t.Errorf("not every fault was injected: %+v, duplicates %d", f, during.Webhooks.Duplicates)
+	}
+}
+
+func sumCalls(calls map[string]int64) int64 {
+	var n int64
+	for _, c := range calls {
+		n += c
+	}
+	return n
+}
+
+// TestLinkedIssueColumnsFollowTheOtherEnd edits, moves and deletes the other
+// end of links. Jira then shows the new summary, status, priority and key of
+// the other end (or no link at all) in the linking issue's payload, but sends
+// no webhook for the linking issue and leaves its updated alone, so neither
+// the live path nor reconcile fetches it again. Known gap, described in
+// docs/reliability.md; set JIRADUCK_TEST_KNOWN_GAPS=1 to run it.
+func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	if os.Getenv("JIRADUCK_TEST_KNOWN_GAPS") == "" {
+		t.Skip("known gap: linked_issue_* columns go stale when the other end of a link changes (docs/reliability.md); JIRADUCK_TEST_KNOWN_GAPS=1 runs it")
+	}
+	live := backfilled(t, 30, nil)
+	em := live.em
+	keys := em.Keys()
+	a, b, c := keys[0], keys[1], keys[2]
+	_, err := em.AddLink(a, b, "Blocks")
+	must(t, err)
+	_, err = em.AddLink(a, c, "Relates")
+	must(t, err)
+	live.settle(t)
+	must(t, em.Update(b, func(i *emulator.Issue) { i.Summary = "the other end was renamed"; i.Priority = "Highest" }))
+	must(t, em.Transition(b, emulator.StatusDone))
+	must(t, em.Delete(c))
+	live.settle(t)
+	if n := storedValue(t, live, "SELECT count(*) FROM issuelinks WHERE issue_key = '"+a+"' AND linked_issue_key = '"+b+"' AND linked_issue_summary = 'the other end was renamed'"); n != "1" {
+		t.Errorf("%s's link to %s still shows the old summary", a, b)
+	}
+	if n := storedValue(t, live, "SELECT count(*) FROM issuelinks WHERE issue_key = '"+a+"' AND linked_issue_key = '"+c+"'"); n != "0" {
+		t.Errorf("%s still links to the deleted %s", a, c)
+	}
+}

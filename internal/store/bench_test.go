@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
+)
+
+var benchNormalize = normalize.Options{
+	BrowseBase: "https://acme.atlassian.net",
+	SLAFields:  map[string]string{emulator.FieldTimeToFirstResp: "first_response", emulator.FieldTimeToResolution: "time_to_resolution"},
+	SLANames:   []string{"first_response", "time_to_resolution"},
+}
+
+// emulatedRows normalizes the current state of an emulated issue.
+func emulatedRows(b *testing.B, em *emulator.Emulator, key string) *normalize.Rows {
+	b.Helper()
+	st, err := em.State(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var links []json.RawMessage
+	if err := json.Unmarshal(st.RemoteLinks, &links); err != nil {
+		b.Fatal(err)
+	}
+	bundle := &jira.Bundle{Issue: st.Issue, Comments: st.Comments, Histories: st.Changelog, RemoteLinks: links,
+		State: jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete,
+			SLA: jira.StateComplete}, FetchedAt: em.Now()}
+	rows, err := normalize.FromBundle(bundle, benchNormalize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rows
+}
+
+// filledStore is a migrated store holding every issue of an emulated site
+// of n issues, written in batches of 500 as rebuild writes them.
+func filledStore(b *testing.B, em *emulator.Emulator) *Store {
+	b.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if _, _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	keys := em.Keys()
+	for start := 0; start < len(keys); start += 500 {
+		var batch []*normalize.Rows
+		for _, k := range keys[start:min(start+500, len(keys))] {
+			batch = append(batch, emulatedRows(b, em, k))
+		}
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.ApplyBatch(ctx, tx, batch, ApplyOptions{})
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// edited returns, for count issues of the site, two successive edits (each
+// with its changelog entry) normalized: applying them in turn always changes
+// the issue, as a stream of webhooks does.
+func edited(b *testing.B, em *emulator.Emulator, count int) [][2]*normalize.Rows {
+	b.Helper()
+	keys := em.Keys()
+	step := max(len(keys)/count, 1)
+	var out [][2]*normalize.Rows
+	for i := 0; i < len(keys) && len(out) < count; i += step {
+		var pair [2]*normalize.Rows
+		for v := range pair {
+			if err := em.Silent().Update(keys[i], func(is *emulator.Issue) { is.Summary = fmt.Sprintf("edit %d of %s", v, keys[i]) }); err != nil {
+				b.Fatal(err)
+			}
+			pair[v] = emulatedRows(b, em, keys[i])
+		}
+		out = append(out, pair)
+	}
+	return out
+}
+
+// BenchmarkApplyIssue writes one edited issue in its own transaction, the
+// way a lone webhook is written, into stores of growing size: the cost per
+// issue should not grow with the store.
+func BenchmarkApplyIssue(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
+			em, err := emulator.New(emulator.Options{Issues: n, Seed: 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer em.Close()
+			s := filledStore(b, em)
+			edits := edited(b, em, 200)
+			ctx := context.Background()
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r := edits[i%len(edits)][(i/len(edits))%2]
+				i++
+				if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+					_, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{r}, ApplyOptions{})
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyBatch writes 64 edited issues per transaction, as the writer
+// does under load; the time is per issue.
+func BenchmarkApplyBatch(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
+			em, err := emulator.New(emulator.Options{Issues: n, Seed: 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer em.Close()
+			s := filledStore(b, em)
+			edits := edited(b, em, 256)
+			ctx := context.Background()
+			const size = 64
+			round := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			issues := 0
+			for issues < b.N {
+				for off := 0; off < len(edits) && issues < b.N; off += size {
+					var batch []*normalize.Rows
+					for _, p := range edits[off:min(off+size, len(edits))] {
+						batch = append(batch, p[round%2])
+					}
+					if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+						_, err := s.ApplyBatch(ctx, tx, batch, ApplyOptions{})
+						return err
+					}); err != nil {
+						b.Fatal(err)
+					}
+					issues += len(batch)
+				}
+				round++
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(issues), "ns/issue")
+		})
+	}
+}
+
+// BenchmarkInsertEvent is the durable append of one webhook event in its
+// own transaction: what a lone delivery waits for before its 202.
+func BenchmarkInsertEvent(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// About the size of an emulated jira:issue_updated body.
+	body := []byte(`{"timestamp":1,"webhookEvent":"jira:issue_updated","issue":{"id":"10001","key":"SUP-1","fields":{"summary":"` +
+		strings.Repeat("x", 15000) + `"}}}`)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		e := &Event{ID: int64(i), DeliveryID: fmt.Sprintf("d-%d", i), Type: "jira:issue_updated", IssueKey: "SUP-1", IssueID: "10001",
+			ReceivedAt: time.Now().UTC(), State: EventPending, Body: body}
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			if _, err := KnownDeliveries(ctx, tx, []string{e.DeliveryID}); err != nil {
+				return err
+			}
+			return InsertEvents(ctx, tx, []*Event{e})
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
