@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -106,51 +104,7 @@ func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
 // fresh store and the same normalizer, into dir.
 func (l *liveSite) reference(t *testing.T, keys []string) string {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureIssueColumns(ctx, promotedColumns(l.cfg)); err != nil {
-		t.Fatal(err)
-	}
-	w := s.NewWriter(64, nil)
-	defer w.Close()
-	opts := l.svc.catalog.Options()
-	for _, key := range keys {
-		st, err := l.em.State(key)
-		if err != nil {
-			t.Fatalf("state of %s: %v", key, err)
-		}
-		var links []json.RawMessage
-		if err := json.Unmarshal(st.RemoteLinks, &links); err != nil {
-			t.Fatal(err)
-		}
-		b := &jira.Bundle{Issue: st.Issue, Comments: st.Comments, Histories: st.Changelog, RemoteLinks: links,
-			State: jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete,
-				RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}, FetchedAt: time.Now()}
-		rows, err := normalize.FromBundle(b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { _, err := s.ApplyIssue(ctx, tx, rows); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cols, _ := s.IssueColumnNames(ctx)
-	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: exportIssueColumns(l.cfg, cols)})
-	if err := export.MarkAll(ctx, s, w, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ex.ExportDirty(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return referenceExport(t, l.em, l.cfg, l.svc.catalog.Options(), keys)
 }
 
 // excluded columns differ by design between a live fetch and the reference:
