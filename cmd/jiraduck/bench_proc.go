@@ -34,6 +34,7 @@ type childProc struct {
 	start  time.Time
 	done   chan struct{}
 	took   time.Duration
+	cpu    time.Duration // user + system time, once it exited
 	err    error
 
 	mu      sync.Mutex
@@ -87,16 +88,18 @@ func startChild(name, dir string, vars map[string]string, profile string, limit 
 	go func() {
 		c.err = c.cmd.Wait()
 		c.took = time.Since(c.start)
-		if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-			// ru_maxrss is in KiB on Linux.
-			c.observe(ru.Maxrss * 1024)
-		}
+		c.cpu = c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+		// ru_maxrss of the child is not used: os/exec starts it with
+		// vfork, and exec records the parent's high-water mark as the
+		// child's, so it reports this process's size, not the child's.
 		close(c.done)
 	}()
 	return c, nil
 }
 
 // sample reads VmRSS and VmHWM of the child every 50 ms while it runs.
+// VmHWM is the kernel's high-water mark of the child's own memory, so only
+// growth in its last 50 ms could be missed.
 func (c *childProc) sample() {
 	pid := c.cmd.Process.Pid
 	t := time.NewTicker(50 * time.Millisecond)
@@ -189,6 +192,15 @@ func (c *childProc) stop(grace time.Duration) error {
 		return fmt.Errorf("%s exited with %d: %s", c.name, ee.ExitCode(), tailText(c.stderr.String(), 2000))
 	}
 	return c.err
+}
+
+// processCPU is the user and system time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procMemory reads VmRSS and VmHWM (bytes) from /proc/<pid>/status.

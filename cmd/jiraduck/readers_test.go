@@ -130,7 +130,7 @@ func TestReadersDuringStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSiteWith(t, emulator.Options{Issues: pick(80, 1500), Months: 3, Seed: 41, Clock: frozen()}, nil)
+	live := startLiveSiteWith(t, emulator.Options{Issues: pick(60, 1500), Months: 3, Seed: 41, Clock: frozen()}, nil)
 	ctx := context.Background()
 	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestReadersDuringStorm(t *testing.T) {
 	reader := startReader(t, live.dir)
 	start := time.Now()
 	before := exportedAt(t, live.dir)
-	res, err := live.em.Storm(ctx, emulator.StormOptions{Events: pick(240, 6000), Issues: pick(60, 1200), Rate: pick(120.0, 200.0)})
+	res, err := live.em.Storm(ctx, emulator.StormOptions{Events: pick(180, 6000), Issues: pick(50, 1200), Rate: pick(120.0, 200.0)})
 	if err != nil {
 		t.Fatal(err)
 	}
