@@ -28,7 +28,7 @@ func TestFaultsConverge(t *testing.T) {
 	faults := emulator.Faults{
 		ErrorRate: 0.20, ThrottleRate: 0.10, RetryAfter: time.Second,
 		// Long stalls outlast the client's 30s timeout: real timeouts.
-		StallRate: pick(0.02, 0.003), Stall: pick(300*time.Millisecond, 35*time.Second),
+		StallRate: pick(0.05, 0.01), Stall: pick(300*time.Millisecond, 35*time.Second),
 		DropRate:             0.03,
 		WebhookDuplicateRate: 0.2, WebhookShuffle: 8,
 		SearchLag: time.Hour,
@@ -105,7 +105,7 @@ func TestFaultsConverge(t *testing.T) {
 		"events", states, "failed_before_heal", failed, "incomplete_before_heal", incomplete,
 		"heal_backfill_fetched", res.Fetched, "reconcile", rec.Counts(),
 		"rows_compared", total, "rows_per_table", rows, "partitions", audit.Files, "took", time.Since(start).Round(time.Second))
-	if f.Errors == 0 || f.Throttled == 0 || f.Dropped == 0 || during.Webhooks.Duplicates == 0 {
+	if f.Errors == 0 || f.Throttled == 0 || f.Dropped == 0 || f.Stalled == 0 || during.Webhooks.Duplicates == 0 {
 		t.Errorf("not every fault was injected: %+v, duplicates %d", f, during.Webhooks.Duplicates)
 	}
 }
