@@ -271,9 +271,15 @@ func (b *bench) timed(scenario, name, unit string, g goal, limit, value float64)
 	return b.rep.add(scenario, name, unit, g, limit, value)
 }
 
+// recordLoad notes how busy the machine was at the end of a run: on a
+// shared machine other work inflates every timing.
+func (b *bench) recordLoad(scenario string) {
+	b.rep.info(scenario, "machine load average (1 min) after the run", "", load1())
+}
+
 // progress prints one line of what the benchmark is doing.
 func (b *bench) progress(format string, args ...any) {
-	fmt.Fprintf(b.log, "[%s] %s\n", time.Since(b.start).Round(time.Second), fmt.Sprintf(format, args...))
+	fmt.Fprintf(b.log, "[%s load %s] %s\n", time.Since(b.start).Round(time.Second), strings.Fields(loadAverage())[0], fmt.Sprintf(format, args...))
 }
 
 // profile is where a CPU profile of the named step goes ("" for none).

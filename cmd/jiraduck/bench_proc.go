@@ -388,6 +388,19 @@ func describeMachine(ctx context.Context) machineInfo {
 	return mi
 }
 
+// load1 is the one-minute load average of the machine (-1 when unknown).
+func load1() float64 {
+	f := strings.Fields(loadAverage())
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
 // loadAverage is the 1, 5 and 15 minute load of the machine: on a shared
 // machine it says how much of it the benchmark had.
 func loadAverage() string {

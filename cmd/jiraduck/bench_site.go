@@ -242,6 +242,7 @@ func (b *bench) ackRun(ctx context.Context, s *site, bodies [][]byte, run int) e
 	}
 	drained := time.Since(lastSent)
 	b.rep.info("P1", "all processed and exported after the last ack", "s", drained.Seconds())
+	b.recordLoad("P1")
 	b.progress("P1 run %d: p50 %.1f ms, p99 %.1f ms, max %.0f ms; %d/%d accepted, %d stored; drained %s after", run+1,
 		sum.p50, sum.p99, sum.max, accepted, total, stored, drained.Round(time.Millisecond))
 	return nil
@@ -327,6 +328,7 @@ func (b *bench) freshRun(ctx context.Context, s *site, latency time.Duration, ru
 		b.rep.info("P2", "p99"+at, "ms", l.p99)
 	}
 	b.rep.info("P2", "max"+at, "ms", l.max)
+	b.recordLoad("P2")
 	b.progress("P2 run %d at %s: p50 %.0f ms, p99 %.0f ms, max %.0f ms", run+1, latency, l.p50, l.p99, l.max)
 	return nil
 }

@@ -107,6 +107,7 @@ func (b *bench) slaScenario(ctx context.Context) error {
 		b.rep.add("P6", "failed", "", goalExactly, 0, float64(res.Failed))
 		b.rep.info("P6", "SLA rows updated", "", float64(res.Updated))
 		b.rep.info("P6", "healed (full fetch)", "", float64(res.Healed))
+		b.recordLoad("P6")
 		b.progress("P6 run %d: %d candidates in %s, %d calls (%d bulk); updated %d, healed %d, skipped %d", run+1,
 			res.Candidates, took.Round(time.Millisecond), calls, res.Calls, res.Updated, res.Healed, res.Skipped)
 		// Let the SLA clocks move before the next run.

@@ -79,6 +79,7 @@ func (b *bench) buildBase(ctx context.Context) error {
 		b.rep.info("P4", "Jira calls per issue", "", float64(calls)/float64(max(fetched, 1)))
 		b.rep.info("P4", "backfill peak RSS", "MB", megabytes(c.PeakRSS()))
 		b.rep.info("P4", "data directory size", "MB", megabytes(dataDirSize(target)))
+		b.recordLoad("P4")
 		b.progress("P4 run %d: %d issues in %s (%.0f issues/s), peak RSS %.0f MB", run+1, fetched, c.took.Round(time.Second),
 			float64(fetched)/secs, megabytes(c.PeakRSS()))
 		if run > 0 {
@@ -167,6 +168,7 @@ func (b *bench) rebuildScenario(ctx context.Context) error {
 			b.rep.note("P5: the reference wrote %d rows, want %d", rows, b.sz.big)
 		}
 		b.rep.info("P7", fmt.Sprintf("rebuild peak RSS at %d issues", b.sz.big), "MB", megabytes(c.PeakRSS()))
+		b.recordLoad("P5")
 		b.progress("P5 run %d: rebuild %s, reference %s (%.1fx); rebuild peak RSS %.0f MB", run+1,
 			c.took.Round(time.Millisecond), ref.Round(time.Millisecond), ratio, megabytes(c.PeakRSS()))
 	}
@@ -335,6 +337,7 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 		b.rep.add("P7", fmt.Sprintf("issues re-derived of %d", n), "", goalExactly, float64(n), float64(issues))
 		b.rep.info("P7", fmt.Sprintf("rebuild of %d issues", n), "s", c.took.Seconds())
 		b.rep.info("P7", fmt.Sprintf("rebuild CPU time at %d issues", n), "s", c.cpu.Seconds())
+		b.recordLoad("P7")
 		b.progress("P7 run %d: rebuild of %d issues in %s, peak RSS %.0f MB", run+1, issues, c.took.Round(time.Second), megabytes(c.PeakRSS()))
 	}
 	return nil

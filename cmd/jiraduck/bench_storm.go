@@ -190,6 +190,7 @@ func (b *bench) stormRun(ctx context.Context, month string, run int) error {
 	b.rep.info("P3", "issues partition files written", "", issueParts)
 	b.rep.info("P7", "serve RSS idle with the large store", "MB", megabytes(idleRSS))
 	b.timed("P7", fmt.Sprintf("serve peak RSS under P3 (%d issues stored)", b.sz.big), "MB", goalAtMost, 300, megabytes(peak))
+	b.recordLoad("P3")
 	b.progress("P3 run %d: visible %s after the last event (delivered after %s); %.2f fetches per issue; %.0f partition files; serve peak RSS %.0f MB",
 		run+1, visible.Round(time.Millisecond), deliveredAfter.Round(time.Millisecond), perIssue, partitions, megabytes(peak))
 	return nil
