@@ -57,6 +57,11 @@ type Queue struct {
 	wg     sync.WaitGroup
 	idle   *sync.Cond
 	busy   int
+
+	// storageErr and storageSince describe the disk failure that the
+	// latest run hit, until a run stores an issue again (see StorageTrouble).
+	storageErr   error
+	storageSince time.Time
 }
 
 type item struct {
@@ -182,6 +187,15 @@ func (q *Queue) OldestPending() time.Time {
 		}
 	}
 	return oldest
+}
+
+// StorageTrouble reports the disk failure that keeps issues from being
+// stored: the latest error and since when it has lasted, or a nil error once
+// a run got past the store again.
+func (q *Queue) StorageTrouble() (err error, since time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.storageErr, q.storageSince
 }
 
 // target is one issue an event names.
@@ -384,6 +398,10 @@ func (q *Queue) run(it *item) {
 			// outage that ends when space returns. Retry for as long as it
 			// lasts, backing off to storageRetryMax.
 			it.storageFailures++
+			if q.storageErr == nil {
+				q.storageSince = time.Now()
+			}
+			q.storageErr = err
 			if it.storageFailures <= 3 || it.storageFailures%20 == 0 {
 				q.log.WithError(err).WithField("issue", keyOrID).WithField("failures", it.storageFailures).
 					Error("issue not stored: the disk is failing; will retry until it recovers")
@@ -395,6 +413,7 @@ func (q *Queue) run(it *item) {
 			return
 		}
 		it.storageFailures = 0
+		q.storageErr = nil
 		it.attempts++
 		log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
 		if !retryable(err) || it.attempts >= q.opts.MaxAttempts {
@@ -411,6 +430,7 @@ func (q *Queue) run(it *item) {
 	} else {
 		q.log.WithField("issue", keyOrID).WithField("outcome", string(outcome)).Debug("issue processed")
 		it.attempts, it.storageFailures = 0, 0
+		q.storageErr = nil
 		it.events = nil
 		it.delete = false
 		it.accepted = time.Time{}
