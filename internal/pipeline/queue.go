@@ -190,12 +190,12 @@ func (q *Queue) OldestPending() time.Time {
 }
 
 // StorageTrouble reports the disk failure that keeps issues from being
-// stored: the latest error and since when it has lasted, or a nil error once
+// stored: since when it has lasted and the latest error, or a nil error once
 // a run got past the store again.
-func (q *Queue) StorageTrouble() (err error, since time.Time) {
+func (q *Queue) StorageTrouble() (since time.Time, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.storageErr, q.storageSince
+	return q.storageSince, q.storageErr
 }
 
 // target is one issue an event names.
