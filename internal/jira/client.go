@@ -427,10 +427,53 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 			"endpoint": endpoint, "reason": o.reason, "status": o.status, "attempt": attempt,
 			"wait_ms": wait.Milliseconds(), "rate_limit_reason": o.rateLimitReason, "error": o.err.Error(),
 		}).Info("jira request failed, retrying")
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.wait(ctx, wait); err != nil {
+			if errors.Is(err, ErrWaitAborted) {
+				return fmt.Errorf("%w: %w", err, o.err)
+			}
 			return err
 		}
 	}
+}
+
+// stopWaitsKey carries the channel of StopWaits in a context.
+type stopWaitsKey struct{}
+
+// StopWaits returns a context under which the client stops waiting before a
+// retry (a throttled call may be told to wait a minute) as soon as stop is
+// closed: the call then fails with ErrWaitAborted while the context itself
+// stays alive, so calls in flight that need no wait still complete. A
+// service that drains its work at shutdown uses it.
+func StopWaits(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(ctx, stopWaitsKey{}, stop)
+}
+
+// wait sleeps d before a retry, or less when the context ends or its
+// StopWaits channel closes.
+func (c *Client) wait(ctx context.Context, d time.Duration) error {
+	stop, _ := ctx.Value(stopWaitsKey{}).(<-chan struct{})
+	if stop == nil {
+		return c.sleep(ctx, d)
+	}
+	select {
+	case <-stop:
+		return ErrWaitAborted
+	default:
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err := c.sleep(sctx, d)
+	if err != nil && ctx.Err() == nil {
+		return ErrWaitAborted
+	}
+	return err
 }
 
 // outcome is the result of one attempt.

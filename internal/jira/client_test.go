@@ -76,7 +76,7 @@ func TestGetIssue(t *testing.T) {
 		if got := r.URL.Query().Get("fields"); got != "*all" {
 			t.Errorf("fields: got %q", got)
 		}
-		if got := r.URL.Query().Get("expand"); got != "renderedFields,changelog" {
+		if got := r.URL.Query().Get("expand"); got != "changelog" {
 			t.Errorf("expand: got %q", got)
 		}
 		_, _ = w.Write(payload)
@@ -406,6 +406,49 @@ func TestContextCancellation(t *testing.T) {
 	// Cancelled before anything is sent.
 	if _, err := c.Fields(ctx); !errors.Is(err, context.Canceled) || n.Load() != 1 {
 		t.Errorf("got %v after %d attempts", err, n.Load())
+	}
+}
+
+// TestStopWaits: a throttled call told to stop waiting gives up its
+// Retry-After wait with ErrWaitAborted (and Jira's answer) while its context
+// lives on; a call whose wait was never stopped still waits and retries.
+func TestStopWaits(t *testing.T) {
+	srv, n := serveStatus(429, []byte(`{"message":"slow down"}`), map[string]string{"Retry-After": "3600"})
+	defer srv.Close()
+	stop := make(chan struct{})
+	waiting := make(chan struct{}, 1)
+	c := newTestClient(t, srv.URL, func(o *Options) {
+		o.MaxRetryWait = time.Hour
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			waiting <- struct{}{}
+			return sleepContext(ctx, d)
+		}
+	})
+	ctx := StopWaits(context.Background(), stop)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Fields(ctx)
+		done <- err
+	}()
+	<-waiting
+	close(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrWaitAborted) {
+			t.Fatalf("got %v, want ErrWaitAborted", err)
+		}
+		if !strings.Contains(err.Error(), "429") {
+			t.Errorf("error %q does not say what Jira answered", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the call kept waiting after StopWaits")
+	}
+	if ctx.Err() != nil || n.Load() != 1 {
+		t.Errorf("context error %v after %d attempts, want nil after 1", ctx.Err(), n.Load())
+	}
+	// Already stopped: no wait at all, one attempt.
+	if _, err := c.Fields(ctx); !errors.Is(err, ErrWaitAborted) || n.Load() != 2 {
+		t.Errorf("got %v after %d attempts, want ErrWaitAborted after 2", err, n.Load())
 	}
 }
 

@@ -33,6 +33,9 @@ var (
 	ErrForeignHost = errors.New("url outside the jira site")
 	// ErrTooLarge means an answer or an attachment is larger than allowed.
 	ErrTooLarge = errors.New("too large")
+	// ErrWaitAborted means a call gave up a wait before a retry because its
+	// caller asked for that with StopWaits (a service shutting down).
+	ErrWaitAborted = errors.New("retry wait aborted")
 )
 
 // APIError is a non-success HTTP answer from Jira, returned once retrying is

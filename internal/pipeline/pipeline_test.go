@@ -31,6 +31,7 @@ type fakeJira struct {
 	fetches     map[string]int
 	failIssue   int  // answer GET issue with 500 this many more times
 	failRemote  bool // answer remote links with 500
+	throttle    bool // answer GET issue with 429 and a Retry-After of an hour
 	block       chan struct{}
 	attachments map[string][]byte
 }
@@ -116,6 +117,13 @@ func (f *fakeJira) serve(w http.ResponseWriter, r *http.Request) {
 	case "":
 		f.fetches[is.key]++
 		block := f.block
+		if f.throttle {
+			f.mu.Unlock()
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"errorMessages":["Rate limit exceeded."]}`))
+			return
+		}
 		if f.failIssue > 0 {
 			f.failIssue--
 			f.mu.Unlock()
@@ -179,6 +187,12 @@ type harness struct {
 
 func newHarness(t *testing.T, qopts QueueOptions) *harness {
 	t.Helper()
+	return newHarnessWith(t, qopts, nil)
+}
+
+// newHarnessWith is newHarness with the Jira client's options changed by mod.
+func newHarnessWith(t *testing.T, qopts QueueOptions, mod func(*jira.Options)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	h := &harness{dir: t.TempDir(), jira: newFakeJira(t)}
 	var err error
@@ -190,8 +204,12 @@ func newHarness(t *testing.T, qopts QueueOptions) *harness {
 		t.Fatal(err)
 	}
 	h.w = h.s.NewWriter(16, nil)
-	client, err := jira.New(jira.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
-		Sleep: func(context.Context, time.Duration) error { return nil }})
+	jo := jira.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
+		Sleep: func(context.Context, time.Duration) error { return nil }}
+	if mod != nil {
+		mod(&jo)
+	}
+	client, err := jira.New(jo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +255,7 @@ func (h *harness) drain(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := h.queue.Drain(ctx); err != nil {
+	if err := h.queue.Wait(ctx); err != nil {
 		t.Fatalf("queue did not drain: %v (depth %d)", err, h.queue.Depth())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -31,7 +32,18 @@ type QueueOptions struct {
 	// issue was being fetched, so a burst of edits costs two fetches, not one
 	// per edit (default 250ms).
 	FollowUp time.Duration
-	Logger   logrus.FieldLogger
+	// StormRate, StormQuiet and StormMaxDelay shape storm mode. While
+	// events arrive faster than StormRate per second (default 20; a bulk
+	// edit in Jira, a replay) and until StormQuiet after that (default 1s),
+	// issues are not fetched as their events come in but held, so that one
+	// fetch after the storm serves every event an issue got during it; an
+	// issue is held at most StormMaxDelay from its oldest pending event
+	// (default 60s). A lone edit on a quiet site is fetched at once.
+	// StormRate < 0 turns storm mode off.
+	StormRate     float64
+	StormQuiet    time.Duration
+	StormMaxDelay time.Duration
+	Logger        logrus.FieldLogger
 	// Observe, if set, is told the outcome of every processed item and how
 	// long it took from its oldest event's acceptance to the commit.
 	Observe func(outcome Outcome, err error, sinceAccepted time.Duration)
@@ -49,8 +61,22 @@ type Queue struct {
 	items     map[string]*item
 	ready     []*item
 	delayed   []*item
+	held      []*item       // storm mode: waiting for the storm to pass
 	remaining map[int64]int // event id -> targets not yet processed
 	wake      chan struct{}
+
+	// rate estimates events per second, decaying with a one-second time
+	// constant; rateAt is when it was last updated and stormAt the last
+	// moment it was at or above StormRate.
+	rate    float64
+	rateAt  time.Time
+	stormAt time.Time
+
+	// draining is set by Drain: held and follow-up items run at once and
+	// throttled fetches stop waiting (stopWaits is closed) so that the
+	// queue empties of everything but retries.
+	draining  bool
+	stopWaits chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +107,11 @@ type item struct {
 	storageFailures int
 	due             time.Time
 	queued          bool
+	// retrying is set while the item waits for a retry after a failure;
+	// Drain does not wait for it.
+	retrying bool
+	// isHeld is set while the item sits in Queue.held.
+	isHeld bool
 }
 
 // NewQueue builds a queue; Start runs its workers.
@@ -97,6 +128,15 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 2 * time.Minute
 	}
+	if opts.StormRate == 0 {
+		opts.StormRate = 20
+	}
+	if opts.StormQuiet <= 0 {
+		opts.StormQuiet = time.Second
+	}
+	if opts.StormMaxDelay <= 0 {
+		opts.StormMaxDelay = time.Minute
+	}
 	if opts.FollowUp < 0 {
 		opts.FollowUp = 0
 	} else if opts.FollowUp == 0 {
@@ -109,7 +149,7 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 		log = l
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"),
-		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1)}
+		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1), stopWaits: make(chan struct{})}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -124,7 +164,8 @@ func (q *Queue) Start(ctx context.Context) error {
 		q.log.WithField("events", len(pending)).Info("replaying pending events")
 	}
 	q.Accept(pending)
-	q.ctx, q.cancel = context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	q.ctx, q.cancel = jira.StopWaits(ctx, q.stopWaits), cancel
 	for i := 0; i < q.opts.Workers; i++ {
 		q.wg.Add(1)
 		go q.worker()
@@ -146,12 +187,35 @@ func (q *Queue) Close() {
 	q.wg.Wait()
 }
 
-// Drain waits until no item is waiting or running, or ctx ends.
+// Drain runs everything that is waiting only for a storm to pass or for a
+// follow-up delay, stops waits on a throttled Jira, and returns once nothing
+// is left but items waiting to be retried after a failure (their events stay
+// pending in the store and are replayed at the next start), or when ctx
+// ends. The queue keeps accepting; a drained queue is usually closed next.
 func (q *Queue) Drain(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.draining {
+		q.draining = true
+		close(q.stopWaits)
+	}
+	q.signal()
+	q.mu.Unlock()
+	return q.waitFor(ctx, q.drainedLocked)
+}
+
+// Wait returns once the queue holds nothing at all, retries included, or
+// when ctx ends. Unlike Drain it changes nothing: storms are still waited
+// out and throttled fetches still wait.
+func (q *Queue) Wait(ctx context.Context) error {
+	return q.waitFor(ctx, func() bool { return len(q.items) == 0 })
+}
+
+// waitFor waits until cond, called with q.mu held, is true.
+func (q *Queue) waitFor(ctx context.Context, cond func() bool) error {
 	done := make(chan struct{})
 	go func() {
 		q.mu.Lock()
-		for (len(q.items) > 0) && ctx.Err() == nil && q.ctx.Err() == nil {
+		for !cond() && ctx.Err() == nil && q.ctx.Err() == nil {
 			q.idle.Wait()
 		}
 		q.mu.Unlock()
@@ -167,6 +231,16 @@ func (q *Queue) Drain(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// drainedLocked reports whether every item left waits for a retry.
+func (q *Queue) drainedLocked() bool {
+	for _, it := range q.items {
+		if it.running || !it.retrying {
+			return false
+		}
+	}
+	return true
 }
 
 // Depth is the number of issues waiting or being processed.
@@ -222,6 +296,7 @@ func targetsOf(e *store.Event) []target {
 func (q *Queue) Accept(events []*store.Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.countLocked(len(events), time.Now())
 	for _, e := range events {
 		ts := targetsOf(e)
 		if len(ts) == 0 {
@@ -278,10 +353,44 @@ func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
 	if it.accepted.IsZero() || accepted.Before(it.accepted) {
 		it.accepted = accepted
 	}
-	if !it.queued && it.due.IsZero() {
-		it.queued = true
-		q.ready = append(q.ready, it)
+	if it.queued || it.isHeld || !it.due.IsZero() {
+		return // already waiting its turn
 	}
+	if event != 0 && q.stormingLocked(time.Now()) {
+		it.isHeld = true
+		q.held = append(q.held, it)
+		return
+	}
+	it.queued = true
+	q.ready = append(q.ready, it)
+}
+
+// countLocked adds n arrived events to the rate estimate.
+func (q *Queue) countLocked(n int, now time.Time) {
+	if q.opts.StormRate < 0 || n == 0 {
+		return
+	}
+	if !q.rateAt.IsZero() {
+		q.rate *= math.Exp(-now.Sub(q.rateAt).Seconds())
+	}
+	q.rate += float64(n)
+	q.rateAt = now
+	if q.rate >= q.opts.StormRate {
+		q.stormAt = now
+	}
+}
+
+// stormingLocked reports whether events came in faster than StormRate a
+// second within the last StormQuiet.
+func (q *Queue) stormingLocked(now time.Time) bool {
+	return !q.draining && !q.stormAt.IsZero() && now.Sub(q.stormAt) < q.opts.StormQuiet
+}
+
+// Storming reports whether the queue is in storm mode (see QueueOptions).
+func (q *Queue) Storming() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stormingLocked(time.Now())
 }
 
 func (q *Queue) signal() {
@@ -296,14 +405,23 @@ func (q *Queue) take() *item {
 	for {
 		q.mu.Lock()
 		now := time.Now()
-		// Move due retries and follow-ups to the ready list.
+		storming := q.stormingLocked(now)
+		// Move due retries and follow-ups to the ready list (follow-ups to
+		// the held ones during a storm); a retry is not held: its events
+		// have waited long enough.
 		kept := q.delayed[:0]
 		var nextDue time.Time
 		for _, it := range q.delayed {
-			if !it.due.After(now) {
+			if !it.due.After(now) || (q.draining && !it.retrying) {
 				it.due = time.Time{}
-				it.queued = true
-				q.ready = append(q.ready, it)
+				if storming && !it.retrying {
+					it.isHeld = true
+					q.held = append(q.held, it)
+				} else {
+					it.retrying = false
+					it.queued = true
+					q.ready = append(q.ready, it)
+				}
 				continue
 			}
 			if nextDue.IsZero() || it.due.Before(nextDue) {
@@ -312,6 +430,28 @@ func (q *Queue) take() *item {
 			kept = append(kept, it)
 		}
 		q.delayed = kept
+		// Release held items once the storm has passed, or each when its
+		// oldest event has waited StormMaxDelay.
+		keptHeld := q.held[:0]
+		for _, it := range q.held {
+			release := it.accepted.Add(q.opts.StormMaxDelay)
+			if !storming || !release.After(now) {
+				it.isHeld = false
+				it.queued = true
+				q.ready = append(q.ready, it)
+				continue
+			}
+			if nextDue.IsZero() || release.Before(nextDue) {
+				nextDue = release
+			}
+			keptHeld = append(keptHeld, it)
+		}
+		q.held = keptHeld
+		if len(q.held) > 0 {
+			if end := q.stormAt.Add(q.opts.StormQuiet); nextDue.IsZero() || end.Before(nextDue) {
+				nextDue = end
+			}
+		}
 		if len(q.ready) > 0 {
 			it := q.ready[0]
 			q.ready = q.ready[1:]
@@ -390,6 +530,17 @@ func (q *Queue) run(it *item) {
 			q.idle.Broadcast()
 			return
 		}
+		if errors.Is(err, jira.ErrWaitAborted) {
+			// Draining while Jira throttles this issue: leave it to be
+			// retried (at the next start if the queue is closed first);
+			// the try does not count against the issue.
+			it.retrying = true
+			it.due = time.Now().Add(q.backoff(max(it.attempts, 1)))
+			q.delayed = append(q.delayed, it)
+			q.mergeNext(it)
+			q.idle.Broadcast()
+			return
+		}
 		if storageFailure(err) {
 			// A full or failing disk is not the issue's fault and says
 			// nothing about Jira: giving up after MaxAttempts would mark
@@ -406,9 +557,11 @@ func (q *Queue) run(it *item) {
 				q.log.WithError(err).WithField("issue", keyOrID).WithField("failures", it.storageFailures).
 					Error("issue not stored: the disk is failing; will retry until it recovers")
 			}
+			it.retrying = true
 			it.due = time.Now().Add(min(q.backoff(it.storageFailures), storageRetryMax))
 			q.delayed = append(q.delayed, it)
 			q.mergeNext(it)
+			q.idle.Broadcast()
 			q.signal()
 			return
 		}
@@ -421,9 +574,11 @@ func (q *Queue) run(it *item) {
 			q.fail(it, err)
 		} else {
 			log.Warn("issue processing failed; will retry")
+			it.retrying = true
 			it.due = time.Now().Add(q.backoff(it.attempts))
 			q.delayed = append(q.delayed, it)
 			q.mergeNext(it)
+			q.idle.Broadcast()
 			q.signal()
 			return
 		}
@@ -438,6 +593,9 @@ func (q *Queue) run(it *item) {
 	if it.again {
 		q.mergeNext(it)
 		it.due = time.Now().Add(q.opts.FollowUp)
+		if q.draining {
+			it.due = time.Now()
+		}
 		q.delayed = append(q.delayed, it)
 		q.signal()
 		return
@@ -501,15 +659,66 @@ func (q *Queue) fail(it *item, cause error) {
 	}
 	msg := cause.Error()
 	attempts := it.attempts
+	t := target{id: it.id, key: it.key, delete: it.delete}
+	accepted := it.accepted
 	it.events, it.attempts, it.delete, it.accepted = nil, 0, false, time.Time{}
 	go func() {
 		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
 		})
-		if err != nil {
-			q.log.WithError(err).Error("could not record failed events")
+		if err == nil {
+			return
 		}
+		// The events are still pending in the store: forgetting them here
+		// would leave them unprocessed until a restart replays them. Queue
+		// them again, after the longest backoff; the next run either
+		// stores the issue or records the failure.
+		q.log.WithError(err).WithField("events", len(events)).Error("could not record failed events; retrying them")
+		q.requeue(t, events, accepted, q.opts.RetryMax)
 	}()
+}
+
+// requeue puts events whose outcome could not be recorded back in the
+// queue, to run after wait.
+func (q *Queue) requeue(t target, events []int64, accepted time.Time, wait time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ctx != nil && q.ctx.Err() != nil {
+		return // stopping: the events are replayed at the next start
+	}
+	ident := "id:" + t.id
+	if t.id == "" {
+		ident = "key:" + t.key
+	}
+	it := q.items[ident]
+	if it == nil {
+		it = &item{ident: ident, id: t.id, key: t.key}
+		q.items[ident] = it
+	}
+	for _, e := range events {
+		q.remaining[e] = 1
+	}
+	if it.running {
+		it.again = true
+		it.next = append(it.next, events...)
+		it.nextDel = it.nextDel || t.delete
+		if it.nextAcc.IsZero() || accepted.Before(it.nextAcc) {
+			it.nextAcc = accepted
+		}
+		return
+	}
+	it.events = append(it.events, events...)
+	it.delete = it.delete || t.delete
+	if it.accepted.IsZero() || accepted.Before(it.accepted) {
+		it.accepted = accepted
+	}
+	if it.queued || it.isHeld || !it.due.IsZero() {
+		return
+	}
+	it.retrying = true
+	it.due = time.Now().Add(wait)
+	q.delayed = append(q.delayed, it)
+	q.signal()
 }
 
 func (q *Queue) backoff(attempt int) time.Duration {

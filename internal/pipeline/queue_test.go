@@ -1,0 +1,228 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// stormEvents stores n events round-robin over issues SUP-1..SUP-issues.
+func stormEvents(t *testing.T, h *harness, n, issues int) []*store.Event {
+	t.Helper()
+	var out []*store.Event
+	for i := range n {
+		k := i%issues + 1
+		out = append(out, h.event(t, "jira:issue_updated", fmt.Sprint("SUP-", k), fmt.Sprint(100+k)))
+	}
+	return out
+}
+
+func (h *harness) fetches(keys int) int {
+	n := 0
+	for k := 1; k <= keys; k++ {
+		n += h.jira.count(fmt.Sprint("SUP-", k))
+	}
+	return n
+}
+
+// TestStormHoldsFetchesUntilItPasses: 100 events over 10 issues arriving
+// faster than StormRate cost about one fetch per issue, not one per event,
+// and every event is done once the storm has passed.
+func TestStormHoldsFetchesUntilItPasses(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 4, StormRate: 5, StormQuiet: 300 * time.Millisecond})
+	for k := 1; k <= 10; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
+	}
+	events := stormEvents(t, h, 100, 10)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		h.queue.Accept([]*store.Event{e})
+	}
+	if !h.queue.Storming() {
+		t.Error("not storming right after 100 events")
+	}
+	h.drain(t)
+	// The events before the rate reached 5 a second are fetched at once
+	// (at most 4 issues), the rest once the storm has passed.
+	if got := h.fetches(10); got < 10 || got > 14 {
+		t.Errorf("fetches: got %d, want 10 to 14 for 100 events over 10 issues", got)
+	}
+	if st := h.eventStates(t); st[store.EventDone] != 100 {
+		t.Errorf("event states: got %v, want 100 done", st)
+	}
+	if n := h.count(t, `SELECT count(*) FROM issues`); n != 10 {
+		t.Errorf("issues: got %d, want 10", n)
+	}
+}
+
+// TestLoneEventIsNotHeld: on a quiet site an event is fetched at once, even
+// with a storm quiet period that would never end.
+func TestLoneEventIsNotHeld(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 1, StormRate: 5, StormQuiet: time.Hour})
+	h.jira.add("101", "SUP-1", 0)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept([]*store.Event{h.event(t, "jira:issue_updated", "SUP-1", "101")})
+	h.drain(t)
+	if st := h.eventStates(t); st[store.EventDone] != 1 {
+		t.Errorf("event states: got %v, want 1 done", st)
+	}
+}
+
+// TestStormMaxDelayBoundsTheHold: during a storm that does not end, held
+// issues are still fetched once their oldest event has waited StormMaxDelay.
+func TestStormMaxDelayBoundsTheHold(t *testing.T) {
+	var mu sync.Mutex
+	var errs []string
+	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: time.Hour, StormMaxDelay: 200 * time.Millisecond,
+		Observe: func(_ Outcome, err error, _ time.Duration) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
+		}})
+	for k := 1; k <= 3; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
+	}
+	events := stormEvents(t, h, 30, 3)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept(events)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.queue.Wait(ctx); err != nil {
+		t.Fatalf("held issues never ran: %v (depth %d)", err, h.queue.Depth())
+	}
+	if !h.queue.Storming() {
+		t.Error("the storm ended, want it going on (quiet period of an hour)")
+	}
+	if got := h.fetches(3); got != 3 {
+		mu.Lock()
+		t.Errorf("fetches: got %d, want 3 (one per issue); errors: %q", got, errs)
+		mu.Unlock()
+	}
+	if st := h.eventStates(t); st[store.EventDone] != 30 {
+		t.Errorf("event states: got %v, want 30 done", st)
+	}
+}
+
+// TestDrainReleasesHeldIssues: a shutdown does not wait out a storm; held
+// issues run at once.
+func TestDrainReleasesHeldIssues(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: time.Hour, StormMaxDelay: time.Hour})
+	for k := 1; k <= 3; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
+	}
+	events := stormEvents(t, h, 30, 3)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept(events)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.queue.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v (depth %d)", err, h.queue.Depth())
+	}
+	if st := h.eventStates(t); st[store.EventDone] != 30 {
+		t.Errorf("event states: got %v, want 30 done", st)
+	}
+}
+
+// TestDrainDoesNotWaitForAThrottledIssue: an issue that Jira throttles with
+// a Retry-After of an hour does not hold a shutdown: Drain returns, its
+// event stays pending for the next start, and an unthrottled issue queued
+// with it is stored.
+func TestDrainDoesNotWaitForAThrottledIssue(t *testing.T) {
+	h := newHarnessWith(t, QueueOptions{Workers: 2}, func(o *jira.Options) {
+		o.MaxAttempts = 5
+		o.MaxRetryWait = 2 * time.Hour
+		o.Sleep = nil // the real wait
+	})
+	h.jira.add("101", "SUP-1", 0)
+	h.jira.throttle = true
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept([]*store.Event{h.event(t, "jira:issue_updated", "SUP-1", "101")})
+	deadline := time.Now().Add(10 * time.Second)
+	for h.jira.count("SUP-1") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.queue.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v (depth %d), want it to return while the issue is throttled", err, h.queue.Depth())
+	}
+	if st := h.eventStates(t); st[store.EventPending] != 1 {
+		t.Errorf("event states: got %v, want 1 pending for the next start", st)
+	}
+	if got := h.queue.Depth(); got != 1 {
+		t.Errorf("depth: got %d, want 1 (the throttled issue, waiting to be retried)", got)
+	}
+}
+
+// TestUnrecordableFailureIsRetried: when an issue fails for good and its
+// events' failed state cannot be written either, the events go back into
+// the queue instead of being forgotten until a restart.
+func TestUnrecordableFailureIsRetried(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 1, MaxAttempts: 1, RetryMax: 100 * time.Millisecond})
+	log := logrus.New()
+	log.SetOutput(&strings.Builder{})
+	seen := &logSeen{want: "could not record failed events", ch: make(chan struct{})}
+	log.AddHook(seen)
+	h.queue.log = log
+	h.jira.add("101", "SUP-1", 0)
+	h.jira.failIssue = 1
+	e := h.event(t, "jira:issue_updated", "SUP-1", "101")
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Make the failed state unwritable: the table it goes to is away.
+	if _, err := h.s.DB().Exec(`ALTER TABLE webhook_events RENAME TO webhook_events_away`); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept([]*store.Event{e})
+	select {
+	case <-seen.ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the failure was never recorded nor logged")
+	}
+	if _, err := h.s.DB().Exec(`ALTER TABLE webhook_events_away RENAME TO webhook_events`); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(t)
+	if got := h.jira.count("SUP-1"); got < 2 {
+		t.Errorf("fetches: got %d, want 2 or more (the failure, then retries)", got)
+	}
+	if st := h.eventStates(t); st[store.EventDone] != 1 {
+		t.Errorf("event states: got %v, want 1 done", st)
+	}
+}
+
+// logSeen closes ch the first time a log message contains want.
+type logSeen struct {
+	want string
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (l *logSeen) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (l *logSeen) Fire(e *logrus.Entry) error {
+	if strings.Contains(e.Message, l.want) {
+		l.once.Do(func() { close(l.ch) })
+	}
+	return nil
+}
