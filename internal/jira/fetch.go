@@ -118,32 +118,41 @@ func decodeAll[T any](what string, raws []json.RawMessage) ([]T, error) {
 // failure is recorded in the bundle's State and Errors, keeping what was
 // fetched.
 func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptions) (*Bundle, error) {
-	issue, raw, err := c.GetIssue(ctx, keyOrID)
+	// The issue is decoded one level deep only: the bundle needs its key,
+	// its embedded lists and a compacted copy, and normalizing decodes the
+	// compacted copy in full later. Decoding a 25 KB issue whole here and
+	// again there was most of the CPU a fetch cost.
+	var top map[string]json.RawMessage
+	raw, err := c.getIssue(ctx, keyOrID, &top)
 	if err != nil {
 		return nil, err
 	}
+	if top == nil {
+		return nil, fmt.Errorf("get issue %s: decode answer: not an object", keyOrID)
+	}
+	var fields map[string]json.RawMessage
+	if f, ok := top["fields"]; ok && !isNull(f) {
+		if err := json.Unmarshal(f, &fields); err != nil {
+			return nil, fmt.Errorf("get issue %s: decode fields: %w", keyOrID, err)
+		}
+	}
 	key := keyOrID
-	if ValidKey(issue.Key) {
+	var answered string
+	if json.Unmarshal(top["key"], &answered) == nil && ValidKey(answered) {
 		// A moved issue answers to its old key with its new one.
-		key = issue.Key
-	}
-	var embedded struct {
-		Changelog json.RawMessage `json:"changelog"`
-	}
-	if err := json.Unmarshal(raw, &embedded); err != nil {
-		return nil, fmt.Errorf("get issue %s: decode answer: %w", keyOrID, err)
+		key = answered
 	}
 
-	b := &Bundle{Issue: raw, FetchedAt: c.now().UTC()}
+	b := &Bundle{FetchedAt: c.now().UTC()}
 	var (
 		wg  sync.WaitGroup
 		sla slaResult
 	)
 	wg.Go(func() {
-		b.Comments, b.State.Comments, b.Errors.Comments = c.allComments(ctx, key, issue.Fields.Raw["comment"])
+		b.Comments, b.State.Comments, b.Errors.Comments = c.allComments(ctx, key, fields["comment"])
 	})
 	wg.Go(func() {
-		b.Histories, b.State.Changelog, b.Errors.Changelog = c.allHistories(ctx, key, embedded.Changelog)
+		b.Histories, b.State.Changelog, b.Errors.Changelog = c.allHistories(ctx, key, top["changelog"])
 	})
 	wg.Go(func() {
 		b.RemoteLinks, b.State.RemoteLinks, b.Errors.RemoteLinks = c.allRemoteLinks(ctx, key)
@@ -160,15 +169,117 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 		return nil, fmt.Errorf("fetch issue %s: %w", key, err)
 	}
 	b.State.SLA, b.Errors.SLA = sla.state, sla.msg
-	if len(sla.values) > 0 {
-		overlaid, err := overlayFields(raw, sla.values)
-		if err != nil {
-			b.State.SLA, b.Errors.SLA = StateUnknown, fmt.Sprintf("overlay sla fields on %s: %v", key, err)
-		} else {
-			b.Issue = overlaid
+	if fields != nil {
+		for k, v := range sla.values {
+			fields[k] = v
 		}
 	}
+	b.Issue = compactIssue(top, fields)
+	if len(b.Issue) == 0 {
+		b.Issue = raw
+	}
 	return b, nil
+}
+
+// CompactIssue returns an issue payload as a bundle stores it: without what
+// no table is derived from and what the bundle holds twice. Rendered fields
+// (HTML) go, and the comments and histories embedded in the issue are
+// emptied, their totals kept, since the bundle's own lists hold all of them.
+// That halves a typical payload. A payload that is not an object is returned
+// as it is.
+func CompactIssue(raw json.RawMessage) json.RawMessage {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil || top == nil {
+		return raw
+	}
+	var fields map[string]json.RawMessage
+	if f, ok := top["fields"]; ok && !isNull(f) {
+		if json.Unmarshal(f, &fields) != nil {
+			fields = nil
+		}
+	}
+	if out := compactIssue(top, fields); len(out) > 0 {
+		return out
+	}
+	return raw
+}
+
+// compactIssue encodes a decoded issue compacted (see CompactIssue); fields,
+// when not nil, replaces top["fields"]. It changes top and fields.
+func compactIssue(top, fields map[string]json.RawMessage) json.RawMessage {
+	delete(top, "renderedFields")
+	if raw, ok := top["changelog"]; ok {
+		top["changelog"] = emptyList(raw, "histories")
+	}
+	if fields != nil {
+		if c, ok := fields["comment"]; ok {
+			fields["comment"] = emptyList(c, "comments")
+		}
+		top["fields"] = encodeObject(fields)
+	}
+	return encodeObject(top)
+}
+
+// emptyList empties the list under name of a paged object, keeping its other
+// keys; anything else is returned unchanged.
+func emptyList(raw json.RawMessage, name string) json.RawMessage {
+	var page map[string]json.RawMessage
+	if json.Unmarshal(raw, &page) != nil || page == nil {
+		return raw
+	}
+	if _, ok := page[name]; !ok {
+		return raw
+	}
+	page[name] = json.RawMessage("[]")
+	return encodeObject(page)
+}
+
+// encodeObject writes an object of already valid JSON values, keys sorted,
+// without decoding or re-escaping the values: json.Marshal would validate
+// and compact every value once more.
+func encodeObject(m map[string]json.RawMessage) json.RawMessage {
+	keys := make([]string, 0, len(m))
+	size := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 4
+	}
+	slices.Sort(keys)
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendKey(out, k)
+		out = append(out, ':')
+		v := m[k]
+		if len(v) == 0 {
+			v = json.RawMessage("null")
+		}
+		out = append(out, v...)
+	}
+	return append(out, '}')
+}
+
+// appendKey appends k as a JSON string: plain field ids as they are,
+// anything else through the encoder.
+func appendKey(out []byte, k string) []byte {
+	plain := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		out = append(out, '"')
+		out = append(out, k...)
+		return append(out, '"')
+	}
+	q, _ := json.Marshal(k) // a string always encodes
+	return append(out, q...)
 }
 
 func (c *Client) allComments(ctx context.Context, key string, embedded json.RawMessage) ([]json.RawMessage, State, string) {

@@ -103,6 +103,7 @@ func (f *fakeJira) issuePayload() []byte {
 		joinRaw(f.comments[cStart:]), len(f.comments), cStart))
 	fields["customfield_10161"] = json.RawMessage(`{"errorMessage":"not an agent"}`)
 	fields["customfield_10328"] = json.RawMessage(`{"errorMessage":"not an agent"}`)
+	fields["customfield_10500"] = json.RawMessage(`"Test & <ticket>"`)
 	hStart := max(0, len(f.histories)-100)
 	base["changelog"] = json.RawMessage(fmt.Sprintf(`{"startAt":%d,"maxResults":100,"total":%d,"histories":%s}`,
 		hStart, len(f.histories), joinRaw(f.histories[hStart:])))
@@ -507,8 +508,11 @@ func TestFetchIssueSLAOverlay(t *testing.T) {
 		if issue.Key != "JAVA-62" || issue.Fields.Summary != "Create ticket with Slack and GPT" {
 			t.Errorf("the rest of the issue changed: %s %q", issue.Key, issue.Fields.Summary)
 		}
-		if !strings.Contains(string(b.Issue), `"<p>Test &amp; ticket</p>"`) {
-			t.Error("rendered HTML was escaped by the overlay")
+		if !strings.Contains(string(b.Issue), `"Test & <ticket>"`) {
+			t.Error("text with HTML characters was escaped by the overlay")
+		}
+		if strings.Contains(string(b.Issue), `"renderedFields":`) {
+			t.Error("the bundle keeps rendered fields")
 		}
 	}
 	if n := strings.Count(strings.Join(fj.seen(), " "), "/_edge/tenant_info"); n != 1 {

@@ -77,12 +77,16 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 		return res, err
 	}
 	var todo []string
+	unstored := map[string]bool{}
 	err = client.SearchAll(ctx, jira.SearchRequest{JQL: jql, Fields: []string{"updated"}, MaxResults: 1000}, func(hit jira.SearchIssue) error {
 		res.Listed++
 		id := string(hit.ID)
 		if st, ok := known[id]; ok && !opts.Force && !st.Incomplete && !hit.Updated.IsZero() && st.Updated.Equal(hit.Updated.UTC()) {
 			res.Skipped++
 			return nil
+		}
+		if _, ok := known[id]; !ok {
+			unstored[id] = true
 		}
 		todo = append(todo, id)
 		return nil
@@ -164,7 +168,7 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 			go func() {
 				defer wg.Done()
 				for id := range work {
-					rows, out, err := p.Prepare(ctx, Request{KeyOrID: id, ID: id})
+					rows, out, err := p.Prepare(ctx, Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
 					switch {
 					case err != nil && ctx.Err() != nil:
 						// Interrupted: not a failure of the issue.

@@ -79,6 +79,10 @@ type Request struct {
 	Events []int64
 	// Reason is recorded on a deletion.
 	Reason string
+	// Unstored says the store held no version of the issue when the work
+	// was planned (a backfill knows it of every issue it lists), so there
+	// are no kept attachment files to look up.
+	Unstored bool
 }
 
 // Process fetches and writes one issue. A failed GET issue is an error (the
@@ -119,9 +123,12 @@ func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, 
 		}
 	}
 	if len(rows.Attachments) > 0 {
-		stored, err := p.store.StoredAttachments(ctx, rows.Issue.IssueKey)
-		if err != nil {
-			return nil, "", err
+		var stored map[string]store.StoredAttachment
+		if !req.Unstored {
+			stored, err = p.store.StoredAttachments(ctx, rows.Issue.IssueKey)
+			if err != nil {
+				return nil, "", err
+			}
 		}
 		rows.Raw.AttachmentsState = p.dl.fetchAll(ctx, rows.Attachments, stored)
 	}
