@@ -329,7 +329,7 @@ func (cs *crashSite) verify(t *testing.T) (acked int, rows int, audit partitionA
 	}
 	keys = cs.em.Keys()
 	ref := referenceExport(t, cs.em, cs.cfg, cat.Options(), keys)
-	compareExportsButLinked(t, cs.dir, ref)
+	compareExports(t, cs.dir, ref)
 	perTable := checkNoDuplicates(t, cs.dir)
 	for _, n := range perTable {
 		rows += n
@@ -377,7 +377,6 @@ func TestCrashRecovery(t *testing.T) {
 	reader := startReader(t, cs.dir)
 
 	m := newMutator(cs.em, 31)
-	m.keepLinked = true
 	changes := kills * pick(40, 60)
 	mutated := make(chan struct{})
 	go func() {

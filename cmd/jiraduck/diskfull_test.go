@@ -147,7 +147,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("%s: summary %q, want %q", k, got, want)
 		}
 	}
-	compareExportsButLinked(t, live.dir, live.reference(t, keys))
+	compareExports(t, live.dir, live.reference(t, keys))
 	checkPartitions(t, live.dir, s.store.DB())
 	states := eventStates(t, s.store.DB())
 	if states[store.EventFailed] != 0 || states[store.EventPending] != 0 {

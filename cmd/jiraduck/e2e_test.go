@@ -140,11 +140,16 @@ func compareExports(t *testing.T, got, want string) {
 			t.Errorf("%s: exported on one side only (got %q, want %q)", table, g, w)
 			continue
 		}
+		differ := false
 		for _, q := range []string{g + " EXCEPT ALL " + w, w + " EXCEPT ALL " + g} {
 			n := queryInt(t, db, "SELECT count(*) FROM ("+q+")")
 			if n != 0 {
 				t.Errorf("%s: %d rows differ between the live export and the emulator's state; first: %s", table, n, firstRow(t, db, q))
+				differ = true
 			}
+		}
+		if differ {
+			logDiff(t, got, want, table, 5)
 		}
 	}
 }

@@ -154,7 +154,7 @@ func TestReadersDuringStorm(t *testing.T) {
 	}
 	stats := reader.stop(t)
 	ref := live.reference(t, live.em.Keys())
-	compareExportsButLinked(t, live.dir, ref)
+	compareExports(t, live.dir, ref)
 	rows := checkNoDuplicates(t, live.dir)
 	audit := checkPartitions(t, live.dir, live.svc.store.DB())
 	figures(t, "readers", "storm_events", res.Events, "issues", len(res.Keys), "partitions", audit.Files,

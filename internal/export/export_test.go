@@ -284,3 +284,40 @@ func TestReadersNeverSeeHalfAFile(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestLinkedIssueIDStaysInTheStore: the store keeps the other end's id of a
+// link; the partition files and the analysts' snapshot have the columns of
+// the design only.
+func TestLinkedIssueIDStaysInTheStore(t *testing.T) {
+	f := newFixture(t)
+	r := rows("SUP-1", "1000", jan, 0)
+	r.IssueLinks = []normalize.IssueLink{{IssueKey: "SUP-1", LinkID: "7", LinkedIssueKey: sp("SUP-2"), LinkedIssueID: sp("1001")}}
+	f.apply(t, r)
+	f.exportDirty(t)
+	if _, err := Snapshot(context.Background(), f.s, SnapshotPath(f.dir)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenMemory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ATTACH '" + SnapshotPath(f.dir) + "' AS snap (READ_ONLY)"); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(store.TableColumns("issuelinks"), ",")
+	for _, c := range []struct{ name, query string }{
+		{"partition", "SELECT string_agg(column_name, ',') FROM (DESCRIBE SELECT * FROM read_parquet('" +
+			PartitionPath(f.dir, "issuelinks", "2024-01") + "', hive_partitioning = false))"},
+		{"snapshot", "SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() " +
+			"WHERE database_name = 'snap' AND table_name = 'issuelinks'"},
+	} {
+		var got string
+		if err := db.QueryRow(c.query).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got != want {
+			t.Errorf("%s columns of issuelinks: got %s, want %s", c.name, got, want)
+		}
+	}
+}

@@ -89,7 +89,13 @@ func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult,
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	for _, t := range normalize.Tables {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS SELECT * FROM main.%s", alias, t, t)); err != nil {
+		// The columns of the Parquet files: the store keeps a few of its own
+		// (issuelinks.linked_issue_id).
+		cols := "*"
+		if t != "issues" {
+			cols = strings.Join(store.TableColumns(t), ", ")
+		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS SELECT %s FROM main.%s", alias, t, cols, t)); err != nil {
 			return rollback(fmt.Errorf("copy %s: %w", t, err))
 		}
 		var n int64

@@ -209,6 +209,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		}
 		if other != nil {
 			row.LinkedIssueKey, row.LinkedIssueSummary = opt(other.Key), opt(other.Fields.Summary)
+			row.LinkedIssueID = opt(string(other.ID))
 			if other.Fields.Status != nil {
 				row.LinkedIssueStatus = opt(other.Fields.Status.Name)
 			}

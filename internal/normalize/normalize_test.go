@@ -256,7 +256,8 @@ func TestLinksAndFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(r.IssueLinks) != 2 || deref(r.IssueLinks[0].Direction) != "outward" || deref(r.IssueLinks[1].Direction) != "inward" ||
-		deref(r.IssueLinks[0].LinkedIssuePriority) != "High" || deref(r.IssueLinks[1].LinkedIssueKey) != "OPS-9" {
+		deref(r.IssueLinks[0].LinkedIssuePriority) != "High" || deref(r.IssueLinks[1].LinkedIssueKey) != "OPS-9" ||
+		deref(r.IssueLinks[0].LinkedIssueID) != "8" || deref(r.IssueLinks[1].LinkedIssueID) != "9" {
 		t.Errorf("links: %+v", r.IssueLinks)
 	}
 	want := map[string]string{"customfield_1": "text", "customfield_2": "3.5", "customfield_3": "Gold", "customfield_4": "a, b",

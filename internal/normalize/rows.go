@@ -144,6 +144,10 @@ type IssueLink struct {
 	LinkedIssueSummary  *string
 	LinkedIssueStatus   *string
 	LinkedIssuePriority *string
+	// LinkedIssueID is the other end's id: it survives a move, so the store
+	// finds by it the rows that describe an issue it applies or deletes. It
+	// is kept in the store only; the Parquet files have no such column.
+	LinkedIssueID *string
 }
 
 // RemoteLink is one row of remote_links.

@@ -75,7 +75,8 @@ func nullInt(v sql.NullInt64) *int64 {
 	return &v.Int64
 }
 
-// DeleteIssue removes an issue's rows from every analyst table, marks its
+// DeleteIssue removes an issue's rows from every analyst table, and the link
+// rows of other issues that point at it (see links.go), marks their
 // partitions dirty and leaves a tombstone in raw_issues with the reason. It
 // finds the issue by id, or by key when the id is unknown. It reports whether
 // anything was stored.
@@ -94,6 +95,13 @@ func (s *Store) DeleteIssue(ctx context.Context, tx *sql.Tx, id, key, reason str
 	}
 	if err != nil {
 		return false, fmt.Errorf("delete %s: %w", firstNonEmpty(key, id), err)
+	}
+	linking, err := dropLinksTo(ctx, tx, storedID, storedKey)
+	if err != nil {
+		return false, fmt.Errorf("delete %s: %w", storedKey, err)
+	}
+	if err := s.MarkDirty(ctx, tx, linking...); err != nil {
+		return false, fmt.Errorf("delete %s: %w", storedKey, err)
 	}
 	for _, table := range normalize.Tables {
 		if err := execErr(tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE issue_key = ?`, storedKey)); err != nil {

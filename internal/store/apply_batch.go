@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,6 +101,10 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	}
 	// Attachment rows keep the files already stored before they are hashed.
 	if err := mergeBatchAttachments(ctx, tx, live, old); err != nil {
+		return nil, err
+	}
+	// So do link rows take the other ends as stored (links.go).
+	if err := resolveLinks(ctx, tx, live); err != nil {
 		return nil, err
 	}
 	for n, r := range live {
@@ -199,6 +204,19 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	if err := upsertRaw(ctx, tx, live, liveIdx, hashesOf); err != nil {
 		return nil, err
 	}
+	// Other issues' links describe these issues: those whose key, summary,
+	// status or priority may have changed are followed there.
+	var ends []*normalize.Issue
+	for n, r := range live {
+		if slices.Contains(results[liveIdx[n]].Changed, "issues") {
+			ends = append(ends, &r.Issue)
+		}
+	}
+	followed, err := followLinks(ctx, tx, ends)
+	if err != nil {
+		return nil, err
+	}
+	marks = append(marks, followed...)
 	if err := s.MarkDirty(ctx, tx, marks...); err != nil {
 		return nil, err
 	}

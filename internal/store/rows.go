@@ -44,8 +44,13 @@ var childColumns = map[string][]string{
 	"issue_fields": {"issue_key", "field_id", "field_name", "value_text", "value_json"},
 }
 
-// TableColumns is the column order of an analyst table other than issues.
+// TableColumns is the column order of an analyst table other than issues, as
+// exported.
 func TableColumns(table string) []string { return childColumns[table] }
+
+// linkColumns are the columns of issuelinks as stored: the exported ones and
+// linked_issue_id, which stays in the store (see links.go).
+var linkColumns = append(append([]string(nil), childColumns["issuelinks"]...), "linked_issue_id")
 
 // tableRows returns the column names and the rows (as argument lists) of one
 // table of an issue.
@@ -94,8 +99,9 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 	case "issuelinks":
 		for _, l := range r.IssueLinks {
 			out = append(out, []any{l.IssueKey, l.LinkID, l.LinkType, l.Direction, l.LinkedIssueKey, l.LinkedIssueSummary,
-				l.LinkedIssueStatus, l.LinkedIssuePriority})
+				l.LinkedIssueStatus, l.LinkedIssuePriority, l.LinkedIssueID})
 		}
+		return linkColumns, out
 	case "remote_links":
 		for _, l := range r.RemoteLinks {
 			out = append(out, []any{l.IssueKey, l.RemoteLinkID, l.GlobalID, l.URL, l.Title, l.ApplicationName,

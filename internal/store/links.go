@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
+)
+
+// The linked_issue_* columns of issuelinks describe the other end of a link:
+// its key, summary, status and priority. A linking issue's payload shows them
+// as they were when it was fetched, and when the other end is edited, moved or
+// deleted Jira changes what it shows of the linking issue without sending a
+// webhook for it or moving its updated. So wherever the store holds the other
+// end, the columns follow that issue, found by its id (linked_issue_id, which a
+// move keeps):
+//
+//   - an issue being applied takes its links' columns from the stored other
+//     ends, and drops its links to deleted ones (resolveLinks);
+//   - the rows of other issues that point at an applied issue are updated in
+//     the same transaction (followLinks), and those that point at a deleted
+//     issue are removed along with it (dropLinksTo).
+//
+// Nothing is fetched again, and rebuild goes through the same steps, so it
+// ends where the live path ends whatever order it applies issues in. The
+// other ends the store does not hold (outside JIRA_JQL) keep what the
+// linking issue's payload says.
+
+// linkEnd is what a link row says of its other end.
+type linkEnd struct {
+	key, summary, status, priority *string
+}
+
+func endOf(i *normalize.Issue) linkEnd {
+	key := i.IssueKey
+	return linkEnd{key: &key, summary: i.Summary, status: i.Status, priority: i.Priority}
+}
+
+// resolveLinks sets the linked_issue_* columns of the issues of a batch from
+// the other ends in the batch or in the store, and drops the links to issues
+// the store knows as deleted, lowering issuelink_count as Jira does once the
+// other end is gone.
+func resolveLinks(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows) error {
+	ends := map[string]linkEnd{}
+	for _, r := range batch {
+		ends[r.Issue.IssueID] = endOf(&r.Issue)
+	}
+	var ask []any
+	asked := map[string]bool{}
+	for _, r := range batch {
+		for _, l := range r.IssueLinks {
+			if l.LinkedIssueID == nil {
+				continue
+			}
+			id := *l.LinkedIssueID
+			if _, ok := ends[id]; !ok && !asked[id] {
+				asked[id] = true
+				ask = append(ask, id)
+			}
+		}
+	}
+	deleted := map[string]bool{}
+	for start := 0; start < len(ask); start += 500 {
+		chunk := ask[start:min(start+500, len(ask))]
+		if err := readEnds(ctx, tx, chunk, ends, deleted); err != nil {
+			return err
+		}
+	}
+	for _, r := range batch {
+		kept := r.IssueLinks[:0]
+		for _, l := range r.IssueLinks {
+			if l.LinkedIssueID != nil {
+				id := *l.LinkedIssueID
+				if deleted[id] {
+					if r.Issue.IssuelinkCount > 0 {
+						r.Issue.IssuelinkCount--
+					}
+					continue
+				}
+				if e, ok := ends[id]; ok {
+					l.LinkedIssueKey, l.LinkedIssueSummary, l.LinkedIssueStatus, l.LinkedIssuePriority = e.key, e.summary, e.status, e.priority
+				}
+			}
+			kept = append(kept, l)
+		}
+		r.IssueLinks = kept
+	}
+	return nil
+}
+
+// readEnds reads the stored issues of ids into ends, and notes those deleted.
+// An issue with a raw payload but no issues row yet (during a rebuild) is
+// neither: its links keep what the payload says until it is applied.
+func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEnd, deleted map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.deleted_at IS NOT NULL, i.issue_key, i.summary, i.status, i.priority
+		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return fmt.Errorf("apply: read linked issues: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var gone bool
+		var key, summary, status, priority sql.NullString
+		if err := rows.Scan(&id, &gone, &key, &summary, &status, &priority); err != nil {
+			return fmt.Errorf("apply: read linked issues: %w", err)
+		}
+		switch {
+		case gone:
+			deleted[id] = true
+		case key.Valid:
+			ends[id] = linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("apply: read linked issues: %w", err)
+	}
+	return nil
+}
+
+// followLinks brings the link rows of other issues that point at the given
+// issues in step with them, and returns the partitions it changed.
+func followLinks(ctx context.Context, tx *sql.Tx, issues []*normalize.Issue) ([]Partition, error) {
+	var linking []any
+	for start := 0; start < len(issues); start += 200 {
+		chunk := issues[start:min(start+200, len(issues))]
+		var b strings.Builder
+		args := make([]any, 0, 5*len(chunk))
+		for n, i := range chunk {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			// Typed, so that a column of NULLs still has a type.
+			b.WriteString("(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR)")
+			args = append(args, i.IssueID, i.IssueKey, i.Summary, i.Status, i.Priority)
+		}
+		keys, err := returnedKeys(ctx, tx, `UPDATE issuelinks SET linked_issue_key = e.issue_key, linked_issue_summary = e.summary,
+				linked_issue_status = e.status, linked_issue_priority = e.priority
+			FROM (VALUES `+b.String()+`) AS e(issue_id, issue_key, summary, status, priority)
+			WHERE issuelinks.linked_issue_id = e.issue_id
+			  AND (issuelinks.linked_issue_key IS DISTINCT FROM e.issue_key
+			    OR issuelinks.linked_issue_summary IS DISTINCT FROM e.summary
+			    OR issuelinks.linked_issue_status IS DISTINCT FROM e.status
+			    OR issuelinks.linked_issue_priority IS DISTINCT FROM e.priority)
+			RETURNING issuelinks.issue_key`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("apply: follow linked issues: %w", err)
+		}
+		for _, k := range keys {
+			linking = append(linking, k)
+		}
+	}
+	return partitionsOf(ctx, tx, linking, "issuelinks")
+}
+
+// dropLinksTo removes the link rows of other issues that point at a deleted
+// issue and lowers their issuelink_count, as Jira shows those issues once it
+// is gone, and returns the partitions it changed.
+func dropLinksTo(ctx context.Context, tx *sql.Tx, id, key string) ([]Partition, error) {
+	if id == "" {
+		return nil, nil
+	}
+	keys, err := returnedKeys(ctx, tx, `DELETE FROM issuelinks WHERE linked_issue_id = ? AND issue_key <> ? RETURNING issue_key`, id, key)
+	if err != nil {
+		return nil, fmt.Errorf("drop links to %s: %w", key, err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	dropped := map[string]int{}
+	var linking []any
+	for _, k := range keys {
+		if dropped[k] == 0 {
+			linking = append(linking, k)
+		}
+		dropped[k]++
+	}
+	var b strings.Builder
+	args := make([]any, 0, 2*len(linking))
+	for n, k := range linking {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?::VARCHAR, ?::INTEGER)")
+		args = append(args, k, dropped[k.(string)])
+	}
+	if err := execErr(tx.ExecContext(ctx, `UPDATE issues SET issuelink_count = greatest(coalesce(issuelink_count, 0) - d.n, 0)
+		FROM (VALUES `+b.String()+`) AS d(issue_key, n) WHERE issues.issue_key = d.issue_key`, args...)); err != nil {
+		return nil, fmt.Errorf("drop links to %s: issuelink_count: %w", key, err)
+	}
+	return partitionsOf(ctx, tx, linking, "issues", "issuelinks")
+}
+
+// returnedKeys runs a statement that returns issue keys. Every row is read
+// and the error checked: a failed statement spoils the transaction.
+func returnedKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// partitionsOf returns the partitions of the given tables in the months of
+// the given issues.
+func partitionsOf(ctx context.Context, tx *sql.Tx, keys []any, tables ...string) ([]Partition, error) {
+	var out []Partition
+	seen := map[string]bool{}
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("months of linking issues: %w", err)
+		}
+		for rows.Next() {
+			var created sql.NullTime
+			if err := rows.Scan(&created); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("months of linking issues: %w", err)
+			}
+			if m := normalize.Month(created.Time); created.Valid && !seen[m] {
+				seen[m] = true
+				for _, t := range tables {
+					out = append(out, Partition{t, m})
+				}
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("months of linking issues: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func nullString(v sql.NullString) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.String
+}
