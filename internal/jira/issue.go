@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // Issue is an issue as GET /rest/api/3/issue/{key} returns it with
-// fields=*all and expand=renderedFields,changelog.
+// fields=*all and expand=changelog (RenderedFields is filled only when
+// renderedFields is asked for too).
 type Issue struct {
 	ID     ID          `json:"id"`
 	Key    string      `json:"key"`
@@ -78,14 +81,36 @@ func (f *IssueFields) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decode issue fields: %w", err)
 	}
+	// The typed fields are decoded from an object of only their keys:
+	// custom fields, often most of the bytes, are then read once, not twice.
+	known := typedFieldKeys()
+	typedOnly := make(map[string]json.RawMessage, len(known))
+	for k, v := range raw {
+		if known[k] {
+			typedOnly[k] = v
+		}
+	}
 	var typed issueFieldsTyped
-	if err := json.Unmarshal(b, &typed); err != nil {
+	if err := json.Unmarshal(encodeObject(typedOnly), &typed); err != nil {
 		return fmt.Errorf("decode issue fields: %w", err)
 	}
 	*f = IssueFields(typed)
 	f.Raw = raw
 	return nil
 }
+
+// typedFieldKeys are the JSON names of the typed fields of IssueFields.
+var typedFieldKeys = sync.OnceValue(func() map[string]bool {
+	keys := map[string]bool{}
+	t := reflect.TypeFor[issueFieldsTyped]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+})
 
 // MarshalJSON implements json.Marshaler. Raw wins for every field it holds; the
 // typed fields fill in the ones Raw lacks. A decoded IssueFields therefore

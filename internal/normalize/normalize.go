@@ -26,6 +26,10 @@ type Options struct {
 	FieldMap []FieldColumn
 	// FieldNames maps field ids to Jira's current names, for issue_fields.
 	FieldNames map[string]string
+	// Stored says the bundle is a payload read back from the store (a
+	// rebuild): it is compacted already and is not encoded again, so
+	// Raw.Payload stays nil.
+	Stored bool
 }
 
 // FieldColumn is a custom field promoted to a column of issues.
@@ -41,6 +45,12 @@ var ErrNoIssue = errors.New("payload holds no issue")
 // data was seen (the fetch time); it becomes synced_at and the SLA rows'
 // observed_at. The bundle is stored as the raw payload.
 func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
+	// Compacted first: the embedded lists it empties are not read here
+	// (the bundle's own lists hold every item; their totals are kept), so
+	// the issue decodes faster, and the stored payload is this one.
+	if !opts.Stored {
+		b = b.Compacted()
+	}
 	issue, comments, histories, links, err := b.Decode()
 	if err != nil {
 		return nil, err
@@ -60,9 +70,11 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		// would stay dirty for ever.
 		return nil, fmt.Errorf("normalize %s: created time %s is out of range", issue.Key, issue.Fields.Created.UTC().Format(time.RFC3339))
 	}
-	payload, err := compactPayload(b)
-	if err != nil {
-		return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
+	var payload []byte
+	if !opts.Stored {
+		if payload, err = b.Encode(); err != nil {
+			return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
+		}
 	}
 	observed := b.FetchedAt.UTC()
 	if observed.IsZero() {
@@ -491,58 +503,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// compactPayload is the bundle as stored: without what no table is derived
-// from and what the bundle holds twice. renderedFields (HTML renderings) go,
-// and the comments and histories embedded in the issue are emptied, their
-// totals kept, since the bundle's own lists hold all of them. That halves a
-// typical payload.
-func compactPayload(b *jira.Bundle) ([]byte, error) {
-	var issue map[string]json.RawMessage
-	if err := json.Unmarshal(b.Issue, &issue); err != nil {
-		return nil, err
-	}
-	delete(issue, "renderedFields")
-	if raw, ok := issue["changelog"]; ok {
-		issue["changelog"] = emptyList(raw, "histories")
-	}
-	if raw, ok := issue["fields"]; ok {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &fields); err == nil {
-			if c, ok := fields["comment"]; ok {
-				fields["comment"] = emptyList(c, "comments")
-				if nf, err := json.Marshal(fields); err == nil {
-					issue["fields"] = nf
-				}
-			}
-		}
-	}
-	compact, err := json.Marshal(issue)
-	if err != nil {
-		return nil, err
-	}
-	stored := *b
-	stored.Issue = compact
-	return json.Marshal(&stored)
-}
-
-// emptyList empties the list under name of a paged object, keeping its other
-// keys; anything else is returned unchanged.
-func emptyList(raw json.RawMessage, name string) json.RawMessage {
-	var page map[string]json.RawMessage
-	if json.Unmarshal(raw, &page) != nil {
-		return raw
-	}
-	if _, ok := page[name]; !ok {
-		return raw
-	}
-	page[name] = json.RawMessage("[]")
-	out, err := json.Marshal(page)
-	if err != nil {
-		return raw
-	}
-	return out
 }
 
 // redactText hides credentials in URLs of free text (changelog entries keep

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -61,42 +64,84 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
 	}
-	err = s.RawPayloads(ctx, ro.Batch, func(payloads [][]byte) error {
-		batch := make([]*normalize.Rows, 0, len(payloads))
-		for _, p := range payloads {
-			var b jira.Bundle
-			if err := json.Unmarshal(p, &b); err != nil {
-				res.Skipped++
-				if len(res.Errors) < 10 {
-					res.Errors = append(res.Errors, fmt.Sprintf("stored payload: %v", err))
-				}
-				continue
-			}
-			rows, err := normalize.FromBundle(&b, opts)
-			if err != nil {
-				res.Skipped++
-				if len(res.Errors) < 10 {
-					res.Errors = append(res.Errors, err.Error())
-				}
-				continue
-			}
-			restoreAttachments(rows, kept, ro.DataDir, ro.AttachmentMaxBytes)
-			batch = append(batch, rows)
+	// Payloads are normalized on every core while the previous batch is
+	// written: normalizing (JSON, ADF) and DuckDB's work then overlap.
+	opts.Stored = true
+	var writing chan error
+	var written int
+	wait := func() error {
+		if writing == nil {
+			return nil
 		}
-		err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{})
-			return err
-		})
+		err := <-writing
+		writing = nil
 		if err != nil {
 			return fmt.Errorf("rebuild: write: %w", err)
 		}
-		res.Issues += len(batch)
+		res.Issues = written
 		if ro.Progress != nil {
 			ro.Progress(res.Issues)
 		}
+		return nil
+	}
+	err = s.RawPayloads(ctx, ro.Batch, func(payloads [][]byte) error {
+		rows, errs := normalizeStored(payloads, opts)
+		batch := make([]*normalize.Rows, 0, len(rows))
+		for i, r := range rows {
+			if errs[i] != nil {
+				res.Skipped++
+				if len(res.Errors) < 10 {
+					res.Errors = append(res.Errors, errs[i].Error())
+				}
+				continue
+			}
+			restoreAttachments(r, kept, ro.DataDir, ro.AttachmentMaxBytes)
+			batch = append(batch, r)
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+		writing = make(chan error, 1)
+		written += len(batch)
+		go func(ch chan<- error) {
+			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: true})
+				return err
+			})
+		}(writing)
 		return ctx.Err()
 	})
+	if werr := wait(); err == nil {
+		err = werr
+	}
 	return res, err
+}
+
+// normalizeStored normalizes stored payloads on every core, keeping their
+// order; errs[i] says why payloads[i] was not usable.
+func normalizeStored(payloads [][]byte, opts normalize.Options) ([]*normalize.Rows, []error) {
+	rows := make([]*normalize.Rows, len(payloads))
+	errs := make([]error, len(payloads))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(payloads)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(payloads) {
+					return
+				}
+				var b jira.Bundle
+				if err := json.Unmarshal(payloads[i], &b); err != nil {
+					errs[i] = fmt.Errorf("stored payload: %w", err)
+					continue
+				}
+				rows[i], errs[i] = normalize.FromBundle(&b, opts)
+			}
+		})
+	}
+	wg.Wait()
+	return rows, errs
 }
 
 // keptAttachment is what a download left in the attachments table.

@@ -18,6 +18,14 @@ type ApplyOptions struct {
 	// with a later `updated` than the one given: an older snapshot never
 	// overwrites a newer one.
 	SkipStale bool
+	// KeepPayload says the rows were derived from the payload raw_issues
+	// already holds (a rebuild): only the row digests of raw_issues are
+	// written, not the payload again (a few hundred MB per 10,000 issues).
+	KeepPayload bool
+	// Fresh says no analyst table holds rows of these issues (a rebuild
+	// emptied them): rows are inserted without deleting first. Each DELETE
+	// scans a table that grows as the rebuild goes.
+	Fresh bool
 }
 
 // ApplyIssue writes one normalized issue inside tx; see ApplyBatch.
@@ -177,7 +185,7 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	}
 	for _, table := range normalize.Tables {
 		w := work[table]
-		if len(w.clearKeys) > 0 {
+		if len(w.clearKeys) > 0 && !opts.Fresh {
 			where := "issue_key IN (" + placeholders(len(w.clearKeys)) + ")"
 			args := append([]any(nil), w.clearKeys...)
 			if table == "issues" {
@@ -201,7 +209,11 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 			return nil, err
 		}
 	}
-	if err := upsertRaw(ctx, tx, live, liveIdx, hashesOf); err != nil {
+	if opts.KeepPayload {
+		if err := updateHashes(ctx, tx, live, liveIdx, hashesOf); err != nil {
+			return nil, err
+		}
+	} else if err := upsertRaw(ctx, tx, live, liveIdx, hashesOf); err != nil {
 		return nil, err
 	}
 	// Other issues' links describe these issues: those whose key, summary,
@@ -373,6 +385,29 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 			if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
 				return fmt.Errorf("insert %s: %w", table, err)
 			}
+		}
+	}
+	return nil
+}
+
+// updateHashes writes the row digests of issues whose raw_issues row is
+// otherwise up to date, in one statement per 500 issues.
+func updateHashes(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []int, hashes [][]byte) error {
+	for start := 0; start < len(batch); start += 500 {
+		end := min(start+500, len(batch))
+		var b strings.Builder
+		b.WriteString(`UPDATE raw_issues SET row_hashes = v.h FROM (VALUES `)
+		args := make([]any, 0, 2*(end-start))
+		for n, r := range batch[start:end] {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?)")
+			args = append(args, r.Issue.IssueID, string(hashes[idx[start+n]]))
+		}
+		b.WriteString(`) AS v(id, h) WHERE raw_issues.issue_id = v.id`)
+		if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
+			return fmt.Errorf("apply: row digests: %w", err)
 		}
 	}
 	return nil
