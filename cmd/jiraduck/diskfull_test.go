@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -85,9 +84,9 @@ func getJSON(t *testing.T, url string) (int, map[string]any) {
 
 // TestDiskFull fills the data directory's disk while serve works: events
 // accepted before stay pending, deliveries that cannot be stored are refused
-// (so Jira retries them), the failure shows on health and readiness, and
-// once space returns everything is processed and exported without a
-// restart.
+// (so Jira retries them), the failure shows on health, readiness and
+// /metrics, and once space returns everything is processed and exported
+// without a restart, and they say ok again.
 func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("disk full test skipped in -short mode")
@@ -128,6 +127,7 @@ func TestDiskFull(t *testing.T) {
 	full := live.em.Stats().Webhooks
 	healthStatus, health := getJSON(t, base+"/webhooks/jira/health")
 	readyStatus, ready := getJSON(t, base+"/readyz")
+	writableFull := scrape(t, s.Addr()).sum("jiraduck_store_writable")
 	pendingFull, _ := s.store.EventCounts(ctx)
 
 	// Space returns: no restart.
@@ -137,6 +137,7 @@ func TestDiskFull(t *testing.T) {
 	healed := time.Since(freed)
 	_, healthAfter := getJSON(t, base+"/webhooks/jira/health")
 	readyAfter, _ := getJSON(t, base+"/readyz")
+	writableAfter := scrape(t, s.Addr()).sum("jiraduck_store_writable")
 
 	for _, k := range keys[:10] {
 		want := "changed while the disk was full"
@@ -156,22 +157,24 @@ func TestDiskFull(t *testing.T) {
 	if full.Attempts == full.Delivered {
 		t.Errorf("every delivery was acknowledged while the disk was full (%+v): nothing was refused", full)
 	}
-	if health["status"] == "ok" && readyStatus == http.StatusOK {
-		// Known gap (docs/reliability.md): deliveries are refused with 503
-		// and every write fails, yet health says ok and readiness 200.
-		msg := fmt.Sprintf("health %v and readiness %d %v did not show the full disk", compactJSON(health), readyStatus, compactJSON(ready))
-		if os.Getenv("JIRADUCK_TEST_KNOWN_GAPS") != "" {
-			t.Error(msg)
-		} else {
-			t.Log("known gap: " + msg)
-		}
+	// Deliveries are refused with 503 and every write fails: health, readiness
+	// and the metric say so, with the disk's error.
+	if storeErr, _ := health["store_error"].(string); health["status"] != "degraded" || !strings.Contains(storeErr, "No space left on device") {
+		t.Errorf("health while the disk was full: %s, want degraded with the disk's error in store_error", compactJSON(health))
 	}
-	if healthAfter["status"] != "ok" || readyAfter != http.StatusOK {
-		t.Errorf("after space returned: health %v, readiness %d", healthAfter, readyAfter)
+	if checks, _ := ready["checks"].(map[string]any); readyStatus != http.StatusServiceUnavailable || checks["store"] != "not writable" {
+		t.Errorf("readiness while the disk was full: %d %s, want 503 with store: not writable", readyStatus, compactJSON(ready))
+	}
+	if writableFull != 0 {
+		t.Errorf("jiraduck_store_writable while the disk was full: %v, want 0", writableFull)
+	}
+	if healthAfter["status"] != "ok" || healthAfter["store_error"] != nil || readyAfter != http.StatusOK || writableAfter != 1 {
+		t.Errorf("after space returned: health %s, readiness %d, jiraduck_store_writable %v; want ok, 200, 1", compactJSON(healthAfter), readyAfter, writableAfter)
 	}
 	figures(t, "disk-full", "pending_before", pendingBefore, "events_while_full", full.Events, "delivery_attempts_while_full", full.Attempts,
 		"acknowledged_while_full", full.Delivered, "health_while_full", healthStatus, "health_body", compactJSON(health),
-		"readyz_while_full", readyStatus, "readyz_body", compactJSON(ready), "event_states_while_full", pendingFull,
+		"readyz_while_full", readyStatus, "readyz_body", compactJSON(ready), "store_writable_while_full", writableFull,
+		"event_states_while_full", pendingFull,
 		"events_after", states, "healed_in", healed.Round(100*time.Millisecond))
 }
 

@@ -335,6 +335,7 @@ func TestMetricsAfterABurst(t *testing.T) {
 		{"jiraduck_queue_depth", gauge, exactly(0, "jiraduck_queue_depth")},
 		{"jiraduck_queue_oldest_pending_seconds", gauge, exactly(0, "jiraduck_queue_oldest_pending_seconds")},
 		{"jiraduck_failed_events", gauge, exactly(0, "jiraduck_failed_events")},
+		{"jiraduck_store_writable", gauge, exactly(1, "jiraduck_store_writable")},
 		{"jiraduck_store_file_bytes", gauge, func(s scraped) error {
 			got := s.sum("jiraduck_store_file_bytes")
 			var want int64

@@ -129,7 +129,8 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			}
 			return c[store.EventFailed]
 		},
-		StorePath: storePath(cfg),
+		StorePath:     storePath(cfg),
+		StoreWritable: func() bool { return server.StoreTrouble(s.intake, s.queue, time.Now()) == "" },
 	})
 	var exporter *export.Exporter
 	s.writer = s.store.NewWriter(64, func(int) {

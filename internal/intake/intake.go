@@ -63,6 +63,10 @@ type Intake struct {
 
 	statsMu   sync.Mutex
 	lastEvent time.Time
+	// failSince, failAt and failErr describe the appends that failed since
+	// the last one that succeeded (see AppendTrouble).
+	failSince, failAt time.Time
+	failErr           error
 
 	// commits counts committed group transactions; tests read it to see
 	// that concurrent deliveries share a commit.
@@ -128,6 +132,17 @@ func (in *Intake) LastEventAt() time.Time {
 	in.statsMu.Lock()
 	defer in.statsMu.Unlock()
 	return in.lastEvent
+}
+
+// AppendTrouble reports the appends that failed since the last one that
+// succeeded: when the first and the latest of them failed, and the latest
+// error; a nil error once an append succeeds again. While the store cannot
+// write (a full disk), every delivery is refused with 503 and Jira retries
+// it, so this is what tells health and readiness.
+func (in *Intake) AppendTrouble() (since, last time.Time, err error) {
+	in.statsMu.Lock()
+	defer in.statsMu.Unlock()
+	return in.failSince, in.failAt, in.failErr
 }
 
 // Configured reports whether deliveries can be accepted.
@@ -401,12 +416,19 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		return nil
 	})
 	if err != nil {
+		in.statsMu.Lock()
+		in.failAt, in.failErr = in.opts.Now().UTC(), err
+		if in.failSince.IsZero() {
+			in.failSince = in.failAt
+		}
+		in.statsMu.Unlock()
 		return nil, err
 	}
 	in.commits.Add(1)
 	in.nextID = next
 	in.statsMu.Lock()
 	in.lastEvent = in.opts.Now().UTC()
+	in.failSince, in.failAt, in.failErr = time.Time{}, time.Time{}, nil
 	in.statsMu.Unlock()
 	// Hand the events over before answering, so a caller that sees 202 can
 	// count on the queue knowing them.

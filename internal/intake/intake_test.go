@@ -905,3 +905,37 @@ func TestStorableJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTrouble: an append that fails is kept (the first and the latest
+// failure, the latest error) until one succeeds.
+func TestAppendTrouble(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func() { mu.Lock(); now = now.Add(time.Minute); mu.Unlock() }
+	h := newHarness(t, Options{Now: clock})
+	if since, last, err := h.in.AppendTrouble(); err != nil || !since.IsZero() || !last.IsZero() {
+		t.Fatalf("before any append: got %v %v %v, want nothing", since, last, err)
+	}
+	unstorable := func() {
+		t.Helper()
+		// Not UTF-8: the body column refuses it.
+		_, _, err := h.in.Append(context.Background(), &store.Event{Type: "jira:issue_updated", IssueKey: "BAD-1",
+			State: store.EventPending, ReceivedAt: clock(), Body: []byte{'{', 0xff, 0xfe, '}'}})
+		if err == nil {
+			t.Fatal("append of an unstorable event: got nil error")
+		}
+	}
+	first := clock()
+	unstorable()
+	advance()
+	unstorable()
+	since, last, err := h.in.AppendTrouble()
+	if err == nil || !since.Equal(first) || !last.Equal(clock()) {
+		t.Errorf("after two failures: got since %v last %v err %v, want since %v last %v and the error", since, last, err, first, clock())
+	}
+	h.accepted(t, h.post(issueBody("SUP-1"), nil))
+	if since, last, err := h.in.AppendTrouble(); err != nil || !since.IsZero() || !last.IsZero() {
+		t.Errorf("after an append succeeded: got %v %v %v, want nothing", since, last, err)
+	}
+}

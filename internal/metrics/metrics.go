@@ -43,6 +43,9 @@ type Gauges struct {
 	OldestPending func() time.Time
 	FailedEvents  func() int64
 	StorePath     string
+	// StoreWritable reports whether the store takes writes (no append of
+	// webhook events or write of issues failing on the disk).
+	StoreWritable func() bool
 }
 
 // New registers every family. Gauges are sampled at scrape time.
@@ -89,6 +92,15 @@ func New(g Gauges) *Metrics {
 	if g.FailedEvents != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jiraduck_failed_events", Help: "Webhook events that failed for good and wait for an operator."},
 			func() float64 { return float64(g.FailedEvents()) }))
+	}
+	if g.StoreWritable != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jiraduck_store_writable", Help: "1 while the store takes writes, 0 while they fail on the disk (full, read-only, I/O error)."},
+			func() float64 {
+				if g.StoreWritable() {
+					return 1
+				}
+				return 0
+			}))
 	}
 	if g.StorePath != "" {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jiraduck_store_file_bytes", Help: "Size of the DuckDB file and its WAL."},

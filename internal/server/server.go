@@ -7,10 +7,12 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
@@ -89,6 +91,7 @@ type Health struct {
 	LastExportAt     *time.Time `json:"last_export_at"`
 	FailedEvents     int64      `json:"failed_events"`
 	ExportError      string     `json:"export_error,omitempty"`
+	StoreError       string     `json:"store_error,omitempty"`
 }
 
 // HealthOf gathers the health of the running parts.
@@ -111,6 +114,9 @@ func HealthOf(ctx context.Context, d Deps) Health {
 		h.ExportError = st.LastError
 		h.Status = "degraded"
 	}
+	if h.StoreError = StoreTrouble(d.Intake, d.Queue, time.Now()); h.StoreError != "" {
+		h.Status = "degraded"
+	}
 	counts, err := d.Store.EventCounts(ctx)
 	if err != nil {
 		h.Status = "degraded"
@@ -123,6 +129,53 @@ func HealthOf(ctx context.Context, d Deps) Health {
 		h.Status = "unconfigured"
 	}
 	return h
+}
+
+// storeTroubleWindow is how long a failed webhook append counts when no
+// append has succeeded since: with no delivery coming, nothing else shows
+// that the store writes again.
+const storeTroubleWindow = 5 * time.Minute
+
+// StoreTrouble says why the store is not taking writes, or "" when it is: the
+// intake's appends fail (the latest less than storeTroubleWindow ago), or the
+// queue's writes of issues fail on the disk (until one succeeds). The text
+// names what is not stored, since when, and the latest error, cut short.
+func StoreTrouble(in *intake.Intake, q *pipeline.Queue, now time.Time) string {
+	var what []string
+	var since time.Time
+	var last error
+	if in != nil {
+		if from, at, err := in.AppendTrouble(); err != nil && now.Sub(at) < storeTroubleWindow {
+			what, since, last = append(what, "webhook events"), from, err
+		}
+	}
+	if q != nil {
+		if from, err := q.StorageTrouble(); err != nil {
+			what = append(what, "issues")
+			if since.IsZero() || from.Before(since) {
+				since = from
+			}
+			last = err
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s not stored since %s: %s", strings.Join(what, " and "), since.UTC().Format(time.RFC3339), shortError(last))
+}
+
+// shortError is the first line of an error, at most 200 bytes: enough to
+// tell a full disk from a read-only one on the health endpoint.
+func shortError(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "..."
+	}
+	return msg
 }
 
 func domainOf(cfg *config.Config) string {
@@ -140,16 +193,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz: the store answers, its schema is current and the exporter is not
-// stuck failing.
+// readyz: the store answers and takes writes, its schema is current and the
+// exporter is not stuck failing.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{}
 	ready := true
-	if err := s.d.Store.DB().PingContext(ctx); err != nil {
+	switch {
+	case s.d.Store.DB().PingContext(ctx) != nil:
 		checks["store"], ready = "unreachable", false
-	} else {
+	case StoreTrouble(s.d.Intake, s.d.Queue, time.Now()) != "":
+		// It answers reads, but deliveries are refused and issues wait:
+		// the disk is full or failing (the health endpoint says how).
+		checks["store"], ready = "not writable", false
+	default:
 		checks["store"] = "ok"
 	}
 	all, _ := store.Migrations()

@@ -304,6 +304,9 @@ func reasons(d Deps, h Health) []string {
 	if h.ExportError != "" {
 		out = append(out, "export failing")
 	}
+	if h.StoreError != "" {
+		out = append(out, "store not writable")
+	}
 	if h.Status == "degraded" && len(out) == 0 {
 		out = append(out, "event counts unreadable")
 	}

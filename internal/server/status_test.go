@@ -36,6 +36,7 @@ const evilError = `fetch issue SUP-3: status 502: <script>alert("x")</script> & 
 type statusFixture struct {
 	store   *store.Store
 	queue   *pipeline.Queue
+	intake  *intake.Intake
 	handler http.Handler
 }
 
@@ -75,7 +76,7 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	t.Cleanup(func() { in.Close() })
 	ex := export.New(st, w, export.Options{DataDir: dir, Logger: log})
 	h := New(Deps{Config: cfg, Store: st, Intake: in, Queue: q, Exporter: ex, Logger: log})
-	return &statusFixture{store: st, queue: q, handler: h}
+	return &statusFixture{store: st, queue: q, intake: in, handler: h}
 }
 
 // seed stores 100 events (3 failed, 2 pending), three runs, three
