@@ -220,6 +220,9 @@ func (b *bench) ackRun(ctx context.Context, s *site, bodies [][]byte, run int) e
 		return err
 	}
 	lastSent := time.Now()
+	if err := s.svc.intake.Flush(ctx); err != nil {
+		return err
+	}
 	stored, err := storedWith(ctx, s.svc.store.DB(), l.prefix)
 	if err != nil {
 		return err
@@ -265,6 +268,9 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 	defer s.Close()
 	l, err := sendWebhooks(ctx, s.svc.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-alone-%d-%d-", time.Now().UnixNano(), run))
 	if err != nil {
+		return err
+	}
+	if err := s.svc.intake.Flush(ctx); err != nil {
 		return err
 	}
 	stored, err := storedWith(ctx, s.svc.store.DB(), l.prefix)

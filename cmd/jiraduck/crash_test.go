@@ -21,6 +21,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -91,6 +92,7 @@ type serveProc struct {
 	environ []string
 	addr    string
 	logDir  string
+	dataDir string
 	cmd     *exec.Cmd
 	starts  int
 }
@@ -182,7 +184,7 @@ func (c *serveProc) settle(token string, timeout time.Duration) error {
 	last := ""
 	for time.Now().Before(deadline) {
 		v, err := c.adminSQL(token, `SELECT (SELECT count(*) FROM webhook_events WHERE state = 'pending') || ',' || (SELECT count(*) FROM dirty_partitions)`)
-		if err == nil && v == "0,0" {
+		if err == nil && v == "0,0" && journalEmpty(c.dataDir) {
 			var h struct {
 				QueueDepth int `json:"queue_depth"`
 			}
@@ -254,7 +256,7 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 	}
 	sort.Strings(environ)
 	cs := &crashSite{em: em, proxy: proxy, dir: dir, cfg: cfg, environ: environ,
-		srv: &serveProc{t: t, environ: environ, addr: addr, logDir: root}}
+		srv: &serveProc{t: t, environ: environ, addr: addr, logDir: root, dataDir: dir}}
 	t.Cleanup(cs.srv.kill)
 	return cs
 }
@@ -455,4 +457,11 @@ func startReader(t *testing.T, dir string) *readerProc {
 		}
 	})
 	return r
+}
+
+// journalEmpty reports whether the serve process in dir has moved every
+// acknowledged webhook from its journal to the store.
+func journalEmpty(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, intake.JournalName))
+	return err == nil && st.Size() == 0
 }

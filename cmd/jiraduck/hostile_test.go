@@ -203,6 +203,7 @@ func (hs *hostileSite) settle(t *testing.T) {
 
 func (hs *hostileSite) value(t *testing.T, q string, args ...any) string {
 	t.Helper()
+	flushIntake(t, hs.svc)
 	var v sql.NullString
 	if err := hs.svc.store.DB().QueryRow(q, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", q, err)

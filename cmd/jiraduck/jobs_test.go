@@ -34,6 +34,7 @@ func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
 // storedValue returns the first column of the first row of q on the store.
 func storedValue(t *testing.T, l *liveSite, q string) string {
 	t.Helper()
+	flushIntake(t, l.svc)
 	res, err := l.svc.store.RunSQL(context.Background(), q, 1)
 	if err != nil || len(res.Rows) == 0 {
 		t.Fatalf("%s: %v", q, err)
@@ -254,5 +255,15 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if again := countRuns(); again != n {
 		t.Errorf("runs after serve stopped: %d, then %d", n, again)
+	}
+}
+
+// flushIntake waits until the events svc acknowledged are in its store.
+func flushIntake(t *testing.T, svc *service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.intake.Flush(ctx); err != nil {
+		t.Fatalf("webhook journal not moved to the store: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -194,7 +195,8 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
 	}
 	if s.intake, err = intake.New(ctx, s.store, s.queue, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
-		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook}); err != nil {
+		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook,
+		Journal: filepath.Join(cfg.DataDir, intake.JournalName)}); err != nil {
 		return nil, err
 	}
 	s.sched = schedule.NewScheduler(s.store, log, s.metrics.Job)

@@ -93,6 +93,11 @@ func (s *site) settle(ctx context.Context) error {
 	if err := s.em.WaitWebhooks(ctx); err != nil {
 		return fmt.Errorf("webhooks not delivered: %w", err)
 	}
+	// Acknowledged events reach the store and the queue just after their
+	// 202 (the intake's journal); wait for that first.
+	if err := s.svc.intake.Flush(ctx); err != nil {
+		return fmt.Errorf("webhook journal not moved: %w", err)
+	}
 	for {
 		counts, err := s.svc.store.EventCounts(ctx)
 		if err != nil {

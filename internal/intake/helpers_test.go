@@ -35,6 +35,13 @@ type recordingSink struct {
 func (s *recordingSink) Accept(events []*store.Event) {
 	s.mu.Lock()
 	s.batches = append(s.batches, events)
+	s.mu.Unlock()
+}
+
+// wait is the intake's hook after each journaled group: when gated, it
+// blocks the appender until release.
+func (s *recordingSink) wait() {
+	s.mu.Lock()
 	gate, entered := s.gate, s.entered
 	s.gate, s.entered = nil, nil
 	s.mu.Unlock()
@@ -44,7 +51,8 @@ func (s *recordingSink) Accept(events []*store.Event) {
 	}
 }
 
-// hold makes the next Accept block until the returned release is called.
+// hold makes the appender block after its next group until the returned
+// release is called.
 func (s *recordingSink) hold() (entered <-chan struct{}, release func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,13 +106,35 @@ func newHarness(t testing.TB, opts Options) *harness {
 func startIntake(t testing.TB, s *store.Store, opts Options) *harness {
 	t.Helper()
 	h := &harness{s: s, sink: &recordingSink{}, secret: opts.Secret}
+	if opts.Journal == "" {
+		opts.Journal = filepath.Join(filepath.Dir(s.Path()), JournalName)
+	}
 	in, err := New(context.Background(), s, h.sink, opts)
 	if err != nil {
 		t.Fatalf("new intake: %v", err)
 	}
+	in.afterJournal = h.sink.wait
 	t.Cleanup(func() { in.Close() })
 	h.in = in
 	return h
+}
+
+// flush waits until everything journaled is in the store and handed over.
+func (h *harness) flush(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.in.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+// events returns every event handed to the sink once journaled events are
+// in the store.
+func (h *harness) events(t testing.TB) []*store.Event {
+	t.Helper()
+	h.flush(t)
+	return h.sink.events()
 }
 
 // post delivers body with the given headers. Unless hdr already has an
@@ -159,6 +189,7 @@ func (h *harness) accepted(t testing.TB, w *httptest.ResponseRecorder) int64 {
 
 func (h *harness) rowCount(t testing.TB) int {
 	t.Helper()
+	h.flush(t)
 	var n int
 	if err := h.s.DB().QueryRow(`SELECT count(*) FROM webhook_events`).Scan(&n); err != nil {
 		t.Fatalf("count events: %v", err)
@@ -182,6 +213,7 @@ type row struct {
 
 func (h *harness) row(t testing.TB, id int64) row {
 	t.Helper()
+	h.flush(t)
 	var r row
 	err := h.s.DB().QueryRow(`SELECT coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
 		coalesce(issue_id, ''), coalesce(related_issue_id, ''), jira_timestamp, received_at, retry_count, state,

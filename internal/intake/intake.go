@@ -1,8 +1,8 @@
 // Package intake receives Jira webhooks: it checks the signature, validates
 // the body, drops repeated deliveries and stores every accepted event durably
-// before answering, grouping the appends of concurrent deliveries into one
-// transaction (group commit) so that a burst does not mean one commit per
-// event.
+// before answering: in a journal file, fsynced once for every group of
+// concurrent deliveries (group commit), from which a mover puts the events
+// into webhook_events and hands them to the queue (see journal.go).
 package intake
 
 import (
@@ -46,6 +46,13 @@ type Options struct {
 	Observe func(eventType string, status int)
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// Journal is the path of the journal file (required): events are
+	// durable there before their 202 and move to the store behind it.
+	Journal string
+	// MaxUnmoved bounds the bytes of accepted events not yet in the store
+	// (default 256 MiB): while the store cannot take them, deliveries past
+	// it are refused with 503 and Jira retries them.
+	MaxUnmoved int64
 }
 
 // Intake is the webhook receiver. Close it to stop its appender.
@@ -60,6 +67,25 @@ type Intake struct {
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
+
+	journal *journal
+	moves   chan []*store.Event
+	moverWG sync.WaitGroup
+	// moveMu guards what is journaled but not yet in the store: the
+	// delivery ids (a repeated delivery is a duplicate before the store
+	// knows it too), the count of events and their bytes.
+	moveMu       sync.Mutex
+	moveCond     *sync.Cond
+	unmovedIDs   map[string]bool
+	unmoved      int
+	unmovedBytes int64
+	moverDone    bool
+	moveStop     chan struct{}
+	afterJournal func() // tests: called after each group is journaled
+	// insert puts moved events into the store (tests replace it to fail),
+	// and moveGrace bounds how long Close waits for the mover.
+	insert    func(events []*store.Event) error
+	moveGrace time.Duration
 
 	statsMu   sync.Mutex
 	lastEvent time.Time
@@ -87,10 +113,17 @@ type appendResult struct {
 // maxGroup bounds the events of one group commit.
 const maxGroup = 512
 
-// New starts the intake's appender.
+// New opens the journal, moves to the store what a previous run left in it,
+// and starts the intake's appender and mover.
 func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Journal == "" {
+		return nil, errors.New("intake: no journal path")
+	}
+	if opts.MaxUnmoved <= 0 {
+		opts.MaxUnmoved = 256 << 20
 	}
 	log := opts.Logger
 	if log == nil {
@@ -98,22 +131,68 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	next, err := s.NextEventID(ctx)
+	j, left, err := openJournal(opts.Journal)
 	if err != nil {
 		return nil, err
 	}
+	next, err := s.NextEventID(ctx)
+	if err != nil {
+		j.close()
+		return nil, err
+	}
 	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
-		reqs: make(chan *appendReq, 4*maxGroup), nextID: next}
+		reqs: make(chan *appendReq, 4*maxGroup), nextID: next, journal: j,
+		moves: make(chan []*store.Event, 4*maxGroup), unmovedIDs: map[string]bool{}, moveStop: make(chan struct{})}
+	in.moveCond = sync.NewCond(&in.moveMu)
+	in.moveGrace = moveGrace
+	in.insert = func(events []*store.Event) error {
+		return s.WithTx(context.Background(), func(tx *sql.Tx) error {
+			return store.InsertEvents(context.Background(), tx, events)
+		})
+	}
 	last, err := s.LastEventAt(ctx)
 	if err == nil {
 		in.lastEvent = last
 	}
+	// What a previous run journaled and acknowledged but did not move (it
+	// stopped or crashed in between) goes to the store first; events it
+	// did move are recognised by their ids.
+	if len(left) > 0 {
+		ids := make([]int64, len(left))
+		for i, e := range left {
+			ids[i] = e.ID
+			in.nextID = max(in.nextID, e.ID+1)
+		}
+		stored, err := s.StoredEventIDs(ctx, ids)
+		if err != nil {
+			j.close()
+			return nil, err
+		}
+		var todo []*store.Event
+		for _, e := range left {
+			if !stored[e.ID] {
+				todo = append(todo, e)
+			}
+		}
+		in.log.WithField("events", len(todo)).WithField("journaled", len(left)).Info("moving journaled events to the store")
+		if len(left) > len(todo) {
+			_ = j.moved(len(left) - len(todo))
+		}
+		if len(todo) > 0 {
+			in.track(todo)
+			in.moves <- todo
+		}
+	}
 	in.wg.Add(1)
 	go in.appender()
+	in.moverWG.Add(1)
+	go in.mover()
 	return in, nil
 }
 
-// Close stops accepting deliveries and waits for queued appends.
+// Close stops accepting deliveries, waits for queued appends, and gives the
+// mover up to moveGrace to put what was journaled into the store; what it
+// cannot stays in the journal for the next start.
 func (in *Intake) Close() error {
 	in.mu.Lock()
 	if in.closed {
@@ -124,7 +203,139 @@ func (in *Intake) Close() error {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
-	return nil
+	close(in.moves)
+	done := make(chan struct{})
+	go func() { in.moverWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(in.moveGrace):
+		close(in.moveStop)
+		<-done
+	}
+	return in.journal.close()
+}
+
+// moveGrace bounds how long Close waits for journaled events to reach the
+// store (a full disk).
+const moveGrace = 10 * time.Second
+
+// Flush waits until every event journaled so far is in the store and handed
+// to the sink, or ctx ends.
+func (in *Intake) Flush(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		in.moveMu.Lock()
+		in.moveCond.Broadcast()
+		in.moveMu.Unlock()
+	})
+	defer stop()
+	in.moveMu.Lock()
+	defer in.moveMu.Unlock()
+	for in.unmoved > 0 && !in.moverDone && ctx.Err() == nil {
+		in.moveCond.Wait()
+	}
+	if in.unmoved > 0 && in.moverDone {
+		return fmt.Errorf("intake closed with %d events left in the journal", in.unmoved)
+	}
+	return ctx.Err()
+}
+
+// track notes journaled events as not yet in the store.
+func (in *Intake) track(events []*store.Event) {
+	in.moveMu.Lock()
+	defer in.moveMu.Unlock()
+	for _, e := range events {
+		if e.DeliveryID != "" {
+			in.unmovedIDs[e.DeliveryID] = true
+		}
+		in.unmoved++
+		in.unmovedBytes += int64(len(e.Body))
+	}
+}
+
+// mover puts journaled events into webhook_events, in the order they were
+// journaled, one transaction for whatever is waiting; then hands the
+// pending ones to the sink and lets the journal empty. A failing store is
+// retried with backoff for as long as it fails: the events are
+// acknowledged and in the journal, and nothing is dropped.
+func (in *Intake) mover() {
+	defer in.moverWG.Done()
+	defer func() {
+		in.moveMu.Lock()
+		in.moverDone = true
+		in.moveCond.Broadcast()
+		in.moveMu.Unlock()
+	}()
+	for first := range in.moves {
+		batch := first
+	gather:
+		for len(batch) < 4*maxGroup {
+			select {
+			case more, ok := <-in.moves:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, more...)
+			default:
+				break gather
+			}
+		}
+		for failures := 0; ; failures++ {
+			err := in.insert(batch)
+			if err == nil {
+				break
+			}
+			in.failed(err)
+			if failures < 3 || failures%20 == 0 {
+				in.log.WithError(err).WithField("events", len(batch)).WithField("failures", failures+1).
+					Error("journaled webhook events not moved to the store; retrying")
+			}
+			select {
+			case <-in.moveStop:
+				return // Close gave up: the journal keeps them
+			case <-time.After(min(50*time.Millisecond<<min(failures, 8), 5*time.Second)):
+			}
+		}
+		in.succeeded()
+		var pending []*store.Event
+		for _, e := range batch {
+			if e.State == store.EventPending {
+				pending = append(pending, e)
+			}
+		}
+		if len(pending) > 0 && in.sink != nil {
+			in.sink.Accept(pending)
+		}
+		if err := in.journal.moved(len(batch)); err != nil {
+			in.log.WithError(err).Warn("webhook journal not emptied")
+		}
+		in.moveMu.Lock()
+		for _, e := range batch {
+			if e.DeliveryID != "" {
+				delete(in.unmovedIDs, e.DeliveryID)
+			}
+			in.unmovedBytes -= int64(len(e.Body))
+		}
+		in.unmoved -= len(batch)
+		in.moveCond.Broadcast()
+		in.moveMu.Unlock()
+	}
+}
+
+// failed and succeeded keep the failures since the last success for
+// AppendTrouble.
+func (in *Intake) failed(err error) {
+	in.statsMu.Lock()
+	defer in.statsMu.Unlock()
+	in.failAt, in.failErr = in.opts.Now().UTC(), err
+	if in.failSince.IsZero() {
+		in.failSince = in.failAt
+	}
+}
+
+func (in *Intake) succeeded() {
+	in.statsMu.Lock()
+	defer in.statsMu.Unlock()
+	in.failSince, in.failAt, in.failErr = time.Time{}, time.Time{}, nil
 }
 
 // LastEventAt is when the newest event was accepted.
@@ -350,18 +561,11 @@ func (in *Intake) appender() {
 	}
 }
 
-// commit stores a group in one transaction and answers its deliveries. If the
-// store refuses the group, the events are retried one transaction each, so an
-// event the store cannot take fails alone instead of failing every delivery
-// that happened to share its commit.
+// commit journals a group and answers its deliveries.
 func (in *Intake) commit(batch []*appendReq) {
 	results, err := in.commitGroup(batch)
-	if err != nil && len(batch) > 1 {
-		in.log.WithError(err).WithField("events", len(batch)).Warn("group commit failed; committing its events one by one")
-		for _, r := range batch {
-			in.commit([]*appendReq{r})
-		}
-		return
+	if in.afterJournal != nil {
+		in.afterJournal()
 	}
 	for i, r := range batch {
 		if err != nil {
@@ -372,70 +576,89 @@ func (in *Intake) commit(batch []*appendReq) {
 	}
 }
 
-// commitGroup inserts the new events of batch in one transaction and hands the
-// pending ones to the sink.
+// commitGroup drops repeated deliveries, refuses events the store could not
+// take, numbers the rest and journals them with one fsync, then passes them
+// to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	results := make([]appendResult, len(batch))
-	var accepted []*store.Event
-	next := in.nextID
-	err := in.s.WithTx(context.Background(), func(tx *sql.Tx) error {
-		accepted = accepted[:0]
-		next = in.nextID
-		var ids []string
-		for _, r := range batch {
-			if r.ev.DeliveryID != "" {
-				ids = append(ids, r.ev.DeliveryID)
-			}
+	// Deliveries journaled but not yet moved are looked up first: one the
+	// mover moves meanwhile is in the store before it leaves this set.
+	in.moveMu.Lock()
+	unmovedBytes := in.unmovedBytes
+	dup := map[string]bool{}
+	var ask []string
+	for _, r := range batch {
+		d := r.ev.DeliveryID
+		switch {
+		case d == "":
+		case in.unmovedIDs[d]:
+			dup[d] = true
+		default:
+			ask = append(ask, d)
 		}
-		known, err := store.KnownDeliveries(context.Background(), tx, ids)
-		if err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		var rows []*store.Event
-		for i, r := range batch {
-			d := r.ev.DeliveryID
-			if d != "" && (known[d] || seen[d]) {
-				results[i] = appendResult{duplicate: true}
-				continue
-			}
-			seen[d] = d != ""
-			r.ev.ID = next
-			next++
-			results[i] = appendResult{id: r.ev.ID}
-			rows = append(rows, r.ev)
-		}
-		if err := store.InsertEvents(context.Background(), tx, rows); err != nil {
-			return err
-		}
-		for _, e := range rows {
-			if e.State == store.EventPending {
-				accepted = append(accepted, e)
-			}
-		}
-		return nil
-	})
+	}
+	in.moveMu.Unlock()
+	known, err := store.KnownDeliveries(context.Background(), in.s.DB(), ask)
 	if err != nil {
-		in.statsMu.Lock()
-		in.failAt, in.failErr = in.opts.Now().UTC(), err
-		if in.failSince.IsZero() {
-			in.failSince = in.failAt
+		in.failed(err)
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var rows []*store.Event
+	var size int64
+	next := in.nextID
+	for i, r := range batch {
+		d := r.ev.DeliveryID
+		if d != "" && (known[d] || dup[d] || seen[d]) {
+			results[i] = appendResult{duplicate: true}
+			continue
 		}
-		in.statsMu.Unlock()
+		if err := storable(r.ev); err != nil {
+			results[i] = appendResult{err: err}
+			in.failed(err)
+			continue
+		}
+		if unmovedBytes+size+int64(len(r.ev.Body)) > in.opts.MaxUnmoved && (unmovedBytes > 0 || size > 0) {
+			results[i] = appendResult{err: fmt.Errorf("%d bytes of events wait for the store", unmovedBytes+size)}
+			continue
+		}
+		seen[d] = d != ""
+		r.ev.ID = next
+		next++
+		size += int64(len(r.ev.Body))
+		results[i] = appendResult{id: r.ev.ID}
+		rows = append(rows, r.ev)
+	}
+	if len(rows) == 0 {
+		return results, nil
+	}
+	if err := in.journal.append(rows); err != nil {
+		in.failed(err)
 		return nil, err
 	}
 	in.commits.Add(1)
 	in.nextID = next
 	in.statsMu.Lock()
 	in.lastEvent = in.opts.Now().UTC()
-	in.failSince, in.failAt, in.failErr = time.Time{}, time.Time{}, nil
 	in.statsMu.Unlock()
-	// Hand the events over before answering, so a caller that sees 202 can
-	// count on the queue knowing them.
-	if len(accepted) > 0 && in.sink != nil {
-		in.sink.Accept(accepted)
-	}
+	in.track(rows)
+	in.moves <- rows
 	return results, nil
+}
+
+// storable refuses an event the store would refuse: text columns take
+// UTF-8 only. A delivery is checked before this; events appended otherwise
+// are not.
+func storable(e *store.Event) error {
+	for _, v := range []string{e.Type, e.IssueKey, e.IssueID, e.RelatedIssueID, e.DeliveryID} {
+		if !utf8.ValidString(v) {
+			return errors.New("event has a field that is not UTF-8")
+		}
+	}
+	if !utf8.Valid(e.Body) {
+		return errors.New("event body is not UTF-8")
+	}
+	return nil
 }
 
 func errBody(msg string) map[string]any { return map[string]any{"status": "error", "error": msg} }

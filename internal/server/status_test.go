@@ -69,7 +69,8 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	t.Cleanup(func() { w.Close() })
 	q := pipeline.NewQueue(nil, st, w, pipeline.QueueOptions{Logger: log})
 	t.Cleanup(q.Close)
-	in, err := intake.New(ctx, st, q, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()), Logger: log})
+	in, err := intake.New(ctx, st, q, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()), Logger: log,
+		Journal: filepath.Join(dir, intake.JournalName)})
 	if err != nil {
 		t.Fatal(err)
 	}

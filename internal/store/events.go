@@ -44,8 +44,13 @@ func (s *Store) NextEventID(ctx context.Context) (int64, error) {
 	return max.Int64 + 1, nil
 }
 
+// Querier is what reads need of a *sql.DB or a *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // KnownDeliveries returns which of the delivery ids are already stored.
-func KnownDeliveries(ctx context.Context, tx *sql.Tx, ids []string) (map[string]bool, error) {
+func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]bool, error) {
 	known := map[string]bool{}
 	if len(ids) == 0 {
 		return known, nil
@@ -68,6 +73,37 @@ func KnownDeliveries(ctx context.Context, tx *sql.Tx, ids []string) (map[string]
 		known[id] = true
 	}
 	return known, rows.Err()
+}
+
+// StoredEventIDs returns which of the event ids are stored.
+func (s *Store) StoredEventIDs(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	for start := 0; start < len(ids); start += 1000 {
+		chunk := ids[start:min(start+1000, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT event_id FROM webhook_events WHERE event_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up events: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // InsertEvents appends events in one statement.
