@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +42,9 @@ type stored struct {
 	hashes  map[string]string
 	month   string
 	updated sql.NullTime
+	// end is what the issues row says of the issue to links that point at
+	// it; nil without a row.
+	end *linkEnd
 }
 
 // ApplyBatch writes normalized issues inside tx: the raw payload and every
@@ -217,10 +219,10 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 		return nil, err
 	}
 	// Other issues' links describe these issues: those whose key, summary,
-	// status or priority may have changed are followed there.
+	// status or priority changed are followed there.
 	var ends []*normalize.Issue
-	for n, r := range live {
-		if slices.Contains(results[liveIdx[n]].Changed, "issues") {
+	for _, r := range live {
+		if endChanged(old[r.Issue.IssueID].end, &r.Issue) {
 			ends = append(ends, &r.Issue)
 		}
 	}
@@ -244,8 +246,10 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 // readStored reads the stored state of the issues of a batch.
 func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, error) {
 	out := map[string]stored{}
-	rows, err := tx.QueryContext(ctx, `SELECT issue_id, issue_key, row_hashes::VARCHAR, created_at, updated_at FROM raw_issues
-		WHERE issue_id IN (`+placeholders(len(ids))+`)`, ids...)
+	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
+			i.issue_key, i.summary, i.status, i.priority
+		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("apply: read stored state: %w", err)
 	}
@@ -255,8 +259,12 @@ func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, 
 		var st stored
 		var hashes sql.NullString
 		var created sql.NullTime
-		if err := rows.Scan(&id, &st.key, &hashes, &created, &st.updated); err != nil {
+		var key, summary, status, priority sql.NullString
+		if err := rows.Scan(&id, &st.key, &hashes, &created, &st.updated, &key, &summary, &status, &priority); err != nil {
 			return nil, err
+		}
+		if key.Valid {
+			st.end = &linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
 		}
 		st.hashes = map[string]string{}
 		if hashes.Valid {

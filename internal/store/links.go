@@ -38,6 +38,20 @@ func endOf(i *normalize.Issue) linkEnd {
 	return linkEnd{key: &key, summary: i.Summary, status: i.Status, priority: i.Priority}
 }
 
+// endChanged reports whether links that point at issue i would show
+// something new: its key, summary, status or priority differ from what its
+// stored issues row says (stored is nil without a row).
+func endChanged(stored *linkEnd, i *normalize.Issue) bool {
+	if stored == nil {
+		return true
+	}
+	now := endOf(i)
+	return !same(stored.key, now.key) || !same(stored.summary, now.summary) ||
+		!same(stored.status, now.status) || !same(stored.priority, now.priority)
+}
+
+func same(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
 // resolveLinks sets the linked_issue_* columns of the issues of a batch from
 // the other ends in the batch or in the store, and drops the links to issues
 // the store knows as deleted, lowering issuelink_count as Jira does once the
