@@ -108,11 +108,13 @@ func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 	if !h.queue.Storming() {
 		t.Error("the storm ended, want it going on (quiet period of an hour)")
 	}
-	if got := h.fetches(3); got != 3 {
-		mu.Lock()
-		t.Errorf("fetches: got %d, want 3 (one per issue); errors: %q", got, errs)
-		mu.Unlock()
+	// A run that failed (the test machine is shared) is retried: one more
+	// fetch each, and not what this test is about.
+	mu.Lock()
+	if got := h.fetches(3); got != 3+len(errs) {
+		t.Errorf("fetches: got %d, want 3 (one per issue) plus %d retried; errors: %q", got, len(errs), errs)
 	}
+	mu.Unlock()
 	if st := h.eventStates(t); st[store.EventDone] != 30 {
 		t.Errorf("event states: got %v, want 30 done", st)
 	}
