@@ -78,6 +78,9 @@ type Queue struct {
 	draining  bool
 	stopWaits chan struct{}
 
+	// writeSlots bounds the writes handed to the writer and not yet done.
+	writeSlots chan struct{}
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -149,7 +152,8 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 		log = l
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"),
-		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1), stopWaits: make(chan struct{})}
+		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1), stopWaits: make(chan struct{}),
+		writeSlots: make(chan struct{}, maxWrites)}
 	q.idle = sync.NewCond(&q.mu)
 	return q
 }
@@ -507,7 +511,29 @@ func (q *Queue) run(it *item) {
 		}
 	}
 	req := Request{KeyOrID: keyOrID, ID: id, Key: key, Delete: del, Events: q.completing(taken)}
-	outcome, err := q.p.Process(q.ctx, req)
+	rows, outcome, err := q.p.Prepare(q.ctx, req)
+	if err != nil || rows == nil {
+		q.finish(it, id, keyOrID, accepted, taken, outcome, err)
+		return
+	}
+	// The write goes on without the worker, which fetches the next issue
+	// meanwhile: the writer then commits the issues of several workers in
+	// one transaction, where each statement costs milliseconds on a large
+	// store whatever it touches. The item stays running, so its issue is
+	// not fetched again before the write is done; writeSlots bounds the
+	// writes waiting.
+	q.writeSlots <- struct{}{}
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		outcome, err := q.p.Write(q.ctx, rows, req.Events)
+		<-q.writeSlots
+		q.finish(it, id, keyOrID, accepted, taken, outcome, err)
+	}()
+}
+
+// finish records the outcome of a run of it: done, retried, or failed.
+func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken []int64, outcome Outcome, err error) {
 	if q.opts.Observe != nil {
 		since := time.Duration(0)
 		if !accepted.IsZero() {
@@ -612,6 +638,10 @@ func storageFailure(err error) bool {
 	var api *jira.APIError
 	return store.IsStorageFailure(err) && !errors.As(err, &api) && !errors.Is(err, jira.ErrUnavailable)
 }
+
+// maxWrites bounds the issue writes waiting for the writer: about one
+// writer transaction's worth.
+const maxWrites = 64
 
 // storageRetryMax bounds the wait between two tries while the disk fails, so
 // that work resumes soon after space returns.
