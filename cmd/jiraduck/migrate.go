@@ -23,7 +23,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := store.Open(ctx, storePath(cfg), store.Options{Logger: log})
+	s, err := store.Open(ctx, storePath(cfg), store.Options{Logger: log, MemoryLimit: cfg.DuckDBMemoryLimit})
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func storePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, st
 // openStore opens the canonical store and brings its schema up to date, as
 // every writer does before its first statement.
 func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger) (*store.Store, error) {
-	s, err := store.Open(ctx, storePath(cfg), store.Options{Logger: log})
+	s, err := store.Open(ctx, storePath(cfg), store.Options{Logger: log, MemoryLimit: cfg.DuckDBMemoryLimit})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,8 +51,11 @@ type Config struct {
 	ReconcileSchedule string `env:"JIRADUCK_RECONCILE_SCHEDULE"`
 	SnapshotSchedule  string `env:"JIRADUCK_SNAPSHOT_SCHEDULE"`
 
-	AttachmentMaxBytes int64         `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
-	EventRetention     time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
+	AttachmentMaxBytes int64 `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
+	// DuckDBMemoryLimit caps DuckDB's buffer pool (its cache of the store's
+	// blocks); without a cap DuckDB takes up to 80% of the machine's memory.
+	DuckDBMemoryLimit string        `env:"JIRADUCK_DUCKDB_MEMORY_LIMIT" envDefault:"512MB"`
+	EventRetention    time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
 
 	LogLevel  string `env:"JIRADUCK_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"JIRADUCK_LOG_FORMAT"`
@@ -239,6 +243,10 @@ func (c *Config) normalize() error {
 	if c.AttachmentMaxBytes < 0 {
 		return &Error{"JIRADUCK_ATTACHMENT_MAX_BYTES", "must not be negative"}
 	}
+	c.DuckDBMemoryLimit = strings.TrimSpace(c.DuckDBMemoryLimit)
+	if !validMemoryLimit(c.DuckDBMemoryLimit) {
+		return &Error{"JIRADUCK_DUCKDB_MEMORY_LIMIT", "must be a size such as 512MB or 2GB (at least 64MB)"}
+	}
 	if c.EventRetention <= 0 {
 		return &Error{"JIRADUCK_EVENT_RETENTION", "must be a positive duration"}
 	}
@@ -254,6 +262,24 @@ func (c *Config) normalize() error {
 }
 
 var cloudIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// memoryLimitPattern is a size as DuckDB's memory_limit takes it.
+var memoryLimitPattern = regexp.MustCompile(`^(?i)([0-9]+(?:\.[0-9]+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+// validMemoryLimit reports whether v is a size DuckDB takes, of 64 MiB or
+// more: less would fail the store's first large statements.
+func validMemoryLimit(v string) bool {
+	m := memoryLimitPattern.FindStringSubmatch(v)
+	if m == nil {
+		return false
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return false
+	}
+	unit := map[string]float64{"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	return n*unit[strings.ToLower(m[2])] >= 64<<20
+}
 
 // cronParser accepts what cron.New() accepts in serve: five fields and descriptors.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

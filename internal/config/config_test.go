@@ -46,17 +46,18 @@ func TestDefaults(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	c, err := FromMap(map[string]string{
-		"JIRA_DOMAIN":                 "acme.atlassian.net",
-		"JIRA_EMAIL":                  "bot@acme.test",
-		"JIRA_API_TOKEN":              "tok",
-		"JIRA_SLA_FIELDS":             "customfield_10328:first_response, customfield_10161:time_to_resolution,customfield_10500:time_to_triage",
-		"JIRA_FIELD_MAP":              "customfield_10004:severity",
-		"JIRADUCK_WORKERS":            "8",
-		"JIRADUCK_SLA_POLL_SCHEDULE":  "",
-		"JIRADUCK_RECONCILE_SCHEDULE": "*/5 * * * *",
-		"JIRADUCK_EVENT_RETENTION":    "48h",
-		"JIRADUCK_LOG_LEVEL":          "DEBUG",
-		"JIRADUCK_LOG_FORMAT":         "json",
+		"JIRA_DOMAIN":                  "acme.atlassian.net",
+		"JIRA_EMAIL":                   "bot@acme.test",
+		"JIRA_API_TOKEN":               "tok",
+		"JIRA_SLA_FIELDS":              "customfield_10328:first_response, customfield_10161:time_to_resolution,customfield_10500:time_to_triage",
+		"JIRA_FIELD_MAP":               "customfield_10004:severity",
+		"JIRADUCK_WORKERS":             "8",
+		"JIRADUCK_SLA_POLL_SCHEDULE":   "",
+		"JIRADUCK_RECONCILE_SCHEDULE":  "*/5 * * * *",
+		"JIRADUCK_EVENT_RETENTION":     "48h",
+		"JIRADUCK_DUCKDB_MEMORY_LIMIT": " 2 GiB ",
+		"JIRADUCK_LOG_LEVEL":           "DEBUG",
+		"JIRADUCK_LOG_FORMAT":          "json",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,9 @@ func TestValues(t *testing.T) {
 	}
 	if c.ReconcileSchedule != "*/5 * * * *" || c.Workers != 8 || c.EventRetention != 48*time.Hour {
 		t.Errorf("got %q %d %v", c.ReconcileSchedule, c.Workers, c.EventRetention)
+	}
+	if c.DuckDBMemoryLimit != "2 GiB" {
+		t.Errorf("DuckDBMemoryLimit: got %q, want 2 GiB", c.DuckDBMemoryLimit)
 	}
 	if c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Errorf("log: got %q %q", c.LogLevel, c.LogFormat)
@@ -128,6 +132,11 @@ func TestInvalid(t *testing.T) {
 		{"snapshot schedule", map[string]string{"JIRADUCK_SNAPSHOT_SCHEDULE": "* * *"}, "JIRADUCK_SNAPSHOT_SCHEDULE"},
 		{"attachment max negative", map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "-1"}, "JIRADUCK_ATTACHMENT_MAX_BYTES"},
 		{"attachment max not a number", map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "50MB"}, "JIRADUCK_ATTACHMENT_MAX_BYTES"},
+		{"duckdb memory not a size", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "lots"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory without unit", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "512"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory too small", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "10MB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory negative", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "-1GB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory with sql", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "1GB&threads=1"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"retention", map[string]string{"JIRADUCK_EVENT_RETENTION": "30 days"}, "JIRADUCK_EVENT_RETENTION"},
 		{"retention zero", map[string]string{"JIRADUCK_EVENT_RETENTION": "0s"}, "JIRADUCK_EVENT_RETENTION"},
 		{"log level", map[string]string{"JIRADUCK_LOG_LEVEL": "loud"}, "JIRADUCK_LOG_LEVEL"},

@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,10 @@ type Options struct {
 	// ExtraIssueColumns are promoted columns (custom fields, extra SLA metrics)
 	// that must exist on issues; they are added when missing.
 	ExtraIssueColumns []Column
+	// MemoryLimit caps DuckDB's buffer pool ("512MB"); empty leaves DuckDB's
+	// default, 80% of the machine's memory. The process uses more than this:
+	// indexes, query state and Go's own heap are outside it.
+	MemoryLimit string
 }
 
 // Column is a column name and its DuckDB type.
@@ -76,6 +81,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	dsn := path + "?" + dsnSettings
 	if opts.ReadOnly {
 		dsn += "&access_mode=read_only"
+	}
+	if opts.MemoryLimit != "" {
+		dsn += "&memory_limit=" + url.QueryEscape(opts.MemoryLimit)
 	}
 	connector, err := duckdb.NewConnector(dsn, initConn)
 	if err != nil {

@@ -354,3 +354,22 @@ func TestLockedByAnotherProcess(t *testing.T) {
 		t.Errorf("got %v, want ErrLocked", err)
 	}
 }
+
+// TestMemoryLimit: the buffer pool cap reaches DuckDB.
+func TestMemoryLimit(t *testing.T) {
+	for _, limit := range []string{"100MB", "2 GiB"} {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName), Options{MemoryLimit: limit})
+		if err != nil {
+			t.Fatalf("open with %q: %v", limit, err)
+		}
+		var got string
+		if err := s.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		want := map[string]string{"100MB": "95.3 MiB", "2 GiB": "2.0 GiB"}[limit]
+		if got != want {
+			t.Errorf("memory_limit for %q: got %q, want %q", limit, got, want)
+		}
+	}
+}
