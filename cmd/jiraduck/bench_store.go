@@ -369,7 +369,10 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 	}
 	for k := 1; have < n; k++ {
 		take := min(n-have, have)
-		p := strconv.Itoa(k) + "000"
+		// The clone's numbers are longer than any original's (k, then four
+		// zeros, then the original number), so no clone takes a key or an
+		// id a stored issue has.
+		p := strconv.Itoa(k) + "0000"
 		q := fmt.Sprintf(`INSERT INTO raw_issues (issue_id, issue_key, created_at, updated_at, status_category_key, payload,
 			comments_state, changelog_state, remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at)
 			SELECT '%[1]s' || issue_id, regexp_replace(issue_key, '-', '-%[1]s'), created_at, updated_at, status_category_key,

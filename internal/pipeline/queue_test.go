@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -227,4 +228,43 @@ func (l *logSeen) Fire(e *logrus.Entry) error {
 		l.once.Do(func() { close(l.ch) })
 	}
 	return nil
+}
+
+// TestRebuildTwoIdsUnderOneKey: a store holding two payloads that claim one
+// key (a stale copy of a moved issue) rebuilds: the later id's rows are
+// kept, as an apply in that order would keep them, and nothing fails on the
+// key.
+func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 2})
+	for k := 1; k <= 3; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 1)
+	}
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept(stormEvents(t, h, 3, 3))
+	h.drain(t)
+	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-2"', '"key":"SUP-1"')::JSON
+		WHERE issue_id = '102'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 500} {
+		res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: h.dir})
+		if err != nil {
+			t.Fatalf("rebuild in batches of %d: %v", batch, err)
+		}
+		if res.Issues != 3 {
+			t.Errorf("batches of %d: issues re-derived: got %d, want 3", batch, res.Issues)
+		}
+		var id string
+		if err := h.s.DB().QueryRow(`SELECT issue_id FROM issues WHERE issue_key = 'SUP-1'`).Scan(&id); err != nil || id != "102" {
+			t.Errorf("batches of %d: SUP-1 is id %q (%v), want 102, the later one", batch, id, err)
+		}
+		if n := h.count(t, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
+			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (the later id's)", batch, n)
+		}
+		if n := h.count(t, `SELECT count(*) FROM issues`); n != 2 {
+			t.Errorf("batches of %d: issues: got %d, want 2", batch, n)
+		}
+	}
 }

@@ -68,7 +68,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	// written: normalizing (JSON, ADF) and DuckDB's work then overlap.
 	opts.Stored = true
 	var writing chan error
-	var written int
+	var count int
 	wait := func() error {
 		if writing == nil {
 			return nil
@@ -78,15 +78,39 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		if err != nil {
 			return fmt.Errorf("rebuild: write: %w", err)
 		}
-		res.Issues = written
+		res.Issues = count
 		if ro.Progress != nil {
 			ro.Progress(res.Issues)
 		}
 		return nil
 	}
+	// Keys written so far: a payload whose key an earlier one already took
+	// (two ids under one key, say a stale copy of a moved issue) is written
+	// the usual way, deleting what that key holds first; every other issue
+	// goes into tables the rebuild emptied, with nothing to delete.
+	written := map[string]bool{}
+	submit := func(batch []*normalize.Rows, fresh bool) error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+		writing = make(chan error, 1)
+		count += len(batch)
+		go func(ch chan<- error) {
+			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: fresh})
+				return err
+			})
+		}(writing)
+		return nil
+	}
 	err = s.RawPayloads(ctx, ro.Batch, func(payloads [][]byte) error {
 		rows, errs := normalizeStored(payloads, opts)
-		batch := make([]*normalize.Rows, 0, len(rows))
+		var batch []*normalize.Rows
+		fresh := true
+		inBatch := map[string]bool{}
 		for i, r := range rows {
 			if errs[i] != nil {
 				res.Skipped++
@@ -96,19 +120,23 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 				continue
 			}
 			restoreAttachments(r, kept, ro.DataDir, ro.AttachmentMaxBytes)
+			key := r.Issue.IssueKey
+			if inBatch[key] {
+				// One transaction cannot insert a key twice.
+				if err := submit(batch, fresh); err != nil {
+					return err
+				}
+				batch, fresh, inBatch = nil, true, map[string]bool{}
+			}
+			if written[key] {
+				fresh = false
+			}
+			written[key], inBatch[key] = true, true
 			batch = append(batch, r)
 		}
-		if err := wait(); err != nil {
+		if err := submit(batch, fresh); err != nil {
 			return err
 		}
-		writing = make(chan error, 1)
-		written += len(batch)
-		go func(ch chan<- error) {
-			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: true})
-				return err
-			})
-		}(writing)
 		return ctx.Err()
 	})
 	if werr := wait(); err == nil {
