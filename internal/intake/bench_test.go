@@ -58,8 +58,9 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // BenchmarkDelivery is one acknowledged webhook through the handler on a
-// real store: read, verify, decode, validate and a durable append. Serial
-// deliveries each pay a commit; parallel ones share group commits.
+// real store: read, verify, decode, validate and the durable append to the
+// journal (the mover puts it into the store meanwhile). Serial deliveries
+// each pay an fsync; parallel ones share them (group commit).
 func BenchmarkDelivery(b *testing.B) {
 	bodies := webhookBodies(b, 64)
 	sigs := make([]string, len(bodies))
