@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"io"
-	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -65,12 +64,13 @@ type Queue struct {
 	remaining map[int64]int // event id -> targets not yet processed
 	wake      chan struct{}
 
-	// rate estimates events per second, decaying with a one-second time
-	// constant; rateAt is when it was last updated and stormAt the last
-	// moment it was at or above StormRate.
-	rate    float64
-	rateAt  time.Time
-	stormAt time.Time
+	// arrivals counts the events of the last second in tenths of a second
+	// (arrivalsAt is the tenth the last count went to); stormAt is the last
+	// moment the count reached StormRate. A sliding count, not a decaying
+	// average: one second after a storm a lone event is a lone event again.
+	arrivals   [10]int
+	arrivalsAt int64
+	stormAt    time.Time
 
 	// draining is set by Drain: held and follow-up items run at once and
 	// throttled fetches stop waiting (stopWaits is closed) so that the
@@ -369,17 +369,22 @@ func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
 	q.ready = append(q.ready, it)
 }
 
-// countLocked adds n arrived events to the rate estimate.
+// countLocked adds n arrived events to the count of the last second.
 func (q *Queue) countLocked(n int, now time.Time) {
 	if q.opts.StormRate < 0 || n == 0 {
 		return
 	}
-	if !q.rateAt.IsZero() {
-		q.rate *= math.Exp(-now.Sub(q.rateAt).Seconds())
+	tenth := now.UnixNano() / int64(100*time.Millisecond)
+	for t := max(q.arrivalsAt+1, tenth-9); t <= tenth; t++ {
+		q.arrivals[t%10] = 0 // tenths no event came in
 	}
-	q.rate += float64(n)
-	q.rateAt = now
-	if q.rate >= q.opts.StormRate {
+	q.arrivalsAt = max(q.arrivalsAt, tenth)
+	q.arrivals[tenth%10] += n
+	sum := 0
+	for _, c := range q.arrivals {
+		sum += c
+	}
+	if float64(sum) >= q.opts.StormRate {
 		q.stormAt = now
 	}
 }
