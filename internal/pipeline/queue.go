@@ -324,6 +324,28 @@ func (q *Queue) Enqueue(id, key string) {
 }
 
 func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
+	var events []int64
+	if event != 0 {
+		events = []int64{event}
+	}
+	it, waiting := q.addLocked(t, events, accepted)
+	if waiting {
+		return
+	}
+	if event != 0 && q.stormingLocked(time.Now()) {
+		it.isHeld = true
+		q.held = append(q.held, it)
+		return
+	}
+	it.queued = true
+	q.ready = append(q.ready, it)
+}
+
+// addLocked adds events of target t to its issue's item, creating the item
+// when there is none: to the next run when one is running, else to the
+// coming one. waiting reports that the item is running or already has its
+// turn (ready, held or delayed); otherwise the caller schedules it.
+func (q *Queue) addLocked(t target, events []int64, accepted time.Time) (it *item, waiting bool) {
 	ident := "id:" + t.id
 	if t.id == "" {
 		// Key-only work is keyed by key. An item for the same issue keyed by
@@ -331,7 +353,7 @@ func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
 		// the older snapshot from overwriting the newer one.
 		ident = "key:" + t.key
 	}
-	it := q.items[ident]
+	it = q.items[ident]
 	if it == nil {
 		it = &item{ident: ident, id: t.id, key: t.key}
 		q.items[ident] = it
@@ -341,32 +363,19 @@ func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
 	}
 	if it.running {
 		it.again = true
-		if event != 0 {
-			it.next = append(it.next, event)
-		}
+		it.next = append(it.next, events...)
 		it.nextDel = it.nextDel || t.delete
 		if it.nextAcc.IsZero() || accepted.Before(it.nextAcc) {
 			it.nextAcc = accepted
 		}
-		return
+		return it, true
 	}
-	if event != 0 {
-		it.events = append(it.events, event)
-	}
+	it.events = append(it.events, events...)
 	it.delete = it.delete || t.delete
 	if it.accepted.IsZero() || accepted.Before(it.accepted) {
 		it.accepted = accepted
 	}
-	if it.queued || it.isHeld || !it.due.IsZero() {
-		return // already waiting its turn
-	}
-	if event != 0 && q.stormingLocked(time.Now()) {
-		it.isHeld = true
-		q.held = append(q.held, it)
-		return
-	}
-	it.queued = true
-	q.ready = append(q.ready, it)
+	return it, it.queued || it.isHeld || !it.due.IsZero()
 }
 
 // countLocked adds n arrived events to the count of the last second.
@@ -721,33 +730,11 @@ func (q *Queue) requeue(t target, events []int64, accepted time.Time, wait time.
 	if q.ctx != nil && q.ctx.Err() != nil {
 		return // stopping: the events are replayed at the next start
 	}
-	ident := "id:" + t.id
-	if t.id == "" {
-		ident = "key:" + t.key
-	}
-	it := q.items[ident]
-	if it == nil {
-		it = &item{ident: ident, id: t.id, key: t.key}
-		q.items[ident] = it
-	}
 	for _, e := range events {
 		q.remaining[e] = 1
 	}
-	if it.running {
-		it.again = true
-		it.next = append(it.next, events...)
-		it.nextDel = it.nextDel || t.delete
-		if it.nextAcc.IsZero() || accepted.Before(it.nextAcc) {
-			it.nextAcc = accepted
-		}
-		return
-	}
-	it.events = append(it.events, events...)
-	it.delete = it.delete || t.delete
-	if it.accepted.IsZero() || accepted.Before(it.accepted) {
-		it.accepted = accepted
-	}
-	if it.queued || it.isHeld || !it.due.IsZero() {
+	it, waiting := q.addLocked(t, events, accepted)
+	if waiting {
 		return
 	}
 	it.retrying = true
