@@ -268,3 +268,33 @@ func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneEventAfterAStormIsNotHeld: once a storm is over, an event on its
+// own is fetched at once; it does not start storm mode again because the
+// storm's events still weigh on the count.
+func TestLoneEventAfterAStormIsNotHeld(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: 100 * time.Millisecond})
+	for k := 1; k <= 3; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
+	}
+	burst := stormEvents(t, h, 60, 3)
+	lone := h.event(t, "jira:issue_updated", "SUP-1", "101")
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept(burst)
+	h.drain(t)
+	// Past the one-second window and the quiet period.
+	time.Sleep(1200 * time.Millisecond)
+	if h.queue.Storming() {
+		t.Fatal("still storming well after the storm")
+	}
+	h.queue.Accept([]*store.Event{lone})
+	if h.queue.Storming() {
+		t.Error("a lone event after a storm started storm mode again")
+	}
+	h.drain(t)
+	if st := h.eventStates(t); st[store.EventDone] != 61 {
+		t.Errorf("event states: got %v, want 61 done", st)
+	}
+}
