@@ -25,6 +25,20 @@ func stormEvents(t *testing.T, h *harness, n, issues int) []*store.Event {
 	return out
 }
 
+// startStorm adds issues SUP-1..SUP-issues to the fake Jira, stores n
+// events over them and starts the queue; the events are not accepted yet.
+func startStorm(t *testing.T, h *harness, issues, n int) []*store.Event {
+	t.Helper()
+	for k := 1; k <= issues; k++ {
+		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
+	}
+	events := stormEvents(t, h, n, issues)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
 func (h *harness) fetches(keys int) int {
 	n := 0
 	for k := 1; k <= keys; k++ {
@@ -38,13 +52,7 @@ func (h *harness) fetches(keys int) int {
 // and every event is done once the storm has passed.
 func TestStormHoldsFetchesUntilItPasses(t *testing.T) {
 	h := newHarness(t, QueueOptions{Workers: 4, StormRate: 5, StormQuiet: 300 * time.Millisecond})
-	for k := 1; k <= 10; k++ {
-		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
-	}
-	events := stormEvents(t, h, 100, 10)
-	if err := h.queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	events := startStorm(t, h, 10, 100)
 	for _, e := range events {
 		h.queue.Accept([]*store.Event{e})
 	}
@@ -93,13 +101,7 @@ func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 				mu.Unlock()
 			}
 		}})
-	for k := 1; k <= 3; k++ {
-		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
-	}
-	events := stormEvents(t, h, 30, 3)
-	if err := h.queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	events := startStorm(t, h, 3, 30)
 	h.queue.Accept(events)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -125,13 +127,7 @@ func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 // issues run at once.
 func TestDrainReleasesHeldIssues(t *testing.T) {
 	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: time.Hour, StormMaxDelay: time.Hour})
-	for k := 1; k <= 3; k++ {
-		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
-	}
-	events := stormEvents(t, h, 30, 3)
-	if err := h.queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	events := startStorm(t, h, 3, 30)
 	h.queue.Accept(events)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
