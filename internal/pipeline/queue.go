@@ -80,6 +80,10 @@ type Queue struct {
 
 	// writeSlots bounds the writes handed to the writer and not yet done.
 	writeSlots chan struct{}
+	// recording counts failures being written as the events' failed state:
+	// until that write is done (or its events are queued again) the queue
+	// is not empty, though no item holds them.
+	recording int
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -211,7 +215,7 @@ func (q *Queue) Drain(ctx context.Context) error {
 // when ctx ends. Unlike Drain it changes nothing: storms are still waited
 // out and throttled fetches still wait.
 func (q *Queue) Wait(ctx context.Context) error {
-	return q.waitFor(ctx, func() bool { return len(q.items) == 0 })
+	return q.waitFor(ctx, func() bool { return len(q.items) == 0 && q.recording == 0 })
 }
 
 // waitFor waits until cond, called with q.mu held, is true.
@@ -239,6 +243,9 @@ func (q *Queue) waitFor(ctx context.Context, cond func() bool) error {
 
 // drainedLocked reports whether every item left waits for a retry.
 func (q *Queue) drainedLocked() bool {
+	if q.recording > 0 {
+		return false
+	}
 	for _, it := range q.items {
 		if it.running || !it.retrying {
 			return false
@@ -706,7 +713,14 @@ func (q *Queue) fail(it *item, cause error) {
 	t := target{id: it.id, key: it.key, delete: it.delete}
 	accepted := it.accepted
 	it.events, it.attempts, it.delete, it.accepted = nil, 0, false, time.Time{}
+	q.recording++
 	go func() {
+		defer func() {
+			q.mu.Lock()
+			q.recording--
+			q.idle.Broadcast()
+			q.mu.Unlock()
+		}()
 		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
 		})
