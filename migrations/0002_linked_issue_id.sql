@@ -7,7 +7,9 @@ ALTER TABLE issuelinks ADD COLUMN linked_issue_id VARCHAR;
 
 -- Rows stored before this column existed learn the id from their issue's raw
 -- payload, as the normalizer reads it: the outward issue, else the inward one,
--- of the first link with that id.
+-- of the first link with that id. (No semi-join on issuelinks here: DuckDB
+-- may build its hash table from raw_issues, payloads and all, and run out of
+-- memory on a large store; the UPDATE's join restricts the rows anyway.)
 UPDATE issuelinks SET linked_issue_id = ends.linked_issue_id
 FROM (
     SELECT issue_key, link_id, arg_min(linked_issue_id, position) AS linked_issue_id
@@ -22,7 +24,6 @@ FROM (
                 SELECT issue_key, json_extract(payload, '$.issue.fields.issuelinks[*]') AS links
                 FROM raw_issues
                 WHERE payload IS NOT NULL AND deleted_at IS NULL
-                  AND issue_key IN (SELECT issue_key FROM issuelinks)
             )
         )
     )

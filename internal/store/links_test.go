@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +187,57 @@ func TestMigrationFillsLinkedIssueID(t *testing.T) {
 	}
 	if want := "SUP-1/10 200, SUP-1/11 300, SUP-4/12 -"; strings.Join(got, ", ") != want {
 		t.Errorf("got %q, want %q (the first link with an id wins; no payload, no id)", strings.Join(got, ", "), want)
+	}
+}
+
+// TestMigrationFillsLinkedIssueIDOnALargeStore: the migration's read of the
+// payloads stays within the store's memory limit however much the payloads
+// hold. Run with a semi-join on issuelinks, DuckDB built a hash table of the
+// payloads and ran out of memory on a 100,000-issue store.
+func TestMigrationFillsLinkedIssueIDOnALargeStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.migrate(ctx, all[:1]); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40000 // payloads of 16 KiB, like real ones: 2.5 times the memory limit
+	for from := 1; from <= n; from += 1000 {
+		if _, err := s.DB().ExecContext(ctx, `INSERT INTO raw_issues (issue_id, issue_key, payload, comments_state, changelog_state,
+			remote_links_state, sla_state, attachments_state, incomplete, fetched_at)
+		SELECT i::VARCHAR, 'SUP-' || i, '{"issue":{"id":"' || i || '","key":"SUP-' || i || '","fields":{"description":"' ||
+			repeat('x', 16384) || '","issuelinks":[{"id":"' || i || '","outwardIssue":{"id":"' || (i + 100000) || '"}}]}}}',
+			'complete', 'complete', 'complete', 'complete', 'complete', false, now()
+		FROM range(?, ?) t(i)`, from, from+1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO issuelinks (issue_key, link_id)
+		SELECT 'SUP-' || i, i::VARCHAR FROM range(1, ?) t(i)`, n+1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Reopened with a memory limit well below what the payloads take.
+	s, err = Open(ctx, path, Options{MemoryLimit: "256MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var filled int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM issuelinks WHERE linked_issue_id = (link_id::INTEGER + 100000)::VARCHAR`).Scan(&filled); err != nil {
+		t.Fatal(err)
+	}
+	if filled != n {
+		t.Errorf("%d of %d link rows got their linked_issue_id", filled, n)
 	}
 }
