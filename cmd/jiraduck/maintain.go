@@ -47,13 +47,17 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 			// issues are removed.
 			err = export.MarkAll(ctx, b.store, b.writer, nil, nil)
 		}
-		return map[string]int{"issues": res.Issues, "skipped": res.Skipped}, err
+		return map[string]int{"issues": res.Issues, "skipped": res.Skipped, "superseded": res.Superseded}, err
 	})
 	for _, msg := range res.Errors {
 		fmt.Fprintln(e.stderr, "  skipped: "+msg)
 	}
-	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)\n",
-		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond))
+	superseded := ""
+	if res.Superseded > 0 {
+		superseded = fmt.Sprintf(", %d superseded (an older payload under a key a later one holds)", res.Superseded)
+	}
+	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)%s\n",
+		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded)
 	return runErr
 }
 

@@ -240,8 +240,10 @@ func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
 	}
 	h.queue.Accept(stormEvents(t, h, 3, 3))
 	h.drain(t)
-	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-2"', '"key":"SUP-1"')::JSON
-		WHERE issue_id = '102'`); err != nil {
+	// 102 is stored under SUP-1 too, fetched later than 101: it holds the
+	// key, and 101's payload is superseded.
+	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-2"', '"key":"SUP-1"'),
+		issue_key = 'SUP-1', fetched_at = fetched_at + INTERVAL 1 HOUR WHERE issue_id = '102'`); err != nil {
 		t.Fatal(err)
 	}
 	for _, batch := range []int{1, 500} {
@@ -249,18 +251,39 @@ func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rebuild in batches of %d: %v", batch, err)
 		}
-		if res.Issues != 3 {
-			t.Errorf("batches of %d: issues re-derived: got %d, want 3", batch, res.Issues)
+		if res.Issues != 2 || res.Superseded != 1 {
+			t.Errorf("batches of %d: issues re-derived %d, superseded %d; want 2 and 1", batch, res.Issues, res.Superseded)
 		}
 		var id string
 		if err := h.s.DB().QueryRow(`SELECT issue_id FROM issues WHERE issue_key = 'SUP-1'`).Scan(&id); err != nil || id != "102" {
-			t.Errorf("batches of %d: SUP-1 is id %q (%v), want 102, the later one", batch, id, err)
+			t.Errorf("batches of %d: SUP-1 is id %q (%v), want 102, the later fetched", batch, id, err)
 		}
 		if n := h.count(t, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
 			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (the later id's)", batch, n)
 		}
 		if n := h.count(t, `SELECT count(*) FROM issues`); n != 2 {
 			t.Errorf("batches of %d: issues: got %d, want 2", batch, n)
+		}
+	}
+	// Payloads that name one key while the store files them under two: both
+	// are written, the second replacing the first, in one transaction or two.
+	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-3"', '"key":"SUP-1"')
+		WHERE issue_id = '103'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 500} {
+		res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: h.dir})
+		if err != nil {
+			t.Fatalf("rebuild in batches of %d: %v", batch, err)
+		}
+		if res.Issues != 2 || res.Superseded != 1 {
+			t.Errorf("batches of %d: issues re-derived %d, superseded %d; want 2 and 1", batch, res.Issues, res.Superseded)
+		}
+		if n := h.count(t, `SELECT count(*) FROM issues`); n != 1 {
+			t.Errorf("batches of %d: issues: got %d, want 1", batch, n)
+		}
+		if n := h.count(t, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
+			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (one payload's, not both)", batch, n)
 		}
 	}
 }

@@ -36,7 +36,10 @@ type RebuildOptions struct {
 type RebuildResult struct {
 	Issues  int
 	Skipped int
-	Errors  []string
+	// Superseded counts stored payloads another payload under the same key
+	// replaces (a stale copy of a moved issue, say): they add no rows.
+	Superseded int
+	Errors     []string
 }
 
 // Rebuild re-derives every analyst table from the stored raw payloads, with no
@@ -52,11 +55,13 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if err != nil {
 		return res, err
 	}
+	superseded, err := s.SupersededPayloads(ctx)
+	if err != nil {
+		return res, fmt.Errorf("rebuild: %w", err)
+	}
 	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, t := range normalize.Tables {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
-				return fmt.Errorf("empty %s: %w", t, err)
-			}
+		if err := store.EmptyTables(ctx, tx, normalize.Tables); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
 		return err
@@ -85,9 +90,10 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		return nil
 	}
 	// Keys written so far: a payload whose key an earlier one already took
-	// (two ids under one key, say a stale copy of a moved issue) is written
-	// the usual way, deleting what that key holds first; every other issue
-	// goes into tables the rebuild emptied, with nothing to delete.
+	// (two ids whose payloads name one key while the store files them under
+	// different ones) is written the usual way, deleting what that key holds
+	// first; every other issue goes into tables the rebuild emptied, with
+	// nothing to delete.
 	written := map[string]bool{}
 	submit := func(batch []*normalize.Rows, fresh bool) error {
 		if len(batch) == 0 {
@@ -106,7 +112,15 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		}(writing)
 		return nil
 	}
-	err = s.RawPayloads(ctx, ro.Batch, func(payloads [][]byte) error {
+	err = s.RawPayloads(ctx, ro.Batch, func(stored []store.RawPayload) error {
+		payloads := make([][]byte, 0, len(stored))
+		for _, p := range stored {
+			if superseded[p.ID] {
+				res.Superseded++
+				continue
+			}
+			payloads = append(payloads, p.Payload)
+		}
 		rows, errs := normalizeStored(payloads, opts)
 		var batch []*normalize.Rows
 		fresh := true

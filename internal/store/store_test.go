@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -371,5 +373,65 @@ func TestMemoryLimit(t *testing.T) {
 		if got != want {
 			t.Errorf("memory_limit for %q: got %q, want %q", limit, got, want)
 		}
+	}
+}
+
+// TestEmptyTablesKeepsTheirDefinition: emptied tables keep their columns,
+// keys and constraints, promoted field columns included, and take rows again.
+func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	if _, err := s.DB().ExecContext(ctx, `ALTER TABLE issues ADD COLUMN severity VARCHAR`); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.SchemaDump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO issues (issue_key, issue_id, severity, created_at, synced_at) VALUES ('SUP-1', '1', 'high', now(), now())`,
+		`INSERT INTO comments (comment_id, issue_key) VALUES ('10', 'SUP-1')`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EmptyTables(ctx, tx, []string{"issues", "comments"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.SchemaDump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("schema changed (-before +after):\n%s", diff)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM issues) + (SELECT count(*) FROM comments)`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("rows left: %d (%v), want 0", n, err)
+	}
+	// The primary key still holds.
+	_, err = s.DB().ExecContext(ctx, `INSERT INTO comments (comment_id, issue_key) VALUES ('10', 'SUP-1'), ('10', 'SUP-1')`)
+	if err == nil || !strings.Contains(err.Error(), "uplicate key") {
+		t.Errorf("a duplicate comment id: got %v, want a duplicate key error", err)
+	}
+	// A table with an index of its own is refused, untouched.
+	if _, err := s.DB().ExecContext(ctx, `CREATE INDEX comments_issue ON comments (issue_key)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := EmptyTables(ctx, tx, []string{"comments"}); err == nil || !strings.Contains(err.Error(), "indexes") {
+		t.Errorf("a table with an index: got %v, want a refusal", err)
 	}
 }
