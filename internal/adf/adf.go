@@ -23,6 +23,8 @@ package adf
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Text renders an ADF document as plain text.
@@ -44,7 +46,7 @@ func decode(raw []byte) any {
 		return nil
 	}
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := jsonx.Unmarshal(raw, &v); err != nil {
 		// Unmarshal is all or nothing; the partial decoder keeps what came
 		// before a syntax error or a nesting beyond encoding/json's limit.
 		return decodePartial(raw)

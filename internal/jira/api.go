@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Endpoint labels, as they appear in APIError.Endpoint and Observer calls.
@@ -50,7 +52,7 @@ func (c *Client) doJSON(ctx context.Context, r *request, out any) (json.RawMessa
 		return nil, err
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
+		if err := jsonx.Unmarshal(body, out); err != nil {
 			return nil, fmt.Errorf("decode answer: %w", err)
 		}
 	}

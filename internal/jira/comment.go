@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Comment is an issue comment.
@@ -60,14 +62,14 @@ func (p *CommentPage) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '[' {
 		var list []Comment
-		if err := json.Unmarshal(b, &list); err != nil {
+		if err := jsonx.Unmarshal(b, &list); err != nil {
 			return fmt.Errorf("decode comments: %w", err)
 		}
 		*p = CommentPage{MaxResults: len(list), Total: len(list), Comments: list}
 		return nil
 	}
 	var page commentPageFields
-	if err := json.Unmarshal(b, &page); err != nil {
+	if err := jsonx.Unmarshal(b, &page); err != nil {
 		return fmt.Errorf("decode comment page: %w", err)
 	}
 	*p = CommentPage(page)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // State says how complete a fetched collection is.
@@ -56,6 +58,15 @@ type Bundle struct {
 
 	// compact is set when Issue is known to be compacted (see CompactIssue).
 	compact bool
+}
+
+// DecodeBundle decodes a bundle as Encode wrote it: a stored payload.
+func DecodeBundle(payload []byte) (*Bundle, error) {
+	var b Bundle
+	if err := jsonx.Unmarshal(payload, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // Compacted returns the bundle with its issue compacted (see CompactIssue);
@@ -162,7 +173,7 @@ func (b *Bundle) Complete() bool {
 // Decode decodes the bundle's payloads.
 func (b *Bundle) Decode() (*Issue, []Comment, []History, []RemoteLink, error) {
 	var issue Issue
-	if err := json.Unmarshal(b.Issue, &issue); err != nil {
+	if err := jsonx.Unmarshal(b.Issue, &issue); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("decode bundle issue: %w", err)
 	}
 	comments, err := decodeAll[Comment]("comment", b.Comments)
@@ -184,7 +195,7 @@ func decodeAll[T any](what string, raws []json.RawMessage) ([]T, error) {
 	out := make([]T, 0, len(raws))
 	for i, raw := range raws {
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := jsonx.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("%s %d: %w", what, i, err)
 		}
 		out = append(out, v)
@@ -213,13 +224,13 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 	}
 	var fields map[string]json.RawMessage
 	if f, ok := top["fields"]; ok && !isNull(f) {
-		if err := json.Unmarshal(f, &fields); err != nil {
+		if err := jsonx.Unmarshal(f, &fields); err != nil {
 			return nil, fmt.Errorf("get issue %s: decode fields: %w", keyOrID, err)
 		}
 	}
 	key := keyOrID
 	var answered string
-	if json.Unmarshal(top["key"], &answered) == nil && ValidKey(answered) {
+	if jsonx.Unmarshal(top["key"], &answered) == nil && ValidKey(answered) {
 		// A moved issue answers to its old key with its new one.
 		key = answered
 	}
@@ -267,12 +278,12 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 // as it is.
 func CompactIssue(raw json.RawMessage) json.RawMessage {
 	var top map[string]json.RawMessage
-	if json.Unmarshal(raw, &top) != nil || top == nil {
+	if jsonx.Unmarshal(raw, &top) != nil || top == nil {
 		return raw
 	}
 	var fields map[string]json.RawMessage
 	if f, ok := top["fields"]; ok && !isNull(f) {
-		if json.Unmarshal(f, &fields) != nil {
+		if jsonx.Unmarshal(f, &fields) != nil {
 			fields = nil
 		}
 	}
@@ -302,7 +313,7 @@ func compactIssue(top, fields map[string]json.RawMessage) json.RawMessage {
 // keys; anything else is returned unchanged.
 func emptyList(raw json.RawMessage, name string) json.RawMessage {
 	var page map[string]json.RawMessage
-	if json.Unmarshal(raw, &page) != nil || page == nil {
+	if jsonx.Unmarshal(raw, &page) != nil || page == nil {
 		return raw
 	}
 	if _, ok := page[name]; !ok {
@@ -497,22 +508,22 @@ func embeddedList(raw json.RawMessage, listName string) ([]json.RawMessage, int,
 	}
 	if raw[0] == '[' {
 		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) != nil {
+		if jsonx.Unmarshal(raw, &list) != nil {
 			return nil, 0, false
 		}
 		return list, len(list), true
 	}
 	var page map[string]json.RawMessage
-	if json.Unmarshal(raw, &page) != nil {
+	if jsonx.Unmarshal(raw, &page) != nil {
 		return nil, 0, false
 	}
 	var list []json.RawMessage
-	if json.Unmarshal(page[listName], &list) != nil {
+	if jsonx.Unmarshal(page[listName], &list) != nil {
 		return nil, 0, false
 	}
 	total := len(list)
 	if t, ok := page["total"]; ok {
-		if json.Unmarshal(t, &total) != nil {
+		if jsonx.Unmarshal(t, &total) != nil {
 			return nil, 0, false
 		}
 	}
@@ -524,7 +535,7 @@ func itemID(raw json.RawMessage) ID {
 	var head struct {
 		ID ID `json:"id"`
 	}
-	_ = json.Unmarshal(raw, &head)
+	_ = jsonx.Unmarshal(raw, &head)
 	return head.ID
 }
 
@@ -545,7 +556,7 @@ func orderItems(items []json.RawMessage) []json.RawMessage {
 			ID      ID   `json:"id"`
 			Created Time `json:"created"`
 		}
-		if err := json.Unmarshal(raw, &head); err != nil || head.Created.IsZero() {
+		if err := jsonx.Unmarshal(raw, &head); err != nil || head.Created.IsZero() {
 			sortable = false
 		}
 		if head.ID != "" {
@@ -585,12 +596,12 @@ func compareIDs(a, b string) int {
 // else as it was (HTML in rendered fields is not escaped again).
 func overlayFields(payload json.RawMessage, vals map[string]json.RawMessage) (json.RawMessage, error) {
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &top); err != nil {
+	if err := jsonx.Unmarshal(payload, &top); err != nil {
 		return nil, err
 	}
 	fields := map[string]json.RawMessage{}
 	if f, ok := top["fields"]; ok && !isNull(f) {
-		if err := json.Unmarshal(f, &fields); err != nil {
+		if err := jsonx.Unmarshal(f, &fields); err != nil {
 			return nil, err
 		}
 	}

@@ -2,8 +2,9 @@ package jira
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // ID is a Jira identifier. Jira sends most ids as JSON strings ("10040") but
@@ -21,7 +22,7 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 		return nil
 	case b[0] == '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := jsonx.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("decode id: %w", err)
 		}
 		*id = ID(s)

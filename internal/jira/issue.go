@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Issue is an issue as GET /rest/api/3/issue/{key} returns it with
@@ -78,7 +80,7 @@ func (f *IssueFields) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if err := jsonx.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decode issue fields: %w", err)
 	}
 	// The typed fields are decoded from an object of only their keys:
@@ -91,7 +93,7 @@ func (f *IssueFields) UnmarshalJSON(b []byte) error {
 		}
 	}
 	var typed issueFieldsTyped
-	if err := json.Unmarshal(encodeObject(typedOnly), &typed); err != nil {
+	if err := jsonx.Unmarshal(encodeObject(typedOnly), &typed); err != nil {
 		return fmt.Errorf("decode issue fields: %w", err)
 	}
 	*f = IssueFields(typed)
@@ -125,7 +127,7 @@ func (f IssueFields) MarshalJSON() ([]byte, error) {
 		return typed, nil
 	}
 	merged := make(map[string]json.RawMessage, len(f.Raw)+8)
-	if err := json.Unmarshal(typed, &merged); err != nil {
+	if err := jsonx.Unmarshal(typed, &merged); err != nil {
 		return nil, err
 	}
 	for k, v := range f.Raw {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // MaxReconcileIssues is how many ids SearchRequest.ReconcileIssues may hold.
@@ -55,7 +57,7 @@ type searchIssueFields SearchIssue
 // UnmarshalJSON implements json.Unmarshaler.
 func (s *SearchIssue) UnmarshalJSON(b []byte) error {
 	var v searchIssueFields
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := jsonx.Unmarshal(b, &v); err != nil {
 		return fmt.Errorf("decode search issue: %w", err)
 	}
 	*s = SearchIssue(v)
@@ -64,7 +66,7 @@ func (s *SearchIssue) UnmarshalJSON(b []byte) error {
 			Updated Time `json:"updated"`
 			Created Time `json:"created"`
 		}
-		if err := json.Unmarshal(s.Fields, &times); err != nil {
+		if err := jsonx.Unmarshal(s.Fields, &times); err != nil {
 			return fmt.Errorf("decode search issue %s: %w", s.Key, err)
 		}
 		s.Updated, s.Created = times.Updated, times.Created

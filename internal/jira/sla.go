@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // SLAFieldType is the schema.custom of Jira Service Management SLA fields.
@@ -92,7 +94,7 @@ func DecodeSLA(raw json.RawMessage) (*SLAValue, error) {
 		return nil, fmt.Errorf("decode sla value: want an object, got %.20s", raw)
 	}
 	var v SLAValue
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := jsonx.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("decode sla value: %w", err)
 	}
 	return &v, nil

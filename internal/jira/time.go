@@ -2,10 +2,11 @@ package jira
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // jiraLayout is how Jira writes timestamps: millisecond precision and a numeric
@@ -61,7 +62,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := jsonx.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("parse time: %w", err)
 	}
 	if s == "" {

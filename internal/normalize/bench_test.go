@@ -74,3 +74,34 @@ func BenchmarkFromBundle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFromStored is rebuild's work on one issue: decode the stored
+// payload and normalize it: the median issue of an emulated site, and its
+// largest.
+func BenchmarkFromStored(b *testing.B) {
+	bundles := emulatedBundles(b, 500)
+	opts := benchOpts
+	opts.Stored = true
+	for _, c := range []struct {
+		name string
+		b    *jira.Bundle
+	}{{"median", bundles[len(bundles)/2]}, {"largest", bundles[len(bundles)-1]}} {
+		payload, err := c.b.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				stored, err := jira.DecodeBundle(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := FromBundle(stored, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/adf"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Options say how to name and shape the rows of a site.
@@ -351,7 +352,7 @@ func requestType(raw map[string]json.RawMessage) (*string, *string) {
 				Status string `json:"status"`
 			} `json:"currentStatus"`
 		}
-		if json.Unmarshal(v, &rt) != nil || rt.RequestType == nil {
+		if jsonx.Unmarshal(v, &rt) != nil || rt.RequestType == nil {
 			continue
 		}
 		var status *string
@@ -523,7 +524,7 @@ func errorOnly(raw json.RawMessage) bool {
 		return false
 	}
 	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
+	if jsonx.Unmarshal(b, &m) != nil {
 		return false
 	}
 	for k := range m {

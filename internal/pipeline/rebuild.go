@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -173,12 +172,12 @@ func normalizeStored(payloads [][]byte, opts normalize.Options) ([]*normalize.Ro
 				if i >= len(payloads) {
 					return
 				}
-				var b jira.Bundle
-				if err := json.Unmarshal(payloads[i], &b); err != nil {
+				b, err := jira.DecodeBundle(payloads[i])
+				if err != nil {
 					errs[i] = fmt.Errorf("stored payload: %w", err)
 					continue
 				}
-				rows[i], errs[i] = normalize.FromBundle(&b, opts)
+				rows[i], errs[i] = normalize.FromBundle(b, opts)
 			}
 		})
 	}

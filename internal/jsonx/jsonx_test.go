@@ -1,0 +1,94 @@
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type inner struct {
+	ID   string          `json:"id"`
+	Raw  json.RawMessage `json:"raw"`
+	Nums []float64       `json:"nums"`
+}
+
+// custom checks that UnmarshalJSON methods are called with their own bytes.
+type custom struct{ got string }
+
+func (c *custom) UnmarshalJSON(b []byte) error {
+	c.got = string(b)
+	return nil
+}
+
+// TestSameAsEncodingJSON: every document decodes to what encoding/json
+// gives, invalid UTF-8 and escaped surrogates included, and what
+// encoding/json refuses is refused.
+func TestSameAsEncodingJSON(t *testing.T) {
+	type doc struct {
+		Name   string            `json:"name"`
+		Inner  *inner            `json:"inner"`
+		Map    map[string]any    `json:"map"`
+		Custom custom            `json:"custom"`
+		Extra  map[string]string `json:"extra"`
+	}
+	for _, in := range []string{
+		`{"name":"SUP-1","inner":{"id":"7","raw":{"a" : [1, 2]},"nums":[1.5,-2e3]},"map":{"x":null,"y":true,"z":[{"q":"r"}]}}`,
+		"{\"name\":\"x\xff\xfey\",\"extra\":{\"k\":\"\xc3\"}}",
+		`{"name":"\ud800z \u00e9 \ud83d\ude00","custom":{"a":1}}`,
+		`{"name":"dup","name":"last"}`,
+		`{"name":"a"}  `,
+	} {
+		var want, got doc
+		werr := json.Unmarshal([]byte(in), &want)
+		gerr := Unmarshal([]byte(in), &got)
+		if (werr == nil) != (gerr == nil) {
+			t.Errorf("%q: encoding/json says %v, jsonx %v", in, werr, gerr)
+			continue
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(custom{})); diff != "" {
+			t.Errorf("%q (-encoding/json +jsonx):\n%s", in, diff)
+		}
+	}
+	for _, bad := range []string{`{"name":"x"`, `{"name":"x",}`, `{"name":x}`, "{\"name\":\"a\"}\xff", ``, `[`, `{"name":"a"} {}`,
+		// Garbage where nothing is decoded: in an unknown field, between raw
+		// list items.
+		`{"name":"a","unknown":Ov_ {"b":2}}`, `{"inner":{"raw":[{"a":1}, Ov_ {"b":2}]}}`, `{"name":"a"}}`, `{"map":{"x":01}}`, `{"map":nul}`} {
+		var v doc
+		if err := Unmarshal([]byte(bad), &v); err == nil {
+			t.Errorf("%q: decoded without an error", bad)
+		}
+	}
+}
+
+// TestDecodedValuesHoldNoInput: what is decoded is a copy, so a kept string
+// or raw value neither pins the whole input in memory nor changes with it.
+func TestDecodedValuesHoldNoInput(t *testing.T) {
+	doc := []byte(`{"id":"SUP-1","raw":{"a":1},"pad":"` + strings.Repeat("x", 1<<20) + `"}`)
+	var kept []inner
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for range 50 {
+		in := bytes.Clone(doc)
+		var v inner
+		if err := Unmarshal(in, &v); err != nil {
+			t.Fatal(err)
+		}
+		copy(in, bytes.Repeat([]byte("#"), len(in)))
+		kept = append(kept, v)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if grew := int64(ms.HeapAlloc) - int64(before); grew > 8<<20 {
+		t.Errorf("50 kept values of 1 MiB documents hold %d MiB; want them to hold their own bytes only", grew>>20)
+	}
+	if kept[0].ID != "SUP-1" || string(kept[0].Raw) != `{"a":1}` {
+		t.Errorf("kept values changed with their input: %q %q", kept[0].ID, kept[0].Raw)
+	}
+	runtime.KeepAlive(kept)
+}
