@@ -52,7 +52,9 @@ type childProc struct {
 // caller's shell leaks in.
 func childEnv(vars map[string]string, profile string) []string {
 	env := []string{"JIRADUCK_TEST_AS_MAIN=1", "JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"}
-	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+	// DuckDB's memory limit and the Go runtime's settings pass through, so
+	// figures can be taken with the settings a site runs with.
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "JIRADUCK_DUCKDB_MEMORY_LIMIT", "GOGC", "GOMEMLIMIT"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
