@@ -130,7 +130,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if o.rssIssues < 0 {
 		o.rssIssues = 10 * o.issues
 		if o.quick {
-			o.rssIssues = 600
+			// Ten times the large store too, so that the clone is made the
+			// same way as at the design's sizes.
+			o.rssIssues = 3000
 		}
 	}
 	for _, s := range strings.Split(*scenario, ",") {

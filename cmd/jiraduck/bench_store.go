@@ -367,8 +367,11 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_originals AS SELECT * FROM raw_issues WHERE payload IS NOT NULL AND deleted_at IS NULL ORDER BY issue_id`); err != nil {
 		return err
 	}
+	originals := have
 	for k := 1; have < n; k++ {
-		take := min(n-have, have)
+		// Each round clones the originals once more (or the part of them
+		// still missing): a round cannot clone more than there are.
+		take := min(n-have, originals)
 		// The clone's numbers are longer than any original's (k, then four
 		// zeros, then the original number), so no clone takes a key or an
 		// id a stored issue has.
@@ -387,6 +390,13 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 	}
 	if _, err := db.ExecContext(ctx, `DROP TABLE bench_originals`); err != nil {
 		return err
+	}
+	var got int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM raw_issues WHERE payload IS NOT NULL`).Scan(&got); err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("cloned %d payloads, want %d", got, n)
 	}
 	return s.Checkpoint(ctx)
 }
