@@ -27,6 +27,11 @@ import (
 
 func (b *bench) siteScenarios(ctx context.Context) error {
 	dir := filepath.Join(b.dir, fmt.Sprintf("site-%d", b.sz.mid))
+	// Always a new site: the emulator starts afresh, and a store a previous
+	// run kept (and edited) would make the backfill fetch only what differs.
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
 	b.progress("P1/P2: starting a site and backfilling %d issues", b.sz.mid)
 	s, err := startSite(ctx, siteOptions{Emulator: b.emulatorOptions(b.sz.mid), DataDir: dir, Logger: b.quiet})
 	if err != nil {
