@@ -3,9 +3,11 @@ package jsonx
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -91,4 +93,28 @@ func TestDecodedValuesHoldNoInput(t *testing.T) {
 		t.Errorf("kept values changed with their input: %q %q", kept[0].ID, kept[0].Raw)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// TestDeepNestingIsBounded: a deeply nested document decoded into a generic
+// value is decoded (or refused) as encoding/json does, in time that does not
+// grow with the square of its depth.
+func TestDeepNestingIsBounded(t *testing.T) {
+	for _, levels := range []int{100, 20000} {
+		in := []byte(`{"a":` + strings.Repeat(`{"type":"blockquote","content":[`, levels) + `"x"` + strings.Repeat(`]}`, levels) + `}`)
+		var want, got any
+		werr := json.Unmarshal(in, &want)
+		done := make(chan error, 1)
+		go func() { done <- Unmarshal(in, &got) }()
+		select {
+		case gerr := <-done:
+			if (werr == nil) != (gerr == nil) {
+				t.Errorf("%d levels: encoding/json says %v, jsonx %v", levels, werr, gerr)
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("%d levels: decoded differently", levels)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d levels: still decoding after 10 s", levels)
+		}
+	}
 }
