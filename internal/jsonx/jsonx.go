@@ -1,7 +1,7 @@
 // Package jsonx decodes the JSON of Jira's answers and stored payloads, the
 // hottest work of backfill and rebuild, with github.com/segmentio/encoding,
 // a drop-in for encoding/json's decoder: decoding and normalizing a stored
-// issue takes 0.27 ms instead of 0.69 ms (BenchmarkFromStored, median
+// issue takes 0.24 ms instead of 0.69 ms (BenchmarkFromStored, median
 // issue). Like encoding/json it refuses every document that is not JSON,
 // turns invalid UTF-8 into U+FFFD and copies the strings it decodes.
 // (goccy/go-json was faster still but fails all three: it accepts garbage in
