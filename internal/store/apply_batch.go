@@ -194,10 +194,12 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	// nothing while a backfill brings new issues).
 	var held map[string]bool
 	if !opts.Fresh {
-		var all []any
+		var all []string
 		for _, table := range normalize.Tables {
 			if table != "issues" {
-				all = append(all, work[table].clearKeys...)
+				for _, k := range work[table].clearKeys {
+					all = append(all, k.(string))
+				}
 			}
 		}
 		if held, err = heldKeys(ctx, tx, all); err != nil {
@@ -502,35 +504,10 @@ func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []i
 }
 
 // heldKeys returns which of the keys an issues row holds.
-func heldKeys(ctx context.Context, tx *sql.Tx, keys []any) (map[string]bool, error) {
-	held := map[string]bool{}
-	seen := map[any]bool{}
-	var ask []any
-	for _, k := range keys {
-		if !seen[k] {
-			seen[k] = true
-			ask = append(ask, k)
-		}
-	}
-	for start := 0; start < len(ask); start += 500 {
-		chunk := ask[start:min(start+500, len(ask))]
-		rows, err := tx.QueryContext(ctx, `SELECT issue_key FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, chunk...)
-		if err != nil {
-			return nil, fmt.Errorf("apply: find stored keys: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			held[k] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
+func heldKeys(ctx context.Context, tx *sql.Tx, keys []string) (map[string]bool, error) {
+	held, err := presentValues(ctx, tx, `SELECT issue_key FROM issues WHERE issue_key IN (%s)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("apply: find stored keys: %w", err)
 	}
 	return held, nil
 }

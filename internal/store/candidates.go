@@ -112,16 +112,8 @@ func (s *Store) SupersededPayloads(ctx context.Context) (map[string]bool, error)
 	if err != nil {
 		return nil, fmt.Errorf("superseded payloads: %w", err)
 	}
-	defer rows.Close()
 	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
+	return out, scanSet(rows, out)
 }
 
 // RecentIssueIDs returns ids of issues named by webhook events received since

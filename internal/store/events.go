@@ -51,59 +51,59 @@ type Querier interface {
 
 // KnownDeliveries returns which of the delivery ids are already stored.
 func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]bool, error) {
-	known := map[string]bool{}
-	if len(ids) == 0 {
-		return known, nil
-	}
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IN (`+ph+`)`, args...)
+	known, err := presentValues(ctx, tx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IN (%s)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up deliveries: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		known[id] = true
-	}
-	return known, rows.Err()
+	return known, nil
 }
 
 // StoredEventIDs returns which of the event ids are stored.
 func (s *Store) StoredEventIDs(ctx context.Context, ids []int64) (map[int64]bool, error) {
-	out := map[int64]bool{}
-	for start := 0; start < len(ids); start += 1000 {
-		chunk := ids[start:min(start+1000, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	out, err := presentValues(ctx, s.db, `SELECT event_id FROM webhook_events WHERE event_id IN (%s)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	return out, nil
+}
+
+// presentValues returns which of the values query answers with: query
+// selects one column and has %s where the IN list of placeholders goes. The
+// values are asked 1,000 at a time, each once.
+func presentValues[T comparable](ctx context.Context, q Querier, query string, values []T) (map[T]bool, error) {
+	out := map[T]bool{}
+	seen := map[T]bool{}
+	var ask []any
+	for _, v := range values {
+		if !seen[v] {
+			seen[v] = true
+			ask = append(ask, v)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT event_id FROM webhook_events WHERE event_id IN (`+
-			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, args...)
+	}
+	for start := 0; start < len(ask); start += 1000 {
+		chunk := ask[start:min(start+1000, len(ask))]
+		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), chunk...)
 		if err != nil {
-			return nil, fmt.Errorf("look up events: %w", err)
+			return nil, err
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := scanSet(rows, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanSet adds the one column of every row to set and closes rows.
+func scanSet[T comparable](rows *sql.Rows, set map[T]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		set[v] = true
+	}
+	return rows.Err()
 }
 
 // InsertEvents appends events in one statement.
