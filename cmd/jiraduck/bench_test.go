@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,27 @@ func TestBenchQuick(t *testing.T) {
 	for _, s := range scenarioNames {
 		if !seen[s] {
 			t.Errorf("scenario %s reported nothing", s)
+		}
+	}
+}
+
+// TestChildEnvPassesMemorySettings: the benchmark's processes get DuckDB's
+// memory limit and the Go runtime's settings from the environment, and no
+// other setting of the caller (a stray JIRA_* would point them elsewhere).
+func TestChildEnvPassesMemorySettings(t *testing.T) {
+	t.Setenv("JIRADUCK_DUCKDB_MEMORY_LIMIT", "160MB")
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	t.Setenv("GOGC", "50")
+	t.Setenv("JIRA_BASE_URL", "https://elsewhere.example")
+	env := childEnv(map[string]string{"JIRADUCK_DATA_DIR": "/d"}, "")
+	for _, want := range []string{"JIRADUCK_DUCKDB_MEMORY_LIMIT=160MB", "GOMEMLIMIT=100MiB", "GOGC=50", "JIRADUCK_DATA_DIR=/d"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("child environment lacks %s: %v", want, env)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "JIRA_") {
+			t.Errorf("child environment has the caller's %s", kv)
 		}
 	}
 }
