@@ -105,7 +105,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		count += len(batch)
 		go func(ch chan<- error) {
 			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: fresh})
+				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: fresh, DeferLinks: true})
 				return err
 			})
 		}(writing)
@@ -155,7 +155,19 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if werr := wait(); err == nil {
 		err = werr
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	// Links were written as their payloads saw the other ends; they follow
+	// the stored issues now, as the live path keeps them.
+	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := store.ResolveAllLinks(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("rebuild: %w", err)
+	}
+	return res, nil
 }
 
 // normalizeStored normalizes stored payloads on every core, keeping their

@@ -23,8 +23,9 @@ import (
 //     the same transaction (followLinks), and those that point at a deleted
 //     issue are removed along with it (dropLinksTo).
 //
-// Nothing is fetched again, and rebuild goes through the same steps, so it
-// ends where the live path ends whatever order it applies issues in. The
+// Nothing is fetched again. A rebuild does the same for the whole store once
+// its batches are written (ResolveAllLinks), so it ends where the live path
+// ends whatever order it applies issues in. The
 // other ends the store does not hold (outside JIRA_JQL) keep what the
 // linking issue's payload says.
 
@@ -168,6 +169,47 @@ func followLinks(ctx context.Context, tx *sql.Tx, issues []*normalize.Issue) ([]
 		}
 	}
 	return partitionsOf(ctx, tx, linking, "issuelinks")
+}
+
+// ResolveAllLinks does for every link row of the store at once what
+// resolveLinks and followLinks do for a batch: links to deleted issues go
+// (lowering issuelink_count), and the linked_issue_* columns of the others
+// follow the stored other end. A rebuild applies its batches with DeferLinks
+// and calls this once at the end; it marks no partition, since a rebuild
+// publishes them all. It returns the link rows changed or removed.
+func ResolveAllLinks(ctx context.Context, tx *sql.Tx) (int64, error) {
+	// Only issue_id and deleted_at of raw_issues are read: a join that
+	// carried the payloads would hash them all.
+	const deleted = `SELECT issue_id FROM raw_issues WHERE deleted_at IS NOT NULL`
+	if err := execErr(tx.ExecContext(ctx, `UPDATE issues SET issuelink_count = greatest(coalesce(issuelink_count, 0) - d.n, 0)
+		FROM (SELECT issue_key, count(*) AS n FROM issuelinks WHERE linked_issue_id IN (`+deleted+`) GROUP BY issue_key) AS d
+		WHERE issues.issue_key = d.issue_key`)); err != nil {
+		return 0, fmt.Errorf("resolve links: issuelink_count: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM issuelinks WHERE linked_issue_id IN (`+deleted+`)`)
+	if err != nil {
+		return 0, fmt.Errorf("resolve links: drop links to deleted issues: %w", err)
+	}
+	dropped, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("resolve links: %w", err)
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE issuelinks SET linked_issue_key = i.issue_key, linked_issue_summary = i.summary,
+			linked_issue_status = i.status, linked_issue_priority = i.priority
+		FROM issues AS i
+		WHERE issuelinks.linked_issue_id = i.issue_id
+		  AND (issuelinks.linked_issue_key IS DISTINCT FROM i.issue_key
+		    OR issuelinks.linked_issue_summary IS DISTINCT FROM i.summary
+		    OR issuelinks.linked_issue_status IS DISTINCT FROM i.status
+		    OR issuelinks.linked_issue_priority IS DISTINCT FROM i.priority)`)
+	if err != nil {
+		return 0, fmt.Errorf("resolve links: follow linked issues: %w", err)
+	}
+	followed, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("resolve links: %w", err)
+	}
+	return dropped + followed, nil
 }
 
 // dropLinksTo removes the link rows of other issues that point at a deleted

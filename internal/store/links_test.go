@@ -140,6 +140,45 @@ func TestLinksFollowTheOtherEnd(t *testing.T) {
 	if got, want := linkRows(t, fresh, "SUP-1"), linkRows(t, s, "SUP-1"); got != want {
 		t.Errorf("another order: got %q, want %q", got, want)
 	}
+
+	// As a rebuild does it: the deletion is known first, the batches are
+	// written with DeferLinks, and ResolveAllLinks brings the links in step
+	// at the end.
+	rebuilt := migrated(t)
+	apply(t, rebuilt, sampleRows("SUP-3", "300", april))
+	deleteIssue(t, rebuilt, "300", "SUP-3")
+	a3 := sampleRows("SUP-1", "100", march)
+	linkTo(a3, "10", sampleRows("SUP-2", "200", april), "b as SUP-1 saw it")
+	linkTo(a3, "11", c, "c as SUP-1 saw it")
+	moved3 := sampleRows("OPS-7", "200", april)
+	moved3.Issue.Summary, moved3.Issue.Status, moved3.Issue.Priority = sp("moved"), sp("Done"), sp("High")
+	for _, r := range []*normalize.Rows{a3, moved3} {
+		err := rebuilt.WithTx(context.Background(), func(tx *sql.Tx) error {
+			_, err := rebuilt.ApplyBatch(context.Background(), tx, []*normalize.Rows{r}, ApplyOptions{DeferLinks: true})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := linkRows(t, rebuilt, "SUP-1"), "10 SUP-2 b as SUP-1 saw it To Do - 200; 11 SUP-3 c as SUP-1 saw it To Do - 300 | count 2"; got != want {
+		t.Errorf("deferred links before ResolveAllLinks: got %q, want %q (the payload's view)", got, want)
+	}
+	var changed int64
+	err := rebuilt.WithTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		changed, err = ResolveAllLinks(context.Background(), tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := linkRows(t, rebuilt, "SUP-1"), linkRows(t, s, "SUP-1"); got != want {
+		t.Errorf("deferred links after ResolveAllLinks: got %q, want %q", got, want)
+	}
+	if changed != 2 {
+		t.Errorf("ResolveAllLinks changed %d link rows, want 2 (one followed, one dropped)", changed)
+	}
 }
 
 // TestMigrationFillsLinkedIssueID: link rows stored before linked_issue_id
