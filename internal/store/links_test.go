@@ -181,6 +181,32 @@ func TestLinksFollowTheOtherEnd(t *testing.T) {
 	}
 }
 
+// TestFollowedEndsKeepTheirText: the other ends reach the UPDATE as JSON;
+// quotes, backslashes, control characters, non-ASCII text and NULLs come
+// through as they are.
+func TestFollowedEndsKeepTheirText(t *testing.T) {
+	s := migrated(t)
+	a := sampleRows("SUP-1", "100", march)
+	b := sampleRows("SUP-2", "200", april)
+	linkTo(a, "10", b, "as SUP-1 saw it")
+	apply(t, s, a)
+	hostile := "\"quoted\" \\ back'slash\t\u0001 ünïcödé ✓ <tag> & \u2028 😀"
+	b.Issue.Summary, b.Issue.Status, b.Issue.Priority = &hostile, nil, sp("")
+	apply(t, s, b)
+	var summary string
+	var status, priority sql.NullString
+	if err := s.DB().QueryRow(`SELECT linked_issue_summary, linked_issue_status, linked_issue_priority FROM issuelinks
+		WHERE issue_key = 'SUP-1'`).Scan(&summary, &status, &priority); err != nil {
+		t.Fatal(err)
+	}
+	if summary != hostile {
+		t.Errorf("linked_issue_summary %q, want %q", summary, hostile)
+	}
+	if status.Valid || !priority.Valid || priority.String != "" {
+		t.Errorf("status %v, priority %v: want NULL and an empty string", status, priority)
+	}
+}
+
 // TestMigrationFillsLinkedIssueID: link rows stored before linked_issue_id
 // existed learn it from their issue's payload, as the normalizer reads it.
 func TestMigrationFillsLinkedIssueID(t *testing.T) {
