@@ -27,6 +27,12 @@ type batch struct {
 	exporter *export.Exporter
 }
 
+// batchExportWorkers is how many partitions a batch command writes at once.
+// A rebuild rewrites every partition, and one COPY of a month keeps about one
+// core busy: two at once took the 200 partitions of a 100,000-issue store
+// from 10 s to 6 s on two cores. Serve writes one at a time.
+const batchExportWorkers = 2
+
 // openBatch opens the store for a batch command; needJira also builds the
 // client and loads the field list from Jira.
 func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, name string, needJira bool) (*batch, error) {
@@ -47,7 +53,8 @@ func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 		b.Close()
 		return nil, err
 	}
-	b.exporter = export.New(s, b.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log})
+	b.exporter = export.New(s, b.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log,
+		Workers: batchExportWorkers})
 	b.catalog = pipeline.NewCatalog(cfg)
 	if err := b.catalog.Load(ctx, s); err != nil {
 		b.Close()

@@ -53,7 +53,8 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log})
+	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log,
+		Workers: batchExportWorkers})
 	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/files"
@@ -38,9 +39,13 @@ type Options struct {
 	// notified (default 1s).
 	Interval time.Duration
 	Logger   logrus.FieldLogger
+	// Workers is how many partitions are written at once (default 1). The
+	// batch commands, which may rewrite every partition, use one per core;
+	// serve keeps one, so that its memory stays low beside its writes.
+	Workers int
 	// Observe, if set, is called after each partition is published with its
 	// rows, how long writing it took and how long since the change that
-	// dirtied it was committed.
+	// dirtied it was committed; from several goroutines when Workers > 1.
 	Observe func(p store.Partition, rows int64, took, sinceMarked time.Duration)
 }
 
@@ -228,21 +233,37 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	if len(dirty) == 0 {
 		return nil, nil
 	}
+	// Each partition is one COPY; with Workers > 1 several run at once on
+	// their own connections, and their results are kept in dirty's order.
+	errs := make([]error, len(dirty))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(e.opts.Workers, len(dirty))) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(dirty) {
+					return
+				}
+				if errs[i] = ctx.Err(); errs[i] != nil {
+					continue
+				}
+				d := dirty[i]
+				if errs[i] = e.exportOne(ctx, d); errs[i] != nil {
+					e.log.WithError(errs[i]).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+				}
+			}
+		})
+	}
+	wg.Wait()
 	var done []store.Partition
 	var firstErr error
-	for _, d := range dirty {
-		if err := ctx.Err(); err != nil {
-			firstErr = err
-			break
+	for i, d := range dirty {
+		if errs[i] == nil {
+			done = append(done, d.Partition)
+		} else if firstErr == nil {
+			firstErr = errs[i]
 		}
-		if err := e.exportOne(ctx, d); err != nil {
-			e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		done = append(done, d.Partition)
 	}
 	if len(done) > 0 {
 		if err := e.writeManifest(ctx); err != nil && firstErr == nil {

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -319,5 +320,66 @@ func TestLinkedIssueIDStaysInTheStore(t *testing.T) {
 		if got != want {
 			t.Errorf("%s columns of issuelinks: got %s, want %s", c.name, got, want)
 		}
+	}
+}
+
+// TestExportWorkersWriteWhatOneWrites: partitions written several at once are
+// the files one at a time writes, every one is recorded, and a partition that
+// fails does not stop the others; it stays dirty and its error is returned.
+func TestExportWorkersWriteWhatOneWrites(t *testing.T) {
+	months := []time.Time{jan, feb, time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2024, 4, 4, 0, 0, 0, 0, time.UTC)}
+	fill := func(f *fixture) {
+		for i, m := range months {
+			f.apply(t, rows("SUP-"+itoa(i+1), itoa(i+1), m, i+1))
+		}
+	}
+	one := newFixture(t)
+	fill(one)
+	want := one.exportDirty(t)
+
+	many := newFixture(t)
+	many.e.opts.Workers = 3
+	fill(many)
+	// A partition whose month cannot be exported, among the good ones.
+	if _, err := many.s.DB().Exec(`INSERT INTO dirty_partitions VALUES ('issues', '2024-13', 1, now())`); err != nil {
+		t.Fatal(err)
+	}
+	done, err := many.e.ExportDirty(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "2024-13") {
+		t.Errorf("ExportDirty: err %v, want the failure of month 2024-13", err)
+	}
+	var got []string
+	for _, p := range done {
+		got = append(got, p.Table+"@"+p.Month)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("with 3 workers exported %v, want %v", got, want)
+	}
+	wantManifest, err := ReadManifest(one.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotManifest, err := ReadManifest(many.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := func(m *Manifest) string {
+		var out []string
+		for _, p := range m.Partitions {
+			out = append(out, fmt.Sprintf("%s@%s %d %s", p.Table, p.Month, p.Rows, p.SHA256))
+		}
+		sort.Strings(out)
+		return strings.Join(out, "\n")
+	}
+	if g, w := digests(gotManifest), digests(wantManifest); g != w {
+		t.Errorf("manifest with 3 workers:\n%s\nwant, as one worker wrote it:\n%s", g, w)
+	}
+	dirty, err := many.s.DirtyPartitions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirty) != 1 || dirty[0].Month != "2024-13" {
+		t.Errorf("dirty after the export: %v, want only issues@2024-13", dirty)
 	}
 }
