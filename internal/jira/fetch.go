@@ -60,10 +60,12 @@ type Bundle struct {
 	compact bool
 }
 
-// DecodeBundle decodes a bundle as Encode wrote it: a stored payload.
+// DecodeBundle decodes a bundle as Encode wrote it: a stored payload. The
+// bundle's raw messages point into payload, which must outlive the bundle
+// unchanged: decode them (Decode) and drop both.
 func DecodeBundle(payload []byte) (*Bundle, error) {
 	var b Bundle
-	if err := jsonx.Unmarshal(payload, &b); err != nil {
+	if err := jsonx.UnmarshalRaw(payload, &b); err != nil {
 		return nil, err
 	}
 	return &b, nil

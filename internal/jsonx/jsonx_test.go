@@ -44,25 +44,49 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		`{"name":"dup","name":"last"}`,
 		`{"name":"a"}  `,
 	} {
-		var want, got doc
+		var want doc
 		werr := json.Unmarshal([]byte(in), &want)
-		gerr := Unmarshal([]byte(in), &got)
-		if (werr == nil) != (gerr == nil) {
-			t.Errorf("%q: encoding/json says %v, jsonx %v", in, werr, gerr)
-			continue
-		}
-		if diff := cmp.Diff(want, got, cmp.AllowUnexported(custom{})); diff != "" {
-			t.Errorf("%q (-encoding/json +jsonx):\n%s", in, diff)
+		for name, decode := range decoders {
+			var got doc
+			gerr := decode([]byte(in), &got)
+			if (werr == nil) != (gerr == nil) {
+				t.Errorf("%s %q: encoding/json says %v, jsonx %v", name, in, werr, gerr)
+				continue
+			}
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(custom{})); diff != "" {
+				t.Errorf("%s %q (-encoding/json +jsonx):\n%s", name, in, diff)
+			}
 		}
 	}
 	for _, bad := range []string{`{"name":"x"`, `{"name":"x",}`, `{"name":x}`, "{\"name\":\"a\"}\xff", ``, `[`, `{"name":"a"} {}`,
 		// Garbage where nothing is decoded: in an unknown field, between raw
 		// list items.
 		`{"name":"a","unknown":Ov_ {"b":2}}`, `{"inner":{"raw":[{"a":1}, Ov_ {"b":2}]}}`, `{"name":"a"}}`, `{"map":{"x":01}}`, `{"map":nul}`} {
-		var v doc
-		if err := Unmarshal([]byte(bad), &v); err == nil {
-			t.Errorf("%q: decoded without an error", bad)
+		for name, decode := range decoders {
+			var v doc
+			if err := decode([]byte(bad), &v); err == nil {
+				t.Errorf("%s %q: decoded without an error", name, bad)
+			}
 		}
+	}
+}
+
+var decoders = map[string]func([]byte, any) error{"Unmarshal": Unmarshal, "UnmarshalRaw": UnmarshalRaw}
+
+// TestUnmarshalRawPointsIntoItsInput: UnmarshalRaw's raw messages are the
+// input's bytes, its strings are copies.
+func TestUnmarshalRawPointsIntoItsInput(t *testing.T) {
+	in := []byte(`{"id":"SUP-1","raw":{"a":1}}`)
+	var v inner
+	if err := UnmarshalRaw(in, &v); err != nil {
+		t.Fatal(err)
+	}
+	copy(in, bytes.Repeat([]byte("#"), len(in)))
+	if v.ID != "SUP-1" {
+		t.Errorf("the string changed with the input: %q", v.ID)
+	}
+	if string(v.Raw) != "#######" {
+		t.Errorf("raw message %q: want the input's bytes, overwritten", v.Raw)
 	}
 }
 
