@@ -158,6 +158,45 @@ func TestRebuildRestoresIdenticalParquet(t *testing.T) {
 	compareExportsExact(t, live.dir, before)
 }
 
+// TestFailedRebuildPublishesNothing: a rebuild that fails part way has
+// emptied the tables and refilled some; it must not export them, or months
+// would lose rows in the analysts' files. Two issues' payloads that share a
+// comment id (which a primary key refuses) make it fail.
+func TestFailedRebuildPublishesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := startLiveSite(t, 60, frozen(), nil)
+	ctx := context.Background()
+	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	before := t.TempDir()
+	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
+	must(t, live.svc.Close())
+
+	s, err := store.Open(ctx, storePath(live.cfg), store.Options{})
+	must(t, err)
+	var taken, dup, key string
+	err = s.DB().QueryRow(`SELECT a.comment_id, b.comment_id, b.issue_key FROM comments a, comments b
+		WHERE a.issue_key < b.issue_key ORDER BY a.issue_key, b.issue_key LIMIT 1`).Scan(&taken, &dup, &key)
+	must(t, err)
+	res, err := s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload, '"id":"' || ? || '"', '"id":"' || ? || '"')
+		WHERE issue_key = ? AND contains(payload, '"id":"' || ? || '"')`, dup, taken, key, dup)
+	must(t, err)
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("comment %s of %s not found in its payload", dup, key)
+	}
+	s.Close()
+
+	out, errOut, code := runCmd(t, siteEnviron(live), "rebuild", "--batch", "1")
+	if code != 1 || !strings.Contains(out, "rebuild: failed after") || !strings.Contains(out, "nothing exported") {
+		t.Fatalf("rebuild: code %d, want 1 and a line saying it failed and exported nothing\n%s\n%s", code, out, errOut)
+	}
+	compareExportsExact(t, live.dir, before)
+}
+
 // siteEnviron is the environment of a site's serve, for running commands
 // against its data directory (serve must be stopped).
 func siteEnviron(l *liveSite) []string {

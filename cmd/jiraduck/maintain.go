@@ -33,7 +33,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res pipeline.RebuildResult
-	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, func() (map[string]int, error) {
+	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func() (map[string]int, error) {
 		var err error
 		res, err = pipeline.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), pipeline.RebuildOptions{
 			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes,
@@ -56,9 +56,15 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	if res.Superseded > 0 {
 		superseded = fmt.Sprintf(", %d superseded (an older payload under a key a later one holds)", res.Superseded)
 	}
+	if runErr != nil {
+		fmt.Fprintf(e.stdout, "rebuild: failed after %d issues re-derived in %s; nothing exported, the published partitions are as they were; "+
+			"the tables stay partly rebuilt until a rebuild completes: run it again before serve or export\n",
+			res.Issues, time.Since(start).Round(time.Millisecond))
+		return runErr
+	}
 	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)%s\n",
 		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded)
-	return runErr
+	return nil
 }
 
 func runImport(ctx context.Context, e *env, args []string) error {
@@ -85,7 +91,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res pipeline.ImportResult
-	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, func() (map[string]int, error) {
+	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func() (map[string]int, error) {
 		var err error
 		res, err = pipeline.Import(ctx, b.store, b.writer, b.catalog.Options(), pipeline.ImportOptions{
 			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})
