@@ -195,6 +195,32 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 		t.Fatalf("rebuild: code %d, want 1 and a line saying it failed and exported nothing\n%s\n%s", code, out, errOut)
 	}
 	compareExportsExact(t, live.dir, before)
+
+	// Nothing else publishes the partial tables either.
+	for _, args := range [][]string{{"export"}, {"snapshot"}} {
+		out, errOut, code := runCmd(t, siteEnviron(live), args...)
+		if code != 1 || !strings.Contains(errOut, "partly rebuilt") {
+			t.Errorf("%s after a failed rebuild: code %d, want 1 and the reason\n%s\n%s", args[0], code, out, errOut)
+		}
+	}
+	compareExportsExact(t, live.dir, before)
+	if _, err := os.Stat(export.SnapshotPath(live.dir)); err == nil {
+		t.Error("a snapshot of the partial tables was written")
+	}
+
+	// The cause removed, a rebuild completes and publishes as before.
+	s, err = store.Open(ctx, storePath(live.cfg), store.Options{})
+	must(t, err)
+	_, err = s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload, '"id":"' || ? || '"', '"id":"' || ? || '"') WHERE issue_key = ?`, taken, dup, key)
+	must(t, err)
+	s.Close()
+	if out, errOut, code := runCmd(t, siteEnviron(live), "rebuild"); code != 0 {
+		t.Fatalf("rebuild after the fix: code %d\n%s\n%s", code, out, errOut)
+	}
+	compareExportsExact(t, live.dir, before)
+	if out, errOut, code := runCmd(t, siteEnviron(live), "export"); code != 0 {
+		t.Errorf("export after a completed rebuild: code %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 // siteEnviron is the environment of a site's serve, for running commands

@@ -27,12 +27,12 @@ func (b *batch) jobDeps() schedule.Deps {
 // wrote (each issue it wrote is whole), unless publishPartial is false: a
 // rebuild that fails leaves tables it emptied partly filled, and exporting
 // them would take rows away from the analysts' files.
-func (b *batch) recordRun(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func() (map[string]int, error)) (map[string]int, error) {
+func (b *batch) recordRun(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func(runID int64) (map[string]int, error)) (map[string]int, error) {
 	id, err := b.store.StartRun(ctx, job, args)
 	if err != nil {
 		return nil, err
 	}
-	counts, runErr := fn()
+	counts, runErr := fn(id)
 	var exported int
 	var exportErr error
 	if runErr == nil || publishPartial {
@@ -82,7 +82,7 @@ func pollSLA(ctx context.Context, e *env, job string, opts schedule.SLAPollOptio
 	defer b.Close()
 	start := time.Now()
 	var res schedule.SLAPollResult
-	_, runErr := b.recordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, true, func() (map[string]int, error) {
+	_, runErr := b.recordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, true, func(int64) (map[string]int, error) {
 		var err error
 		res, err = schedule.PollSLA(ctx, b.jobDeps(), opts)
 		return res.Counts(), err
@@ -123,7 +123,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res schedule.ReconcileResult
-	_, runErr := b.recordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, true, func() (map[string]int, error) {
+	_, runErr := b.recordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, true, func(int64) (map[string]int, error) {
 		var err error
 		res, err = schedule.Reconcile(ctx, b.jobDeps(), schedule.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
 		return res.Counts(), err

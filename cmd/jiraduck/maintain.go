@@ -33,10 +33,10 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res pipeline.RebuildResult
-	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func() (map[string]int, error) {
+	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func(runID int64) (map[string]int, error) {
 		var err error
 		res, err = pipeline.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), pipeline.RebuildOptions{
-			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes,
+			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, RunID: runID,
 			Progress: func(done int) {
 				if done%10000 < *batchSize {
 					log.WithField("issues", done).Info("rebuild progress")
@@ -58,7 +58,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	}
 	if runErr != nil {
 		fmt.Fprintf(e.stdout, "rebuild: failed after %d issues re-derived in %s; nothing exported, the published partitions are as they were; "+
-			"the tables stay partly rebuilt until a rebuild completes: run it again before serve or export\n",
+			"if it emptied the tables, serve, export and snapshot publish nothing until a rebuild completes: fix the cause and run it again\n",
 			res.Issues, time.Since(start).Round(time.Millisecond))
 		return runErr
 	}
@@ -91,7 +91,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res pipeline.ImportResult
-	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func() (map[string]int, error) {
+	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func(int64) (map[string]int, error) {
 		var err error
 		res, err = pipeline.Import(ctx, b.store, b.writer, b.catalog.Options(), pipeline.ImportOptions{
 			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})

@@ -226,6 +226,9 @@ func (e *Exporter) Status() Status {
 func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.s.CheckRebuild(ctx); err != nil {
+		return nil, e.fail(err)
+	}
 	dirty, err := e.s.DirtyPartitions(ctx)
 	if err != nil {
 		return nil, e.fail(err)

@@ -45,6 +45,9 @@ type SnapshotResult struct {
 // the new one, never a half-written one.
 func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult, error) {
 	start := time.Now()
+	if err := s.CheckRebuild(ctx); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	if err := files.MkdirAll(filepath.Dir(out)); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}

@@ -30,6 +30,10 @@ type RebuildOptions struct {
 	AttachmentMaxBytes int64
 	// Progress is told after each batch.
 	Progress func(done int)
+	// RunID is the rebuild's sync_runs row: emptying the tables and ending
+	// the rebuild are recorded there (store.CheckRebuild), so that nothing
+	// publishes the tables while they are partial.
+	RunID int64
 }
 
 // RebuildResult counts a rebuild.
@@ -62,6 +66,11 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := store.EmptyTables(ctx, tx, normalize.Tables); err != nil {
 			return err
+		}
+		if ro.RunID != 0 {
+			if err := store.SetRunCursor(ctx, tx, ro.RunID, store.RebuildEmptied); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
 		return err
@@ -169,8 +178,13 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	// Links were written as their payloads saw the other ends; they follow
 	// the stored issues now, as the live path keeps them.
 	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := store.ResolveAllLinks(ctx, tx)
-		return err
+		if _, err := store.ResolveAllLinks(ctx, tx); err != nil {
+			return err
+		}
+		if ro.RunID != 0 {
+			return store.SetRunCursor(ctx, tx, ro.RunID, store.RebuildComplete)
+		}
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)

@@ -140,3 +140,43 @@ func (s *Store) SyncStates(ctx context.Context) (map[string]SyncState, error) {
 
 // ErrNoRun means no run of the job was recorded.
 var ErrNoRun = errors.New("no run recorded")
+
+// A rebuild records in its run's cursor whether the analyst tables are
+// partial: RebuildEmptied in the transaction that empties them, and
+// RebuildComplete in the one that ends the rebuild. Until a rebuild completes
+// the tables hold only the issues it reached, and publishing them would take
+// rows away from the analysts' files.
+const (
+	RebuildEmptied  = "tables emptied"
+	RebuildComplete = "complete"
+)
+
+// SetRunCursor records how far a run got, inside tx so that it commits with
+// the work it describes.
+func SetRunCursor(ctx context.Context, tx *sql.Tx, id int64, cursor string) error {
+	if err := execErr(tx.ExecContext(ctx, `UPDATE sync_runs SET cursor = ? WHERE run_id = ?`, cursor, id)); err != nil {
+		return fmt.Errorf("record run progress: %w", err)
+	}
+	return nil
+}
+
+// ErrPartialRebuild means the latest rebuild emptied the analyst tables and
+// did not finish: they are partial until a rebuild completes.
+var ErrPartialRebuild = errors.New("the analyst tables are partly rebuilt: a rebuild emptied them and did not finish; run jiraduck rebuild again before publishing")
+
+// CheckRebuild returns ErrPartialRebuild (naming the run) while the latest
+// rebuild has emptied the tables without completing.
+func (s *Store) CheckRebuild(ctx context.Context) error {
+	var id int64
+	var cursor sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT run_id, cursor FROM sync_runs WHERE job = 'rebuild' ORDER BY run_id DESC LIMIT 1`).Scan(&id, &cursor)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check the last rebuild: %w", err)
+	case cursor.String == RebuildEmptied:
+		return fmt.Errorf("%w (run %d)", ErrPartialRebuild, id)
+	}
+	return nil
+}
