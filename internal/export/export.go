@@ -40,8 +40,8 @@ type Options struct {
 	Interval time.Duration
 	Logger   logrus.FieldLogger
 	// Workers is how many partitions are written at once (default 1). The
-	// batch commands, which may rewrite every partition, use one per core;
-	// serve keeps one, so that its memory stays low beside its writes.
+	// batch commands, which may rewrite every partition, use two; serve
+	// keeps one, so that its memory stays low beside its writes.
 	Workers int
 	// Observe, if set, is called after each partition is published with its
 	// rows, how long writing it took and how long since the change that
