@@ -131,15 +131,8 @@ func TestRebuildRestoresIdenticalParquet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 120, frozen(), nil)
+	live, before := publishedSite(t, 120)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	live.settle(t)
-	before := t.TempDir()
-	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
-	must(t, live.svc.Close())
 
 	// Drop every analyst row, then rebuild with the command.
 	s, err := store.Open(ctx, storePath(live.cfg), store.Options{})
@@ -166,15 +159,8 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 60, frozen(), nil)
+	live, before := publishedSite(t, 60)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	live.settle(t)
-	before := t.TempDir()
-	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
-	must(t, live.svc.Close())
 
 	s, err := store.Open(ctx, storePath(live.cfg), store.Options{})
 	must(t, err)
@@ -221,6 +207,22 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 	if out, errOut, code := runCmd(t, siteEnviron(live), "export"); code != 0 {
 		t.Errorf("export after a completed rebuild: code %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// publishedSite backfills a site of n issues, waits until it is exported,
+// stops its serve and returns it with a copy of its published files (a data
+// dir holding parquet/jira) to compare later exports with.
+func publishedSite(t *testing.T, n int) (*liveSite, string) {
+	t.Helper()
+	live := startLiveSite(t, n, frozen(), nil)
+	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	before := t.TempDir()
+	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
+	must(t, live.svc.Close())
+	return live, before
 }
 
 // siteEnviron is the environment of a site's serve, for running commands

@@ -153,15 +153,8 @@ func followLinks(ctx context.Context, tx *sql.Tx, issues []*normalize.Issue) ([]
 	if err != nil {
 		return nil, fmt.Errorf("apply: follow linked issues: %w", err)
 	}
-	keys, err := returnedKeys(ctx, tx, `UPDATE issuelinks SET linked_issue_key = e.issue_key, linked_issue_summary = e.summary,
-			linked_issue_status = e.status, linked_issue_priority = e.priority
-		FROM (SELECT unnest(from_json(?::JSON, '`+endRowType+`'), recursive := true)) AS e
-		WHERE issuelinks.linked_issue_id = e.issue_id
-		  AND (issuelinks.linked_issue_key IS DISTINCT FROM e.issue_key
-		    OR issuelinks.linked_issue_summary IS DISTINCT FROM e.summary
-		    OR issuelinks.linked_issue_status IS DISTINCT FROM e.status
-		    OR issuelinks.linked_issue_priority IS DISTINCT FROM e.priority)
-		RETURNING issuelinks.issue_key`, string(param))
+	keys, err := returnedKeys(ctx, tx, followEnds(`(SELECT unnest(from_json(?::JSON, '`+endRowType+`'), recursive := true))`)+
+		` RETURNING issuelinks.issue_key`, string(param))
 	if err != nil {
 		return nil, fmt.Errorf("apply: follow linked issues: %w", err)
 	}
@@ -183,6 +176,20 @@ type endRow struct {
 }
 
 const endRowType = `[{"issue_id": "VARCHAR", "issue_key": "VARCHAR", "summary": "VARCHAR", "status": "VARCHAR", "priority": "VARCHAR"}]`
+
+// followEnds is the UPDATE that sets the linked_issue_* columns of every link
+// row whose other end is among ends (a relation with issue_id, issue_key,
+// summary, status and priority), where they differ.
+func followEnds(ends string) string {
+	return `UPDATE issuelinks SET linked_issue_key = e.issue_key, linked_issue_summary = e.summary,
+			linked_issue_status = e.status, linked_issue_priority = e.priority
+		FROM ` + ends + ` AS e
+		WHERE issuelinks.linked_issue_id = e.issue_id
+		  AND (issuelinks.linked_issue_key IS DISTINCT FROM e.issue_key
+		    OR issuelinks.linked_issue_summary IS DISTINCT FROM e.summary
+		    OR issuelinks.linked_issue_status IS DISTINCT FROM e.status
+		    OR issuelinks.linked_issue_priority IS DISTINCT FROM e.priority)`
+}
 
 // ResolveAllLinks does for every link row of the store at once what
 // resolveLinks and followLinks do for a batch: links to deleted issues go
@@ -207,14 +214,7 @@ func ResolveAllLinks(ctx context.Context, tx *sql.Tx) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("resolve links: %w", err)
 	}
-	res, err = tx.ExecContext(ctx, `UPDATE issuelinks SET linked_issue_key = i.issue_key, linked_issue_summary = i.summary,
-			linked_issue_status = i.status, linked_issue_priority = i.priority
-		FROM issues AS i
-		WHERE issuelinks.linked_issue_id = i.issue_id
-		  AND (issuelinks.linked_issue_key IS DISTINCT FROM i.issue_key
-		    OR issuelinks.linked_issue_summary IS DISTINCT FROM i.summary
-		    OR issuelinks.linked_issue_status IS DISTINCT FROM i.status
-		    OR issuelinks.linked_issue_priority IS DISTINCT FROM i.priority)`)
+	res, err = tx.ExecContext(ctx, followEnds(`issues`))
 	if err != nil {
 		return 0, fmt.Errorf("resolve links: follow linked issues: %w", err)
 	}
