@@ -53,6 +53,10 @@ type Options struct {
 	// (default 256 MiB): while the store cannot take them, deliveries past
 	// it are refused with 503 and Jira retries them.
 	MaxUnmoved int64
+
+	// filterCapacity is the smallest delivery filter (tests make it tiny
+	// to see it reloaded); minFilterCapacity when zero.
+	filterCapacity int
 }
 
 // Intake is the webhook receiver. Close it to stop its appender.
@@ -97,6 +101,10 @@ type Intake struct {
 	// commits counts committed group transactions; tests read it to see
 	// that concurrent deliveries share a commit.
 	commits atomic.Int64
+
+	// delivered holds every delivery id the store or the journal has; only
+	// the appender goroutine (and New, before it starts) uses it.
+	delivered *deliveryFilter
 }
 
 type appendReq struct {
@@ -146,8 +154,8 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	in.moveCond = sync.NewCond(&in.moveMu)
 	in.moveGrace = moveGrace
 	in.insert = func(events []*store.Event) error {
-		return s.WithTx(context.Background(), func(tx *sql.Tx) error {
-			return store.InsertEvents(context.Background(), tx, events)
+		return s.WithBulkTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			return store.InsertEvents(ctx, tx, events)
 		})
 	}
 	last, err := s.LastEventAt(ctx)
@@ -182,6 +190,10 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 			in.track(todo)
 			in.moves <- todo
 		}
+	}
+	if err := in.loadDeliveries(ctx, 0); err != nil {
+		j.close()
+		return nil, err
 	}
 	in.wg.Add(1)
 	go in.appender()
@@ -250,6 +262,36 @@ func (in *Intake) track(events []*store.Event) {
 		in.unmoved++
 		in.unmovedBytes += int64(len(e.Body))
 	}
+}
+
+// loadDeliveries makes a new delivery filter of every delivery id stored
+// or journaled, with room for twice as many ids as it finds (and at least
+// twice atLeast). The journaled ids are read first: one the mover moves
+// meanwhile is then in the store when it is scanned.
+func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
+	in.moveMu.Lock()
+	unmoved := make([]string, 0, len(in.unmovedIDs))
+	for d := range in.unmovedIDs {
+		unmoved = append(unmoved, d)
+	}
+	in.moveMu.Unlock()
+	stored, err := in.s.DeliveryCount(ctx)
+	if err != nil {
+		return err
+	}
+	smallest := in.opts.filterCapacity
+	if smallest <= 0 {
+		smallest = minFilterCapacity
+	}
+	f := newDeliveryFilter(max(2*max(stored+len(unmoved), atLeast), smallest))
+	if err := in.s.EachDelivery(ctx, f.add); err != nil {
+		return err
+	}
+	for _, d := range unmoved {
+		f.add(d)
+	}
+	in.delivered = f
+	return nil
 }
 
 // mover puts journaled events into webhook_events, in the order they were
@@ -581,6 +623,14 @@ func (in *Intake) commit(batch []*appendReq) {
 // to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	results := make([]appendResult, len(batch))
+	if in.delivered.full() {
+		// Here, between groups, every accepted id is in the store or
+		// still journaled, where loadDeliveries finds it.
+		if err := in.loadDeliveries(context.Background(), in.delivered.held); err != nil {
+			// The full filter stays right; it only says "maybe" more often.
+			in.log.WithError(err).Warn("delivery filter not reloaded")
+		}
+	}
 	// Deliveries journaled but not yet moved are looked up first: one the
 	// mover moves meanwhile is in the store before it leaves this set.
 	in.moveMu.Lock()
@@ -593,7 +643,7 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		case d == "":
 		case in.unmovedIDs[d]:
 			dup[d] = true
-		default:
+		case in.delivered.mayHold(d):
 			ask = append(ask, d)
 		}
 	}
@@ -635,6 +685,11 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	if err := in.journal.append(rows); err != nil {
 		in.failed(err)
 		return nil, err
+	}
+	for _, e := range rows {
+		if e.DeliveryID != "" {
+			in.delivered.add(e.DeliveryID)
+		}
 	}
 	in.commits.Add(1)
 	in.nextID = next

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -392,4 +394,99 @@ func sampleRowsWithField(key, id string) *normalize.Rows {
 	r := sampleRows(key, id, march)
 	r.Fields = []normalize.IssueField{{IssueKey: key, FieldID: "customfield_1", ValueJSON: sp(`{"value":"Gold"}`)}}
 	return r
+}
+
+// TestInsertEventsPathsAgree checks that the appender (WithBulkTx) and the
+// multi-row INSERT (WithTx) store an event identically: NULLs for the
+// absent ids and timestamp, the body byte for byte, the counters.
+func TestInsertEventsPathsAgree(t *testing.T) {
+	ctx := context.Background()
+	received := time.Date(2025, 3, 1, 9, 34, 49, 730000000, time.UTC)
+	events := func(first int64) []*Event {
+		return []*Event{
+			{ID: first, DeliveryID: fmt.Sprintf("d-%d", first), Type: "jira:issue_updated", IssueKey: "SUP-1", IssueID: "100",
+				JiraTimestamp: received.Add(-time.Second), ReceivedAt: received, RetryCount: 2, State: EventPending,
+				Body: []byte(`{"webhookEvent":"jira:issue_updated","text":"line\nquote\" é \u0000"}`)},
+			{ID: first + 1, Type: "issuelink_created", RelatedIssueID: "200", ReceivedAt: received, State: EventIgnored},
+		}
+	}
+	dump := func(s *Store, first int64) string {
+		var out strings.Builder
+		rows, err := s.DB().QueryContext(ctx, `SELECT event_id - ?, coalesce(delivery_id, '<null>'), webhook_event,
+			coalesce(issue_key, '<null>'), coalesce(issue_id, '<null>'), coalesce(related_issue_id, '<null>'),
+			coalesce(strftime(jira_timestamp, '%Y-%m-%dT%H:%M:%S.%g%z'), '<null>'), strftime(received_at, '%Y-%m-%dT%H:%M:%S.%g%z'),
+			retry_count, state, attempts, coalesce(body, '<null>')
+			FROM webhook_events WHERE event_id BETWEEN ? AND ? + 1 ORDER BY event_id`, first, first, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&out, vals...)
+		}
+		return strings.ReplaceAll(out.String(), fmt.Sprintf("d-%d", first), "d-N")
+	}
+	s := migrated(t)
+	if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events(1)) }); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if bulkConn(ctx) == nil {
+			t.Error("WithBulkTx gave no connection for the appender")
+		}
+		return InsertEvents(ctx, tx, events(10))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserted, appended := dump(s, 1), dump(s, 10)
+	if !strings.Contains(inserted, `\u0000`) || !strings.Contains(inserted, "<null>") {
+		t.Fatalf("inserted rows lack what the test is about:\n%s", inserted)
+	}
+	if inserted != appended {
+		t.Errorf("appended events differ from inserted ones:\ninserted:\n%s\nappended:\n%s", inserted, appended)
+	}
+}
+
+// TestWithBulkTxRollsBack checks that a failing bulk transaction leaves
+// nothing behind, a duplicate key included (the appender reports it only
+// when it is closed).
+func TestWithBulkTxRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	ev := func(id int64, delivery string) *Event {
+		return &Event{ID: id, DeliveryID: delivery, Type: "jira:issue_updated", ReceivedAt: time.Now().UTC(), State: EventPending}
+	}
+	if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return InsertEvents(ctx, tx, []*Event{ev(1, "d-1")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return InsertEvents(ctx, tx, []*Event{ev(2, "d-2"), ev(3, "d-1")})
+	})
+	if err == nil {
+		t.Fatal("a repeated delivery id was appended without an error")
+	}
+	err = s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := InsertEvents(ctx, tx, []*Event{ev(4, "d-4")}); err != nil {
+			return err
+		}
+		return errors.New("caller gave up")
+	})
+	if err == nil || err.Error() != "caller gave up" {
+		t.Fatalf("got %v, want the caller's error", err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM webhook_events`); n != 1 {
+		t.Errorf("events stored: got %d, want 1 (the failed transactions left nothing)", n)
+	}
 }

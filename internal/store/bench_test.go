@@ -265,3 +265,47 @@ func BenchmarkInsertEventUnderLoad(b *testing.B) {
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkMoveEvents is the intake's move of journaled events into the
+// store: groups of 64 deliveries of about 15 KB, each group in one
+// transaction.
+func BenchmarkMoveEvents(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const group = 64
+	id := 0
+	batch := func() []*Event {
+		events := make([]*Event, group)
+		for i := range events {
+			id++
+			events[i] = &Event{ID: int64(id), DeliveryID: fmt.Sprintf("d-%d", id), Type: "jira:issue_updated", IssueKey: "SUP-1",
+				IssueID: "10001", ReceivedAt: time.Now().UTC(), State: EventPending, Body: eventBody}
+		}
+		return events
+	}
+	b.Run("insert", func(b *testing.B) {
+		b.SetBytes(group * int64(len(eventBody)))
+		for b.Loop() {
+			events := batch()
+			if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		b.SetBytes(group * int64(len(eventBody)))
+		for b.Loop() {
+			events := batch()
+			if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -58,6 +58,35 @@ func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]
 	return known, nil
 }
 
+// DeliveryCount is the number of stored events with a delivery id.
+func (s *Store) DeliveryCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(delivery_id) FROM webhook_events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// EachDelivery calls fn with every stored delivery id.
+func (s *Store) EachDelivery(ctx context.Context, fn func(id string)) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("read deliveries: %w", err)
+		}
+		fn(id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
+	}
+	return nil
+}
+
 // StoredEventIDs returns which of the event ids are stored.
 func (s *Store) StoredEventIDs(ctx context.Context, ids []int64) (map[int64]bool, error) {
 	out, err := presentValues(ctx, s.db, `SELECT event_id FROM webhook_events WHERE event_id IN (%s)`, ids)
@@ -106,20 +135,20 @@ func scanSet[T comparable](rows *sql.Rows, set map[T]bool) error {
 	return rows.Err()
 }
 
-// InsertEvents appends events in one statement.
+// eventColumns are the columns InsertEvents writes.
+var eventColumns = []string{"event_id", "delivery_id", "webhook_event", "issue_key", "issue_id", "related_issue_id",
+	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body"}
+
+// InsertEvents appends events: through DuckDB's appender when ctx comes from
+// WithBulkTx, else in one multi-row INSERT. Webhook bodies are about 15 KB,
+// and a group of 64 took 1.8 times as long to insert with bound parameters
+// as to append (BenchmarkMoveEvents).
 func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO webhook_events (event_id, delivery_id, webhook_event, issue_key, issue_id, related_issue_id,
-		jira_timestamp, received_at, retry_count, state, attempts, body) VALUES `)
-	args := make([]any, 0, 12*len(events))
+	rows := make([][]any, len(events))
 	for i, e := range events {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)")
 		var ts *time.Time
 		if !e.JiraTimestamp.IsZero() {
 			t := e.JiraTimestamp
@@ -130,8 +159,22 @@ func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 			s := string(e.Body)
 			body = &s
 		}
-		args = append(args, e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
-			nullable(e.RelatedIssueID), ts, e.ReceivedAt, e.RetryCount, e.State, body)
+		rows[i] = []any{e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
+			nullable(e.RelatedIssueID), ts, e.ReceivedAt, int32(e.RetryCount), e.State, int32(0), body}
+	}
+	if conn := bulkConn(ctx); conn != nil {
+		return appendRows(conn, "webhook_events", eventColumns, rows)
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO webhook_events (" + strings.Join(eventColumns, ", ") + ") VALUES ")
+	tuple := "(" + placeholders(len(eventColumns)) + ")"
+	args := make([]any, 0, len(eventColumns)*len(events))
+	for i, row := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		args = append(args, row...)
 	}
 	return execErr(tx.ExecContext(ctx, b.String(), args...))
 }

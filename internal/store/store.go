@@ -154,11 +154,33 @@ func (s *Store) Close() error {
 // back on error or panic. DuckDB silently discards a transaction whose statement
 // failed even when Commit returns nil, so fn must return every Exec error; a
 // conflict with a concurrent writer comes back as ErrConflict.
-func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	return finishTx(tx, func() error { return fn(tx) })
+}
+
+// WithBulkTx is WithTx on a connection of its own, whose transaction DuckDB's
+// appender joins: the ctx fn is given lets the bulk writes of this package
+// (InsertEvents, the inserts of ApplyBatch) append instead of binding every
+// value as a parameter.
+func (s *Store) WithBulkTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connection: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return finishTx(tx, func() error { return fn(withBulk(ctx, conn), tx) })
+}
+
+// finishTx runs fn inside tx, then commits, or rolls back on error or panic.
+func finishTx(tx *sql.Tx, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
@@ -168,7 +190,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = fn(); err != nil {
 		return conflict(err)
 	}
 	if err = tx.Commit(); err != nil {
