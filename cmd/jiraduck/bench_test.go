@@ -97,11 +97,12 @@ func TestBenchQuick(t *testing.T) {
 // other setting of the caller (a stray JIRA_* would point them elsewhere).
 func TestChildEnvPassesMemorySettings(t *testing.T) {
 	t.Setenv("JIRADUCK_DUCKDB_MEMORY_LIMIT", "160MB")
+	t.Setenv("JIRADUCK_DUCKDB_RELEASE_MEMORY", "true")
 	t.Setenv("GOMEMLIMIT", "100MiB")
 	t.Setenv("GOGC", "50")
 	t.Setenv("JIRA_BASE_URL", "https://elsewhere.example")
 	env := childEnv(map[string]string{"JIRADUCK_DATA_DIR": "/d"}, "")
-	for _, want := range []string{"JIRADUCK_DUCKDB_MEMORY_LIMIT=160MB", "GOMEMLIMIT=100MiB", "GOGC=50", "JIRADUCK_DATA_DIR=/d"} {
+	for _, want := range []string{"JIRADUCK_DUCKDB_MEMORY_LIMIT=160MB", "JIRADUCK_DUCKDB_RELEASE_MEMORY=true", "GOMEMLIMIT=100MiB", "GOGC=50", "JIRADUCK_DATA_DIR=/d"} {
 		if !slices.Contains(env, want) {
 			t.Errorf("child environment lacks %s: %v", want, env)
 		}

@@ -54,8 +54,11 @@ type Config struct {
 	AttachmentMaxBytes int64 `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
 	// DuckDBMemoryLimit caps DuckDB's buffer pool (its cache of the store's
 	// blocks); without a cap DuckDB takes up to 80% of the machine's memory.
-	DuckDBMemoryLimit string        `env:"JIRADUCK_DUCKDB_MEMORY_LIMIT" envDefault:"512MB"`
-	EventRetention    time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
+	DuckDBMemoryLimit string `env:"JIRADUCK_DUCKDB_MEMORY_LIMIT" envDefault:"512MB"`
+	// DuckDBReleaseMemory makes DuckDB return the memory it frees to the
+	// system at once instead of keeping it for reuse.
+	DuckDBReleaseMemory bool          `env:"JIRADUCK_DUCKDB_RELEASE_MEMORY"`
+	EventRetention      time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
 
 	LogLevel  string `env:"JIRADUCK_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"JIRADUCK_LOG_FORMAT"`

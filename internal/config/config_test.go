@@ -46,18 +46,19 @@ func TestDefaults(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	c, err := FromMap(map[string]string{
-		"JIRA_DOMAIN":                  "acme.atlassian.net",
-		"JIRA_EMAIL":                   "bot@acme.test",
-		"JIRA_API_TOKEN":               "tok",
-		"JIRA_SLA_FIELDS":              "customfield_10328:first_response, customfield_10161:time_to_resolution,customfield_10500:time_to_triage",
-		"JIRA_FIELD_MAP":               "customfield_10004:severity",
-		"JIRADUCK_WORKERS":             "8",
-		"JIRADUCK_SLA_POLL_SCHEDULE":   "",
-		"JIRADUCK_RECONCILE_SCHEDULE":  "*/5 * * * *",
-		"JIRADUCK_EVENT_RETENTION":     "48h",
-		"JIRADUCK_DUCKDB_MEMORY_LIMIT": " 2 GiB ",
-		"JIRADUCK_LOG_LEVEL":           "DEBUG",
-		"JIRADUCK_LOG_FORMAT":          "json",
+		"JIRA_DOMAIN":                    "acme.atlassian.net",
+		"JIRA_EMAIL":                     "bot@acme.test",
+		"JIRA_API_TOKEN":                 "tok",
+		"JIRA_SLA_FIELDS":                "customfield_10328:first_response, customfield_10161:time_to_resolution,customfield_10500:time_to_triage",
+		"JIRA_FIELD_MAP":                 "customfield_10004:severity",
+		"JIRADUCK_WORKERS":               "8",
+		"JIRADUCK_SLA_POLL_SCHEDULE":     "",
+		"JIRADUCK_RECONCILE_SCHEDULE":    "*/5 * * * *",
+		"JIRADUCK_EVENT_RETENTION":       "48h",
+		"JIRADUCK_DUCKDB_MEMORY_LIMIT":   " 2 GiB ",
+		"JIRADUCK_DUCKDB_RELEASE_MEMORY": "true",
+		"JIRADUCK_LOG_LEVEL":             "DEBUG",
+		"JIRADUCK_LOG_FORMAT":            "json",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,9 @@ func TestValues(t *testing.T) {
 	}
 	if c.ReconcileSchedule != "*/5 * * * *" || c.Workers != 8 || c.EventRetention != 48*time.Hour {
 		t.Errorf("got %q %d %v", c.ReconcileSchedule, c.Workers, c.EventRetention)
+	}
+	if !c.DuckDBReleaseMemory {
+		t.Errorf("DuckDBReleaseMemory: got false, want true")
 	}
 	if c.DuckDBMemoryLimit != "2 GiB" {
 		t.Errorf("DuckDBMemoryLimit: got %q, want 2 GiB", c.DuckDBMemoryLimit)

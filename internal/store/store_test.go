@@ -376,6 +376,26 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestReleaseMemory: ReleaseMemory reaches DuckDB as a zero threshold for
+// purging freed memory, and the default leaves DuckDB's.
+func TestReleaseMemory(t *testing.T) {
+	for _, release := range []bool{false, true} {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName), Options{ReleaseMemory: release})
+		if err != nil {
+			t.Fatalf("open with ReleaseMemory %v: %v", release, err)
+		}
+		var got string
+		err = s.DB().QueryRow(`SELECT current_setting('allocator_bulk_deallocation_flush_threshold')`).Scan(&got)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if zero := got == "0 bytes"; zero != release {
+			t.Errorf("ReleaseMemory %v: threshold %q", release, got)
+		}
+	}
+}
+
 // TestEmptyTablesKeepsTheirDefinition: emptied tables keep their columns,
 // keys and constraints, promoted field columns included, and take rows again.
 func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
