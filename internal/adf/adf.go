@@ -23,8 +23,6 @@ package adf
 import (
 	"bytes"
 	"encoding/json"
-
-	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Text renders an ADF document as plain text.
@@ -45,9 +43,9 @@ func decode(raw []byte) any {
 	if len(raw) == 0 {
 		return nil
 	}
-	var v any
-	if err := jsonx.Unmarshal(raw, &v); err != nil {
-		// Unmarshal is all or nothing; the partial decoder keeps what came
+	v, err := parseJSON(raw)
+	if err != nil {
+		// parseJSON is all or nothing; the partial decoder keeps what came
 		// before a syntax error or a nesting beyond encoding/json's limit.
 		return decodePartial(raw)
 	}
