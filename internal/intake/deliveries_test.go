@@ -61,3 +61,37 @@ func TestDeliveryFilterReloads(t *testing.T) {
 		t.Errorf("filter capacity after %d deliveries: got %d, want it grown past them", n, c)
 	}
 }
+
+// TestDeliveryFilterReloadFails: when the store cannot be read to reload a
+// full filter, deliveries are still taken (into the journal), and once the
+// store is back every one of them is recognised when it comes again.
+func TestDeliveryFilterReloadFails(t *testing.T) {
+	h := newHarness(t, Options{filterCapacity: 4})
+	id := func(i int) http.Header { return header("X-Atlassian-Webhook-Identifier", fmt.Sprint("delivery-", i)) }
+	for i := range 5 {
+		h.accepted(t, h.post(issueBody("SUP-1"), id(i)))
+	}
+	h.flush(t)
+	if _, err := h.s.DB().Exec(`ALTER TABLE webhook_events RENAME TO webhook_events_away`); err != nil {
+		t.Fatal(err)
+	}
+	// The filter is full: this group's reload fails. A new id is then
+	// taken unless the filter answers "maybe" for it, which sends it to
+	// the store, which fails: 503, and Jira would retry it.
+	w := h.post(issueBody("SUP-1"), id(5))
+	if w.Code != http.StatusAccepted && w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("delivery-5 while the store is away: status %d (%s), want 202 or 503", w.Code, w.Body.String())
+	}
+	taken := w.Code == http.StatusAccepted
+	if _, err := h.s.DB().Exec(`ALTER TABLE webhook_events_away RENAME TO webhook_events`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if i == 5 && !taken {
+			continue
+		}
+		if w := h.post(issueBody("SUP-1"), id(i)); w.Code != http.StatusOK {
+			t.Errorf("delivery-%d again: status %d (%s), want 200 duplicate", i, w.Code, w.Body.String())
+		}
+	}
+}

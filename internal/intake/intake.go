@@ -627,8 +627,10 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		// Here, between groups, every accepted id is in the store or
 		// still journaled, where loadDeliveries finds it.
 		if err := in.loadDeliveries(context.Background(), in.delivered.held); err != nil {
-			// The full filter stays right; it only says "maybe" more often.
+			// The full filter stays right; it only says "maybe" more
+			// often. The next attempt waits for as many ids again.
 			in.log.WithError(err).Warn("delivery filter not reloaded")
+			in.delivered.capacity = 2 * in.delivered.held
 		}
 	}
 	// Deliveries journaled but not yet moved are looked up first: one the
