@@ -267,8 +267,9 @@ func BenchmarkInsertEventUnderLoad(b *testing.B) {
 }
 
 // BenchmarkMoveEvents is the intake's move of journaled events into the
-// store: groups of 64 deliveries of about 15 KB, each group in one
-// transaction.
+// store: deliveries of about 15 KB, in groups of one (a quiet site) and of
+// 64 (a storm), each group in one transaction, inserted with bound
+// parameters and appended.
 func BenchmarkMoveEvents(b *testing.B) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
@@ -279,10 +280,9 @@ func BenchmarkMoveEvents(b *testing.B) {
 	if _, _, err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	const group = 64
 	id := 0
-	batch := func() []*Event {
-		events := make([]*Event, group)
+	batch := func(n int) []*Event {
+		events := make([]*Event, n)
 		for i := range events {
 			id++
 			events[i] = &Event{ID: int64(id), DeliveryID: fmt.Sprintf("d-%d", id), Type: "jira:issue_updated", IssueKey: "SUP-1",
@@ -290,22 +290,24 @@ func BenchmarkMoveEvents(b *testing.B) {
 		}
 		return events
 	}
-	b.Run("insert", func(b *testing.B) {
-		b.SetBytes(group * int64(len(eventBody)))
-		for b.Loop() {
-			events := batch()
-			if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
-				b.Fatal(err)
+	for _, group := range []int{1, 64} {
+		b.Run(fmt.Sprintf("group=%d/insert", group), func(b *testing.B) {
+			b.SetBytes(int64(group * len(eventBody)))
+			for b.Loop() {
+				events := batch(group)
+				if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("append", func(b *testing.B) {
-		b.SetBytes(group * int64(len(eventBody)))
-		for b.Loop() {
-			events := batch()
-			if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
-				b.Fatal(err)
+		})
+		b.Run(fmt.Sprintf("group=%d/append", group), func(b *testing.B) {
+			b.SetBytes(int64(group * len(eventBody)))
+			for b.Loop() {
+				events := batch(group)
+				if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
