@@ -49,14 +49,7 @@ func emulatedRows(b *testing.B, em *emulator.Emulator, key string) *normalize.Ro
 func filledStore(b *testing.B, em *emulator.Emulator) *Store {
 	b.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	if _, _, err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	s := migrated(b)
 	keys := em.Keys()
 	for start := 0; start < len(keys); start += 500 {
 		var batch []*normalize.Rows
@@ -188,14 +181,7 @@ func appendEvent(ctx context.Context, s *Store, i int) error {
 // own transaction: what a lone delivery waits for before its 202.
 func BenchmarkInsertEvent(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, _, err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	s := migrated(b)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -272,14 +258,7 @@ func BenchmarkInsertEventUnderLoad(b *testing.B) {
 // parameters and appended.
 func BenchmarkMoveEvents(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, _, err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	s := migrated(b)
 	id := 0
 	batch := func(n int) []*Event {
 		events := make([]*Event, n)

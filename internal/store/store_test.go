@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func openTemp(t *testing.T) *Store {
+func openTemp(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data", FileName), Options{})
 	if err != nil {
@@ -28,7 +28,7 @@ func openTemp(t *testing.T) *Store {
 	return s
 }
 
-func migrated(t *testing.T) *Store {
+func migrated(t testing.TB) *Store {
 	t.Helper()
 	s := openTemp(t)
 	if _, _, err := s.Migrate(context.Background()); err != nil {

@@ -217,22 +217,7 @@ func (w *Writer) inTx(fn func(ctx context.Context, tx *sql.Tx) error) (err error
 		w.conn = nil
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(withBulk(w.ctx, w.conn), tx); err != nil {
-		return conflict(err)
-	}
-	if err = tx.Commit(); err != nil {
-		return conflict(fmt.Errorf("commit: %w", err))
-	}
-	return nil
+	return finishTx(tx, func() error { return fn(withBulk(w.ctx, w.conn), tx) })
 }
 
 // applyAll writes the issue writes of a batch with as few ApplyBatch calls as
