@@ -76,9 +76,18 @@ func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 }
 
 // exportDirty publishes every partition the command changed, even when the
-// command itself was interrupted.
+// command itself was interrupted. It checkpoints first: what a load appended
+// since DuckDB's last checkpoint, and the index entries it added, stay pinned
+// in memory until a checkpoint writes them out, and the exports after a
+// 1,000,000-issue rebuild ran out of memory at the 512MB cap when the last
+// automatic checkpoint was long before. The checkpoint at Close has that
+// much less to do.
 func (b *batch) exportDirty() (int, error) {
-	done, err := b.exporter.ExportDirty(context.Background())
+	ctx := context.Background()
+	if err := b.store.Checkpoint(ctx); err != nil {
+		b.log.WithError(err).Warn("checkpoint before exporting failed; exporting all the same")
+	}
+	done, err := b.exporter.ExportDirty(ctx)
 	return len(done), err
 }
 
