@@ -72,6 +72,9 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 				return err
 			}
 		}
+		// The digests describe rows this rebuild replaces, and it writes
+		// none (ApplyOptions.KeepPayload): the first apply of each issue
+		// after it rewrites the issue's rows and stores them.
 		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
 		return err
 	})

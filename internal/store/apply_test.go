@@ -490,3 +490,50 @@ func TestWithBulkTxRollsBack(t *testing.T) {
 		t.Errorf("events stored: got %d, want 1 (the failed transactions left nothing)", n)
 	}
 }
+
+// TestKeepPayloadLeavesDigestsToTheNextApply: a rebuild's batches
+// (KeepPayload) write the analyst tables but not raw_issues, so the digests
+// the rebuild cleared stay NULL; the next apply of the issue rewrites every
+// table and stores them, and the one after it changes nothing.
+func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	apply(t, s, sampleRows("SUP-1", "100", march))
+	if _, err := s.DB().Exec(`UPDATE raw_issues SET row_hashes = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := EmptyTables(ctx, tx, normalize.Tables); err != nil {
+			return err
+		}
+		res, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{sampleRows("SUP-1", "100", march)}, ApplyOptions{KeepPayload: true, Fresh: true, DeferLinks: true})
+		if err == nil && strings.Join(res[0].Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla" {
+			t.Errorf("rebuild batch changed %v, want every table with rows", res[0].Changed)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM raw_issues WHERE row_hashes IS NULL`); n != 1 {
+		t.Errorf("raw_issues rows without digests after the rebuild batch: got %d, want 1", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM comments`); n != 2 {
+		t.Errorf("comments after the rebuild batch: got %d, want 2", n)
+	}
+	clearDirty(t, s)
+	res := apply(t, s, sampleRows("SUP-1", "100", march))
+	if strings.Join(res.Changed, ",") != strings.Join(normalize.Tables, ",") {
+		t.Errorf("first apply after the rebuild changed %v, want every table (%v): without a digest nothing is known to be unchanged", res.Changed, normalize.Tables)
+	}
+	if n := count(t, s, `SELECT count(*) FROM raw_issues WHERE json_type(row_hashes) = 'OBJECT'`); n != 1 {
+		t.Errorf("raw_issues rows with digests after the first apply: got %d, want 1", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM comments`); n != 2 {
+		t.Errorf("comments after the first apply: got %d, want 2", n)
+	}
+	clearDirty(t, s)
+	if res := apply(t, s, sampleRows("SUP-1", "100", march)); len(res.Changed) != 0 {
+		t.Errorf("second apply after the rebuild changed %v, want none", res.Changed)
+	}
+}
