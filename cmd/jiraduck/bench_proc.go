@@ -52,9 +52,9 @@ type childProc struct {
 // caller's shell leaks in.
 func childEnv(vars map[string]string, profile string) []string {
 	env := []string{"JIRADUCK_TEST_AS_MAIN=1", "JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"}
-	// DuckDB's memory limit and the Go runtime's settings pass through, so
+	// DuckDB's memory settings and the Go runtime's pass through, so
 	// figures can be taken with the settings a site runs with.
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "JIRADUCK_DUCKDB_MEMORY_LIMIT", "JIRADUCK_DUCKDB_RELEASE_MEMORY", "GOGC", "GOMEMLIMIT"} {
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "JIRADUCK_DUCKDB_MEMORY_LIMIT", "JIRADUCK_DUCKDB_RELEASE_MEMORY", "DUCKDB_JE_MALLOC_CONF", "GOGC", "GOMEMLIMIT"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
