@@ -379,13 +379,14 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 		take := min(n-have, originals)
 		// The clone's numbers are longer than any original's (k, then four
 		// zeros, then the original number), so no clone takes a key or an
-		// id a stored issue has.
+		// id a stored issue has. The payload is copied as text, as the
+		// store writes it: a cast to JSON would parse every payload again.
 		p := strconv.Itoa(k) + "0000"
 		q := fmt.Sprintf(`INSERT INTO raw_issues (issue_id, issue_key, created_at, updated_at, status_category_key, payload,
 			comments_state, changelog_state, remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at)
 			SELECT '%[1]s' || issue_id, regexp_replace(issue_key, '-', '-%[1]s'), created_at, updated_at, status_category_key,
 				regexp_replace(regexp_replace(payload::VARCHAR, '"id":"([0-9]+)"', '"id":"%[1]s\1"', 'g'),
-					'"key":"([A-Z][A-Z0-9_]*)-([0-9]+)"', '"key":"\1-%[1]s\2"', 'g')::JSON,
+					'"key":"([A-Z][A-Z0-9_]*)-([0-9]+)"', '"key":"\1-%[1]s\2"', 'g'),
 				comments_state, changelog_state, remote_links_state, sla_state, attachments_state, incomplete, NULL, fetched_at
 			FROM bench_originals ORDER BY issue_id LIMIT %[2]d`, p, take)
 		if _, err := db.ExecContext(ctx, q); err != nil {
