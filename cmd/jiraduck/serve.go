@@ -120,10 +120,6 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	if s.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if err := store.TuneAllocator(); err != nil {
-		// Only the memory serve keeps depends on it.
-		log.WithError(err).Warn("could not tune DuckDB's allocator")
-	}
 	s.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:    func() int { return s.queue.Depth() },
 		OldestPending: func() time.Time { return s.queue.OldestPending() },
