@@ -26,14 +26,16 @@ type SLAValue struct {
 }
 
 // SLACycle is one cycle of an SLA: the ongoing one or a completed one. Paused
-// only appears on ongoing cycles; RemainingTime is negative once breached.
+// and WithinCalendarHours only appear on ongoing cycles (nil when absent: a
+// completed cycle says nothing about calendar hours); RemainingTime is
+// negative once breached.
 type SLACycle struct {
 	StartTime           *SLATime  `json:"startTime,omitempty"`
 	StopTime            *SLATime  `json:"stopTime,omitempty"`
 	BreachTime          *SLATime  `json:"breachTime,omitempty"`
 	Breached            bool      `json:"breached"`
 	Paused              bool      `json:"paused,omitempty"`
-	WithinCalendarHours bool      `json:"withinCalendarHours,omitempty"`
+	WithinCalendarHours *bool     `json:"withinCalendarHours,omitempty"`
 	GoalDuration        *Duration `json:"goalDuration,omitempty"`
 	ElapsedTime         *Duration `json:"elapsedTime,omitempty"`
 	RemainingTime       *Duration `json:"remainingTime,omitempty"`

@@ -345,7 +345,7 @@ func TestDecodeSLA(t *testing.T) {
 		}},
 		{"ongoing", "customfield_12151", func(t *testing.T, v *SLAValue) {
 			c := v.Current()
-			if c == nil || c != v.OngoingCycle || c.Paused || c.WithinCalendarHours || c.StopTime != nil {
+			if c == nil || c != v.OngoingCycle || c.Paused || c.WithinCalendarHours == nil || *c.WithinCalendarHours || c.StopTime != nil {
 				t.Fatalf("got %+v", c)
 			}
 			if c.BreachTime.Jira != "2026-07-27T18:00:00.000+0900" || c.GoalDuration.Duration() != 120*time.Hour {
@@ -377,7 +377,7 @@ func TestDecodeSLA(t *testing.T) {
 	})
 	t.Run("data center", func(t *testing.T) {
 		v, err := DecodeSLA(fixture(t, "jsm/sla_value_time_to_resolution__datacenter_real.json"))
-		if err != nil || !v.OngoingCycle.WithinCalendarHours || v.Name != "Time to resolution" {
+		if err != nil || v.OngoingCycle.WithinCalendarHours == nil || !*v.OngoingCycle.WithinCalendarHours || v.Name != "Time to resolution" {
 			t.Errorf("got %+v, %v", v, err)
 		}
 	})

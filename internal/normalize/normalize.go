@@ -306,7 +306,7 @@ func (r *Rows) slaRows(f *jira.IssueFields, opts Options, observed time.Time) {
 		add := func(kind string, idx int, c *jira.SLACycle) {
 			row := SLA{IssueKey: r.Issue.IssueKey, FieldID: id, SLAName: name, Cycle: kind, CycleIndex: int32(idx),
 				StartTime: slaTime(c.StartTime), StopTime: slaTime(c.StopTime), BreachTime: slaTime(c.BreachTime),
-				Breached: boolPtr(c.Breached), WithinCalendarHours: boolPtr(c.WithinCalendarHours),
+				Breached: boolPtr(c.Breached), WithinCalendarHours: c.WithinCalendarHours,
 				GoalMillis: millis(c.GoalDuration), ElapsedMillis: millis(c.ElapsedTime), RemainingMillis: millis(c.RemainingTime),
 				ObservedAt: observed}
 			if kind == "ongoing" {

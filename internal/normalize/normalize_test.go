@@ -163,10 +163,16 @@ func TestSLAFixtures(t *testing.T) {
 			if s.Paused != nil {
 				t.Errorf("completed cycle has paused set")
 			}
+			if s.WithinCalendarHours != nil {
+				t.Errorf("completed cycle has within_calendar_hours %v; Jira does not say it of completed cycles", *s.WithinCalendarHours)
+			}
 		case "ongoing":
 			ongoingRows++
 			if s.Paused == nil {
 				t.Errorf("ongoing cycle lacks paused")
+			}
+			if s.WithinCalendarHours == nil || *s.WithinCalendarHours {
+				t.Errorf("ongoing cycle: within_calendar_hours %v, want false as the fixture says", s.WithinCalendarHours)
 			}
 		}
 		if !s.ObservedAt.Equal(fetched) {
