@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -629,5 +631,44 @@ func TestFetchIssueCancelled(t *testing.T) {
 	b, err := c.FetchIssue(ctx, "JAVA-62", FetchOptions{})
 	if !errors.Is(err, context.Canceled) || b != nil {
 		t.Errorf("got %v, %v; want no bundle and context.Canceled", b, err)
+	}
+}
+
+// TestConcurrentCallsReuseConnections: a client shared by parallel workers
+// keeps their connections open between calls. Go's default transport keeps
+// two idle connections per host, so parallel workers opened about one connection
+// per call beyond the second; on Jira Cloud each is a TLS handshake.
+func TestConcurrentCallsReuseConnections(t *testing.T) {
+	var opened atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond) // the workers' calls overlap, as on Jira
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"10001","key":"SUP-1","fields":{}}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := newTestClient(t, srv.URL, nil)
+	const workers, calls = 16, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range calls {
+				if _, _, err := c.GetIssue(context.Background(), "SUP-1"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// A few more than the workers can open while a connection is on its way
+	// back to the pool; the default transport opened about 100 here.
+	if n := opened.Load(); n > 2*workers {
+		t.Errorf("connections opened for %d calls by %d workers: %d, want at most %d", workers*calls, workers, n, 2*workers)
 	}
 }
