@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +204,73 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{Force: true})
 	if err != nil || res.Deleted == 0 {
 		t.Errorf("forced: got %+v, %v", res, err)
+	}
+}
+
+// TestReconcileConfirmsAbsentIssuesInBulk: stored issues the scope's search
+// does not list (here every SUP issue, under a scope of project = OPS) are
+// confirmed 100 to a bulk fetch, not one GET each. Those Jira returns are
+// kept, one it left out is deleted, and issues it could not return are
+// failures that delete nothing.
+func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := backfilled(t, 250, nil)
+	em, ctx := live.em, context.Background()
+	deps := live.svc.jobDeps()
+	var sup []string
+	for _, k := range em.Keys() {
+		if strings.HasPrefix(k, "SUP-") {
+			sup = append(sup, k)
+		}
+	}
+	if len(sup) <= 100 {
+		t.Fatalf("only %d SUP issues; the test needs more than one bulk fetch", len(sup))
+	}
+	must(t, em.Silent().Delete(sup[7]))
+	left := map[string]bool{}
+	for _, k := range em.Keys() {
+		left[k] = true
+	}
+	gone := 0
+	for _, k := range sup {
+		if !left[k] {
+			gone++ // the deleted issue and its sub-tasks
+		}
+	}
+	stored := func() string {
+		return storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'")
+	}
+
+	em.ResetStats()
+	res, err := schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{JQL: "project = OPS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted != gone || res.Kept != len(sup)-gone || res.Failed != 0 {
+		t.Errorf("got %+v, want %d deleted and %d kept", res, gone, len(sup)-gone)
+	}
+	calls := em.Stats().Calls
+	if want := int64((len(sup) + 99) / 100); calls[emulator.EndpointBulkFetch] != want || calls[emulator.EndpointIssue] != 0 {
+		t.Errorf("calls to confirm %d issues: %d bulk fetches (want %d), %d GET issue (want 0)",
+			len(sup), calls[emulator.EndpointBulkFetch], want, calls[emulator.EndpointIssue])
+	}
+	live.settle(t)
+	if n := stored(); n != strconv.Itoa(len(sup)-gone) {
+		t.Errorf("SUP issues stored: %s, want %d", n, len(sup)-gone)
+	}
+
+	// Jira failing to return them: counted as failed, nothing deleted.
+	must(t, em.SetFaults(emulator.Faults{BulkErrorRate: 1}))
+	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{JQL: "project = OPS"})
+	must(t, em.SetFaults(emulator.Faults{}))
+	if err == nil || res.Failed != len(sup)-gone || res.Deleted != 0 || res.Kept != 0 {
+		t.Errorf("bulk errors: got %+v, %v; want %d failed, none deleted, an error", res, err, len(sup)-gone)
+	}
+	live.settle(t)
+	if n := stored(); n != strconv.Itoa(len(sup)-gone) {
+		t.Errorf("SUP issues stored after a failed confirmation: %s, want %d", n, len(sup)-gone)
 	}
 }
 
