@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
@@ -535,5 +537,31 @@ func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
 	clearDirty(t, s)
 	if res := apply(t, s, sampleRows("SUP-1", "100", march)); len(res.Changed) != 0 {
 		t.Errorf("second apply after the rebuild changed %v, want none", res.Changed)
+	}
+}
+
+// TestDirtyPartitionsIssuesFirst: the exporter publishes in this order, so the
+// issues table's partitions come before the rows an edit adds elsewhere.
+func TestDirtyPartitionsIssuesFirst(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		return s.MarkDirty(ctx, tx, Partition{"changelog", "2024-01"}, Partition{"issues", "2024-05"},
+			Partition{"comments", "2023-12"}, Partition{"issues", "2024-02"}, Partition{"changelog", "2023-12"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.DirtyPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range d {
+		got = append(got, p.Table+"@"+p.Month)
+	}
+	want := []string{"issues@2024-02", "issues@2024-05", "changelog@2023-12", "comments@2023-12", "changelog@2024-01"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("export order (-want +got):\n%s", diff)
 	}
 }
