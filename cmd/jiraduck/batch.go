@@ -40,7 +40,7 @@ func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	if needJira && !cfg.JiraConfigured() {
 		return nil, &config.Error{Var: "JIRA_BASE_URL", Problem: name + " needs Jira: set JIRA_DOMAIN or JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"}
 	}
-	s, err := openStore(ctx, cfg, log)
+	s, err := openStore(ctx, cfg, log, name)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s: %s is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)", name, storePath(cfg))
 	}

@@ -39,7 +39,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log)
+	s, err := openStore(ctx, cfg, log, "export")
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("export: %s is held by a running jiraduck serve, which exports every change itself", storePath(cfg))
 	}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/migrations"
 )
 
@@ -161,5 +165,36 @@ func TestSQLStartingWithAComment(t *testing.T) {
 	out, errOut, code := runCmd(t, dataEnv(t), "sql", "--format", "csv", "-- how many issues?\nSELECT count(*) AS n FROM issues")
 	if code != 0 || out != "n\n0\n" {
 		t.Errorf("got code %d out %q err %q", code, out, errOut)
+	}
+}
+
+// TestMemoryLimitPerCommand: without JIRADUCK_DUCKDB_MEMORY_LIMIT a rebuild
+// opens the store with the smaller cap and the other commands with the
+// default; a setting applies to every command, an empty one counts as unset.
+func TestMemoryLimitPerCommand(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		setting        []string
+		rebuild, other string
+	}{
+		{nil, "244.1 MiB", "488.2 MiB"},
+		{[]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT="}, "244.1 MiB", "488.2 MiB"},
+		{[]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT=1GB"}, "953.6 MiB", "953.6 MiB"},
+	} {
+		cfg, err := config.Load(append(dataEnv(t), c.setting...), "")
+		must(t, err)
+		log := logrus.New()
+		log.SetOutput(io.Discard)
+		for _, cmd := range []struct{ name, want string }{{"rebuild", c.rebuild}, {"backfill", c.other}, {"export", c.other}} {
+			b, err := openBatch(ctx, cfg, log, cmd.name, false)
+			must(t, err)
+			var got string
+			err = b.store.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got)
+			b.Close()
+			must(t, err)
+			if got != cmd.want {
+				t.Errorf("%v: %s opened the store with memory_limit %s, want %s", c.setting, cmd.name, got, cmd.want)
+			}
+		}
 	}
 }

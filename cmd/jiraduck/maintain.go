@@ -129,7 +129,7 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log)
+	s, err := openStore(ctx, cfg, log, "snapshot")
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", storePath(cfg), export.SnapshotPath(cfg.DataDir))
 	}

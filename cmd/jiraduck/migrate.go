@@ -23,7 +23,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log))
+	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log, "migrate"))
 	if err != nil {
 		return err
 	}
@@ -45,15 +45,15 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 
 func storePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, store.FileName) }
 
-// storeOptions are the settings every command opens the store with.
-func storeOptions(cfg *config.Config, log logrus.FieldLogger) store.Options {
-	return store.Options{Logger: log, MemoryLimit: cfg.DuckDBMemoryLimit, ReleaseMemory: cfg.DuckDBReleaseMemory}
+// storeOptions are the settings the command opens the store with.
+func storeOptions(cfg *config.Config, log logrus.FieldLogger, command string) store.Options {
+	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.DuckDBReleaseMemory}
 }
 
-// openStore opens the canonical store and brings its schema up to date, as
-// every writer does before its first statement.
-func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger) (*store.Store, error) {
-	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log))
+// openStore opens the canonical store for the command and brings its schema
+// up to date, as every writer does before its first statement.
+func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) (*store.Store, error) {
+	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log, command))
 	if err != nil {
 		return nil, err
 	}

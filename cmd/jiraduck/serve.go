@@ -117,7 +117,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	if cfg.AllowUnsigned && !cfg.WebhookSecret.IsSet() {
 		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted")
 	}
-	if s.store, err = openStore(ctx, cfg, log); err != nil {
+	if s.store, err = openStore(ctx, cfg, log, "serve"); err != nil {
 		return nil, err
 	}
 	s.metrics = metrics.New(metrics.Gauges{

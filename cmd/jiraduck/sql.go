@@ -34,7 +34,7 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log)
+	s, err := openStore(ctx, cfg, log, "sql")
 	if errors.Is(err, store.ErrLocked) {
 		// serve holds the only write handle: go through its admin API.
 		res, err := adminSQL(ctx, cfg, query)

@@ -36,6 +36,9 @@ func TestDefaults(t *testing.T) {
 		{"JiraCloudAPIURL", c.JiraCloudAPIURL, "https://api.atlassian.com"},
 		{"JiraBaseURL", c.JiraBaseURL, ""},
 		{"SLANames", strings.Join(c.SLANames(), ","), "first_response,time_to_resolution"},
+		{"DuckDBMemoryLimit", c.DuckDBMemoryLimit, ""},
+		{"MemoryLimitFor(serve)", c.MemoryLimitFor("serve"), "512MB"},
+		{"MemoryLimitFor(rebuild)", c.MemoryLimitFor("rebuild"), "256MB"},
 	}
 	for _, ch := range checks {
 		if fmt.Sprint(ch.got) != fmt.Sprint(ch.want) {
@@ -84,8 +87,9 @@ func TestValues(t *testing.T) {
 	if !c.DuckDBReleaseMemory {
 		t.Errorf("DuckDBReleaseMemory: got false, want true")
 	}
-	if c.DuckDBMemoryLimit != "2 GiB" {
-		t.Errorf("DuckDBMemoryLimit: got %q, want 2 GiB", c.DuckDBMemoryLimit)
+	if c.DuckDBMemoryLimit != "2 GiB" || c.MemoryLimitFor("rebuild") != "2 GiB" || c.MemoryLimitFor("serve") != "2 GiB" {
+		t.Errorf("DuckDBMemoryLimit: got %q (rebuild %q, serve %q), want 2 GiB for all", c.DuckDBMemoryLimit,
+			c.MemoryLimitFor("rebuild"), c.MemoryLimitFor("serve"))
 	}
 	if c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Errorf("log: got %q %q", c.LogLevel, c.LogFormat)
