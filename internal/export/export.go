@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -420,8 +421,7 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 			parts = append(parts, store.Partition{Table: t, Month: m})
 		}
 	}
-	for start := 0; start < len(parts); start += 500 {
-		chunk := parts[start:min(start+500, len(parts))]
+	for chunk := range slices.Chunk(parts, 500) {
 		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
 			return err
 		}

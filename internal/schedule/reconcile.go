@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -189,8 +190,7 @@ func confirmGone(ctx context.Context, c *jira.Client, ids []string, keyOf func(i
 			res.Errors = append(res.Errors, fmt.Sprintf("confirm %s: %s", keyOf(id), err))
 		}
 	}
-	for start := 0; start < len(ids); start += jira.MaxBulkFetch {
-		chunk := ids[start:min(start+jira.MaxBulkFetch, len(ids))]
+	for chunk := range slices.Chunk(ids, jira.MaxBulkFetch) {
 		got, err := c.BulkFetch(ctx, chunk, []string{"updated"})
 		if err != nil {
 			for _, id := range chunk {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -167,9 +168,9 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 			}
 		}()
 	}
-	for start := 0; start < len(cands); start += jira.MaxBulkFetch {
+	for chunk := range slices.Chunk(cands, jira.MaxBulkFetch) {
 		select {
-		case chunks <- cands[start:min(start+jira.MaxBulkFetch, len(cands))]:
+		case chunks <- chunk:
 		case <-ctx.Done():
 		}
 	}

@@ -481,8 +481,7 @@ func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []i
 				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
 				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[n]]), raw.FetchedAt, nil, nil}
 		}
-		for start := 0; start < len(replace); start += 500 {
-			chunk := replace[start:min(start+500, len(replace))]
+		for chunk := range slices.Chunk(replace, 500) {
 			if err := execErr(tx.ExecContext(ctx, `DELETE FROM raw_issues WHERE issue_id IN (`+placeholders(len(chunk))+`)`, chunk...)); err != nil {
 				return fmt.Errorf("apply: raw payloads: %w", err)
 			}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,8 +110,7 @@ func presentValues[T comparable](ctx context.Context, q Querier, query string, v
 			ask = append(ask, v)
 		}
 	}
-	for start := 0; start < len(ask); start += 1000 {
-		chunk := ask[start:min(start+1000, len(ask))]
+	for chunk := range slices.Chunk(ask, 1000) {
 		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), chunk...)
 		if err != nil {
 			return nil, err

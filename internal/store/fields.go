@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -23,8 +24,7 @@ func ReplaceFields(ctx context.Context, tx *sql.Tx, fields []FieldMeta) error {
 	if err := execErr(tx.ExecContext(ctx, `DELETE FROM fields`)); err != nil {
 		return fmt.Errorf("replace fields: %w", err)
 	}
-	for start := 0; start < len(fields); start += 200 {
-		chunk := fields[start:min(start+200, len(fields))]
+	for chunk := range slices.Chunk(fields, 200) {
 		q := `INSERT INTO fields (field_id, name, custom, schema_type, schema_custom, schema_items, fetched_at) VALUES `
 		args := make([]any, 0, 7*len(chunk))
 		for i, f := range chunk {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -78,8 +79,7 @@ func resolveLinks(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows) erro
 		}
 	}
 	deleted := map[string]bool{}
-	for start := 0; start < len(ask); start += 500 {
-		chunk := ask[start:min(start+500, len(ask))]
+	for chunk := range slices.Chunk(ask, 500) {
 		if err := readEnds(ctx, tx, chunk, ends, deleted); err != nil {
 			return err
 		}
@@ -287,8 +287,7 @@ func returnedKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([
 func partitionsOf(ctx context.Context, tx *sql.Tx, keys []any, tables ...string) ([]Partition, error) {
 	var out []Partition
 	seen := map[string]bool{}
-	for start := 0; start < len(keys); start += 500 {
-		chunk := keys[start:min(start+500, len(keys))]
+	for chunk := range slices.Chunk(keys, 500) {
 		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("months of linking issues: %w", err)
