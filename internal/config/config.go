@@ -307,7 +307,9 @@ func validMemoryLimit(v string) bool {
 		return false
 	}
 	unit := map[string]float64{"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-	return n*unit[strings.ToLower(m[2])] >= 64<<20
+	// The bound is the one the error message names: 64MB, counted as DuckDB
+	// counts MB (10^6 bytes), so "64MB" itself is accepted.
+	return n*unit[strings.ToLower(m[2])] >= 64e6
 }
 
 // cronParser accepts what cron.New() accepts in serve: five fields and descriptors.

@@ -143,6 +143,8 @@ func TestInvalid(t *testing.T) {
 		{"duckdb memory not a size", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "lots"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"duckdb memory without unit", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "512"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"duckdb memory too small", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "10MB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory just below 64MB", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "63.9MB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
+		{"duckdb memory just below 64MB in MiB", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "61MiB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"duckdb memory negative", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "-1GB"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"duckdb memory with sql", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "1GB&threads=1"}, "JIRADUCK_DUCKDB_MEMORY_LIMIT"},
 		{"retention", map[string]string{"JIRADUCK_EVENT_RETENTION": "30 days"}, "JIRADUCK_EVENT_RETENTION"},
@@ -169,6 +171,21 @@ func TestInvalid(t *testing.T) {
 				t.Errorf("got a multi-line error %q", msg)
 			}
 		})
+	}
+}
+
+// TestMemoryLimitLowerBound accepts the smallest sizes the error message
+// allows: "at least 64MB" must take 64MB itself, in any of its spellings.
+func TestMemoryLimitLowerBound(t *testing.T) {
+	for _, v := range []string{"64MB", "64mb", "64000KB", "0.064GB", "62MiB"} {
+		c, err := FromMap(map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": v})
+		if err != nil {
+			t.Errorf("%s: got %v, want it accepted", v, err)
+			continue
+		}
+		if got := c.MemoryLimitFor("serve"); got != v {
+			t.Errorf("%s: MemoryLimitFor(serve) = %q, want %q", v, got, v)
+		}
 	}
 }
 
