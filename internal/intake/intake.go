@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,7 +323,7 @@ func (in *Intake) mover() {
 			}
 		}
 		for failures := 0; ; failures++ {
-			err := in.insert(batch)
+			err := in.moveBatch(batch, failures > 0)
 			if err == nil {
 				break
 			}
@@ -361,6 +362,30 @@ func (in *Intake) mover() {
 		in.moveCond.Broadcast()
 		in.moveMu.Unlock()
 	}
+}
+
+// moveBatch inserts the events of batch. A retry first asks which of them
+// the store holds and inserts only the others: DuckDB can report a failure
+// for a transaction that took effect (seen when it ran out of memory), and
+// inserting those events again would fail on their primary key at every
+// retry, for as long as the process runs.
+func (in *Intake) moveBatch(batch []*store.Event, retry bool) error {
+	if !retry {
+		return in.insert(batch)
+	}
+	ids := make([]int64, len(batch))
+	for i, e := range batch {
+		ids[i] = e.ID
+	}
+	stored, err := in.s.StoredEventIDs(context.Background(), ids)
+	if err != nil {
+		return err
+	}
+	missing := slices.DeleteFunc(slices.Clone(batch), func(e *store.Event) bool { return stored[e.ID] })
+	if len(missing) == 0 {
+		return nil
+	}
+	return in.insert(missing)
 }
 
 // failed and succeeded keep the failures since the last success for

@@ -197,3 +197,44 @@ func TestUnmovedBytesBounded(t *testing.T) {
 		t.Errorf("rows: got %d, want 2", n)
 	}
 }
+
+// TestRetryAfterAFailureThatTookEffect: an insert reported as failed that
+// committed all the same (as DuckDB can answer when it runs out of memory)
+// is not inserted again on retry, which would fail on the primary key for
+// ever; every event is stored once and handed over once.
+func TestRetryAfterAFailureThatTookEffect(t *testing.T) {
+	h := newHarness(t, Options{})
+	real := h.in.insert
+	var attempts atomic.Int64
+	h.in.insert = func(events []*store.Event) error {
+		if attempts.Add(1) == 1 {
+			if err := real(events); err != nil {
+				return err
+			}
+			return errors.New("Out of Memory Error: failed to pin block (reported after the commit)")
+		}
+		return real(events)
+	}
+	first := h.accepted(t, h.post(issueBody("SUP-1"), nil))
+	h.flush(t)
+	second := h.accepted(t, h.post(issueBody("SUP-2"), nil))
+	if n := h.rowCount(t); n != 2 {
+		t.Errorf("rows: got %d, want 2", n)
+	}
+	for _, id := range []int64{first, second} {
+		if got := h.row(t, id).State; got != store.EventPending {
+			t.Errorf("event %d: state %q, want pending", id, got)
+		}
+	}
+	if n := len(h.events(t)); n != 2 {
+		t.Errorf("events handed over: got %d, want 2", n)
+	}
+	// The retry of the first event finds it stored and inserts nothing; the
+	// second event takes one insert.
+	if n := attempts.Load(); n != 2 {
+		t.Errorf("inserts: got %d, want 2", n)
+	}
+	if _, _, err := h.in.AppendTrouble(); err != nil {
+		t.Errorf("AppendTrouble after the retry: %v, want none", err)
+	}
+}
