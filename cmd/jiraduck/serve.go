@@ -43,9 +43,27 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.WithField("listen", svc.Addr()).Info("serving")
-	<-ctx.Done()
-	log.Info("shutting down")
-	return svc.Close()
+	return waitService(ctx, svc, log)
+}
+
+// waitService runs serve until it is asked to stop, or until DuckDB has
+// invalidated the open store. Then it stops with an error (exit code 1), so
+// that its supervisor starts it again: only a new process can open the file
+// again. Webhooks acknowledged meanwhile are in the journal, and a new serve
+// processes them.
+func waitService(ctx context.Context, svc *service, log logrus.FieldLogger) error {
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return svc.Close()
+	case err := <-svc.fatal:
+		log.WithError(err).Error("the store can no longer be used: serve stops so that a restart opens it again; " +
+			"webhooks already acknowledged are kept in the journal and processed after the restart")
+		if cerr := svc.Close(); cerr != nil {
+			log.WithError(cerr).Warn("closing after the store failed")
+		}
+		return fmt.Errorf("serve stopped: %w", err)
+	}
 }
 
 // service is a running serve: everything it started, in start order.
@@ -68,6 +86,10 @@ type service struct {
 
 	lastFullReconcile time.Time
 
+	// fatal receives the error once DuckDB has invalidated the open store
+	// (see watchStore).
+	fatal chan error
+
 	runCtx    context.Context
 	runCancel context.CancelFunc
 	wg        sync.WaitGroup
@@ -79,7 +101,15 @@ type service struct {
 type serviceHooks struct {
 	// onExport is called after each published partition.
 	onExport func(p store.Partition, rows int64, took, sinceMarked time.Duration)
+	// storeUsable and storeWatchEvery replace Store.Usable and
+	// storeWatchEvery in watchStore.
+	storeUsable     func(context.Context) error
+	storeWatchEvery time.Duration
 }
+
+// storeWatchEvery is how often serve asks whether DuckDB still lets it use
+// the store.
+const storeWatchEvery = 2 * time.Second
 
 // jiraClient builds the REST client of the settings; nil when Jira is not
 // configured.
@@ -106,7 +136,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	if hooks == nil {
 		hooks = &serviceHooks{}
 	}
-	s := &service{cfg: cfg, log: log}
+	s := &service{cfg: cfg, log: log, fatal: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -222,7 +252,42 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			log.WithError(err).Error("http server stopped")
 		}
 	}()
+	usable, every := s.store.Usable, storeWatchEvery
+	if hooks.storeUsable != nil {
+		usable = hooks.storeUsable
+	}
+	if hooks.storeWatchEvery > 0 {
+		every = hooks.storeWatchEvery
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.watchStore(every, usable) }()
 	return s, nil
+}
+
+// watchStore reports on s.fatal once DuckDB has invalidated the open store,
+// which it does after a fatal error such as running out of memory while
+// rolling a transaction back. From then on every statement fails, so issues
+// are no longer written or exported, while webhooks are still acknowledged
+// into the journal: serve would look alive and do nothing.
+func (s *service) watchStore(every time.Duration, usable func(context.Context) error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.runCtx.Done():
+			return
+		case <-tick.C:
+		}
+		// A busy pool may keep the probe waiting; only DuckDB's own
+		// answer counts.
+		ctx, cancel := context.WithTimeout(s.runCtx, 30*time.Second)
+		err := usable(ctx)
+		cancel()
+		if store.Invalidated(err) {
+			s.fatal <- err
+			return
+		}
+	}
 }
 
 // exportIssueColumns orders the issues columns of the files as the design

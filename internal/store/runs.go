@@ -174,7 +174,7 @@ func (s *Store) CheckRebuild(ctx context.Context) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
-		return fmt.Errorf("check the last rebuild: %w", err)
+		return fmt.Errorf("read the state of the latest rebuild: %w", err)
 	case cursor.String == RebuildEmptied:
 		return fmt.Errorf("%w (run %d)", ErrPartialRebuild, id)
 	}

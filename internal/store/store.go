@@ -130,6 +130,46 @@ func classify(err error) error {
 	return err
 }
 
+// ErrInvalidated means DuckDB has given up on the open database after a
+// fatal error (such as running out of memory while rolling a transaction
+// back): every statement fails from then on, and only closing the process's
+// handle and opening the file again brings the store back.
+var ErrInvalidated = errors.New("DuckDB invalidated the open store after a fatal error; it must be opened again (restart)")
+
+// invalidatedMessage is what DuckDB says of every statement once it has
+// invalidated a database.
+const invalidatedMessage = "database has been invalidated"
+
+// Invalidated reports whether err says the open store is invalidated.
+func Invalidated(err error) bool {
+	return err != nil && (errors.Is(err, ErrInvalidated) || strings.Contains(err.Error(), invalidatedMessage))
+}
+
+// Usable runs the cheapest statement there is and returns ErrInvalidated,
+// with the fatal error DuckDB reported first, once the open store is beyond
+// use. Any other error (a cancelled context, a busy pool) is returned as it
+// is: it says nothing about the store's state.
+func (s *Store) Usable(ctx context.Context) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	if Invalidated(err) {
+		return fmt.Errorf("%w: %s", ErrInvalidated, originalError(err.Error()))
+	}
+	return err
+}
+
+// originalError is the cause DuckDB quotes in an invalidation message
+// ("Original error: ..."), on one line, or the message's first line.
+func originalError(msg string) string {
+	if _, cause, ok := strings.Cut(msg, "Original Error: "); ok {
+		return firstLine(cause)
+	}
+	if _, cause, ok := strings.Cut(msg, "Original error: "); ok {
+		return strings.Trim(firstLine(cause), `"`)
+	}
+	return firstLine(msg)
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]

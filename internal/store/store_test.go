@@ -455,3 +455,35 @@ func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
 		t.Errorf("a table with an index: got %v, want a refusal", err)
 	}
 }
+
+// invalidatedByOOM is what DuckDB 1.5.6 answered every statement with after
+// it ran out of memory rolling a transaction back (serve at a 64MB cap on a
+// 100,000-issue store, under a bulk edit).
+const invalidatedByOOM = "FATAL Error: Failed: database has been invalidated because of a previous fatal error. The database must be restarted prior to being used again.\n" +
+	"Original error: \"Failed to rollback transaction. Cannot continue operation.\n" +
+	"Original Error: Out of Memory Error: failed to pin block of size 256.0 KiB (61.0 MiB/61.0 MiB used)\n\n" +
+	"Possible solutions:\n* Reducing the number of threads (SET threads=X)\n\""
+
+func TestUsable(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	if err := s.Usable(ctx); err != nil {
+		t.Fatalf("an open store: got %v, want nil", err)
+	}
+	if !Invalidated(errors.New(invalidatedByOOM)) {
+		t.Errorf("Invalidated does not recognise DuckDB's message")
+	}
+	if Invalidated(errors.New("Conflict on update!")) || Invalidated(nil) {
+		t.Errorf("Invalidated recognises an ordinary error or nil")
+	}
+	if got, want := originalError(invalidatedByOOM), "Out of Memory Error: failed to pin block of size 256.0 KiB (61.0 MiB/61.0 MiB used)"; got != want {
+		t.Errorf("originalError: got %q, want %q", got, want)
+	}
+	// A closed handle fails, but not as an invalidated store: restarting
+	// would not be the remedy.
+	s.Close()
+	err := s.Usable(ctx)
+	if err == nil || Invalidated(err) {
+		t.Errorf("a closed store: got %v, want an error that is not ErrInvalidated", err)
+	}
+}

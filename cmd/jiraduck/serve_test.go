@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// watchedService starts serve on an empty store with its store probe
+// replaced by usable, asked every 10 ms.
+func watchedService(t *testing.T, usable func(context.Context) error) (*service, *lockedBuffer) {
+	t.Helper()
+	cfg, err := config.FromMap(map[string]string{
+		"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LISTEN": "127.0.0.1:0", "JIRA_WEBHOOK_SECRET": "watch-secret",
+		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs),
+		&serviceHooks{storeUsable: usable, storeWatchEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return svc, logs
+}
+
+// TestServeStopsWhenStoreInvalidated: once DuckDB has invalidated the open
+// store, serve stops with an error naming the cause (exit code 1, so its
+// supervisor restarts it) and lets go of the file, instead of acknowledging
+// webhooks it can never process.
+func TestServeStopsWhenStoreInvalidated(t *testing.T) {
+	var asked atomic.Int32
+	svc, logs := watchedService(t, func(context.Context) error {
+		if asked.Add(1) < 3 {
+			return nil
+		}
+		return fmt.Errorf("%w: Out of Memory Error: failed to pin block of size 256.0 KiB", store.ErrInvalidated)
+	})
+	addr := svc.Addr()
+	done := make(chan error, 1)
+	go func() { done <- waitService(context.Background(), svc, svc.log) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve still running 30 s after the store was invalidated")
+	}
+	if !errors.Is(err, store.ErrInvalidated) || !strings.Contains(err.Error(), "failed to pin block") {
+		t.Errorf("serve returned %v, want ErrInvalidated with DuckDB's cause", err)
+	}
+	var printed strings.Builder
+	if code := exitCode(err, &printed); code != 1 || !strings.Contains(printed.String(), "failed to pin block") {
+		t.Errorf("exit code %d printing %q, want 1 (restarted by systemd's Restart=on-failure) and the cause", code, printed.String())
+	}
+	if !strings.Contains(logs.String(), "the store can no longer be used") {
+		t.Errorf("nothing logged about the store:\n%s", logs.String())
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("serve still answers on %s after stopping", addr)
+	}
+	// The file is free for the next serve.
+	s, err := store.Open(context.Background(), filepath.Join(svc.cfg.DataDir, store.FileName), store.Options{})
+	if err != nil {
+		t.Fatalf("opening the store after serve stopped: %v", err)
+	}
+	s.Close()
+}
+
+// TestServeOutlivesOtherProbeErrors: an error that is not an invalidation (a
+// busy pool, a timeout) does not stop serve.
+func TestServeOutlivesOtherProbeErrors(t *testing.T) {
+	var asked atomic.Int32
+	svc, _ := watchedService(t, func(context.Context) error {
+		asked.Add(1)
+		return context.DeadlineExceeded
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- waitService(ctx, svc, svc.log) }()
+	for deadline := time.Now().Add(30 * time.Second); asked.Load() < 20; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe was asked %d times in 30 s", asked.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("serve stopped on a probe error that is not an invalidation: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
