@@ -31,6 +31,7 @@ type childProc struct {
 	cmd    *exec.Cmd
 	stdout bytes.Buffer
 	stderr bytes.Buffer
+	log    *limitedBuffer // writes into stderr
 	start  time.Time
 	done   chan struct{}
 	took   time.Duration
@@ -81,7 +82,8 @@ func startChild(name, dir string, vars map[string]string, profile string, limit 
 	c.cmd.Env = childEnv(vars, profile)
 	c.cmd.Dir = dir
 	c.cmd.Stdout = &c.stdout
-	c.cmd.Stderr = &limitedBuffer{b: &c.stderr, max: 1 << 20}
+	c.log = &limitedBuffer{b: &c.stderr, max: 1 << 20}
+	c.cmd.Stderr = c.log
 	c.start = time.Now()
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -269,6 +271,16 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// String is what was kept so far; it may be read while the child writes.
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logTail is the end of what a running child has logged so far.
+func (c *childProc) logTail(n int) string { return tailText(c.log.String(), n) }
 
 func tailText(s string, n int) string {
 	s = strings.TrimSpace(s)

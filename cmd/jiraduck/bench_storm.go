@@ -152,8 +152,15 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 			visible = time.Since(lastEvent)
 			break
 		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("serve exited %s after the storm with %d of %d issues not visible (%v); serve logged: %s",
+				time.Since(lastEvent).Round(time.Second), missing, len(want), c.err, c.logTail(2000))
+		default:
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d issues not visible 10 minutes after the storm (last error %v)", missing, len(want), err)
+			return fmt.Errorf("%d of %d issues not visible 10 minutes after the storm (last error %v); serve logged: %s",
+				missing, len(want), err, c.logTail(2000))
 		}
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -111,5 +112,26 @@ func TestChildEnvPassesMemorySettings(t *testing.T) {
 		if strings.HasPrefix(kv, "JIRA_") {
 			t.Errorf("child environment has the caller's %s", kv)
 		}
+	}
+}
+
+// TestChildLogTail reads what a running child has logged while it is still
+// writing (the race detector checks the locking), and keeps the end of it.
+func TestChildLogTail(t *testing.T) {
+	c := &childProc{}
+	c.log = &limitedBuffer{b: &c.stderr, max: 1 << 20}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1000 {
+			fmt.Fprintf(c.log, "line %d\n", i)
+		}
+	}()
+	for range 100 {
+		_ = c.logTail(20)
+	}
+	<-done
+	if got, want := c.logTail(20), "...97\nline 998\nline 999"; got != want {
+		t.Errorf("logTail(20) = %q, want %q", got, want)
 	}
 }
