@@ -178,10 +178,13 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if err != nil {
 		return res, err
 	}
-	// Links were written as their payloads saw the other ends; they follow
-	// the stored issues now, as the live path keeps them.
+	// Links and parent keys were written as their payloads saw the other
+	// ends; they follow the stored issues now, as the live path keeps them.
 	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := store.ResolveAllLinks(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := store.ResolveAllParents(ctx, tx); err != nil {
 			return err
 		}
 		if ro.RunID != 0 {

@@ -264,6 +264,17 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 			return nil, err
 		}
 	}
+	// Issues that name a moved issue as their parent follow it to its new
+	// key (see parents.go).
+	for n, r := range live {
+		if from := results[liveIdx[n]].Moved; from != "" {
+			followed, err := followParent(ctx, tx, from, r.Issue.IssueKey)
+			if err != nil {
+				return nil, err
+			}
+			marks = append(marks, followed...)
+		}
+	}
 	if !opts.KeepPayload {
 		// Only the payloads raw_issues holds are deleted: readStored found
 		// them, and a backfill's new issues have none. DuckDB answers the
