@@ -197,6 +197,52 @@ func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
 	compareExports(t, live.dir, before)
 }
 
+// TestParentKeyFollowsAMovedEpic moves an epic whose story lives in another
+// project. Jira then shows the epic's new key as the story's parent, but
+// sends no webhook for the story and leaves its updated alone. The store
+// follows the epic itself: the export equals the emulator's state, and a
+// rebuild from the stored payloads (the story's still names the old key)
+// ends in the same place.
+func TestParentKeyFollowsAMovedEpic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live := startLiveSiteWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 12, Clock: frozen()}, nil)
+	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
+		t.Fatal(err)
+	}
+	live.settle(t)
+	em := live.em
+	epic, err := em.Create("SUP", func(is *emulator.Issue) { is.Type, is.Summary = "Epic", "an epic" })
+	must(t, err)
+	story, err := em.Create("OPS", func(is *emulator.Issue) { is.Type, is.Summary, is.Parent = "Story", "a story of the epic", epic.Key })
+	must(t, err)
+	live.settle(t)
+	if got := storedValue(t, live, "SELECT parent_key FROM issues WHERE issue_key = '"+story.Key+"'"); got != epic.Key {
+		t.Fatalf("%s: parent_key %s before the move, want %s", story.Key, got, epic.Key)
+	}
+	fetched := storedValue(t, live, "SELECT fetched_at FROM raw_issues WHERE issue_key = '"+story.Key+"'")
+
+	moved, err := em.Move(epic.Key, "OPS")
+	must(t, err)
+	live.settle(t)
+	if got := storedValue(t, live, "SELECT fetched_at FROM raw_issues WHERE issue_key = '"+story.Key+"'"); got != fetched {
+		t.Errorf("%s was fetched again (fetched_at %s, was %s): the test no longer shows what the store does alone", story.Key, got, fetched)
+	}
+	if got := storedValue(t, live, "SELECT parent_key FROM issues WHERE issue_key = '"+story.Key+"'"); got != moved {
+		t.Errorf("%s: parent_key %s after the epic moved, want %s", story.Key, got, moved)
+	}
+	compareExports(t, live.dir, live.reference(t, em.Keys()))
+
+	before := t.TempDir()
+	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
+	must(t, live.svc.Close())
+	if out, errOut, code := runCmd(t, siteEnviron(live), "rebuild"); code != 0 {
+		t.Fatalf("rebuild: code %d\n%s\n%s", code, out, errOut)
+	}
+	compareExports(t, live.dir, before)
+}
+
 func atoi(t *testing.T, s string) int {
 	t.Helper()
 	n, err := strconv.Atoi(s)

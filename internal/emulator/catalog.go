@@ -98,6 +98,9 @@ var issueTypes = []*issueTypeDef{
 	{"10004", "Bug", "Bugs track problems or errors.", false, 10303, 0, "0d9e8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c65"},
 	{"10005", "Service Request", "Requests for help, information or access.", false, 10320, 0, "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"},
 	{"10006", "Incident", "For system outages or incidents.", false, 10304, 0, "f0e1d2c3-b4a5-4968-8776-655443322110"},
+	// Epics are made only through Create: the generated site has none, so
+	// that a seed gives the same site as before they existed.
+	{"10000", "Epic", "Epics track collections of related bugs, stories, and tasks.", false, 10307, 1, "5e7d9c1b-2a4f-4b6d-8e0c-3f1a9b7d5c24"},
 }
 
 type linkTypeDef struct {

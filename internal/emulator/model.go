@@ -20,8 +20,10 @@ type Issue struct {
 	Key     string
 	Project string
 	Type    string
-	// Parent is the key of the parent of a sub-task. It is filled in
-	// snapshots and read at Create; Update ignores it.
+	// Parent is the key of the parent of a sub-task, or of the epic an
+	// issue belongs to (Create with the key of an Epic and a type that is
+	// not a sub-task). It is filled in snapshots and read at Create; Update
+	// ignores it.
 	Parent string
 
 	Summary     string

@@ -608,16 +608,22 @@ func (e *Emulator) create(projectKey string, fn func(*Issue) error) (*Issue, err
 	}
 	is.Project, is.Created, is.Updated, is.StatusChanged, is.Creator = p.key, at, at, at, actor
 	is.Comments, is.Histories, is.Attachments, is.RemoteLinks, is.Worklogs, is.Links, is.Subtasks = nil, nil, nil, nil, nil, nil, nil
-	parent := int32(-1)
+	parent, epicChild := int32(-1), false
 	if is.Parent != "" {
 		pr := s.lookup(is.Parent)
-		if pr == nil || pr.proj != p || pr.subtask {
+		if pr != nil && !pr.deleted && s.issue(pr).Type == "Epic" && !isSubtaskType(is.Type) {
+			// An epic's issue: in any project, of its own type; Jira shows
+			// the epic in its parent field, not the epic's sub-tasks.
+			parent, epicChild = pr.idx, true
+			is.Parent = pr.key
+		} else if pr == nil || pr.proj != p || pr.subtask {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("%w: parent %s is not an issue of %s that can have sub-tasks", ErrInvalid, is.Parent, p.key)
+		} else {
+			parent = pr.idx
+			is.Type, is.RequestType, is.Parent = "Sub-task", "", pr.key
 		}
-		parent = pr.idx
-		is.Type, is.RequestType, is.Parent = "Sub-task", "", pr.key
-	} else if t := findIssueType(is.Type); t != nil && t.subtask {
+	} else if isSubtaskType(is.Type) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: a sub-task needs a parent", ErrInvalid)
 	}
@@ -660,7 +666,7 @@ func (e *Emulator) create(projectKey string, fn func(*Issue) error) (*Issue, err
 		}
 	}
 	idx := int32(len(s.recs))
-	r := &rec{idx: idx, id: firstIssueID + int64(idx), proj: p, num: p.next, created: at, parent: parent, subtask: parent >= 0, full: is}
+	r := &rec{idx: idx, id: firstIssueID + int64(idx), proj: p, num: p.next, created: at, parent: parent, subtask: parent >= 0 && !epicChild, full: is}
 	p.next++
 	r.key = p.key + "-" + strconv.Itoa(r.num)
 	r.zone = zone(uint64(r.id) % uint64(numZones))
@@ -668,7 +674,7 @@ func (e *Emulator) create(projectKey string, fn func(*Issue) error) (*Issue, err
 	s.sync(r, is)
 	s.recs = append(s.recs, r)
 	s.byKey[r.key] = idx
-	if parent >= 0 {
+	if parent >= 0 && !epicChild {
 		s.recs[parent].subtasks = append(s.recs[parent].subtasks, idx)
 	}
 	m := &mut{s: s, e: e, r: r, cur: is, next: is, at: at}
@@ -955,10 +961,30 @@ func (e *Emulator) DeleteWorklog(keyOrID, worklogID string) error {
 	})
 }
 
+// isSubtaskType reports whether the issue type name is a sub-task type.
+func isSubtaskType(name string) bool {
+	t := findIssueType(name)
+	return t != nil && t.subtask
+}
+
+// hasEpicIssues reports whether r is the parent of an issue that is not its
+// sub-task (the issues of an epic), which the emulator does not track in a
+// list: they are found by a scan.
+func (s *site) hasEpicIssues(r *rec) bool {
+	for _, c := range s.recs {
+		if c.parent == r.idx && !c.subtask && !c.deleted {
+			return true
+		}
+	}
+	return false
+}
+
 // Move moves an issue to another project. It gets the next key of that
 // project and keeps its id; its former key keeps resolving to it. Components
 // and fix versions, which belong to the old project, are dropped. The new
-// key is returned.
+// key is returned. An epic's issues keep their keys and show its new one as
+// their parent, without a webhook of their own, as in Jira; sub-tasks and
+// their parents are not moved.
 func (e *Emulator) Move(keyOrID, projectKey string) (string, error) {
 	var newKey string
 	err := e.mutate(keyOrID, func(m *mut) error {
@@ -1018,6 +1044,10 @@ func (e *Emulator) Delete(keyOrID string) error {
 	if r == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: issue %s", ErrNotFound, keyOrID)
+	}
+	if s.hasEpicIssues(r) {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s is an epic with issues; the emulator does not delete those", ErrInvalid, r.key)
 	}
 	victims := []*rec{r}
 	for i := 0; i < len(victims); i++ {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -648,5 +649,51 @@ func TestTouchMovesUpdated(t *testing.T) {
 		if got := len(sink.deliveries()) - n; got != 1 {
 			t.Errorf("%s: touch sent %d webhooks, want 1", key, got)
 		}
+	}
+}
+
+// TestEpicMovesWithoutItsIssues: an issue of an epic may live in another
+// project and shows the epic as its parent; when the epic moves, the issue
+// keeps its key and shows the epic's new one, and only the epic's webhook
+// is sent, as in Jira. An epic with issues is not deleted.
+func TestEpicMovesWithoutItsIssues(t *testing.T) {
+	e, c, sink := newHookedEmu(t, Options{Issues: 20, Seed: 8})
+	epic, err := e.Create("SUP", func(is *Issue) { is.Type, is.Summary = "Epic", "the epic" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	story, err := e.Create("OPS", func(is *Issue) { is.Type, is.Summary, is.Parent = "Story", "its story", epic.Key })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if story.Parent != epic.Key || story.Type != "Story" || story.Project != "OPS" {
+		t.Errorf("the epic's story: parent %q, type %q, project %q", story.Parent, story.Type, story.Project)
+	}
+	if got, _ := e.Issue(epic.Key); len(got.Subtasks) != 0 {
+		t.Errorf("the epic lists its story as a sub-task: %v", got.Subtasks)
+	}
+	wait(t, e)
+	before := len(sink.deliveries())
+	newKey, err := e.Move(epic.Key, "OPS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := decodeAs[jira.Issue](t, c.get("/rest/api/3/issue/"+story.Key, http.StatusOK))
+	if is.Key != story.Key || is.Fields.Parent == nil || is.Fields.Parent.Key != newKey {
+		t.Errorf("GET %s after the epic moved: key %s, parent %+v, want parent %s", story.Key, is.Key, is.Fields.Parent, newKey)
+	}
+	wait(t, e)
+	after := sink.deliveries()[before:]
+	if len(after) != 1 {
+		t.Fatalf("webhooks for the move: got %d, want 1 (the epic's)", len(after))
+	}
+	if ev, _ := jira.DecodeWebhook(after[0].body); ev.Issue.Key != newKey {
+		t.Errorf("the move's webhook is for %s, want %s", ev.Issue.Key, newKey)
+	}
+	if err := e.Delete(newKey); !errors.Is(err, ErrInvalid) {
+		t.Errorf("deleting an epic with issues: got %v, want ErrInvalid", err)
+	}
+	if _, err := e.Create("OPS", func(is *Issue) { is.Type, is.Summary, is.Parent = "Sub-task", "a sub-task", newKey }); err != nil {
+		t.Errorf("a sub-task of the epic in its project: %v", err)
 	}
 }

@@ -68,7 +68,7 @@ func ResolveAllParents(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var changed int64
 	for chunk := range slices.Chunk(orphans, 500) {
 		res, err := tx.ExecContext(ctx, `UPDATE issues SET parent_key = p.issue_key
-			FROM (SELECT issue_id, json_extract_string(payload, '$.fields.parent.id') AS parent_id
+			FROM (SELECT issue_id, json_extract_string(payload, '$.issue.fields.parent.id') AS parent_id
 			      FROM raw_issues WHERE issue_id IN (`+placeholders(len(chunk))+`)) AS c, issues AS p
 			WHERE issues.issue_id = c.issue_id AND p.issue_id = c.parent_id
 			  AND issues.parent_key IS DISTINCT FROM p.issue_key`, chunk...)

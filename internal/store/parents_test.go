@@ -11,11 +11,12 @@ import (
 )
 
 // child is sampleRows for an issue whose payload names parentID as its
-// parent, under the key parentKey.
+// parent, under the key parentKey. The payload has the stored bundle's
+// shape: the issue as fetched under "issue".
 func child(key, id string, created time.Time, parentID, parentKey string) *normalize.Rows {
 	r := sampleRows(key, id, created)
 	r.Issue.ParentKey = sp(parentKey)
-	r.Raw.Payload = []byte(`{"id":"` + id + `","key":"` + key + `","fields":{"parent":{"id":"` + parentID + `","key":"` + parentKey + `"}}}`)
+	r.Raw.Payload = []byte(`{"issue":{"id":"` + id + `","key":"` + key + `","fields":{"parent":{"id":"` + parentID + `","key":"` + parentKey + `"}}}}`)
 	return r
 }
 
