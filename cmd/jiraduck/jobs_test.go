@@ -20,13 +20,20 @@ func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
 	t.Helper()
 	// Jira's clock is the wall clock here: the poll's "done within the last
 	// day" is measured against it.
-	live := startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Now: time.Now().UTC()}, extra)
+	return backfilledWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Now: time.Now().UTC()}, extra)
+}
+
+// backfilledWith is a live site of the given emulator whose store holds
+// every issue, exported.
+func backfilledWith(t *testing.T, opts emulator.Options, extra map[string]string) *liveSite {
+	t.Helper()
+	live := startLiveSiteWith(t, opts, extra)
 	res, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Fetched != issues {
-		t.Fatalf("backfill fetched %d, want %d", res.Fetched, issues)
+	if res.Fetched != opts.Issues {
+		t.Fatalf("backfill fetched %d, want %d", res.Fetched, opts.Issues)
 	}
 	live.settle(t)
 	return live

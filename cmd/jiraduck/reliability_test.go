@@ -131,11 +131,7 @@ func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSiteWith(t, emulator.Options{Issues: 30, Months: 3, Seed: 11, Clock: frozen()}, nil)
-	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
-		t.Fatal(err)
-	}
-	live.settle(t)
+	live := backfilledWith(t, emulator.Options{Issues: 30, Months: 3, Seed: 11, Clock: frozen()}, nil)
 	em := live.em
 	// Issues without a parent or sub-tasks: a move keeps them whole, and a
 	// deletion takes no other issue with it.
@@ -188,6 +184,14 @@ func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
 
 	// Rebuild starts from the stored payloads, where the linking issue still
 	// shows the old other ends, and must end where the live path did.
+	rebuildEndsWhereLiveDid(t, live)
+}
+
+// rebuildEndsWhereLiveDid stops the site's serve, rebuilds its store from
+// the stored payloads and compares the published files with those the live
+// path had published.
+func rebuildEndsWhereLiveDid(t *testing.T, live *liveSite) {
+	t.Helper()
 	before := t.TempDir()
 	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
 	must(t, live.svc.Close())
@@ -207,11 +211,7 @@ func TestParentKeyFollowsAMovedEpic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSiteWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 12, Clock: frozen()}, nil)
-	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
-		t.Fatal(err)
-	}
-	live.settle(t)
+	live := backfilledWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 12, Clock: frozen()}, nil)
 	em := live.em
 	epic, err := em.Create("SUP", func(is *emulator.Issue) { is.Type, is.Summary = "Epic", "an epic" })
 	must(t, err)
@@ -233,14 +233,7 @@ func TestParentKeyFollowsAMovedEpic(t *testing.T) {
 		t.Errorf("%s: parent_key %s after the epic moved, want %s", story.Key, got, moved)
 	}
 	compareExports(t, live.dir, live.reference(t, em.Keys()))
-
-	before := t.TempDir()
-	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
-	must(t, live.svc.Close())
-	if out, errOut, code := runCmd(t, siteEnviron(live), "rebuild"); code != 0 {
-		t.Fatalf("rebuild: code %d\n%s\n%s", code, out, errOut)
-	}
-	compareExports(t, live.dir, before)
+	rebuildEndsWhereLiveDid(t, live)
 }
 
 func atoi(t *testing.T, s string) int {

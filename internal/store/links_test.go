@@ -164,15 +164,7 @@ func TestLinksFollowTheOtherEnd(t *testing.T) {
 	if got, want := linkRows(t, rebuilt, "SUP-1"), "10 SUP-2 b as SUP-1 saw it To Do - 200; 11 SUP-3 c as SUP-1 saw it To Do - 300 | count 2"; got != want {
 		t.Errorf("deferred links before ResolveAllLinks: got %q, want %q (the payload's view)", got, want)
 	}
-	var changed int64
-	err := rebuilt.WithTx(context.Background(), func(tx *sql.Tx) error {
-		var err error
-		changed, err = ResolveAllLinks(context.Background(), tx)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	changed := resolveAll(t, rebuilt, ResolveAllLinks)
 	if got, want := linkRows(t, rebuilt, "SUP-1"), linkRows(t, s, "SUP-1"); got != want {
 		t.Errorf("deferred links after ResolveAllLinks: got %q, want %q", got, want)
 	}

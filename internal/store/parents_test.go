@@ -20,6 +20,23 @@ func child(key, id string, created time.Time, parentID, parentKey string) *norma
 	return r
 }
 
+// resolveAll runs one of the store-wide resolutions a rebuild ends with
+// (ResolveAllLinks, ResolveAllParents) in a transaction of its own and
+// returns the rows it changed.
+func resolveAll(t *testing.T, s *Store, resolve func(context.Context, *sql.Tx) (int64, error)) int64 {
+	t.Helper()
+	var changed int64
+	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		changed, err = resolve(context.Background(), tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return changed
+}
+
 func parentKeys(t *testing.T, s *Store) map[string]string {
 	t.Helper()
 	rows, err := s.DB().Query(`SELECT issue_key, coalesce(parent_key, '') FROM issues`)
@@ -82,16 +99,7 @@ func TestResolveAllParents(t *testing.T) {
 	apply(t, s, child("SUP-3", "300", march, "100", "OPS-7"))         // fetched after it
 	apply(t, s, child("SUP-4", "400", march, "999", "OUT-1"))         // parent outside the store
 	apply(t, s, child("SUP-5", "500", march, "100", "SUP-1-INVALID")) // a key no issue has, the id still resolves
-	var changed int64
-	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
-		var err error
-		changed, err = ResolveAllParents(context.Background(), tx)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changed != 2 {
+	if changed := resolveAll(t, s, ResolveAllParents); changed != 2 {
 		t.Errorf("changed: got %d rows, want 2", changed)
 	}
 	got := parentKeys(t, s)
