@@ -243,6 +243,9 @@ func duplicateKey(err error) bool {
 	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeConstraint {
 		return true
 	}
-	msg := err.Error()
-	return strings.Contains(msg, "Duplicate key") || strings.Contains(msg, "violates primary key")
+	// The appender says "Duplicate key ... violates primary key constraint"
+	// against stored rows and "constraint violation: duplicate key" within
+	// its own batch.
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "duplicate key") || strings.Contains(msg, "violates primary key")
 }
