@@ -316,19 +316,37 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 		}
 	}
 	issueCalls := live.em.Stats().Calls[emulator.EndpointIssue]
-	// Broken files are reported and skipped, never fatal.
+	// Broken files are refused and named; everything else is imported, and
+	// the command exits 1 at the end.
 	must(t, os.WriteFile(filepath.Join(raw, "issues", "SUP-99999.json"), []byte(`{"key": "SUP-`), 0o644))
 	must(t, os.WriteFile(filepath.Join(raw, "issues", "not-a-key.json"), []byte(`{}`), 0o644))
+	// An older copy of an issue under a former key (kept by the broker
+	// after a move) is superseded by the newer file, not refused.
+	first := live.em.Keys()[0]
+	var stale map[string]any
+	b, err := os.ReadFile(filepath.Join(raw, "issues", first+".json"))
+	must(t, err)
+	must(t, json.Unmarshal(b, &stale))
+	stale["key"] = "OLD-1"
+	stale["fields"].(map[string]any)["updated"] = "2001-01-01T00:00:00.000+0000"
+	b, err = json.Marshal(stale)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(raw, "issues", "OLD-1.json"), b, 0o644))
 
 	dir := t.TempDir()
 	environ := siteEnviron(live)
 	environ = append(environ, "JIRADUCK_DATA_DIR="+dir)
 	out, errOut, code := runCmd(t, environ, "import", "--raw-dir", raw)
-	if code != 0 || !strings.Contains(out, "2 malformed skipped") {
-		t.Fatalf("import: code %d\n%s\n%s", code, out, errOut)
+	if code != 1 || !strings.Contains(out, "1 superseded by a newer file, 2 refused") {
+		t.Fatalf("import: got code %d, want 1 with 1 superseded and 2 refused\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, "SUP-99999.json") || !strings.Contains(errOut, "not-a-key.json") {
-		t.Errorf("skipped files not named: %s", errOut)
+	if !strings.Contains(errOut, "refused "+filepath.Join(raw, "issues", "SUP-99999.json")) ||
+		!strings.Contains(errOut, "refused "+filepath.Join(raw, "issues", "not-a-key.json")) {
+		t.Errorf("refused files not named: %s", errOut)
+	}
+	if !strings.Contains(errOut, "superseded "+filepath.Join(raw, "issues", "OLD-1.json")) ||
+		!strings.Contains(errOut, filepath.Join(raw, "issues", first+".json")+", which is newer") {
+		t.Errorf("superseded file not named with the file kept: %s", errOut)
 	}
 	// The import reads the field list from Jira (no issue is fetched) so
 	// names and SLA fields match; the files are copied, not downloaded.

@@ -95,15 +95,23 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		var err error
 		res, err = pipeline.Import(ctx, b.store, b.writer, b.catalog.Options(), pipeline.ImportOptions{
 			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})
+		if err == nil && res.Refused > 0 {
+			// Everything else is imported and published; the run is
+			// recorded as failed so that the refusals are not missed.
+			err = fmt.Errorf("import: %d file(s) refused, named above; everything else was imported", res.Refused)
+		}
 		return res.Counts(), err
 	})
-	for _, p := range res.Problems {
-		fmt.Fprintln(e.stderr, "  skipped "+p)
+	for _, p := range res.Supersessions {
+		fmt.Fprintln(e.stderr, "  superseded "+p)
 	}
-	fmt.Fprintf(e.stdout, "import: %d files; %d issues imported, %d deleted, %d attachment files copied, %d malformed skipped in %s\n",
-		res.Files, res.Imported, res.Deleted, res.Attachments, res.Malformed, time.Since(start).Round(time.Millisecond))
-	if runErr == nil && res.Malformed > 0 {
-		fmt.Fprintln(e.stdout, "import: run backfill later to fetch what the skipped files held, and reconcile to confirm deletions")
+	for _, p := range res.Refusals {
+		fmt.Fprintln(e.stderr, "  refused "+p)
+	}
+	fmt.Fprintf(e.stdout, "import: %d files; %d issues imported, %d deleted, %d attachment files copied, %d superseded by a newer file, %d refused in %s\n",
+		res.Files, res.Imported, res.Deleted, res.Attachments, res.Superseded, res.Refused, time.Since(start).Round(time.Millisecond))
+	if res.Refused > 0 {
+		fmt.Fprintln(e.stdout, "import: run backfill later to fetch what the refused files held, and reconcile to confirm deletions")
 	}
 	return runErr
 }

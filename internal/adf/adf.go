@@ -11,7 +11,7 @@
 // and never more than one blank line in a row, except inside code blocks,
 // which are copied verbatim. Every URL written into the text goes through
 // [RedactURL], so tokens that users paste into links do not end up in
-// analyst exports.
+// analyst exports; so do the URLs of plain-string (wiki markup) values.
 //
 // Rich text is user input and Jira's schema grows, so the renderer never
 // fails: wrong JSON types are ignored, unknown nodes contribute the text of
@@ -28,8 +28,9 @@ import (
 // Text renders an ADF document as plain text.
 //
 // doc is the raw JSON value of an ADF field. A JSON string is returned as it
-// is, because Jira's v2 payloads (and some fields in v3) carry wiki markup
-// strings where v3 carries ADF. Empty input, JSON null and values that are
+// is, credentials in its URLs redacted ([RedactText]), because Jira's v2
+// payloads (and some fields in v3) carry wiki markup strings where v3
+// carries ADF. Empty input, JSON null and values that are
 // not ADF render as "". Malformed JSON renders the part that could be read.
 // Text never panics.
 func Text(doc json.RawMessage) string {
@@ -57,18 +58,20 @@ func decode(raw []byte) any {
 // produces for `any` (map[string]any, []any, string, float64, json.Number,
 // bool or nil); a json.RawMessage is handed to [Text]. A map is one node
 // (usually the "doc"), a slice is a sequence of sibling nodes and a string is
-// returned unchanged, as in Text. Anything else renders as "".
+// returned with its URLs redacted, as in Text. Anything else renders as "".
 //
 // Work is bounded even for Go values that share or contain themselves: depth
 // is capped and at most about a million nodes are visited.
 func Render(node any) string {
 	switch v := node.(type) {
 	case string:
-		return v
+		return RedactText(v)
 	case json.RawMessage:
 		return Text(v)
 	}
-	return finish(render(node))
+	// Links are redacted as they are written; a URL typed as plain text (or
+	// in a code block) is caught here.
+	return RedactText(finish(render(node)))
 }
 
 // render returns the lines of a decoded document before clean-up.

@@ -78,6 +78,8 @@ func TestTextInputs(t *testing.T) {
 		{name: "empty doc", in: `{"type":"doc","version":1,"content":[]}`, want: ""},
 		{name: "plain string is returned as is", in: `"*Creating Quick Filters*\n\n{code}x  \n{code}  "`,
 			want: "*Creating Quick Filters*\n\n{code}x  \n{code}  "},
+		{name: "plain string has its urls redacted", in: `"see [reset|https://id.example/r?token=s3cret&u=1] or https://x.example/?PWD=p."`,
+			want: "see [reset|https://id.example/r?token=REDACTED&u=1] or https://x.example/?PWD=REDACTED."},
 		{name: "empty string", in: `""`, want: ""},
 		{name: "array of nodes", in: `[` + p(txt("one")) + `,` + p(txt("two")) + `]`, want: "one\n\ntwo"},
 		{name: "single node without doc", in: p(txt("bare paragraph")), want: "bare paragraph"},

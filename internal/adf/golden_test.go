@@ -243,3 +243,27 @@ func BenchmarkText(b *testing.B) {
 		Text(largest)
 	}
 }
+
+// TestGoldenEdgeCases renders the documents in testdata/edge, each a shape
+// that once rendered wrong: links on whitespace, blank hrefs, smart cards
+// whose target is only in their JSON-LD data, labels of links whose scheme
+// Jira inferred.
+func TestGoldenEdgeCases(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "edge", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("got no files in testdata/edge, want the edge-case documents")
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, "edge_"+name+".txt", Text(raw)+"\n")
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package adf
 
 import (
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -76,7 +77,9 @@ func (p *para) flushLink() {
 	p.href = ""
 	core := strings.TrimSpace(label)
 	if core == "" {
-		p.write(RedactURL(href))
+		// A link on a space alone: the target is all there is to show, and
+		// it stands apart from the words around it as the space did.
+		p.atom(RedactURL(href))
 		return
 	}
 	lead := label[:len(label)-len(strings.TrimLeftFunc(label, unicode.IsSpace))]
@@ -84,7 +87,7 @@ func (p *para) flushLink() {
 	if sameURL(core, href) {
 		p.write(RedactURL(core))
 	} else {
-		p.write(core + " (" + RedactURL(href) + ")")
+		p.write(redactLabel(core) + " (" + RedactURL(href) + ")")
 	}
 	p.write(label[len(lead)+len(core):])
 }
@@ -160,14 +163,33 @@ func dateText(v any) string {
 	return time.UnixMilli(ms).UTC().Format(time.DateOnly)
 }
 
-// cardURL is the address of a smart card: attrs.url, or the url of the
-// JSON-LD attrs.data that some cards carry instead.
+// redactLabel hides credentials in a link's label. Jira infers the scheme
+// of an address typed without one ("example.com/x?tok=..." links to
+// "http://example.com/x?tok=..."), and the label keeps what was typed, so
+// each word of a label is read as a URL, scheme or not.
+func redactLabel(s string) string {
+	if !strings.ContainsAny(s, "?#;@") {
+		return s
+	}
+	return word.ReplaceAllStringFunc(s, func(w string) string {
+		// Sentence punctuation after an address is not part of it.
+		trimmed := strings.TrimRight(w, ".,;:!?)")
+		return RedactURL(trimmed) + w[len(trimmed):]
+	})
+}
+
+var word = regexp.MustCompile(`\S+`)
+
+// cardURL is the address of a smart card: attrs.url, or the url (else the
+// @id) of the JSON-LD attrs.data that some cards carry instead.
 func cardURL(n map[string]any) string {
 	a := attrs(n)
-	u := str(a, "url")
-	if u == "" {
-		d, _ := a["data"].(map[string]any)
-		u = str(d, "url")
+	u := strings.TrimSpace(str(a, "url"))
+	d, _ := a["data"].(map[string]any)
+	for _, k := range []string{"url", "@id"} {
+		if u == "" {
+			u = strings.TrimSpace(str(d, k))
+		}
 	}
 	if u == "" {
 		return ""
@@ -175,12 +197,13 @@ func cardURL(n map[string]any) string {
 	return RedactURL(u)
 }
 
-// linkHref returns the href of a text node's link mark.
+// linkHref returns the href of a text node's link mark. A blank href links
+// nowhere: the text is plain.
 func linkHref(n map[string]any) string {
 	marks, _ := n["marks"].([]any)
 	for _, m := range marks {
 		if mm, ok := m.(map[string]any); ok && nodeType(mm) == "link" {
-			return str(attrs(mm), "href")
+			return strings.TrimSpace(str(attrs(mm), "href"))
 		}
 	}
 	return ""

@@ -13,11 +13,12 @@ const redacted = "REDACTED"
 // by "REDACTED": query parameters, parameters in the fragment (OAuth's
 // implicit flow puts access_token there) and ";name=value" path parameters
 // (Java servlets' jsessionid), plus the password of a "user:password@" part.
-// A parameter counts as a credential when its name, compared without case,
-// '-', '_' or '.', is one of key, sig, auth, jwt, session, sid, pass, otp,
-// hmac or ticket, or contains token, secret, passw, pwd, signature,
-// credential, apikey, accesskey, privatekey, sessionid, authorization or
-// authkey.
+// A parameter counts as a credential when its whole name, compared without
+// case, '-', '_' or '.', is one of key, tok, code, pin, otp, sig, sdata,
+// auth, jwt, session, sid, pass, hmac or ticket, or contains token, secret,
+// passw, pwd, signature, credential, apikey, accesskey, privatekey,
+// sessionid, authorization or authkey. Short names count only whole:
+// "monkey" or "keyboard" are not credentials.
 //
 // Users paste pre-signed download links, API URLs with keys and links from
 // password-reset mails into Jira; the exported text is read far more widely
@@ -141,9 +142,12 @@ func redactPathParams(path string) string {
 // secretNames are parameter names that are credentials on their own; they
 // are too short to be searched for inside longer names ("key" is in
 // "monkey", "sid" in "inside").
+// "tok", "code" (OAuth's authorization code), "pin" and "sdata" (signed
+// data) carry one-time or signed values.
 var secretNames = map[string]bool{
 	"key": true, "sig": true, "auth": true, "jwt": true, "session": true, "sid": true,
 	"pass": true, "otp": true, "hmac": true, "ticket": true,
+	"tok": true, "code": true, "pin": true, "sdata": true,
 }
 
 // secretParts mark a credential wherever they appear in a name:

@@ -1,6 +1,9 @@
 package adf
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRedactURL(t *testing.T) {
 	tests := []struct {
@@ -61,10 +64,42 @@ func TestRedactText(t *testing.T) {
 		{"see [runbook|https://wiki.test/x?token=abc&page=2] now", "see [runbook|https://wiki.test/x?token=REDACTED&page=2] now"},
 		{"two: http://a.test/?secret=1 and https://b.test/p?api_key=k.", "two: http://a.test/?secret=REDACTED and https://b.test/p?api_key=REDACTED."},
 		{"https://plain.test/path", "https://plain.test/path"},
+		{"h1. Access\n[console|https://admin:hunter2@c.test/x?otp=123456]\n{code}curl https://api.test/v1?apikey=k{code}",
+			"h1. Access\n[console|https://admin:REDACTED@c.test/x?otp=REDACTED]\n{code}curl https://api.test/v1?apikey=REDACTED{code}"},
+		{"no scheme, no url: example.com/x?tok=s3cret", "no scheme, no url: example.com/x?tok=s3cret"},
 	}
 	for _, tc := range cases {
 		if got := RedactText(tc.in); got != tc.want {
 			t.Errorf("RedactText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestRedactNames checks each credential parameter name, whole and in any
+// case, and that longer names merely containing a short one are kept.
+func TestRedactNames(t *testing.T) {
+	secret := []string{"token", "tok", "access_token", "refresh_token", "id_token", "code", "pin", "otp", "sig", "signature",
+		"sdata", "secret", "client_secret", "password", "passwd", "pwd", "pass", "key", "apikey", "api_key", "auth",
+		"session", "sessionid", "sid", "jwt", "X-Amz-Signature", "X-Amz-Credential", "X-Goog-Signature"}
+	for _, name := range secret {
+		for _, n := range []string{name, strings.ToUpper(name), strings.ToUpper(name[:1]) + name[1:]} {
+			t.Run(n, func(t *testing.T) {
+				in := "https://x.example/p?a=1&" + n + "=v4lue&b=2"
+				want := "https://x.example/p?a=1&" + n + "=REDACTED&b=2"
+				if got := RedactURL(in); got != want {
+					t.Errorf("RedactURL(%q)\ngot  %q\nwant %q", in, got, want)
+				}
+			})
+		}
+	}
+	kept := []string{"monkey", "keyboard", "keys", "tokyo", "codec", "zipcode", "pinned", "spin", "signal", "sidebar",
+		"inside", "passenger", "compass", "author", "authority", "sessions2", "otpx", "session_count"}
+	for _, n := range kept {
+		t.Run("kept "+n, func(t *testing.T) {
+			in := "https://x.example/p?" + n + "=1"
+			if got := RedactURL(in); got != in {
+				t.Errorf("RedactURL(%q)\ngot  %q\nwant it unchanged", in, got)
+			}
+		})
 	}
 }

@@ -318,3 +318,30 @@ func golden(t *testing.T, name string, v any) {
 		t.Errorf("%s differs from the golden file (run with -update after checking)", name)
 	}
 }
+
+// TestPlainStringTextIsRedacted checks that the wiki-markup strings of v2
+// payloads (descriptions and comment bodies) get the credential redaction
+// ADF text gets.
+func TestPlainStringTextIsRedacted(t *testing.T) {
+	body := []byte(`{"id":"3","key":"SUP-3","fields":{"created":"2024-01-01T00:00:00.000+0000",
+	 "description":"h2. Access\n[console|https://admin:hunter2@c.example/x?token=s3cret&page=2] or https://files.example/f?X-Amz-Signature=abc",
+	 "comment":{"total":1,"comments":[{"id":"30","body":"try https://api.example/v1?API_KEY=k1&q=x.","created":"2024-01-02T00:00:00.000+0000"}]}}}`)
+	r, err := FromBundle(bundleOf(t, body), defaultOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"description", deref(r.Issue.Description),
+			"h2. Access\n[console|https://admin:REDACTED@c.example/x?token=REDACTED&page=2] or https://files.example/f?X-Amz-Signature=REDACTED"},
+		{"comment body", deref(r.Comments[0].Body), "try https://api.example/v1?API_KEY=REDACTED&q=x."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}

@@ -616,7 +616,7 @@ func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken [
 		q.storageErr = nil
 		it.attempts++
 		log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
-		if !retryable(err) || it.attempts >= q.opts.MaxAttempts {
+		if !retryable(err) || keyConflict(err) || it.attempts >= q.opts.MaxAttempts {
 			log.Error("issue processing failed; events marked failed")
 			q.fail(it, err)
 		} else {
@@ -658,6 +658,14 @@ func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken [
 func storageFailure(err error) bool {
 	var api *jira.APIError
 	return store.IsStorageFailure(err) && !errors.As(err, &api) && !errors.Is(err, jira.ErrUnavailable)
+}
+
+// keyConflict reports an issue that carries an id the store holds for
+// another issue (store.KeyConflictError): the data Jira sent is at fault, so
+// every retry would fail the same way.
+func keyConflict(err error) bool {
+	var kc *store.KeyConflictError
+	return errors.As(err, &kc)
 }
 
 // maxWrites bounds the issue writes waiting for the writer: about one

@@ -323,3 +323,39 @@ func TestLoneEventAfterAStormIsNotHeld(t *testing.T) {
 		t.Errorf("event states: got %v, want 61 done", st)
 	}
 }
+
+// TestKeyConflictFailsOnce: Jira sends SUP-2 with a comment id the store
+// holds for SUP-1. Retrying cannot help, so the issue fails at the first
+// attempt, its event is marked failed with a message naming both issues,
+// and SUP-1 keeps its rows.
+func TestKeyConflictFailsOnce(t *testing.T) {
+	h := newHarness(t, QueueOptions{Workers: 1, MaxAttempts: 5})
+	h.jira.add("100", "SUP-1", 1)
+	h.jira.add("200", "SUP-2", 1)
+	if err := h.queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept([]*store.Event{h.event(t, "jira:issue_updated", "SUP-1", "100")})
+	h.drain(t)
+	// SUP-1 now holds the id Jira gives SUP-2's comment.
+	if _, err := h.s.DB().Exec(`UPDATE comments SET comment_id = '200000' WHERE issue_key = 'SUP-1'`); err != nil {
+		t.Fatal(err)
+	}
+	h.queue.Accept([]*store.Event{h.event(t, "jira:issue_updated", "SUP-2", "200")})
+	h.drain(t)
+	failed, err := h.s.FailedEvents(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Attempts != 1 || !strings.Contains(failed[0].LastError, "SUP-1") ||
+		!strings.Contains(failed[0].LastError, "SUP-2") {
+		t.Fatalf("failed events: got %+v, want one after 1 attempt naming SUP-1 and SUP-2", failed)
+	}
+	if got := h.jira.count("SUP-2"); got != 1 {
+		t.Errorf("fetches of SUP-2: got %d, want 1", got)
+	}
+	if n := h.count(t, `SELECT count(*) FROM comments WHERE comment_id = '200000' AND issue_key = 'SUP-1'`); n != 1 {
+		t.Errorf("SUP-1's comment rows: got %d, want 1", n)
+	}
+	t.Logf("failure recorded: %s", failed[0].LastError)
+}

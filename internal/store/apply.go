@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
@@ -165,3 +168,84 @@ func (s *Store) MarkDirty(ctx context.Context, tx *sql.Tx, parts ...Partition) e
 // execErr keeps only the error of an Exec: DuckDB discards a transaction whose
 // statement failed even when Commit later returns nil, so every one is checked.
 func execErr(_ sql.Result, err error) error { return err }
+
+// KeyConflictError is an issue that could not be written because one of its
+// rows carries an id the store holds for another issue: Jira's ids are
+// unique across the site, so the data sent is at fault, and writing the
+// issue again will fail the same way until it changes.
+type KeyConflictError struct {
+	// Issue is the key of the issue being written; Other the key of the
+	// issue that holds the id.
+	Issue, Other string
+	// Table and ID name the row: "changelog" and "10001".
+	Table, ID string
+	Err       error
+}
+
+func (e *KeyConflictError) Error() string {
+	noun := strings.TrimSuffix(e.Table, "s")
+	return fmt.Sprintf("apply %s: %s id %s is already stored for issue %s (Jira sent one id for two issues): %v", e.Issue, noun, e.ID, e.Other, e.Err)
+}
+
+func (e *KeyConflictError) Unwrap() error { return e.Err }
+
+// ownIDs are the tables whose rows are keyed by an id of their own, not by
+// the issue's key: the rows that two issues can collide on.
+var ownIDs = []struct{ table, column string }{
+	{"comments", "comment_id"}, {"attachments", "attachment_id"}, {"changelog", "change_id"},
+}
+
+// ExplainConflict turns the failure to write r (err, from a transaction that
+// has been rolled back) into a *KeyConflictError naming the other issue when
+// the cause was a primary key that another issue holds; any other error is
+// returned as it is. DuckDB's duplicate-key message names the key but not
+// the row holding it, and a failed transaction cannot be queried, so the
+// store is read afresh.
+func (s *Store) ExplainConflict(ctx context.Context, r *normalize.Rows, err error) error {
+	if err == nil || !duplicateKey(err) {
+		return err
+	}
+	ids := map[string][]any{}
+	for _, c := range r.Comments {
+		ids["comments"] = append(ids["comments"], c.CommentID)
+	}
+	for _, a := range r.Attachments {
+		ids["attachments"] = append(ids["attachments"], a.AttachmentID)
+	}
+	for _, c := range r.Changelog {
+		ids["changelog"] = append(ids["changelog"], c.ChangeID)
+	}
+	for _, t := range ownIDs {
+		for chunk := range slices.Chunk(ids[t.table], 500) {
+			// Rows under a former key of the same issue are its own: a move
+			// takes them along in the same transaction.
+			var id, other string
+			qerr := s.db.QueryRowContext(ctx, `SELECT c.`+t.column+`, c.issue_key FROM `+t.table+` c
+				LEFT JOIN issues i ON i.issue_key = c.issue_key
+				WHERE c.`+t.column+` IN (`+placeholders(len(chunk))+`) AND c.issue_key <> ? AND coalesce(i.issue_id, '') <> ?
+				ORDER BY 1 LIMIT 1`, append(chunk, r.Issue.IssueKey, r.Issue.IssueID)...).Scan(&id, &other)
+			if errors.Is(qerr, sql.ErrNoRows) {
+				continue
+			}
+			if qerr != nil {
+				return err
+			}
+			return &KeyConflictError{Issue: r.Issue.IssueKey, Other: other, Table: t.table, ID: id, Err: err}
+		}
+	}
+	return err
+}
+
+// duplicateKey reports DuckDB's refusal of a row whose primary key is taken,
+// from a statement or from the appender (whose error carries only the text).
+func duplicateKey(err error) bool {
+	var de *duckdb.Error
+	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeConstraint {
+		return true
+	}
+	// The appender says "Duplicate key ... violates primary key constraint"
+	// against stored rows and "constraint violation: duplicate key" within
+	// its own batch.
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "duplicate key") || strings.Contains(msg, "violates primary key")
+}

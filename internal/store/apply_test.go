@@ -565,3 +565,77 @@ func TestDirtyPartitionsIssuesFirst(t *testing.T) {
 		t.Errorf("export order (-want +got):\n%s", diff)
 	}
 }
+
+// TestKeyConflictNamesBothIssues stores SUP-1, then writes SUP-2 whose
+// changelog, comment or attachment id is one SUP-1 holds: the write fails
+// with a *KeyConflictError naming both issues, on the writer's appender path
+// as in a plain transaction, and SUP-1 is left as it was.
+func TestKeyConflictNamesBothIssues(t *testing.T) {
+	created := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, table, id string
+		clash           func(r *normalize.Rows)
+	}{
+		{"changelog", "changelog", "1009", func(r *normalize.Rows) { r.Changelog[0].ChangeID = "1009" }},
+		{"comment", "comments", "10001", func(r *normalize.Rows) { r.Comments[1].CommentID = "10001" }},
+		{"attachment", "attachments", "1005", func(r *normalize.Rows) { r.Attachments[0].AttachmentID = "1005" }},
+	}
+	for _, tc := range tests {
+		for _, path := range []string{"writer", "transaction"} {
+			t.Run(tc.name+" "+path, func(t *testing.T) {
+				s := migrated(t)
+				ctx := context.Background()
+				apply(t, s, sampleRows("SUP-1", "100", created))
+				r := sampleRows("SUP-2", "200", created)
+				tc.clash(r)
+				var err error
+				if path == "writer" {
+					w := s.NewWriter(8, nil)
+					_, err = w.Apply(ctx, r, nil)
+					w.Close()
+				} else {
+					err = s.WithTx(ctx, func(tx *sql.Tx) error {
+						_, err := s.ApplyIssue(ctx, tx, r)
+						return err
+					})
+					err = s.ExplainConflict(ctx, r, err)
+				}
+				var kc *KeyConflictError
+				if !errors.As(err, &kc) {
+					t.Fatalf("got error %v, want a *KeyConflictError", err)
+				}
+				if kc.Issue != "SUP-2" || kc.Other != "SUP-1" || kc.Table != tc.table || kc.ID != tc.id {
+					t.Errorf("got issue %s other %s table %s id %s, want SUP-2 SUP-1 %s %s", kc.Issue, kc.Other, kc.Table, kc.ID, tc.table, tc.id)
+				}
+				if msg := err.Error(); !strings.Contains(msg, "SUP-2") || !strings.Contains(msg, "SUP-1") {
+					t.Errorf("got message %q, want both issue keys", msg)
+				}
+				if n := count(t, s, `SELECT count(*) FROM issues`); n != 1 {
+					t.Errorf("got %d issues stored, want 1 (SUP-1 alone)", n)
+				}
+				if n := count(t, s, `SELECT count(*) FROM `+tc.table+` WHERE issue_key = 'SUP-1'`); n == 0 {
+					t.Errorf("got no %s rows left for SUP-1, want them kept", tc.table)
+				}
+			})
+		}
+	}
+}
+
+// TestExplainConflictLeavesOtherErrors checks that failures other than a
+// key another issue holds come back unchanged.
+func TestExplainConflictLeavesOtherErrors(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	created := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	apply(t, s, sampleRows("SUP-1", "100", created))
+	other := errors.New("some other failure")
+	if got := s.ExplainConflict(ctx, sampleRows("SUP-2", "100", created), other); got != other {
+		t.Errorf("got %v, want the error unchanged", got)
+	}
+	// A duplicate key that no other issue holds (the same issue under its
+	// former key) is not blamed on anyone.
+	dup := errors.New(`Constraint Error: Duplicate key "change_id: 1009" violates primary key constraint`)
+	if got := s.ExplainConflict(ctx, sampleRows("OPS-7", "100", created), dup); got != dup {
+		t.Errorf("got %v, want the error unchanged for the issue's own rows under its former key", got)
+	}
+}

@@ -165,16 +165,26 @@ func (w *Writer) run(batch []*pendingOp) {
 		return
 	}
 	if len(live) == 1 {
-		live[0].done <- err
+		live[0].done <- w.explain(live[0], err)
 		return
 	}
 	for _, p := range live {
 		err := w.commit([]*pendingOp{p})
-		p.done <- err
+		p.done <- w.explain(p, err)
 		if err == nil && w.onCommit != nil {
 			w.onCommit(1)
 		}
 	}
+}
+
+// explain names the other issue when an issue write failed alone on a
+// primary key another issue holds (see KeyConflictError), so that the
+// failure says what to look at and is not retried as if it were passing.
+func (w *Writer) explain(p *pendingOp, err error) error {
+	if err == nil || p.apply == nil {
+		return err
+	}
+	return w.s.ExplainConflict(w.ctx, p.apply.rows, err)
 }
 
 func (w *Writer) commit(batch []*pendingOp) error {
