@@ -49,11 +49,10 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	defer s.Close()
 	w := s.NewWriter(64, nil)
 	defer w.Close()
-	cols, err := s.IssueColumnNames(ctx)
-	if err != nil {
-		return err
+	if err := alignIssueColumns(ctx, cfg, log, s, w); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
-	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log,
+	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg), Logger: log,
 		Workers: batchExportWorkers})
 	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
 		return fmt.Errorf("export: %w", err)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/store"
+)
+
+// TestIssueColumnsChangeRewritesEveryPartition: after JIRA_FIELD_MAP
+// changes, a command that publishes one month must not leave the other
+// months with the old columns. Every issues partition gets the same columns
+// in the same order, with the values of issues nobody refetched, and a
+// column whose setting was removed leaves every partition and the store.
+func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live, _ := publishedSite(t, 60)
+	m, err := export.ReadManifest(live.dir)
+	must(t, err)
+	var months []string
+	for _, p := range m.Partitions {
+		if p.Table == "issues" {
+			months = append(months, p.Month)
+		}
+	}
+	if len(months) < 2 {
+		t.Fatalf("issues months: got %v, want at least 2", months)
+	}
+	fieldMap := func(v string) []string { return append(siteEnviron(live), "JIRA_FIELD_MAP="+v) }
+	severity, systems := emulator.FieldSeverity+":severity", emulator.FieldAffectedSystems+":affected_systems"
+	steps := []struct {
+		name    string
+		environ []string
+		// args is the command that runs with the new settings: it
+		// publishes one month only, or nothing at all.
+		args     []string
+		wantCols []string
+	}{
+		{name: "field added", environ: fieldMap(severity), args: []string{"export", "--month", months[0]},
+			wantCols: []string{"severity"}},
+		{name: "second field, through a batch command", environ: fieldMap(severity + "," + systems), args: []string{"rebuild"},
+			wantCols: []string{"severity", "affected_systems"}},
+		{name: "order changed", environ: fieldMap(systems + "," + severity), args: []string{"export", "--table", "comments"},
+			wantCols: []string{"affected_systems", "severity"}},
+		{name: "field removed", environ: fieldMap(systems), args: []string{"export", "--month", months[len(months)-1]},
+			wantCols: []string{"affected_systems"}},
+		{name: "map unset", environ: siteEnviron(live), args: []string{"export", "--month", months[0]}},
+	}
+	db := memoryDB(t)
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if out, errOut, code := runCmd(t, st.environ, st.args...); code != 0 {
+				t.Fatalf("%v: code %d\n%s\n%s", st.args, code, out, errOut)
+			}
+			want := store.IssueColumns([]string{"first_response", "time_to_resolution"}, st.wantCols)
+			for _, month := range months {
+				path := export.PartitionPath(live.dir, "issues", month)
+				if got := parquetColumns(t, db, path); !slices.Equal(got, want) {
+					t.Errorf("issues %s columns:\n got %v\nwant %v", month, got, want)
+				}
+			}
+			s, err := store.Open(context.Background(), storePath(live.cfg), store.Options{ReadOnly: true})
+			must(t, err)
+			defer s.Close()
+			// The values come from the stored payloads: the files hold as
+			// many as the store, which has some.
+			for _, col := range st.wantCols {
+				var files, stored int
+				q := fmt.Sprintf(`SELECT count(%s) FROM read_parquet('%s')`, col, filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
+				must(t, db.QueryRow(q).Scan(&files))
+				must(t, s.DB().QueryRow(fmt.Sprintf(`SELECT count(%s) FROM issues`, col)).Scan(&stored))
+				if files == 0 || files != stored {
+					t.Errorf("%s values in the files: got %d, want %d (the store's), more than 0", col, files, stored)
+				}
+			}
+			have, err := s.IssueColumnNames(context.Background())
+			must(t, err)
+			for _, c := range have {
+				if !slices.Contains(want, c) {
+					t.Errorf("store's issues keeps column %s that no setting asks for", c)
+				}
+			}
+			checkPartitions(t, live.dir, s.DB())
+		})
+	}
+}
+
+// parquetColumns lists a Parquet file's columns in order.
+func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
+	t.Helper()
+	rows, err := db.Query(fmt.Sprintf(`SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = false))`, strings.ReplaceAll(path, "'", "''")))
+	must(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		must(t, rows.Scan(&c))
+		out = append(out, c)
+	}
+	must(t, rows.Err())
+	return out
+}
