@@ -54,6 +54,15 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	}
 	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg), Logger: log,
 		Workers: batchExportWorkers})
+	held, err := s.HoldsIssues(ctx)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if !held {
+		fmt.Fprintf(e.stdout, "nothing to export: the store at %s holds no issue yet; "+
+			"jiraduck backfill (or serve, as webhooks arrive) loads issues and publishes them as it goes\n", storePath(cfg))
+		return nil
+	}
 	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -109,3 +109,18 @@ func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
 	must(t, rows.Err())
 	return out
 }
+
+// TestExportOfAnEmptyStore: export says there is nothing to export, and
+// how issues get there, instead of reporting zero partitions; query does not
+// send the user back to export.
+func TestExportOfAnEmptyStore(t *testing.T) {
+	environ := dataEnv(t)
+	out, errOut, code := runCmd(t, environ, "export")
+	if code != 0 || !strings.Contains(out, "nothing to export") || !strings.Contains(out, "backfill") || strings.Contains(out, "exported 0") {
+		t.Errorf("export of an empty store: code %d, stdout %q, stderr %q; want 0 and a line saying there is nothing to export", code, out, errOut)
+	}
+	_, errOut, code = runCmd(t, environ, "query", "SELECT count(*) FROM jira_issues")
+	if code == 0 || strings.Contains(errOut, "export first") || !strings.Contains(errOut, "backfill") {
+		t.Errorf("query after it: code %d, stderr %q; want a failure that names backfill, not export", code, errOut)
+	}
+}

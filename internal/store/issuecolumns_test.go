@@ -120,3 +120,28 @@ func TestAppliedIssueColumns(t *testing.T) {
 		})
 	}
 }
+
+func TestColumnTypesMatchTheMigrations(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	rows, err := s.DB().QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns()
+		WHERE schema_name = 'main' AND table_name IN ('issues', 'comments', 'attachments', 'changelog', 'issuelinks',
+			'remote_links', 'sla', 'issue_fields') ORDER BY table_name, column_index`)
+	noErr(t, err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var table, col, typ string
+		noErr(t, rows.Scan(&table, &col, &typ))
+		var got string
+		noErr(t, s.DB().QueryRowContext(ctx, "SELECT typeof(CAST(NULL AS "+ColumnType(col)+"))").Scan(&got))
+		if got != typ {
+			t.Errorf("%s.%s: ColumnType gives %s, the migrations %s", table, col, got, typ)
+		}
+		n++
+	}
+	noErr(t, rows.Err())
+	if n < 100 {
+		t.Errorf("columns checked: got %d, want every analyst column (more than 100)", n)
+	}
+}
