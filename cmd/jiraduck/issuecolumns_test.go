@@ -97,13 +97,25 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 // parquetColumns lists a Parquet file's columns in order.
 func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
 	t.Helper()
-	rows, err := db.Query(fmt.Sprintf(`SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = false))`, strings.ReplaceAll(path, "'", "''")))
+	var out []string
+	for _, c := range describeFile(t, db, path) {
+		out = append(out, c[0])
+	}
+	return out
+}
+
+// describeFile lists a Parquet file's columns and their DuckDB types in
+// order, without the hive month column DuckDB would add from the path.
+func describeFile(t *testing.T, db *sql.DB, path string) [][2]string {
+	t.Helper()
+	rows, err := db.Query(fmt.Sprintf(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = false))`,
+		strings.ReplaceAll(path, "'", "''")))
 	must(t, err)
 	defer rows.Close()
-	var out []string
+	var out [][2]string
 	for rows.Next() {
-		var c string
-		must(t, rows.Scan(&c))
+		var c [2]string
+		must(t, rows.Scan(&c[0], &c[1]))
 		out = append(out, c)
 	}
 	must(t, rows.Err())
