@@ -94,6 +94,47 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 	}
 }
 
+// TestServeRewritesPartitionsWhenIssueColumnsChange: serve started with a
+// new JIRA_FIELD_MAP rewrites every issues partition from the stored
+// payloads before it publishes anything else, with no Jira call needed.
+func TestServeRewritesPartitionsWhenIssueColumnsChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live, _ := publishedSite(t, 40)
+	restarted, err := startSite(context.Background(), siteOptions{
+		Emulator: emulator.Options{Issues: 40, Months: 3, Seed: 11, Clock: frozen()}, DataDir: live.dir,
+		Vars:   map[string]string{"JIRA_FIELD_MAP": emulator.FieldSeverity + ":severity", "JIRADUCK_LOG_LEVEL": "warn"},
+		Logger: live.svc.log})
+	must(t, err)
+	defer restarted.Close()
+	again := &liveSite{site: restarted, dir: live.dir}
+	again.settle(t)
+	want := store.IssueColumns([]string{"first_response", "time_to_resolution"}, []string{"severity"})
+	db := memoryDB(t)
+	m, err := export.ReadManifest(live.dir)
+	must(t, err)
+	n := 0
+	for _, p := range m.Partitions {
+		if p.Table != "issues" {
+			continue
+		}
+		n++
+		if got := parquetColumns(t, db, export.PartitionPath(live.dir, "issues", p.Month)); !slices.Equal(got, want) {
+			t.Errorf("issues %s columns after serve started:\n got %v\nwant %v", p.Month, got, want)
+		}
+	}
+	if n == 0 {
+		t.Error("no issues partition published")
+	}
+	var values int
+	q := fmt.Sprintf(`SELECT count(severity) FROM read_parquet('%s')`, filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
+	must(t, db.QueryRow(q).Scan(&values))
+	if values == 0 {
+		t.Error("severity values in the files: got 0, want those of the stored payloads")
+	}
+}
+
 // parquetColumns lists a Parquet file's columns in order.
 func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
 	t.Helper()
