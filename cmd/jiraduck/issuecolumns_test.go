@@ -94,6 +94,59 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 	}
 }
 
+// TestSLAFieldsChangeRewritesEveryPartition: a metric added through
+// JIRA_SLA_FIELDS gets its four columns in every issues partition, filled
+// from the stored payloads, and they leave every partition when the setting
+// goes.
+func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	live, _ := publishedSite(t, 40)
+	m, err := export.ReadManifest(live.dir)
+	must(t, err)
+	var months []string
+	for _, p := range m.Partitions {
+		if p.Table == "issues" {
+			months = append(months, p.Month)
+		}
+	}
+	slaFields := emulator.FieldTimeToFirstResp + ":first_response," + emulator.FieldTimeToResolution + ":resolution_sla"
+	steps := []struct {
+		name    string
+		environ []string
+		sla     []string
+	}{
+		{name: "metric added", environ: append(siteEnviron(live), "JIRA_SLA_FIELDS="+slaFields),
+			sla: []string{"first_response", "time_to_resolution", "resolution_sla"}},
+		{name: "setting removed", environ: siteEnviron(live), sla: []string{"first_response", "time_to_resolution"}},
+	}
+	db := memoryDB(t)
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if out, errOut, code := runCmd(t, st.environ, "export", "--month", months[0]); code != 0 {
+				t.Fatalf("export: code %d\n%s\n%s", code, out, errOut)
+			}
+			want := store.IssueColumns(st.sla, nil)
+			for _, month := range months {
+				if got := parquetColumns(t, db, export.PartitionPath(live.dir, "issues", month)); !slices.Equal(got, want) {
+					t.Errorf("issues %s columns:\n got %v\nwant %v", month, got, want)
+				}
+			}
+			if len(st.sla) < 3 {
+				return
+			}
+			var files int
+			q := fmt.Sprintf(`SELECT count(resolution_sla_goal_millis) FROM read_parquet('%s')`,
+				filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
+			must(t, db.QueryRow(q).Scan(&files))
+			if files == 0 {
+				t.Error("resolution_sla values in the files: got 0, want those of the stored SLA payloads")
+			}
+		})
+	}
+}
+
 // TestServeRewritesPartitionsWhenIssueColumnsChange: serve started with a
 // new JIRA_FIELD_MAP rewrites every issues partition from the stored
 // payloads before it publishes anything else, with no Jira call needed.
