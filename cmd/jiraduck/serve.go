@@ -169,9 +169,6 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			exporter.Notify()
 		}
 	})
-	if err := alignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
-		return nil, err
-	}
 	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg),
 		Logger: log, Observe: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
 			s.metrics.Exported(p.Table, sinceMarked, took)
@@ -180,6 +177,11 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			}
 		}})
 	s.exporter = exporter
+	// Before the exporter runs, so that it publishes nothing of the old
+	// issue columns; after it exists, which the writer's notify reads.
+	if err := alignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
+		return nil, err
+	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); exporter.Run(s.runCtx) }()
 
