@@ -49,12 +49,11 @@ func openBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	}
 	b := &batch{cfg: cfg, log: log, store: s}
 	b.writer = s.NewWriter(64, nil)
-	cols, err := s.IssueColumnNames(ctx)
-	if err != nil {
+	if err := alignIssueColumns(ctx, cfg, log, s, b.writer); err != nil {
 		b.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	b.exporter = export.New(s, b.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log,
+	b.exporter = export.New(s, b.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg), Logger: log,
 		Workers: batchExportWorkers})
 	b.catalog = pipeline.NewCatalog(cfg)
 	if err := b.catalog.Load(ctx, s); err != nil {

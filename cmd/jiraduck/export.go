@@ -49,12 +49,20 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	defer s.Close()
 	w := s.NewWriter(64, nil)
 	defer w.Close()
-	cols, err := s.IssueColumnNames(ctx)
-	if err != nil {
-		return err
+	if err := alignIssueColumns(ctx, cfg, log, s, w); err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
-	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols), Logger: log,
+	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg), Logger: log,
 		Workers: batchExportWorkers})
+	held, err := s.HoldsIssues(ctx)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if !held {
+		fmt.Fprintf(e.stdout, "nothing to export: the store at %s holds no issue yet; "+
+			"jiraduck backfill (or serve, as webhooks arrive) loads issues and publishes them as it goes\n", storePath(cfg))
+		return nil
+	}
 	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

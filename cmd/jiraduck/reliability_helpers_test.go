@@ -455,8 +455,7 @@ func referenceExport(t *testing.T, em *emulator.Emulator, cfg *config.Config, op
 			t.Fatal(err)
 		}
 	}
-	cols, _ := s.IssueColumnNames(ctx)
-	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: exportIssueColumns(cfg, cols)})
+	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: exportIssueColumns(cfg)})
 	if err := export.MarkAll(ctx, s, w, nil, nil); err != nil {
 		t.Fatal(err)
 	}

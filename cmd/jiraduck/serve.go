@@ -169,11 +169,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			exporter.Notify()
 		}
 	})
-	cols, err := s.store.IssueColumnNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg, cols),
+	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg),
 		Logger: log, Observe: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
 			s.metrics.Exported(p.Table, sinceMarked, took)
 			if hooks.onExport != nil {
@@ -181,6 +177,11 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 			}
 		}})
 	s.exporter = exporter
+	// Before the exporter runs, so that it publishes nothing of the old
+	// issue columns; after it exists, which the writer's notify reads.
+	if err := alignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
+		return nil, err
+	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); exporter.Run(s.runCtx) }()
 
@@ -288,27 +289,6 @@ func (s *service) watchStore(every time.Duration, usable func(context.Context) e
 			return
 		}
 	}
-}
-
-// exportIssueColumns orders the issues columns of the files as the design
-// lists them: fixed columns, SLA metrics, promoted fields, synced_at, then
-// any column the table gained from settings since removed.
-func exportIssueColumns(cfg *config.Config, have []string) []string {
-	var promoted []string
-	for _, f := range cfg.FieldMap {
-		promoted = append(promoted, f.Name)
-	}
-	want := store.IssueColumns(cfg.SLANames(), promoted)
-	seen := map[string]bool{}
-	for _, c := range want {
-		seen[c] = true
-	}
-	for _, c := range have {
-		if !seen[c] {
-			want = append(want, c)
-		}
-	}
-	return want
 }
 
 // catalogLoop refreshes the field list at start, daily and on demand.

@@ -141,3 +141,35 @@ func EmptyTables(ctx context.Context, tx *sql.Tx, tables []string) error {
 	}
 	return nil
 }
+
+// columnTypes are the DuckDB types of the analyst columns that are not
+// VARCHAR. Every analyst table gives a column name one type, so the name
+// decides it; TestColumnTypesMatchTheMigrations holds this to the schema.
+var columnTypes = map[string]string{
+	"created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ", "resolved_at": "TIMESTAMPTZ", "synced_at": "TIMESTAMPTZ",
+	"changed_at": "TIMESTAMPTZ", "start_time": "TIMESTAMPTZ", "stop_time": "TIMESTAMPTZ", "breach_time": "TIMESTAMPTZ",
+	"observed_at": "TIMESTAMPTZ",
+	"due_date":    "DATE",
+	"labels":      "VARCHAR[]", "components": "VARCHAR[]", "fix_versions": "VARCHAR[]",
+	"attachment_count": "INTEGER", "comment_count": "INTEGER", "issuelink_count": "INTEGER", "item_index": "INTEGER",
+	"cycle_index": "INTEGER",
+	"size_bytes":  "BIGINT", "goal_millis": "BIGINT", "elapsed_millis": "BIGINT", "remaining_millis": "BIGINT",
+	"breached": "BOOLEAN", "paused": "BOOLEAN", "within_calendar_hours": "BOOLEAN", "public_visibility": "BOOLEAN",
+	"value_json": "JSON",
+}
+
+// ColumnType is the DuckDB type of an analyst column. The flat SLA columns
+// of issues (<metric>_breached, <metric>_*_millis) follow their suffix; a
+// JIRA_FIELD_MAP column, like most, is VARCHAR.
+func ColumnType(name string) string {
+	if t, ok := columnTypes[name]; ok {
+		return t
+	}
+	switch {
+	case strings.HasSuffix(name, "_breached"):
+		return "BOOLEAN"
+	case strings.HasSuffix(name, "_millis"):
+		return "BIGINT"
+	}
+	return "VARCHAR"
+}
