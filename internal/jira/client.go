@@ -82,6 +82,8 @@ type Options struct {
 	CloudAPIURL string
 	// HTTPClient sends the requests; a client with a fresh transport by
 	// default. Its Timeout should be zero: Timeout below bounds each attempt.
+	// The Client uses a copy whose redirect policy is its own and which
+	// keeps no cookies.
 	HTTPClient *http.Client
 	// Logger receives retry and throttle lines; nothing is logged when nil.
 	Logger logrus.FieldLogger
@@ -183,7 +185,7 @@ func New(opts Options) (*Client, error) {
 		base:            base,
 		gateway:         gateway,
 		main:            credential{opts.Email, opts.APIToken},
-		http:            opts.HTTPClient,
+		http:            httpClient(opts.HTTPClient),
 		log:             opts.Logger,
 		obs:             opts.Observer,
 		sleep:           opts.Sleep,
@@ -200,9 +202,6 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.SLAEmail != "" {
 		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken}
-	}
-	if c.http == nil {
-		c.http = &http.Client{Transport: newTransport()}
 	}
 	if c.log == nil {
 		l := logrus.New()
@@ -366,7 +365,7 @@ func (c *Client) call(ctx context.Context, r *request) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.http.Do(req)
+		return c.do(req)
 	}
 	err := c.execute(ctx, r.method, r.endpoint, c.timeout, send, func(resp *http.Response) error {
 		b, err := readAll(resp.Body, maxBodyBytes)

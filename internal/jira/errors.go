@@ -28,8 +28,9 @@ var (
 	// ErrUnavailable means Jira kept answering 5xx or 408, timing out or
 	// dropping the connection until the retries ran out.
 	ErrUnavailable = errors.New("jira unavailable")
-	// ErrForeignHost means an attachment URL, or a redirect from it, leads
-	// outside the Jira site and the cloud gateway, or from https to http.
+	// ErrForeignHost means an attachment URL leads outside the Jira site and
+	// the cloud gateway, or a redirect of any call went from https to http
+	// or to a scheme other than http(s).
 	ErrForeignHost = errors.New("url outside the jira site")
 	// ErrTooLarge means an answer or an attachment is larger than allowed.
 	ErrTooLarge = errors.New("too large")
