@@ -115,7 +115,16 @@ type Options struct {
 // credential is a basic-auth pair. It is never formatted into errors or logs.
 type credential struct {
 	user, token string
+	// settings names where the pair comes from, for the error a 401 gives.
+	settings string
 }
+
+// The settings that hold each account's credentials (DESIGN.md, settings):
+// a 401 names the pair to check, never its values.
+const (
+	mainSettings = "JIRA_EMAIL and JIRA_API_TOKEN"
+	slaSettings  = "JIRA_SLA_EMAIL and JIRA_SLA_API_TOKEN"
+)
 
 // Client calls the Jira Cloud REST API. It is safe for concurrent use.
 type Client struct {
@@ -184,7 +193,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		base:            base,
 		gateway:         gateway,
-		main:            credential{opts.Email, opts.APIToken},
+		main:            credential{opts.Email, opts.APIToken, mainSettings},
 		http:            httpClient(opts.HTTPClient),
 		log:             opts.Logger,
 		obs:             opts.Observer,
@@ -201,7 +210,7 @@ func New(opts Options) (*Client, error) {
 		cloudID:         opts.CloudID,
 	}
 	if opts.SLAEmail != "" {
-		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken}
+		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken, slaSettings}
 	}
 	if c.log == nil {
 		l := logrus.New()
@@ -528,11 +537,12 @@ func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout t
 		o.retryAfter, o.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		o.reason = retryReason(resp.StatusCode)
 		o.err = &APIError{
-			Status:     resp.StatusCode,
-			Method:     method,
-			Endpoint:   endpoint,
-			Messages:   errorMessages(body),
-			RetryAfter: o.retryAfter,
+			Status:      resp.StatusCode,
+			Method:      method,
+			Endpoint:    endpoint,
+			Messages:    errorMessages(body),
+			RetryAfter:  o.retryAfter,
+			Credentials: c.settingsOf(resp.Request),
 		}
 		return o
 	}
@@ -548,6 +558,26 @@ func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout t
 	}
 	// The answer broke off or timed out while being read.
 	return transportOutcome(err)
+}
+
+// settingsOf names the settings of the account whose credentials req carried,
+// or "" when it carried none of them: the answer of a host the redirect policy
+// sent no credentials to (the media service's 401 for an expired token) says
+// nothing about the account.
+func (c *Client) settingsOf(req *http.Request) string {
+	if req == nil {
+		return ""
+	}
+	user, token, ok := req.BasicAuth()
+	if !ok {
+		return ""
+	}
+	for _, cred := range []*credential{c.sla, &c.main} {
+		if cred != nil && cred.user == user && cred.token == token {
+			return cred.settings
+		}
+	}
+	return ""
 }
 
 func transportOutcome(err error) outcome {

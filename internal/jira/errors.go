@@ -53,15 +53,27 @@ type APIError struct {
 	Messages []string
 	// RetryAfter is what the last answer's Retry-After header asked for.
 	RetryAfter time.Duration
+	// Credentials names the settings whose credentials the answered request
+	// carried, such as "JIRA_EMAIL and JIRA_API_TOKEN"; empty when it
+	// carried none.
+	Credentials string
 }
 
 // Error implements error. The operation is named by whoever wraps the error.
+// A 401 to a request that carried credentials names the settings to check,
+// so that whoever reads a command's error or a log line knows which pair
+// Jira refused.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %d", e.Status)
 	if len(e.Messages) > 0 {
 		b.WriteString(": ")
 		b.WriteString(strings.Join(e.Messages, "; "))
+	}
+	if e.Status == http.StatusUnauthorized && e.Credentials != "" {
+		b.WriteString(" (check ")
+		b.WriteString(e.Credentials)
+		b.WriteString(")")
 	}
 	return b.String()
 }
