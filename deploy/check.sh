@@ -89,7 +89,7 @@ check_unit_keys() {
   local missing=()
   local want=(
     '^ExecStart=/usr/local/bin/jiraduck serve$'
-    '^User=jiraduck$' '^Group=data-ops$' '^UMask=0007$'
+    '^User=jiraduck$' '^Group=data-ops$' '^UMask=0027$'
     '^WorkingDirectory=/var/lib/jiraduck$'
     '^EnvironmentFile=/etc/jiraduck/jiraduck.env$'
     '^Environment=JIRADUCK_DATA_DIR=/var/lib/jiraduck/data$'
@@ -175,13 +175,13 @@ check_sysusers_tmpfiles() {
   primary=$(awk -F: '$1 == "jiraduck" { print $4 }' "$root/etc/passwd")
   local got want
   got=$(stat -c '%a %u %g' "$root/var/lib/jiraduck" "$root/var/lib/jiraduck/data" | tr '\n' ' ')
-  want="750 $uid $gid 770 $uid $gid "
+  want="750 $uid $gid 750 $uid $gid "
   if [[ -z $uid || -z $gid || $primary != "$gid" ]]; then
     fail sysusers-tmpfiles "user jiraduck with primary group data-ops not created"
   elif [[ $got != "$want" ]]; then
     fail sysusers-tmpfiles "directories: got '$got', want '$want'"
   else
-    ok sysusers-tmpfiles "user jiraduck:data-ops, /var/lib/jiraduck 0750, data 0770 (in a scratch root)"
+    ok sysusers-tmpfiles "user jiraduck:data-ops, /var/lib/jiraduck 0750, data 0750 (in a scratch root)"
   fi
 }
 
@@ -190,7 +190,7 @@ check_data_dir() {
   local dir=/var/lib/jiraduck/data bad=()
   grep -qx "ReadWritePaths=$dir" "$unit" || bad+=("$unit ReadWritePaths")
   grep -qx "Environment=JIRADUCK_DATA_DIR=$dir" "$unit" || bad+=("$unit Environment")
-  grep -Eq "^d +$dir +0770 +jiraduck +data-ops" "$tmpfiles" || bad+=("$tmpfiles")
+  grep -Eq "^d +$dir +0750 +jiraduck +data-ops" "$tmpfiles" || bad+=("$tmpfiles")
   grep -qx "JIRADUCK_DATA_DIR=$dir" "$envexample" || bad+=("$envexample")
   if [[ ${#bad[@]} -gt 0 ]]; then
     fail data-dir "$dir not set consistently in: ${bad[*]}"

@@ -106,6 +106,10 @@ if ! "$bin" demo --data-dir "$srv" --issues 50 --events 60 >"$tmp/demo.log" 2>&1
 fi
 nsrv=$(find "$srv/parquet/jira" -type f | wc -l)
 check "jiraduck demo wrote a server data directory ($nsrv files)" test "$nsrv" -gt 10
+# The group reads, only jiraduck writes: nothing the sync pulls from is
+# group-writable or open to other accounts, even under this shell's umask.
+loose=$(find "$srv" \( -perm /g+w -o -perm /o+rwx \) -print | head -n 3 | tr "\n" " ")
+check "the server tree is 0750/0640: nothing group-writable or open to others${loose:+ (got: $loose)}" test -z "$loose"
 
 # ---- first run: a settings file with defaults -----------------------------------
 export JIRADUCK_SYNC_CONFIG=$tmp/config/first/sync.yaml

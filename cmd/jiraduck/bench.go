@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/sirupsen/logrus"
 )
 
@@ -191,7 +192,7 @@ func (b *bench) prepareDir() error {
 			return err
 		}
 		b.dir = d
-		return os.MkdirAll(d, 0o770)
+		return os.MkdirAll(d, files.DirMode)
 	}
 	d, err := os.MkdirTemp("", "jiraduck-bench-")
 	if err != nil {
@@ -289,7 +290,7 @@ func (b *bench) profile(name string) string {
 	if b.o.profileDir == "" {
 		return ""
 	}
-	_ = os.MkdirAll(b.o.profileDir, 0o770)
+	_ = os.MkdirAll(b.o.profileDir, files.DirMode)
 	p, _ := filepath.Abs(filepath.Join(b.o.profileDir, name+".pprof"))
 	return p
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -303,7 +304,7 @@ func copyDataDir(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			return os.MkdirAll(target, 0o770)
+			return os.MkdirAll(target, files.DirMode)
 		}
 		if !d.Type().IsRegular() {
 			return nil
@@ -313,7 +314,7 @@ func copyDataDir(src, dst string) error {
 			return err
 		}
 		defer in.Close()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o660)
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, files.FileMode)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (b *bench) buildBase(ctx context.Context) error {
 		}
 	}
 	b.base = dir
-	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o660)
+	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), files.FileMode)
 }
 
 var rebuildLine = regexp.MustCompile(`rebuild: (\d+) issues re-derived, (\d+) skipped, (\d+) partitions exported`)
@@ -306,7 +307,7 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 			return fmt.Errorf("P7: clone: %w", err)
 		}
 		b.progress("P7: cloned in %s", time.Since(start).Round(time.Second))
-		if err := os.WriteFile(filepath.Join(dir, completeMarker), nil, 0o660); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, completeMarker), nil, files.FileMode); err != nil {
 			return err
 		}
 	}

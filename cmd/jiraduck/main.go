@@ -10,9 +10,14 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/jiraduck/jiraduck/internal/files"
 )
 
 func main() {
+	// Nothing jiraduck creates is group-writable, whatever umask it was
+	// started with: DuckDB creates the WAL and its temporary files itself.
+	files.RestrictUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// JIRADUCK_CPUPROFILE=file writes a CPU profile of the command, for the
 	// benchmark notes and for operators chasing a slow job.

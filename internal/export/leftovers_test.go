@@ -19,10 +19,10 @@ func TestRunRemovesLeftoversOfACrash(t *testing.T) {
 	staging := filepath.Join(f.dir, ".staging", "comments-2024-01-0123456789ab.parquet")
 	manifestTmp := filepath.Join(Root(f.dir), ".manifest.json.123456.tmp")
 	for _, p := range []string{staging, manifestTmp} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o770); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte("half a file"), 0o660); err != nil {
+		if err := os.WriteFile(p, []byte("half a file"), 0o640); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,13 +57,13 @@ func TestSnapshotRemovesAnInterruptedSnapshot(t *testing.T) {
 	f := newFixture(t)
 	f.apply(t, rows("SUP-1", "1000", jan, 2))
 	out := SnapshotPath(f.dir)
-	if err := os.MkdirAll(filepath.Dir(out), 0o770); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	left := []string{filepath.Join(filepath.Dir(out), ".jira.duckdb.0123456789ab.tmp"), filepath.Join(filepath.Dir(out), ".jira.duckdb.0123456789ab.tmp.wal")}
 	other := filepath.Join(filepath.Dir(out), "notes.txt")
 	for _, p := range append(left, other) {
-		if err := os.WriteFile(p, []byte("x"), 0o660); err != nil {
+		if err := os.WriteFile(p, []byte("x"), 0o640); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -65,7 +66,7 @@ type journal struct {
 // openJournal opens (creating it) the journal at path and returns the events
 // of its whole records.
 func openJournal(path string) (*journal, []*store.Event, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o660)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, files.FileMode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open webhook journal: %w", err)
 	}

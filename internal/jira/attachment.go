@@ -9,11 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
-
-// maxRedirects bounds the redirect chain of an attachment download.
-const maxRedirects = 10
 
 // DownloadAttachment streams the bytes of an attachment into w and returns how
 // many were written and their SHA-256 in hex.
@@ -21,11 +17,11 @@ const maxRedirects = 10
 // contentURL must be on the Jira site or the cloud gateway (same scheme and
 // host), else ErrForeignHost: the URL comes from an issue payload and the
 // account's credentials go with the first request. Jira answers with a redirect
-// to its media service and a short-lived token; redirects are followed by hand
-// so that the Authorization header is only ever sent to the origin of
-// contentURL, and an https chain never drops to http. More than maxBytes is
-// ErrTooLarge; w then holds the first maxBytes bytes and the caller discards
-// them. An attempt is retried only while nothing has been written to w.
+// to its media service and a short-lived token, followed under the client's
+// redirect policy (checkRedirect): the Authorization header is only ever sent
+// to the origin of contentURL, and an https chain never drops to http. More
+// than maxBytes is ErrTooLarge; w then holds the first maxBytes bytes and the
+// caller discards them. An attempt is retried only while nothing has been written to w.
 func (c *Client) DownloadAttachment(ctx context.Context, contentURL string, w io.Writer, maxBytes int64) (int64, string, error) {
 	u, err := c.checkContentURL(contentURL)
 	if err != nil {
@@ -35,50 +31,15 @@ func (c *Client) DownloadAttachment(ctx context.Context, contentURL string, w io
 	if maxBytes <= 0 {
 		return 0, "", fmt.Errorf("download attachment %s: max bytes must be positive", label)
 	}
-	client := *c.http
-	client.Jar = nil
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 	send := func(ctx context.Context) (*http.Response, error) {
-		target := u
-		for hop := 0; ; hop++ {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
-			if err != nil {
-				return nil, permanent(err)
-			}
-			req.Header.Set("Accept", "*/*")
-			req.Header.Set("User-Agent", userAgent)
-			if sameOrigin(target, u) {
-				req.SetBasicAuth(c.main.user, c.main.token)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return nil, err
-			}
-			if !isRedirect(resp.StatusCode) {
-				return resp, nil
-			}
-			loc := resp.Header.Get("Location")
-			closeBody(resp)
-			if loc == "" {
-				return nil, permanent(fmt.Errorf("redirect %d without a location", resp.StatusCode))
-			}
-			if hop >= maxRedirects {
-				return nil, permanent(fmt.Errorf("more than %d redirects", maxRedirects))
-			}
-			next, err := target.Parse(loc)
-			if err != nil {
-				return nil, permanent(fmt.Errorf("redirect to an unreadable location: %w", err))
-			}
-			if next.Scheme != "http" && next.Scheme != "https" {
-				return nil, permanent(fmt.Errorf("redirect to scheme %q: %w", next.Scheme, ErrForeignHost))
-			}
-			if target.Scheme == "https" && next.Scheme != "https" {
-				return nil, permanent(fmt.Errorf("redirect from https to http: %w", ErrForeignHost))
-			}
-			next.User = nil
-			target = next
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, permanent(err)
 		}
+		req.Header.Set("Accept", "*/*")
+		req.Header.Set("User-Agent", userAgent)
+		req.SetBasicAuth(c.main.user, c.main.token)
+		return c.do(req)
 	}
 
 	var (
@@ -129,42 +90,4 @@ func (c *Client) checkContentURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%s: %w", redactURL(u), ErrForeignHost)
 	}
 	return u, nil
-}
-
-// sameOrigin compares scheme, host and port (the scheme's default when
-// absent), ignoring case.
-func sameOrigin(a, b *url.URL) bool {
-	oa, ob := origin(a), origin(b)
-	return oa != "" && oa == ob
-}
-
-func origin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	if host == "" || (scheme != "http" && scheme != "https") {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
-	}
-	return scheme + "://" + host + ":" + port
-}
-
-func isRedirect(status int) bool {
-	switch status {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
-	}
-	return false
-}
-
-// redactURL renders u without user info or query, for errors and logs.
-func redactURL(u *url.URL) string {
-	v := *u
-	v.User = nil
-	v.RawQuery = ""
-	v.Fragment = ""
-	return v.String()
 }

@@ -82,6 +82,8 @@ type Options struct {
 	CloudAPIURL string
 	// HTTPClient sends the requests; a client with a fresh transport by
 	// default. Its Timeout should be zero: Timeout below bounds each attempt.
+	// The Client uses a copy whose redirect policy is its own and which
+	// keeps no cookies.
 	HTTPClient *http.Client
 	// Logger receives retry and throttle lines; nothing is logged when nil.
 	Logger logrus.FieldLogger
@@ -113,7 +115,16 @@ type Options struct {
 // credential is a basic-auth pair. It is never formatted into errors or logs.
 type credential struct {
 	user, token string
+	// settings names where the pair comes from, for the error a 401 gives.
+	settings string
 }
+
+// The settings that hold each account's credentials (DESIGN.md, settings):
+// a 401 names the pair to check, never its values.
+const (
+	mainSettings = "JIRA_EMAIL and JIRA_API_TOKEN"
+	slaSettings  = "JIRA_SLA_EMAIL and JIRA_SLA_API_TOKEN"
+)
 
 // Client calls the Jira Cloud REST API. It is safe for concurrent use.
 type Client struct {
@@ -182,8 +193,8 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		base:            base,
 		gateway:         gateway,
-		main:            credential{opts.Email, opts.APIToken},
-		http:            opts.HTTPClient,
+		main:            credential{opts.Email, opts.APIToken, mainSettings},
+		http:            httpClient(opts.HTTPClient),
 		log:             opts.Logger,
 		obs:             opts.Observer,
 		sleep:           opts.Sleep,
@@ -199,10 +210,7 @@ func New(opts Options) (*Client, error) {
 		cloudID:         opts.CloudID,
 	}
 	if opts.SLAEmail != "" {
-		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken}
-	}
-	if c.http == nil {
-		c.http = &http.Client{Transport: newTransport()}
+		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken, slaSettings}
 	}
 	if c.log == nil {
 		l := logrus.New()
@@ -366,7 +374,7 @@ func (c *Client) call(ctx context.Context, r *request) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.http.Do(req)
+		return c.do(req)
 	}
 	err := c.execute(ctx, r.method, r.endpoint, c.timeout, send, func(resp *http.Response) error {
 		b, err := readAll(resp.Body, maxBodyBytes)
@@ -529,11 +537,12 @@ func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout t
 		o.retryAfter, o.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		o.reason = retryReason(resp.StatusCode)
 		o.err = &APIError{
-			Status:     resp.StatusCode,
-			Method:     method,
-			Endpoint:   endpoint,
-			Messages:   errorMessages(body),
-			RetryAfter: o.retryAfter,
+			Status:      resp.StatusCode,
+			Method:      method,
+			Endpoint:    endpoint,
+			Messages:    errorMessages(body),
+			RetryAfter:  o.retryAfter,
+			Credentials: c.settingsOf(resp.Request),
 		}
 		return o
 	}
@@ -549,6 +558,26 @@ func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout t
 	}
 	// The answer broke off or timed out while being read.
 	return transportOutcome(err)
+}
+
+// settingsOf names the settings of the account whose credentials req carried,
+// or "" when it carried none of them: the answer of a host the redirect policy
+// sent no credentials to (the media service's 401 for an expired token) says
+// nothing about the account.
+func (c *Client) settingsOf(req *http.Request) string {
+	if req == nil {
+		return ""
+	}
+	user, token, ok := req.BasicAuth()
+	if !ok {
+		return ""
+	}
+	for _, cred := range []*credential{c.sla, &c.main} {
+		if cred != nil && cred.user == user && cred.token == token {
+			return cred.settings
+		}
+	}
+	return ""
 }
 
 func transportOutcome(err error) outcome {

@@ -28,8 +28,9 @@ var (
 	// ErrUnavailable means Jira kept answering 5xx or 408, timing out or
 	// dropping the connection until the retries ran out.
 	ErrUnavailable = errors.New("jira unavailable")
-	// ErrForeignHost means an attachment URL, or a redirect from it, leads
-	// outside the Jira site and the cloud gateway, or from https to http.
+	// ErrForeignHost means an attachment URL leads outside the Jira site and
+	// the cloud gateway, or a redirect of any call went from https to http
+	// or to a scheme other than http(s).
 	ErrForeignHost = errors.New("url outside the jira site")
 	// ErrTooLarge means an answer or an attachment is larger than allowed.
 	ErrTooLarge = errors.New("too large")
@@ -52,15 +53,27 @@ type APIError struct {
 	Messages []string
 	// RetryAfter is what the last answer's Retry-After header asked for.
 	RetryAfter time.Duration
+	// Credentials names the settings whose credentials the answered request
+	// carried, such as "JIRA_EMAIL and JIRA_API_TOKEN"; empty when it
+	// carried none.
+	Credentials string
 }
 
 // Error implements error. The operation is named by whoever wraps the error.
+// A 401 to a request that carried credentials names the settings to check,
+// so that whoever reads a command's error or a log line knows which pair
+// Jira refused.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %d", e.Status)
 	if len(e.Messages) > 0 {
 		b.WriteString(": ")
 		b.WriteString(strings.Join(e.Messages, "; "))
+	}
+	if e.Status == http.StatusUnauthorized && e.Credentials != "" {
+		b.WriteString(" (check ")
+		b.WriteString(e.Credentials)
+		b.WriteString(")")
 	}
 	return b.String()
 }

@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +90,85 @@ func AttachmentPath(key, id, filename string) (string, error) {
 	return filepath.Join("attachments", key, id+"_"+SanitizeFilename(filename)), nil
 }
 
+// downloadStaging is where attachment bytes are written before they are
+// published, relative to the data directory: one folder, outside
+// attachments/, so that what a killed process left behind is found without
+// walking every issue's folder, and never mistaken for an attachment (nor
+// copied by an analyst's sync of attachments/).
+var downloadStaging = filepath.Join(".staging", "downloads")
+
+// stagingPrefix starts the name of every staging file.
+const stagingPrefix = "download-"
+
+// openDataRoot opens the data directory as an os.Root. Every attachment
+// write and every check of a stored attachment goes through it: the issue
+// key and the file name come from Jira, and a symbolic link planted under
+// attachments/ (an issue's folder, a file name) must not lead a write, or a
+// check, outside the data directory.
+func openDataRoot(dataDir string) (*os.Root, error) {
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
+	return root, nil
+}
+
+// writeAttachment stores at rel (relative to root) the bytes fill writes,
+// through a staging file published whole; nothing is left behind on failure.
+func writeAttachment(root *os.Root, rel string, fill func(w io.Writer) error) error {
+	if err := files.MkdirAllIn(root, downloadStaging); err != nil {
+		return fmt.Errorf("store %s: %w", rel, err)
+	}
+	f, tmp, err := files.CreateTempIn(root, downloadStaging, stagingPrefix)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", rel, err)
+	}
+	err = fill(f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store %s: %w", rel, cerr)
+	}
+	if err == nil {
+		err = files.PublishIn(root, tmp, rel)
+	}
+	if err != nil {
+		_ = root.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// statAttachment reports whether rel is a regular file of the given size
+// (any size when negative), following links only where they stay inside
+// root.
+func statAttachment(root *os.Root, rel string, size int64) bool {
+	st, err := root.Stat(rel)
+	return err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size)
+}
+
+// importAttachment copies the file at src to rel under dataDir and returns
+// its SHA-256.
+func importAttachment(dataDir, rel, src string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	root, err := openDataRoot(dataDir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	h := sha256.New()
+	err = writeAttachment(root, rel, func(w io.Writer) error {
+		_, err := io.Copy(io.MultiWriter(w, h), in)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // downloader fetches attachment bytes into the data directory.
 type downloader struct {
 	client   *jira.Client
@@ -100,24 +182,20 @@ type downloader struct {
 	cleaned sync.Once
 }
 
-// downloadStaging is where downloads are written before they are published:
-// one folder, outside attachments/, so that what a killed process left
-// behind is found without walking every issue's folder, and never mistaken
-// for an attachment.
-func (d *downloader) downloadStaging() string {
-	return filepath.Join(d.dataDir, ".staging", "downloads")
-}
-
 // removeLeftovers deletes the partial downloads of an earlier process. It
 // runs before this process's first download, and only one process (the one
 // holding the store) downloads into a data directory.
-func (d *downloader) removeLeftovers() {
-	old, err := filepath.Glob(filepath.Join(d.downloadStaging(), "download-*"))
+func (d *downloader) removeLeftovers(root *os.Root) {
+	dir, err := root.Open(downloadStaging)
 	if err != nil {
 		return
 	}
-	for _, p := range old {
-		_ = os.Remove(p)
+	names, _ := dir.Readdirnames(-1)
+	dir.Close()
+	for _, name := range names {
+		if strings.HasPrefix(name, stagingPrefix) {
+			_ = root.Remove(filepath.Join(downloadStaging, name))
+		}
 	}
 }
 
@@ -126,7 +204,19 @@ func (d *downloader) removeLeftovers() {
 // complete when every file is stored or deliberately skipped, partial when a
 // download failed (the stored file, if any, is kept by the store).
 func (d *downloader) fetchAll(ctx context.Context, rows []normalize.Attachment, stored map[string]store.StoredAttachment) normalize.State {
-	d.cleaned.Do(d.removeLeftovers)
+	if len(rows) == 0 {
+		return normalize.Complete
+	}
+	root, err := openDataRoot(d.dataDir)
+	if err != nil {
+		for i := range rows {
+			rows[i].SkippedReason = ptr("download failed: " + err.Error())
+		}
+		d.note(0, "failed")
+		return normalize.Partial
+	}
+	defer root.Close()
+	d.cleaned.Do(func() { d.removeLeftovers(root) })
 	state := normalize.Complete
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(d.parallel, 1))
@@ -142,7 +232,7 @@ func (d *downloader) fetchAll(ctx context.Context, rows []normalize.Attachment, 
 		if a.SizeBytes != nil {
 			size = *a.SizeBytes
 		}
-		if have, ok := stored[a.AttachmentID]; ok && have.LocalPath == rel && have.Size == size && fileHasSize(filepath.Join(d.dataDir, rel), size) {
+		if have, ok := stored[a.AttachmentID]; ok && have.LocalPath == rel && have.Size == size && statAttachment(root, rel, size) {
 			a.LocalPath, a.SHA256 = ptr(rel), ptr(have.SHA256)
 			continue
 		}
@@ -160,7 +250,7 @@ func (d *downloader) fetchAll(ctx context.Context, rows []normalize.Attachment, 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			n, sum, err := d.download(ctx, *a.ContentURL, filepath.Join(d.dataDir, rel))
+			n, sum, err := d.download(ctx, root, *a.ContentURL, rel)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -190,35 +280,21 @@ func (d *downloader) note(n int64, skipped string) {
 	}
 }
 
-// download writes the bytes to a staging file and publishes it as dest.
-func (d *downloader) download(ctx context.Context, url, dest string) (int64, string, error) {
-	dir := d.downloadStaging()
-	if err := files.MkdirAll(dir); err != nil {
-		return 0, "", err
-	}
-	f, err := os.CreateTemp(dir, "download-*")
+// download writes the bytes at url to rel under root.
+func (d *downloader) download(ctx context.Context, root *os.Root, url, rel string) (int64, string, error) {
+	var (
+		n   int64
+		sum string
+	)
+	err := writeAttachment(root, rel, func(w io.Writer) error {
+		var err error
+		n, sum, err = d.client.DownloadAttachment(ctx, url, w, d.maxBytes)
+		return err
+	})
 	if err != nil {
-		return 0, "", err
-	}
-	tmp := f.Name()
-	n, sum, err := d.client.DownloadAttachment(ctx, url, f, d.maxBytes)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, "", err
-	}
-	if err := files.Publish(tmp, dest); err != nil {
-		os.Remove(tmp)
 		return 0, "", err
 	}
 	return n, sum, nil
-}
-
-func fileHasSize(path string, size int64) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size)
 }
 
 func ptr(s string) *string { return &s }

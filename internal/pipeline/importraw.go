@@ -2,20 +2,16 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -485,7 +481,7 @@ func copyBrokerAttachments(rows *normalize.Rows, fileKey string, o ImportOptions
 		if err != nil {
 			continue
 		}
-		sum, err := copyFile(src, filepath.Join(o.DataDir, rel))
+		sum, err := importAttachment(o.DataDir, rel, src)
 		if err != nil {
 			a.SkippedReason = ptr("import failed: " + err.Error())
 			continue
@@ -494,34 +490,4 @@ func copyBrokerAttachments(rows *normalize.Rows, fileKey string, o ImportOptions
 		n++
 	}
 	return n
-}
-
-// copyFile copies src to dest through a staging file and returns the digest.
-func copyFile(src, dest string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	if err := files.MkdirAll(filepath.Dir(dest)); err != nil {
-		return "", err
-	}
-	out, err := os.CreateTemp(filepath.Dir(dest), ".import-*")
-	if err != nil {
-		return "", err
-	}
-	tmp := out.Name()
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = files.Publish(tmp, dest)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -15,11 +15,11 @@ import (
 func TestPartialDownloadsOfACrashAreRemoved(t *testing.T) {
 	h := newHarness(t, QueueOptions{Workers: 1})
 	staging := filepath.Join(h.dir, ".staging", "downloads")
-	if err := os.MkdirAll(staging, 0o770); err != nil {
+	if err := os.MkdirAll(staging, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	left := filepath.Join(staging, "download-123456")
-	if err := os.WriteFile(left, []byte("half an attachment"), 0o660); err != nil {
+	if err := os.WriteFile(left, []byte("half an attachment"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	is := h.jira.add("100", "SUP-1", 0)

@@ -534,8 +534,8 @@ func TestAttachments(t *testing.T) {
 	if err != nil || string(b) != "hello" {
 		t.Errorf("stored bytes: got %q %v", b, err)
 	}
-	if st, err := os.Stat(filepath.Join(h.dir, got["1"][0])); err != nil || st.Mode().Perm() != 0o660 {
-		t.Errorf("file mode: %v %v", st, err)
+	if st, err := os.Stat(filepath.Join(h.dir, got["1"][0])); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("file mode: got %v %v, want 0640", st, err)
 	}
 	if !strings.Contains(got["2"][2], "larger than") || got["2"][0] != "" {
 		t.Errorf("too large: got %v", got["2"])

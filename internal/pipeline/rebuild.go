@@ -9,7 +9,6 @@ import (
 	"hash/maphash"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -277,15 +276,23 @@ func restoreAttachments(rows *normalize.Rows, kept map[string]keptAttachment, da
 		if err != nil || dataDir == "" {
 			continue
 		}
-		if sum, ok := digestIfSize(filepath.Join(dataDir, rel), size); ok {
+		if sum, ok := digestIfSize(dataDir, rel, size); ok {
 			a.LocalPath, a.SHA256 = ptr(rel), ptr(sum)
 		}
 	}
 }
 
-// digestIfSize returns the SHA-256 of a regular file of the given size.
-func digestIfSize(path string, size int64) (string, bool) {
-	f, err := os.Open(path)
+// digestIfSize returns the SHA-256 of the regular file of the given size at
+// rel under dataDir. It reads through an os.Root, like every attachment
+// write: a link planted at rel that leads out of the data directory is not
+// taken for the attachment.
+func digestIfSize(dataDir, rel string, size int64) (string, bool) {
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return "", false
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
 	if err != nil {
 		return "", false
 	}

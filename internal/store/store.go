@@ -69,8 +69,9 @@ type Store struct {
 const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extensions=false&checkpoint_threshold=1GB"
 
 // Open opens (creating when needed) the DuckDB file at path. The directory is
-// created with mode 0770 and the file gets mode 0660, group-shared with the
-// analysts' sync account.
+// created with files.DirMode and the file gets files.FileMode: the analysts'
+// sync group reads, only jiraduck writes. DuckDB creates the WAL and the
+// .tmp folder itself, under the process umask (files.RestrictUmask).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {

@@ -295,8 +295,8 @@ func TestFileModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Mode().Perm(); got != 0o660 {
-		t.Errorf("file mode: got %o, want 660", got)
+	if got := st.Mode().Perm(); got != 0o640 {
+		t.Errorf("file mode: got %o, want 640", got)
 	}
 }
 
