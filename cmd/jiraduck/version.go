@@ -19,6 +19,9 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("version takes no arguments")
+	}
 	duck, err := store.EngineVersion(ctx)
 	if err != nil {
 		duck = "unknown"

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/export"
+)
+
+// TestEverySubcommandRefusesStrayArguments: a flag after an argument is
+// parsed, never silently dropped; an unknown one, or an argument a command
+// does not take, is a usage error (exit 2) before anything is written.
+func TestEverySubcommandRefusesStrayArguments(t *testing.T) {
+	takesSQL := map[string]bool{"query": true, "sql": true}
+	for _, c := range commands() {
+		cases := [][]string{
+			{c.name, "extra", "--no-such-flag"},
+			{c.name, "extra", "-no-such-flag=1"},
+		}
+		if !takesSQL[c.name] {
+			cases = append(cases, []string{c.name, "extra"}, []string{c.name, "--", "extra"})
+		}
+		for _, args := range cases {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "data")
+				out, errOut, code := runCmd(t, []string{"JIRADUCK_DATA_DIR=" + dir, "JIRADUCK_LOG_FORMAT=json"}, args...)
+				if code != 2 {
+					t.Fatalf("got exit code %d, want 2 (stdout %q, stderr %q)", code, out, errOut)
+				}
+				if !strings.Contains(errOut, "no-such-flag") && !strings.Contains(errOut, "takes no arguments") &&
+					!strings.Contains(errOut, "no arguments") {
+					t.Errorf("stderr: got %q, want it to name the flag or the argument", errOut)
+				}
+				if _, err := os.Stat(dir); !os.IsNotExist(err) {
+					t.Errorf("data dir: got %v, want nothing created", err)
+				}
+			})
+		}
+	}
+}
+
+// TestFlagsAfterTheStatement: query and sql honour flags written after the
+// SQL, and a statement may still start with a "--" comment.
+func TestFlagsAfterTheStatement(t *testing.T) {
+	environ := dataEnv(t)
+	dataDir := strings.TrimPrefix(environ[0], "JIRADUCK_DATA_DIR=")
+	if err := os.MkdirAll(export.Root(dataDir), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	outFile := filepath.Join(t.TempDir(), "x.csv")
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"sql format after the statement", []string{"sql", "SELECT 1 AS a", "--format", "csv"}, 0, "a\n1\n", ""},
+		{"sql format= after the statement", []string{"sql", "SELECT 1 AS a", "--format=json"}, 0, "[\n  {\n    \"a\": 1\n  }\n]\n", ""},
+		{"sql comment first, flag after", []string{"sql", "-- count\nSELECT 2 AS b", "--format", "csv"}, 0, "b\n2\n", ""},
+		{"sql comment first, flag before", []string{"sql", "--format", "csv", "-- count\nSELECT 3 AS c"}, 0, "c\n3\n", ""},
+		{"sql unquoted words around a flag", []string{"sql", "SELECT", "--format", "csv", "4 AS d"}, 0, "d\n4\n", ""},
+		{"sql negative number stays sql", []string{"sql", "--format", "csv", "SELECT", "-5", "AS", "e"}, 0, "e\n-5\n", ""},
+		{"sql after the end of flags", []string{"sql", "--format", "csv", "--", "SELECT 6 AS f"}, 0, "f\n6\n", ""},
+		{"sql unknown flag after the statement", []string{"sql", "SELECT 1", "--formt", "csv"}, 2, "", "flag provided but not defined: -formt"},
+		{"sql flag without its value", []string{"sql", "SELECT 1", "--format"}, 2, "", "flag needs an argument: -format"},
+		{"sql help after the statement", []string{"sql", "SELECT 1", "-h"}, 0, "", "docs/configuration.md"},
+		{"query out after the statement", []string{"query", "SELECT 42 AS n", "--format", "csv", "--out", outFile}, 0, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCmd(t, environ, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("got exit code %d, want %d (stdout %q, stderr %q)", code, tc.wantCode, out, errOut)
+			}
+			if out != tc.wantOut {
+				t.Errorf("stdout: got %q, want %q", out, tc.wantOut)
+			}
+			if !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr: got %q, want it to contain %q", errOut, tc.wantErr)
+			}
+		})
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil || string(got) != "n\n42\n" {
+		t.Errorf("query --out after the statement: got %q (%v), want \"n\\n42\\n\"", got, err)
+	}
+}
+
+func TestFlagName(t *testing.T) {
+	cases := []struct {
+		arg      string
+		name     string
+		hasValue bool
+		ok       bool
+	}{
+		{"--out", "out", false, true},
+		{"-out", "out", false, true},
+		{"--format=csv", "format", true, true},
+		{"-h", "h", false, true},
+		{"-- a comment\nSELECT 1", "", false, false},
+		{"--x\nSELECT 1", "", false, false},
+		{"--", "", false, false},
+		{"-", "", false, false},
+		{"-5", "", false, false},
+		{"--=x", "", false, false},
+		{"SELECT 1", "", false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.arg, func(t *testing.T) {
+			name, hasValue, ok := flagName(tc.arg)
+			if name != tc.name || hasValue != tc.hasValue || ok != tc.ok {
+				t.Errorf("got (%q, %v, %v), want (%q, %v, %v)", name, hasValue, ok, tc.name, tc.hasValue, tc.ok)
+			}
+		})
+	}
+}
