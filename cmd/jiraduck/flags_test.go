@@ -117,3 +117,38 @@ func TestFlagName(t *testing.T) {
 		})
 	}
 }
+
+// TestExportRefusesABadMonth: a month that is not YYYY-MM is a usage error
+// before the store is opened (or created).
+func TestExportRefusesABadMonth(t *testing.T) {
+	for _, month := range []string{"2024-13", "2024-00", "2024-1", "24-01", "2024/01", "2024-01-01", "january"} {
+		t.Run(month, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			_, errOut, code := runCmd(t, []string{"JIRADUCK_DATA_DIR=" + dir}, "export", "--month", month)
+			if code != 2 || !strings.Contains(errOut, "not a month YYYY-MM") {
+				t.Errorf("got exit code %d, stderr %q, want 2 and \"not a month YYYY-MM\"", code, errOut)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("data dir: got %v, want nothing created", err)
+			}
+		})
+	}
+}
+
+// TestConfigRefusesSettingsServeWouldFailOn: the settings of the issue that
+// passed `config` and then made serve fail or misbehave.
+func TestConfigRefusesSettingsServeWouldFailOn(t *testing.T) {
+	for _, setting := range []string{
+		"JIRADUCK_SNAPSHOT_SCHEDULE=@every 0s",
+		"JIRADUCK_SNAPSHOT_SCHEDULE=*/61 * * * *",
+		"JIRADUCK_LISTEN=127.0.0.1:99999",
+	} {
+		t.Run(setting, func(t *testing.T) {
+			variable, _, _ := strings.Cut(setting, "=")
+			_, errOut, code := runCmd(t, append(dataEnv(t), setting), "config")
+			if code != 2 || !strings.HasPrefix(errOut, "jiraduck: invalid setting "+variable+": ") {
+				t.Errorf("got exit code %d, stderr %q, want 2 and an invalid setting naming %s", code, errOut, variable)
+			}
+		})
+	}
+}
