@@ -75,7 +75,18 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if opts.Email == "" && opts.SLAEmail != "" {
 		return usagef("emulator: JIRA_SLA_EMAIL needs JIRA_EMAIL and JIRA_API_TOKEN too")
 	}
-	cfg := &config.Config{LogLevel: vars["JIRADUCK_LOG_LEVEL"], LogFormat: vars["JIRADUCK_LOG_FORMAT"]}
+	// The log settings are the only jiraduck settings the emulator reads;
+	// they are checked as every other command checks them.
+	logVars := map[string]string{}
+	for _, k := range []string{"JIRADUCK_LOG_LEVEL", "JIRADUCK_LOG_FORMAT"} {
+		if v, ok := vars[k]; ok {
+			logVars[k] = v
+		}
+	}
+	cfg, err := config.FromMap(logVars)
+	if err != nil {
+		return err
+	}
 	opts.Logger = newLogger(cfg, e.stderr).WithField("component", "emulator")
 
 	em, err := emulator.New(opts)

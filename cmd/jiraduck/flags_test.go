@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/export"
 )
@@ -151,4 +155,47 @@ func TestConfigRefusesSettingsServeWouldFailOn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInvalidSettingStopsTheCommandsThatReadSettings: as docs/configuration.md
+// says, every command that reads the settings stops at start on an invalid
+// one, with exit code 2 and one line naming it, before it opens or creates
+// the store; version reads none.
+func TestInvalidSettingStopsTheCommandsThatReadSettings(t *testing.T) {
+	args := map[string][]string{
+		"serve": nil, "backfill": nil, "poll-sla": nil, "reconcile": nil, "rebuild": nil,
+		"export": nil, "snapshot": nil, "query": {"SELECT 1"}, "sql": {"SELECT 1"}, "migrate": nil,
+		"import": {"--raw-dir", "raw"}, "config": nil,
+		// The emulator reads only its credentials and the log settings.
+		"emulator": {"--listen", "127.0.0.1:0"},
+	}
+	for name, rest := range args {
+		setting := "JIRADUCK_WORKERS=many"
+		if name == "emulator" {
+			setting = "JIRADUCK_LOG_LEVEL=loud"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			// A command that starts despite the setting (the emulator
+			// did) serves until the deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var stderr bytes.Buffer
+			e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, environ: []string{"JIRADUCK_DATA_DIR=" + dir, setting}}
+			code := exitCode(run(ctx, append([]string{name}, rest...), e), &stderr)
+			errOut := stderr.String()
+			variable, _, _ := strings.Cut(setting, "=")
+			if code != 2 || !strings.HasPrefix(errOut, "jiraduck: invalid setting "+variable+": ") || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("got exit code %d, stderr %q, want 2 and one line naming %s", code, errOut, variable)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("data dir: got %v, want nothing created", err)
+			}
+		})
+	}
+	t.Run("version", func(t *testing.T) {
+		if _, errOut, code := runCmd(t, []string{"JIRADUCK_WORKERS=many"}, "version"); code != 0 {
+			t.Errorf("got exit code %d (%q), want 0: version reads no setting", code, errOut)
+		}
+	})
 }
