@@ -199,3 +199,21 @@ func TestInvalidSettingStopsTheCommandsThatReadSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestHelpNamesWhereSettingsAre: the help of a command that reads the
+// settings points to docs/configuration.md; that of one that reads none
+// does not send the reader there.
+func TestHelpNamesWhereSettingsAre(t *testing.T) {
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			_, errOut, code := runCmd(t, nil, c.name, "-h")
+			if code != 0 || !strings.HasPrefix(errOut, "Usage: jiraduck "+c.name) {
+				t.Fatalf("got exit code %d, stderr %q, want 0 and the usage", code, errOut)
+			}
+			_, quiet := usageFooters[c.name]
+			if points := strings.Contains(errOut, "docs/configuration.md"); points == quiet {
+				t.Errorf("points to docs/configuration.md: got %v, want %v:\n%s", points, !quiet, errOut)
+			}
+		})
+	}
+}

@@ -133,10 +133,27 @@ func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: jiraduck %s %s\n", name, usage)
 		fs.PrintDefaults()
-		fmt.Fprintln(e.stderr, "Flags may come before or after the arguments; -- ends the flags.")
+		if name == "query" || name == "sql" {
+			fmt.Fprintln(e.stderr, "Flags may come before or after the statement; -- ends the flags.")
+		}
+		if footer, ok := usageFooters[name]; ok {
+			if footer != "" {
+				fmt.Fprintln(e.stderr, footer)
+			}
+			return
+		}
 		fmt.Fprintln(e.stderr, "Settings come from the environment and ./.env; see docs/configuration.md.")
 	}
 	return fs
+}
+
+// usageFooters end the help of the commands that read no jiraduck settings
+// (or only a few); the others point to docs/configuration.md.
+var usageFooters = map[string]string{
+	"demo":     "",
+	"bench":    "",
+	"version":  "",
+	"emulator": "Credentials come from JIRA_EMAIL/JIRA_API_TOKEN and JIRA_SLA_EMAIL/JIRA_SLA_API_TOKEN; see docs/emulator.md.",
 }
 
 // parseFlags parses args, flags and arguments in any order, so that a flag
