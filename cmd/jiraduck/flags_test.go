@@ -217,3 +217,29 @@ func TestHelpNamesWhereSettingsAre(t *testing.T) {
 		})
 	}
 }
+
+// TestEmulatorIDBase: --id-base chooses the first id of what is created
+// after start; one among the generated ids is a usage error.
+func TestEmulatorIDBase(t *testing.T) {
+	_, errOut, code := runCmd(t, nil, "emulator", "--issues", "10", "--id-base", "5")
+	if code != 2 || !strings.Contains(errOut, "id base 5 is not above the generated ids") {
+		t.Errorf("got exit code %d, stderr %q, want 2 and the reason", code, errOut)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "--listen", "127.0.0.1:0", "--issues", "10", "--id-base", "900000"}, e)
+	}()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "jira emulator on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator did not start: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("got %v, want the emulator to start and stop", err)
+	}
+}
