@@ -7,9 +7,12 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: demo test lint build
 
-## demo: run the emulator, serve and a burst of webhooks, then print sample queries
+## demo: run the emulator, serve and a burst of webhooks, then print sample queries;
+## the data lives in a temporary folder unless DEMO_DIR names one to keep
+## (make demo DEMO_DIR=demo-data; running it again on that folder works too)
+DEMO_DIR ?=
 demo:
-	$(GO) run ./cmd/jiraduck demo
+	$(GO) run ./cmd/jiraduck demo $(if $(DEMO_DIR),--data-dir $(DEMO_DIR))
 
 ## test: formatting, vet and every test with the race detector
 test: lint

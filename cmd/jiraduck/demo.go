@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -60,15 +62,30 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	defer s.Close()
 	fmt.Fprintf(out, "emulator  %s\nserve     http://%s (health: /webhooks/jira/health, metrics: /metrics)\n\n", s.em.URL(), s.svc.Addr())
 
+	settleCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	// The site is loaded first, as `jiraduck backfill` would: webhooks
+	// alone would bring only the issues the burst touches, and the sample
+	// queries would describe a fraction of the site.
 	start := time.Now()
+	fmt.Fprintf(out, "backfilling the site... ")
+	filled, err := pipeline.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, pipeline.BackfillOptions{Parallel: 4})
+	if err != nil {
+		return err
+	}
+	if err := s.settle(settleCtx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "done in %s: %d issues fetched, %d already up to date\n", time.Since(start).Round(time.Millisecond), filled.Fetched, filled.Skipped)
+	s.em.ResetStats()
+
+	start = time.Now()
 	touched := min(*issues, max(*events/4, 1))
 	fmt.Fprintf(out, "sending a burst of %d signed webhooks over %d issues... ", *events, touched)
 	res, err := s.em.Storm(ctx, emulator.StormOptions{Events: *events, Issues: touched})
 	if err != nil {
 		return err
 	}
-	settleCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
 	if err := s.settle(settleCtx); err != nil {
 		return err
 	}
@@ -122,12 +139,25 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(out)
 	}
+	if *dataDir == "" {
+		// Suggest no command on files that are about to be deleted.
+		fmt.Fprintln(out, "The data directory was temporary and is removed now; run the demo with --data-dir DIR to keep")
+		fmt.Fprintln(out, "the Parquet files and query them with jiraduck query or any DuckDB.")
+		return nil
+	}
 	fmt.Fprintf(out, "The Parquet files are under %s; query them with any DuckDB:\n", export.Root(dir))
 	fmt.Fprintf(out, "  duckdb -c \"SELECT count(*) FROM '%s'\"\n", filepath.Join(export.Root(dir), "issues", "*", "*.parquet"))
-	if *dataDir == "" {
-		fmt.Fprintln(out, "(the temporary data directory is removed now; pass --data-dir to keep it)")
-	}
+	fmt.Fprintf(out, "or with jiraduck (running the demo again on %s works too):\n", dir)
+	fmt.Fprintf(out, "  JIRADUCK_DATA_DIR=%s jiraduck query \"SELECT count(*) FROM jira_issues\"\n", shellQuote(dir))
 	return nil
+}
+
+// shellQuote quotes a path for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // waitVisible polls the exported issues until key's summary is want.

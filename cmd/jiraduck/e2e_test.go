@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -46,6 +47,12 @@ func startLiveSite(t *testing.T, issues int, clock func() time.Time, extra map[s
 // startLiveSiteWith starts a site on the given emulator options.
 func startLiveSiteWith(t *testing.T, eo emulator.Options, extra map[string]string) *liveSite {
 	t.Helper()
+	return startTunedLiveSite(t, eo, extra, nil)
+}
+
+// startTunedLiveSite starts a site whose validated settings tune adjusts.
+func startTunedLiveSite(t *testing.T, eo emulator.Options, extra map[string]string, tune func(*config.Config)) *liveSite {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	if os.Getenv("JIRADUCK_TEST_LOG") != "" {
@@ -54,7 +61,7 @@ func startLiveSiteWith(t *testing.T, eo emulator.Options, extra map[string]strin
 	}
 	dir := t.TempDir()
 	s, err := startSite(context.Background(), siteOptions{
-		Emulator: eo, DataDir: dir, Vars: extra, Logger: log})
+		Emulator: eo, DataDir: dir, Vars: extra, Tune: tune, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
 
-const emulatorUsage = "[--listen ADDR] [--issues N] [--months M] [--seed S] [--projects SUP,OPS] [--webhook-url U] [--webhook-secret S] [--latency D] [--error-rate F] [--throttle-rate F] [--search-lag D] [--now T]"
+const emulatorUsage = "[--listen ADDR] [--issues N] [--months M] [--seed S] [--projects SUP,OPS] [--webhook-url U] [--webhook-secret S] [--latency D] [--error-rate F] [--throttle-rate F] [--search-lag D] [--now T] [--id-base N]"
 
 // runEmulator serves a local fake Jira Cloud until ctx ends. It accepts the
 // JIRA_EMAIL/JIRA_API_TOKEN (and SLA) credentials it is started with, so that
@@ -32,6 +32,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	throttleRate := fs.Float64("throttle-rate", 0, "fraction of REST calls answered 429")
 	searchLag := fs.Duration("search-lag", 0, "how long a new issue stays out of search results")
 	now := fs.String("now", "", `reference time the generated data ends at, RFC 3339 or "now" (default a fixed date, so a seed always gives the same data)`)
+	idBase := fs.Int64("id-base", 0, "first id of what is created after start (default: from the clock, so that a restart never reuses an id)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +46,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		Issues:        *issues,
 		Months:        *months,
 		Seed:          *seed,
+		IDBase:        *idBase,
 		WebhookURL:    *webhookURL,
 		WebhookSecret: *webhookSecret,
 		Email:         vars["JIRA_EMAIL"],
@@ -75,7 +77,18 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if opts.Email == "" && opts.SLAEmail != "" {
 		return usagef("emulator: JIRA_SLA_EMAIL needs JIRA_EMAIL and JIRA_API_TOKEN too")
 	}
-	cfg := &config.Config{LogLevel: vars["JIRADUCK_LOG_LEVEL"], LogFormat: vars["JIRADUCK_LOG_FORMAT"]}
+	// The log settings are the only jiraduck settings the emulator reads;
+	// they are checked as every other command checks them.
+	logVars := map[string]string{}
+	for _, k := range []string{"JIRADUCK_LOG_LEVEL", "JIRADUCK_LOG_FORMAT"} {
+		if v, ok := vars[k]; ok {
+			logVars[k] = v
+		}
+	}
+	cfg, err := config.FromMap(logVars)
+	if err != nil {
+		return err
+	}
 	opts.Logger = newLogger(cfg, e.stderr).WithField("component", "emulator")
 
 	em, err := emulator.New(opts)

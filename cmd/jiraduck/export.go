@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -19,6 +20,11 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("export takes no arguments")
+	}
+	if *month != "" {
+		if _, err := time.Parse("2006-01", *month); err != nil {
+			return usagef("export: --month %q is not a month YYYY-MM", *month)
+		}
 	}
 	var tables, months []string
 	if *table != "" {

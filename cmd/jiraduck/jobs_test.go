@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/schedule"
@@ -285,8 +286,10 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 20, nil, map[string]string{
-		"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1s", "JIRADUCK_RECONCILE_SCHEDULE": "@every 1s"})
+	// Every second: more often than a setting may ask.
+	live := startTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11}, nil, func(c *config.Config) {
+		c.SLAPollSchedule, c.ReconcileSchedule = "@every 1s", "@every 1s"
+	})
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	seen := map[string]bool{}

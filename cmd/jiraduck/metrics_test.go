@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -138,10 +139,10 @@ func TestMetricsAfterABurst(t *testing.T) {
 	// A frozen Jira clock keeps SLA values still, so the scheduled poll
 	// finds nothing to heal and the queue stays empty once settled.
 	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
-	live := startLiveSite(t, 20, clock.now, map[string]string{
-		"JIRADUCK_SLA_POLL_SCHEDULE":    "@every 1s",
-		"JIRADUCK_ATTACHMENT_MAX_BYTES": "1000",
-	})
+	// An SLA poll every second: more often than a setting may ask.
+	live := startTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11, Clock: clock.now},
+		map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1000"},
+		func(c *config.Config) { c.SLAPollSchedule = "@every 1s" })
 	em, addr := live.em, live.svc.Addr()
 	var sup []string
 	for _, k := range em.Keys() {

@@ -15,11 +15,10 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "query", "[--format table|csv|json|parquet] [--out FILE] SQL")
 	format := fs.String("format", "table", "output format: table, csv, json or parquet (parquet needs --out)")
 	out := fs.String("out", "", "write to this file instead of stdout")
-	flagArgs, statement := splitSQL(args)
-	if err := parseFlags(fs, flagArgs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	query := joinArgs(append(fs.Args(), statement...))
+	query := joinArgs(fs.Args())
 	if query == "" {
 		return usagef("query: no statement given")
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 )
@@ -46,7 +47,7 @@ func commands() []command {
 		{"migrate", "", "apply pending migrations and print the schema version", runMigrate},
 		{"import", "--raw-dir DIR", "load a raw layout written by the Python data broker", runImport},
 		{"emulator", emulatorUsage, "a local fake Jira Cloud for demos, tests and benchmarks", runEmulator},
-		{"demo", "[--data-dir DIR] [--issues N] [--events N]", "emulator + serve + a burst of webhooks, then sample queries", runDemo},
+		{"demo", "[--data-dir DIR] [--issues N] [--events N]", "emulator + serve + a backfill and a burst of webhooks, then sample queries", runDemo},
 		{"bench", benchUsage, "measure the design's performance targets P1-P7 on loopback", runBench},
 		{"config", "", "print the effective settings, secrets redacted", runConfig},
 		{"version", "", "print the version", runVersion},
@@ -132,19 +133,93 @@ func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: jiraduck %s %s\n", name, usage)
 		fs.PrintDefaults()
+		if name == "query" || name == "sql" {
+			fmt.Fprintln(e.stderr, "Flags may come before or after the statement; -- ends the flags.")
+		}
+		if footer, ok := usageFooters[name]; ok {
+			if footer != "" {
+				fmt.Fprintln(e.stderr, footer)
+			}
+			return
+		}
+		fmt.Fprintln(e.stderr, "Settings come from the environment and ./.env; see docs/configuration.md.")
 	}
 	return fs
 }
 
-// parseFlags parses args; a bad flag becomes a usage error.
+// usageFooters end the help of the commands that read no jiraduck settings
+// (or only a few); the others point to docs/configuration.md.
+var usageFooters = map[string]string{
+	"demo":     "",
+	"bench":    "",
+	"version":  "",
+	"emulator": "Credentials come from JIRA_EMAIL/JIRA_API_TOKEN and JIRA_SLA_EMAIL/JIRA_SLA_API_TOKEN; see docs/emulator.md.",
+}
+
+// parseFlags parses args, flags and arguments in any order, so that a flag
+// written after an argument is honoured rather than taken for one; a bad
+// flag becomes a usage error. "--" ends the flags. fs.Args() returns the
+// arguments afterwards.
+//
+// Only an argument shaped like a flag (-name or --name, optionally =value,
+// the name starting with a letter) is parsed as one: a SQL statement that
+// starts with a "-- comment", a negative number or a lone "-" stays an
+// argument.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
 		}
+		name, hasValue, ok := flagName(a)
+		if !ok {
+			positional = append(positional, a)
+			continue
+		}
+		one := []string{a}
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			// The flag's value is the next argument, whatever it looks like.
+			i++
+			one = append(one, args[i])
+		}
+		if err := fs.Parse(one); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usagef("%s: %v", fs.Name(), err)
+		}
+	}
+	// Parsing "--" and the arguments leaves them in fs.Args().
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return usagef("%s: %v", fs.Name(), err)
 	}
 	return nil
+}
+
+// flagName returns the name of a flag-shaped argument and whether it carries
+// its value (-name=value).
+func flagName(a string) (name string, hasValue, ok bool) {
+	switch {
+	case strings.HasPrefix(a, "--"):
+		name = a[2:]
+	case strings.HasPrefix(a, "-"):
+		name = a[1:]
+	default:
+		return "", false, false
+	}
+	name, _, hasValue = strings.Cut(name, "=")
+	if name == "" || !unicode.IsLetter(rune(name[0])) || strings.ContainsFunc(name, unicode.IsSpace) {
+		return "", false, false
+	}
+	return name, hasValue, true
+}
+
+// isBoolFlag reports whether f takes no value, as the flag package decides.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // loadConfig reads the settings of the command's environment.
@@ -156,6 +231,9 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "config", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("config takes no arguments")
 	}
 	cfg, err := e.loadConfig()
 	if err != nil {
@@ -185,15 +263,3 @@ func isTerminal(w io.Writer) bool {
 
 // joinArgs joins the positional arguments of a SQL command.
 func joinArgs(args []string) string { return strings.TrimSpace(strings.Join(args, " ")) }
-
-// splitSQL separates a SQL command's flags from its statement. A statement
-// may start with a "--" comment, which the flag parser would take for a flag:
-// the first argument holding white space, and everything after it, is SQL.
-func splitSQL(args []string) (flags, statement []string) {
-	for i, a := range args {
-		if strings.ContainsAny(a, " \t\n\r") {
-			return args[:i], args[i:]
-		}
-	}
-	return args, nil
-}

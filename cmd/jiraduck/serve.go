@@ -38,6 +38,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
+	if !cfg.WebhookSecret.IsSet() && !cfg.AllowUnsigned {
+		log.Warn("JIRA_WEBHOOK_SECRET is not set: webhooks are refused with 503 until it is (see docs/configuration.md)")
+	}
 	svc, err := startService(ctx, cfg, log, nil)
 	if err != nil {
 		return err

@@ -25,7 +25,10 @@ type siteOptions struct {
 	Emulator emulator.Options
 	DataDir  string
 	// Vars are extra settings of serve (schedules, workers...).
-	Vars   map[string]string
+	Vars map[string]string
+	// Tune adjusts the settings after they were validated: tests use it
+	// for schedules more frequent than a setting may ask (once a minute).
+	Tune   func(*config.Config)
 	Logger logrus.FieldLogger
 }
 
@@ -72,6 +75,9 @@ func startSite(ctx context.Context, o siteOptions) (*site, error) {
 	if err != nil {
 		em.Close()
 		return nil, err
+	}
+	if o.Tune != nil {
+		o.Tune(cfg)
 	}
 	svc, err := startService(ctx, cfg, o.Logger, nil)
 	if err != nil {

@@ -18,11 +18,10 @@ import (
 func runSQL(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sql", "[--format table|csv|json] SQL")
 	format := fs.String("format", "table", "output format: table, csv or json")
-	flagArgs, statement := splitSQL(args)
-	if err := parseFlags(fs, flagArgs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	query := joinArgs(append(fs.Args(), statement...))
+	query := joinArgs(fs.Args())
 	if query == "" {
 		return usagef("sql: no statement given")
 	}

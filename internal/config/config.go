@@ -8,7 +8,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"sort"
@@ -227,8 +226,8 @@ func (c *Config) normalize() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		return &Error{"JIRADUCK_DATA_DIR", "must not be empty"}
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return &Error{"JIRADUCK_LISTEN", "must be host:port, e.g. 127.0.0.1:8080"}
+	if err := checkListen(c.Listen); err != nil {
+		return &Error{"JIRADUCK_LISTEN", err.Error()}
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		return &Error{"JIRADUCK_WORKERS", "must be between 1 and 64"}
@@ -241,8 +240,8 @@ func (c *Config) normalize() error {
 		if s.spec == "" {
 			continue
 		}
-		if _, err := cronParser.Parse(s.spec); err != nil {
-			return &Error{s.name, fmt.Sprintf("not a cron spec (use e.g. \"@every 15m\" or \"*/15 * * * *\"): %v", err)}
+		if err := checkSchedule(s.spec); err != nil {
+			return &Error{s.name, err.Error()}
 		}
 	}
 	if c.AttachmentMaxBytes < 0 {
@@ -329,6 +328,11 @@ func checkURL(raw string) (string, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("must not contain a query or fragment")
+	}
+	if p := u.Port(); p != "" {
+		if err := checkPort(p, 1); err != nil {
+			return "", err
+		}
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

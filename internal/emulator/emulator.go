@@ -69,6 +69,17 @@ type Options struct {
 	// CloudID is the site id of the cloud gateway prefix; derived from the
 	// seed when empty.
 	CloudID string
+	// IDBase is the first id of everything created after start: issues,
+	// comments, changelog entries, worklogs, attachments, remote links and
+	// issue links; webhook delivery ids are drawn from the seed and IDBase.
+	// The generated site does not depend on it. Zero takes the microseconds
+	// since 2020 at New: an emulator started again with the same seed
+	// against a store that holds what the previous start created then never
+	// gives a stored id to something new (a start would have to create more
+	// than one thing a microsecond to catch up with the next), and ids keep
+	// growing as Jira's do. Tests set it to get exact ids; it must lie above
+	// the generated ids.
+	IDBase int64
 
 	// Email and APIToken are the basic-auth credentials the REST API
 	// accepts. With Email empty every request is accepted.
@@ -134,6 +145,12 @@ func (o *Options) setDefaults() error {
 			return fmt.Errorf("%w options: project %s twice", ErrInvalid, p)
 		}
 		seen[p] = true
+	}
+	if o.IDBase < 0 {
+		return fmt.Errorf("%w options: id base %d is negative", ErrInvalid, o.IDBase)
+	}
+	if o.IDBase == 0 {
+		o.IDBase = time.Since(idEpoch).Microseconds()
 	}
 	if o.Now.IsZero() {
 		o.Now = defaultNow
@@ -206,6 +223,8 @@ type site struct {
 	recs     []*rec
 	// generated is how many issues were generated at start.
 	generated int32
+	// issueBase is the id of the first issue created after start.
+	issueBase int64
 	byKey     map[string]int32
 	links     map[int64]*link
 	attIndex  map[int64]int32
@@ -297,6 +316,9 @@ func New(opts Options) (*Emulator, error) {
 	s.next.comment, s.next.history, s.next.attachment = 10000, 10000, 10000
 	s.next.remote, s.next.worklog, s.next.link = 10000, 10000, 10000
 	s.generate(rng, opts.Issues)
+	if err := s.startIDs(opts.IDBase); err != nil {
+		return nil, err
+	}
 
 	// Everything below draws from separate streams, so that credentials
 	// and faults never change the generated data.
@@ -316,6 +338,24 @@ func New(opts Options) (*Emulator, error) {
 	s.hooks = newWebhooks(s)
 	s.handler = s.routes()
 	return &Emulator{s: s}, nil
+}
+
+// idEpoch is the origin of the default IDBase.
+var idEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// startIDs makes everything created after start count its ids from base, above
+// every generated id, so that the ids of one start's creations never meet
+// another's.
+func (s *site) startIDs(base int64) error {
+	top := max(firstIssueID+int64(s.generated), s.next.comment, s.next.history, s.next.attachment,
+		s.next.remote, s.next.worklog, s.next.link)
+	if base < top {
+		return fmt.Errorf("%w options: id base %d is not above the generated ids (up to %d)", ErrInvalid, base, top-1)
+	}
+	s.issueBase = base
+	s.next.comment, s.next.history, s.next.attachment = base, base, base
+	s.next.remote, s.next.worklog, s.next.link = base, base, base
+	return nil
 }
 
 func (s *site) addAccount(rng *rand.Rand, name, email string) string {
@@ -456,10 +496,14 @@ func (s *site) lookup(keyOrID string) *rec {
 	}
 	if keyOrID[0] >= '0' && keyOrID[0] <= '9' {
 		id, err := strconv.ParseInt(keyOrID, 10, 64)
-		if err != nil || id < firstIssueID || id-firstIssueID >= int64(len(s.recs)) {
+		if err != nil {
 			return nil
 		}
-		r := s.recs[id-firstIssueID]
+		idx, ok := s.indexOfID(id)
+		if !ok {
+			return nil
+		}
+		r := s.recs[idx]
 		if r.deleted {
 			return nil
 		}
@@ -474,6 +518,24 @@ func (s *site) lookup(keyOrID string) *rec {
 		return nil
 	}
 	return r
+}
+
+// indexOfID returns the record index of an issue id: generated issues count
+// from firstIssueID, those created after start from issueBase.
+func (s *site) indexOfID(id int64) (int, bool) {
+	var idx int64
+	switch {
+	case id >= s.issueBase:
+		idx = int64(s.generated) + id - s.issueBase
+	case id >= firstIssueID && id-firstIssueID < int64(s.generated):
+		idx = id - firstIssueID
+	default:
+		return 0, false
+	}
+	if idx >= int64(len(s.recs)) {
+		return 0, false
+	}
+	return int(idx), true
 }
 
 func (s *site) now() time.Time { return s.clock.now() }

@@ -179,7 +179,7 @@ func TestLargeSiteStartsQuickly(t *testing.T) {
 }
 
 func TestEmptySite(t *testing.T) {
-	e, c := newEmu(t, Options{})
+	e, c := newEmu(t, Options{IDBase: 20000})
 	if len(e.Keys()) != 0 {
 		t.Fatalf("got %d issues, want none", len(e.Keys()))
 	}
@@ -188,10 +188,11 @@ func TestEmptySite(t *testing.T) {
 		t.Errorf("empty search: %v", page)
 	}
 	is, err := e.Create("OPS", func(is *Issue) { is.Summary = "First" })
-	if err != nil || is.Key != "OPS-1" || is.ID != "10000" {
+	if err != nil || is.Key != "OPS-1" || is.ID != "20000" {
 		t.Fatalf("create: %+v %v", is, err)
 	}
 	c.get("/rest/api/3/issue/OPS-1", http.StatusOK)
+	c.get("/rest/api/3/issue/20000", http.StatusOK)
 	if _, err := e.As("nobody").Create("OPS", nil); err == nil {
 		t.Error("an unknown account created an issue")
 	}

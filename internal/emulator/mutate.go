@@ -666,7 +666,7 @@ func (e *Emulator) create(projectKey string, fn func(*Issue) error) (*Issue, err
 		}
 	}
 	idx := int32(len(s.recs))
-	r := &rec{idx: idx, id: firstIssueID + int64(idx), proj: p, num: p.next, created: at, parent: parent, subtask: parent >= 0 && !epicChild, full: is}
+	r := &rec{idx: idx, id: s.issueBase + int64(idx-s.generated), proj: p, num: p.next, created: at, parent: parent, subtask: parent >= 0 && !epicChild, full: is}
 	p.next++
 	r.key = p.key + "-" + strconv.Itoa(r.num)
 	r.zone = zone(uint64(r.id) % uint64(numZones))

@@ -50,7 +50,9 @@ func newWebhooks(s *site) *webhooks {
 		in:     make(chan *delivery, s.opts.WebhookQueue),
 		work:   make(chan *delivery),
 		client: &http.Client{Timeout: s.opts.WebhookTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: s.opts.WebhookWorkers * 2, IdleConnTimeout: 30 * time.Second}},
-		idRNG:  rand.New(rand.NewPCG(uint64(s.opts.Seed), 0x686f6f6b)),
+		// Delivery ids differ from one start to the next, or a receiver
+		// that keeps them would drop a new start's events as duplicates.
+		idRNG: rand.New(rand.NewPCG(uint64(s.opts.Seed), 0x686f6f6b^uint64(s.opts.IDBase))),
 	}
 	h.wg.Add(1)
 	go h.dispatch()

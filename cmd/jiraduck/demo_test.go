@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runDemoCmd runs the demo in-process with a deadline well below the
+// demo's own five minutes, so that a demo that cannot finish fails fast.
+func runDemoCmd(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
+	code := exitCode(run(ctx, append([]string{"demo"}, args...), e), &stderr)
+	return stdout.String() + stderr.String(), code
+}
+
+// TestDemoTwiceOnOneDataDir: a second demo on the data dir of a first one
+// works like the first. Its emulator starts again with the same seed, and
+// the webhooks and changes it makes must not collide with what the store
+// kept (the burst was dropped as duplicate deliveries, and the edit never
+// reached Parquet).
+func TestDemoTwiceOnOneDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo test skipped in -short mode")
+	}
+	dir := filepath.Join(t.TempDir(), "demo")
+	for run := 1; run <= 2; run++ {
+		out, code := runDemoCmd(t, "--data-dir", dir, "--issues", "40", "--events", "40")
+		if code != 0 {
+			t.Fatalf("run %d: got exit code %d, want 0:\n%s", run, code, out)
+		}
+		for _, want := range []string{"backfilling the site... done", "40 issues fetched", "readable in Parquet", "Comments per month", "duckdb -c"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("run %d: output lacks %q:\n%s", run, want, out)
+			}
+		}
+		if strings.Contains(out, " 0 issue fetches") {
+			t.Errorf("run %d: the burst fetched nothing (its webhooks taken for duplicates):\n%s", run, out)
+		}
+	}
+}
+
+// TestDemoSmallestSite: the smallest demo the flags allow runs through its
+// sample queries, and a demo on a temporary folder suggests no command on
+// the files it deletes.
+func TestDemoSmallestSite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo test skipped in -short mode")
+	}
+	out, code := runDemoCmd(t, "--issues", "10", "--events", "1")
+	if code != 0 {
+		t.Fatalf("got exit code %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{"10 issues fetched", "Comments per month", "Most recently updated", "removed now"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, refused := range []string{"duckdb -c", "jiraduck query \"", "does not exist"} {
+		if strings.Contains(out, refused) {
+			t.Errorf("output contains %q:\n%s", refused, out)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// docMetricRows returns the rows of docs/operations.md's metrics table by
+// family: its label names and its meaning.
+func docMetricRows(t *testing.T) map[string]struct {
+	labels  []string
+	meaning string
+} {
+	t.Helper()
+	raw, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]struct {
+		labels  []string
+		meaning string
+	}{}
+	tick := regexp.MustCompile("`([^`]+)`")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "| `jiraduck_") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), "|")
+		if len(cells) < 4 {
+			t.Fatalf("metrics table row with %d cells: %q", len(cells), line)
+		}
+		name := strings.Trim(cells[0], "|` ")
+		var labels []string
+		for _, m := range tick.FindAllStringSubmatch(cells[2], -1) {
+			labels = append(labels, m[1])
+		}
+		sort.Strings(labels)
+		rows[name] = struct {
+			labels  []string
+			meaning string
+		}{labels, strings.Join(cells[3:], "|")}
+	}
+	return rows
+}
+
+// TestJobMetricsAsDocumented runs each of serve's jobs once, as its schedule
+// or POST /admin/jobs/{name}/run does, and holds docs/operations.md to what
+// /metrics then shows: the label names of the jiraduck_job_* families, and
+// which item states each job exports.
+func TestJobMetricsAsDocumented(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator test skipped in -short mode")
+	}
+	// Hourly schedules register every job without running one meanwhile.
+	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
+		"JIRADUCK_RECONCILE_SCHEDULE": "@every 1h", "JIRADUCK_SNAPSHOT_SCHEDULE": "@every 1h"})
+	var names []string
+	for _, j := range live.svc.jobs {
+		if err := live.svc.sched.RunNow(j); err != nil {
+			t.Fatalf("job %s: %v", j.Name, err)
+		}
+		names = append(names, j.Name)
+	}
+	sort.Strings(names)
+	if want := []string{"reconcile", "retention", "sla-poll", "snapshot"}; !slices.Equal(names, want) {
+		t.Fatalf("serve's jobs: got %v, want %v", names, want)
+	}
+	s := scrape(t, live.svc.Addr())
+	doc := docMetricRows(t)
+
+	for name, f := range s {
+		if !strings.HasPrefix(name, "jiraduck_job_") {
+			continue
+		}
+		labels := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = true
+			}
+		}
+		var got []string
+		for l := range labels {
+			got = append(got, l)
+		}
+		sort.Strings(got)
+		row, ok := doc[name]
+		if !ok {
+			t.Errorf("%s: exposed, not in the metrics table", name)
+			continue
+		}
+		if !slices.Equal(got, row.labels) {
+			t.Errorf("%s: labels got %v, the table says %v", name, got, row.labels)
+		}
+	}
+
+	// "`sla-poll`: updated, healed, ...;" in the meaning of job_items; a
+	// job the table names without a colon exports none.
+	documented := map[string][]string{}
+	perJob := regexp.MustCompile("`([a-z-]+)`: ([a-z_]+(?:, [a-z_]+)*)")
+	for _, m := range perJob.FindAllStringSubmatch(doc["jiraduck_job_items_total"].meaning, -1) {
+		states := strings.Split(m[2], ", ")
+		sort.Strings(states)
+		documented[m[1]] = states
+	}
+	for _, job := range names {
+		var exposed []string
+		for _, m := range s.matching("jiraduck_job_items_total", "job_name", job) {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "state" {
+					exposed = append(exposed, l.GetValue())
+				}
+			}
+		}
+		sort.Strings(exposed)
+		if !slices.Equal(exposed, documented[job]) {
+			t.Errorf("job %s: exports item states %v, the table says %v", job, exposed, documented[job])
+		}
+		if s.sum("jiraduck_job_runs_total", "job_name", job, "status", "ok") != 1 {
+			t.Errorf("job %s: got %v ok runs, want 1", job, s.sum("jiraduck_job_runs_total", "job_name", job, "status", "ok"))
+		}
+	}
+}

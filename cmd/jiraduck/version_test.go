@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+func TestDescribeBuild(t *testing.T) {
+	stamped := func(version string, settings ...string) *debug.BuildInfo {
+		info := &debug.BuildInfo{Main: debug.Module{Path: "github.com/jiraduck/jiraduck", Version: version}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			info.Settings = append(info.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return info
+	}
+	const full = "519269b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e6f7"
+	cases := []struct {
+		name             string
+		version, commit  string
+		info             *debug.BuildInfo
+		wantVer, wantRev string
+	}{
+		{"no build info", "dev", "unknown", nil, "dev", "unknown"},
+		{"ldflags win", "v1.2.0", "abc1234", stamped("v0.0.0-x", "vcs.revision", full), "v1.2.0", "abc1234"},
+		{"go build, clean tree", "dev", "unknown", stamped("(devel)", "vcs.revision", full, "vcs.modified", "false"), "dev", "519269b1d2c3"},
+		{"go build, modified tree", "dev", "unknown", stamped("(devel)", "vcs.revision", full, "vcs.modified", "true"), "dev", "519269b1d2c3-dirty"},
+		{"go build with a module version", "dev", "unknown", stamped("v0.0.0-20261206074400-519269b1d2c3+dirty", "vcs.revision", full, "vcs.modified", "true"),
+			"v0.0.0-20261206074400-519269b1d2c3+dirty", "519269b1d2c3-dirty"},
+		{"built outside version control", "dev", "unknown", stamped("(devel)"), "dev", "unknown"},
+		{"short revision", "dev", "unknown", stamped("", "vcs.revision", "abc"), "dev", "abc"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ver, rev := describeBuild(tc.version, tc.commit, tc.info)
+			if ver != tc.wantVer || rev != tc.wantRev {
+				t.Errorf("got (%q, %q), want (%q, %q)", ver, rev, tc.wantVer, tc.wantRev)
+			}
+		})
+	}
+}
+
+// TestVersionOfAPlainGoBuild: a binary built with go build, without the
+// Makefile's -ldflags, names the commit it was built from.
+func TestVersionOfAPlainGoBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped in -short mode")
+	}
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git not installed")
+	}
+	head, err := exec.Command(git, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The go command finds a repository by its .git folder: in a git
+	// worktree, whose .git is a file, it stamps no revision.
+	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
+		t.Skip("no .git folder: the go command stamps no revision here")
+	}
+	bin := filepath.Join(t.TempDir(), "jiraduck")
+	// -buildvcs=true is go build's own default ("auto" in a checkout);
+	// spelled out because GOFLAGS may turn it off.
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("version: %v", err)
+	}
+	want := string(head[:12])
+	if !regexp.MustCompile(`\(commit ` + want + `(-dirty)?, `).Match(out) {
+		t.Errorf("got %q, want the commit %s", strings.TrimSpace(string(out)), want)
+	}
+}
