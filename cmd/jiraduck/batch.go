@@ -8,7 +8,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -22,7 +22,7 @@ type batch struct {
 	log      logrus.FieldLogger
 	store    *store.Store
 	writer   *store.Writer
-	client   *jira.Client
+	client   *client.Client
 	catalog  *pipeline.Catalog
 	proc     *pipeline.Processor
 	exporter *export.Exporter

@@ -16,7 +16,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
-	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/metrics"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/schedule"
@@ -75,7 +75,7 @@ type service struct {
 	log      logrus.FieldLogger
 	store    *store.Store
 	writer   *store.Writer
-	client   *jira.Client
+	client   *client.Client
 	catalog  *pipeline.Catalog
 	proc     *pipeline.Processor
 	queue    *pipeline.Queue
@@ -116,11 +116,11 @@ const storeWatchEvery = 2 * time.Second
 
 // jiraClient builds the REST client of the settings; nil when Jira is not
 // configured.
-func jiraClient(cfg *config.Config, log logrus.FieldLogger, obs jira.Observer) (*jira.Client, error) {
+func jiraClient(cfg *config.Config, log logrus.FieldLogger, obs client.Observer) (*client.Client, error) {
 	if !cfg.JiraConfigured() {
 		return nil, nil
 	}
-	return jira.New(jira.Options{
+	return client.New(client.Options{
 		BaseURL:     cfg.JiraBaseURL,
 		Email:       cfg.JiraEmail,
 		APIToken:    cfg.JiraAPIToken.Reveal(),

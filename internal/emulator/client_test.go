@@ -11,19 +11,20 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	jiraclient "github.com/jiraduck/jiraduck/internal/jira/client"
 )
 
 // These tests drive the emulator with jiraduck's own Jira client, the way
 // serve, backfill and the SLA poll will.
 
-func newClient(t *testing.T, base string, sla bool) *jira.Client {
+func newClient(t *testing.T, base string, sla bool) *jiraclient.Client {
 	t.Helper()
-	opts := jira.Options{BaseURL: base, CloudAPIURL: base, Email: testEmail, APIToken: testToken,
+	opts := jiraclient.Options{BaseURL: base, CloudAPIURL: base, Email: testEmail, APIToken: testToken,
 		MaxAttempts: 4, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryWait: 10 * time.Millisecond}
 	if sla {
 		opts.SLAEmail, opts.SLAAPIToken = testSLAEmail, testSLAToken
 	}
-	c, err := jira.New(opts)
+	c, err := jiraclient.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestClientFetchesWholeIssues(t *testing.T) {
 	} {
 		key := findIssue(t, e, pick)
 		want, _ := e.Issue(key)
-		b, err := jc.FetchIssue(ctx, key, jira.FetchOptions{SLAFieldIDs: []string{FieldTimeToResolution, FieldTimeToFirstResp}})
+		b, err := jc.FetchIssue(ctx, key, jiraclient.FetchOptions{SLAFieldIDs: []string{FieldTimeToResolution, FieldTimeToFirstResp}})
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}

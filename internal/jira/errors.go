@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// Error kinds, usable with errors.Is on any error the client returns.
+// Error kinds of Jira's answers, usable with errors.Is on any error the
+// client (package client) returns. They say what Jira answered, not how it
+// was asked, so that callers match them without depending on the client.
 var (
 	// ErrNotFound means Jira answered 404. For an issue this means it does
 	// not exist or the account may not see it.
@@ -28,19 +28,11 @@ var (
 	// ErrUnavailable means Jira kept answering 5xx or 408, timing out or
 	// dropping the connection until the retries ran out.
 	ErrUnavailable = errors.New("jira unavailable")
-	// ErrForeignHost means an attachment URL leads outside the Jira site and
-	// the cloud gateway, or a redirect of any call went from https to http
-	// or to a scheme other than http(s).
-	ErrForeignHost = errors.New("url outside the jira site")
-	// ErrTooLarge means an answer or an attachment is larger than allowed.
-	ErrTooLarge = errors.New("too large")
-	// ErrWaitAborted means a call gave up a wait before a retry because its
-	// caller asked for that with StopWaits (a service shutting down).
-	ErrWaitAborted = errors.New("retry wait aborted")
 )
 
-// APIError is a non-success HTTP answer from Jira, returned once retrying is
-// over (or at once for answers that are not retried).
+// APIError is a non-success HTTP answer from Jira, returned by the client once
+// retrying is over (or at once for answers that are not retried). It is
+// matched to the error kinds above by its status.
 type APIError struct {
 	// Status is the HTTP status code.
 	Status int
@@ -48,8 +40,7 @@ type APIError struct {
 	Method string
 	// Endpoint is a label for the endpoint, such as "issue" or "search".
 	Endpoint string
-	// Messages are Jira's error messages: errorMessages, the field errors as
-	// "field: message", or message.
+	// Messages are Jira's error messages (see ErrorMessages).
 	Messages []string
 	// RetryAfter is what the last answer's Retry-After header asked for.
 	RetryAfter time.Duration
@@ -70,7 +61,7 @@ func (e *APIError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(strings.Join(e.Messages, "; "))
 	}
-	if e.Status == http.StatusUnauthorized && e.Credentials != "" {
+	if e.Status == 401 && e.Credentials != "" {
 		b.WriteString(" (check ")
 		b.WriteString(e.Credentials)
 		b.WriteString(")")
@@ -82,15 +73,15 @@ func (e *APIError) Error() string {
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Status == http.StatusNotFound
+		return e.Status == 404
 	case ErrUnauthorized:
-		return e.Status == http.StatusUnauthorized
+		return e.Status == 401
 	case ErrForbidden:
-		return e.Status == http.StatusForbidden
+		return e.Status == 403
 	case ErrRateLimited:
-		return e.Status == http.StatusTooManyRequests
+		return e.Status == 429
 	case ErrUnavailable:
-		return e.Status >= 500 || e.Status == http.StatusRequestTimeout
+		return e.Status >= 500 || e.Status == 408
 	}
 	return false
 }
@@ -105,10 +96,11 @@ type errorBody struct {
 
 const maxMessageLen = 300
 
-// errorMessages extracts the human-readable messages of an error body. Bodies
-// that are not JSON (an HTML error page, plain text) give at most one short
-// line of text.
-func errorMessages(body []byte) []string {
+// ErrorMessages extracts the human-readable messages of an error body:
+// errorMessages, the field errors as "field: message", warningMessages and
+// message. Bodies that are not JSON (an HTML error page, plain text) give at
+// most one short line of text.
+func ErrorMessages(body []byte) []string {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil
@@ -171,32 +163,4 @@ func clean(s string) string {
 		s = s[:cut] + "..."
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-// It reports false when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, true
-		}
-		// Beyond this the multiplication overflows; anything that large is
-		// capped by the caller anyway.
-		if secs > int64(100*365*24*time.Hour/time.Second) {
-			return 100 * 365 * 24 * time.Hour, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
 }

@@ -141,7 +141,7 @@ func (f IssueFields) MarshalJSON() ([]byte, error) {
 func (f IssueFields) Custom() map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage)
 	for k, v := range f.Raw {
-		if strings.HasPrefix(k, "customfield_") && !isNull(v) {
+		if strings.HasPrefix(k, "customfield_") && !jsonx.IsNull(v) {
 			out[k] = v
 		}
 	}
@@ -153,11 +153,6 @@ func (f IssueFields) Custom() map[string]json.RawMessage {
 func (f IssueFields) Field(id string) (json.RawMessage, bool) {
 	v, ok := f.Raw[id]
 	return v, ok
-}
-
-func isNull(b json.RawMessage) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) == 0 || bytes.Equal(b, []byte("null"))
 }
 
 // User is a Jira account as it appears in issues, comments and histories.

@@ -1,9 +1,6 @@
 package jira
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // ErrInvalidKey is returned for an issue key or id that does not have Jira's
 // shape. Nothing is requested and no path is built from such a value.
@@ -44,17 +41,10 @@ func ValidKey(key string) bool {
 	return true
 }
 
-// validKeyOrID reports whether s is an issue key or a numeric issue id, the two
-// forms Jira accepts in /issue/{issueIdOrKey}.
-func validKeyOrID(s string) bool {
+// ValidKeyOrID reports whether s is an issue key or a numeric issue id, the
+// two forms Jira accepts in /issue/{issueIdOrKey}.
+func ValidKeyOrID(s string) bool {
 	return ValidKey(s) || isNumericID(s)
-}
-
-func checkKeyOrID(s string) error {
-	if !validKeyOrID(s) {
-		return fmt.Errorf("%w: %q", ErrInvalidKey, truncate(s, 64))
-	}
-	return nil
 }
 
 // truncate shortens s to at most n bytes for use in error text.

@@ -50,6 +50,34 @@ func TestValidKey(t *testing.T) {
 	}
 }
 
+// TestValidKeyOrID: the two forms /issue/{issueIdOrKey} accepts, a key or a
+// numeric id, and nothing that could change a URL path.
+func TestValidKeyOrID(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"key", "SUP-12", true},
+		{"numeric id", "10040", true},
+		{"largest int64 width", "9223372036854775807", true},
+		{"id over 19 digits", "12345678901234567890", false},
+		{"id with a leading zero", "010040", false},
+		{"negative id", "-10040", false},
+		{"empty", "", false},
+		{"lower-case key", "sup-12", false},
+		{"path", "../10040", false},
+		{"query", "10040?x=1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ValidKeyOrID(tc.in); got != tc.want {
+				t.Errorf("ValidKeyOrID(%q): got %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func FuzzValidKey(f *testing.F) {
 	for _, s := range []string{"SUP-12", "TES-41", "GOLD-189", "A-1", "sup-1", "SUP-0", "SUP-12\n", "../X-1", "SUP-١٢", "A_B-999999999999"} {
 		f.Add(s)

@@ -89,7 +89,7 @@ func (d *Duration) Duration() time.Duration {
 // Jira refused to compute it.
 func DecodeSLA(raw json.RawMessage) (*SLAValue, error) {
 	raw = bytes.TrimSpace(raw)
-	if isNull(raw) {
+	if jsonx.IsNull(raw) {
 		return nil, nil
 	}
 	if raw[0] != '{' {

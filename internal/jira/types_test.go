@@ -433,18 +433,18 @@ func TestErrorMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.rel, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, errorMessages(fixture(t, tt.rel))); diff != "" {
+			if diff := cmp.Diff(tt.want, ErrorMessages(fixture(t, tt.rel))); diff != "" {
 				t.Errorf("messages (-want +got):\n%s", diff)
 			}
 		})
 	}
-	if got := errorMessages([]byte("<html><title>Oops - an error has occurred</title></html>")); got != nil {
+	if got := ErrorMessages([]byte("<html><title>Oops - an error has occurred</title></html>")); got != nil {
 		t.Errorf("html: got %q", got)
 	}
-	if got := errorMessages([]byte("  Service   Unavailable \n")); !cmp.Equal(got, []string{"Service Unavailable"}) {
+	if got := ErrorMessages([]byte("  Service   Unavailable \n")); !cmp.Equal(got, []string{"Service Unavailable"}) {
 		t.Errorf("text: got %q", got)
 	}
-	long := errorMessages([]byte(`{"errorMessages":["` + strings.Repeat("é", 400) + `"]}`))
+	long := ErrorMessages([]byte(`{"errorMessages":["` + strings.Repeat("é", 400) + `"]}`))
 	if len(long[0]) > maxMessageLen+3 || !strings.HasSuffix(long[0], "...") {
 		t.Errorf("long message not bounded: %d bytes", len(long[0]))
 	}

@@ -12,6 +12,7 @@
 package jsonx
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -52,4 +53,11 @@ func UnmarshalRaw(data []byte, v any) error {
 		}
 	}
 	return err
+}
+
+// IsNull reports whether a raw value is absent or JSON null: Jira leaves out
+// some keys and sends null for others, and both mean "no value".
+func IsNull(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || bytes.Equal(b, []byte("null"))
 }

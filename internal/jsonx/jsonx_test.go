@@ -142,3 +142,31 @@ func TestDeepNestingIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestIsNull: absent and null values are null, whatever the white space
+// around them; every other JSON value is not.
+func TestIsNull(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"absent", "", true},
+		{"null", "null", true},
+		{"null with white space", " \n\tnull\r\n", true},
+		{"white space only", "  ", true},
+		{"empty string", `""`, false},
+		{"zero", "0", false},
+		{"false", "false", false},
+		{"empty object", "{}", false},
+		{"empty list", "[]", false},
+		{"the string null", `"null"`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsNull([]byte(tc.in)); got != tc.want {
+				t.Errorf("IsNull(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}

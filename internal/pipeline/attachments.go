@@ -16,6 +16,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -171,7 +172,7 @@ func importAttachment(dataDir, rel, src string) (string, error) {
 
 // downloader fetches attachment bytes into the data directory.
 type downloader struct {
-	client   *jira.Client
+	client   *client.Client
 	dataDir  string
 	maxBytes int64
 	parallel int
@@ -257,10 +258,10 @@ func (d *downloader) fetchAll(ctx context.Context, rows []normalize.Attachment, 
 			case err == nil:
 				a.LocalPath, a.SHA256 = ptr(rel), ptr(sum)
 				d.note(n, "")
-			case errors.Is(err, jira.ErrTooLarge):
+			case errors.Is(err, client.ErrTooLarge):
 				a.SkippedReason = ptr(fmt.Sprintf("larger than JIRADUCK_ATTACHMENT_MAX_BYTES (%d bytes)", d.maxBytes))
 				d.note(0, "too_large")
-			case errors.Is(err, jira.ErrForeignHost):
+			case errors.Is(err, client.ErrForeignHost):
 				a.SkippedReason = ptr("refused: content url is not on the jira site or gateway")
 				d.note(0, "foreign_host")
 			default:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -63,7 +64,7 @@ func (r BackfillResult) Counts() map[string]int {
 // fetches, through the same Processor as webhooks, every issue the store does
 // not hold up to date: missing, older `updated`, or incomplete. A run that was
 // interrupted is resumed by running it again: what it finished is skipped.
-func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Processor, opts BackfillOptions) (BackfillResult, error) {
+func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *Processor, opts BackfillOptions) (BackfillResult, error) {
 	var res BackfillResult
 	if opts.Parallel < 1 {
 		opts.Parallel = 4
@@ -78,7 +79,7 @@ func Backfill(ctx context.Context, client *jira.Client, s *store.Store, p *Proce
 	}
 	var todo []string
 	unstored := map[string]bool{}
-	err = client.SearchAll(ctx, jira.SearchRequest{JQL: jql, Fields: []string{"updated"}, MaxResults: 1000}, func(hit jira.SearchIssue) error {
+	err = jc.SearchAll(ctx, jira.SearchRequest{JQL: jql, Fields: []string{"updated"}, MaxResults: 1000}, func(hit jira.SearchIssue) error {
 		res.Listed++
 		id := string(hit.ID)
 		if st, ok := known[id]; ok && !opts.Force && !st.Incomplete && !hit.Updated.IsZero() && st.Updated.Equal(hit.Updated.UTC()) {

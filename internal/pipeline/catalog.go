@@ -10,6 +10,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -47,10 +48,10 @@ func (c *Catalog) Load(ctx context.Context, s *store.Store) error {
 }
 
 // Refresh fetches the field list from Jira and stores it.
-func (c *Catalog) Refresh(ctx context.Context, client *jira.Client, w *store.Writer) error {
+func (c *Catalog) Refresh(ctx context.Context, jc *client.Client, w *store.Writer) error {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
-	list, err := client.Fields(ctx)
+	list, err := jc.Fields(ctx)
 	if err != nil {
 		return err
 	}

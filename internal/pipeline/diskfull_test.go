@@ -14,6 +14,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -48,11 +49,11 @@ func TestFullDiskDoesNotFailEvents(t *testing.T) {
 	_, _, err = h.s.Migrate(ctx)
 	must(err)
 	h.w = h.s.NewWriter(16, nil)
-	client, err := jira.New(jira.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
+	jc, err := client.New(client.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
 		Sleep: func(context.Context, time.Duration) error { return nil }})
 	must(err)
 	cfg, _ := config.FromMap(map[string]string{})
-	h.proc = NewProcessor(client, h.s, h.w, NewCatalog(cfg), ProcessorOptions{DataDir: disk, AttachmentMaxBytes: 1000})
+	h.proc = NewProcessor(jc, h.s, h.w, NewCatalog(cfg), ProcessorOptions{DataDir: disk, AttachmentMaxBytes: 1000})
 	h.queue = NewQueue(h.proc, h.s, h.w, QueueOptions{Workers: 2, MaxAttempts: 2, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	t.Cleanup(func() { h.queue.Close(); h.w.Close(); h.s.Close() })
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -191,7 +192,7 @@ func newHarness(t *testing.T, qopts QueueOptions) *harness {
 }
 
 // newHarnessWith is newHarness with the Jira client's options changed by mod.
-func newHarnessWith(t *testing.T, qopts QueueOptions, mod func(*jira.Options)) *harness {
+func newHarnessWith(t *testing.T, qopts QueueOptions, mod func(*client.Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{dir: t.TempDir(), jira: newFakeJira(t)}
@@ -204,18 +205,18 @@ func newHarnessWith(t *testing.T, qopts QueueOptions, mod func(*jira.Options)) *
 		t.Fatal(err)
 	}
 	h.w = h.s.NewWriter(16, nil)
-	jo := jira.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
+	jo := client.Options{BaseURL: h.jira.srv.URL, Email: "bot@test", APIToken: "tok", MaxAttempts: 1,
 		Sleep: func(context.Context, time.Duration) error { return nil }}
 	if mod != nil {
 		mod(&jo)
 	}
-	client, err := jira.New(jo)
+	jc, err := client.New(jo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ := config.FromMap(map[string]string{})
 	cat := NewCatalog(cfg)
-	h.proc = NewProcessor(client, h.s, h.w, cat, ProcessorOptions{DataDir: h.dir, AttachmentMaxBytes: 1000, AttachmentParallel: 2})
+	h.proc = NewProcessor(jc, h.s, h.w, cat, ProcessorOptions{DataDir: h.dir, AttachmentMaxBytes: 1000, AttachmentParallel: 2})
 	if qopts.RetryBase == 0 {
 		qopts.RetryBase = time.Millisecond
 	}

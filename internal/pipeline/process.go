@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -29,7 +30,7 @@ const (
 // Processor fetches one issue whole and writes it in one transaction: the one
 // code path of webhooks, backfill, the SLA heal and reconcile.
 type Processor struct {
-	client  *jira.Client
+	client  *client.Client
 	store   *store.Store
 	writer  *store.Writer
 	catalog *Catalog
@@ -53,16 +54,16 @@ type ProcessorOptions struct {
 }
 
 // NewProcessor wires a Processor.
-func NewProcessor(client *jira.Client, s *store.Store, w *store.Writer, c *Catalog, opts ProcessorOptions) *Processor {
+func NewProcessor(jc *client.Client, s *store.Store, w *store.Writer, c *Catalog, opts ProcessorOptions) *Processor {
 	log := opts.Logger
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	return &Processor{client: client, store: s, writer: w, catalog: c, log: log.WithField("component", "pipeline"),
+	return &Processor{client: jc, store: s, writer: w, catalog: c, log: log.WithField("component", "pipeline"),
 		onUnknownField: opts.OnUnknownField,
-		dl: &downloader{client: client, dataDir: opts.DataDir, maxBytes: opts.AttachmentMaxBytes,
+		dl: &downloader{client: jc, dataDir: opts.DataDir, maxBytes: opts.AttachmentMaxBytes,
 			parallel: max(opts.AttachmentParallel, 1), observe: opts.ObserveAttachment}}
 }
 
@@ -100,7 +101,7 @@ func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
 // requested deletion is written) and returns no rows. Batch jobs write the
 // prepared rows of many issues in one transaction.
 func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, Outcome, error) {
-	b, err := p.client.FetchIssue(ctx, req.KeyOrID, jira.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
+	b, err := p.client.FetchIssue(ctx, req.KeyOrID, client.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
 	if errors.Is(err, jira.ErrNotFound) {
 		out, err := p.notFound(ctx, req)
 		return nil, out, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -173,7 +174,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	}
 	q.Accept(pending)
 	ctx, cancel := context.WithCancel(context.Background())
-	q.ctx, q.cancel = jira.StopWaits(ctx, q.stopWaits), cancel
+	q.ctx, q.cancel = client.StopWaits(ctx, q.stopWaits), cancel
 	for i := 0; i < q.opts.Workers; i++ {
 		q.wg.Add(1)
 		go q.worker()
@@ -577,7 +578,7 @@ func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken [
 			q.idle.Broadcast()
 			return
 		}
-		if errors.Is(err, jira.ErrWaitAborted) {
+		if errors.Is(err, client.ErrWaitAborted) {
 			// Draining while Jira throttles this issue: leave it to be
 			// retried (at the next start if the queue is closed first);
 			// the try does not count against the issue.

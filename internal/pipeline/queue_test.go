@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -146,7 +146,7 @@ func TestDrainReleasesHeldIssues(t *testing.T) {
 // event stays pending for the next start, and an unthrottled issue queued
 // with it is stored.
 func TestDrainDoesNotWaitForAThrottledIssue(t *testing.T) {
-	h := newHarnessWith(t, QueueOptions{Workers: 2}, func(o *jira.Options) {
+	h := newHarnessWith(t, QueueOptions{Workers: 2}, func(o *client.Options) {
 		o.MaxAttempts = 5
 		o.MaxRetryWait = 2 * time.Hour
 		o.Sleep = nil // the real wait

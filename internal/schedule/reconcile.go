@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 )
 
@@ -182,7 +183,7 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 // Issues outside the scope reach the store through events the webhook's JQL
 // does not filter, and every run confirms them again: with one GET each, a
 // run over 10,000 such issues cost 10,000 calls; in bulk it costs 100.
-func confirmGone(ctx context.Context, c *jira.Client, ids []string, keyOf func(id string) string, res *ReconcileResult) []string {
+func confirmGone(ctx context.Context, c *client.Client, ids []string, keyOf func(id string) string, res *ReconcileResult) []string {
 	var gone []string
 	fail := func(id string, err string) {
 		res.Failed++

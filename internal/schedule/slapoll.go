@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -26,7 +27,7 @@ type Healer func(ctx context.Context, id, key string) error
 
 // Deps are what the jobs use.
 type Deps struct {
-	Client *jira.Client
+	Client *client.Client
 	Store  *store.Store
 	Writer *store.Writer
 	// Options returns the normalize options of the site (field names, SLA

@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
-// Endpoint labels, as they appear in APIError.Endpoint and Observer calls.
+// Endpoint labels, as they appear in jira.APIError.Endpoint and Observer calls.
 const (
 	// EndpointIssue labels GET /rest/api/3/issue/{key}.
 	EndpointIssue = "issue"
@@ -61,8 +62,8 @@ func (c *Client) doJSON(ctx context.Context, r *request, out any) (json.RawMessa
 
 // GetIssue fetches an issue with every field and the embedded changelog. It
 // returns the decoded issue and the payload as Jira sent it.
-func (c *Client) GetIssue(ctx context.Context, keyOrID string) (*Issue, json.RawMessage, error) {
-	var issue Issue
+func (c *Client) GetIssue(ctx context.Context, keyOrID string) (*jira.Issue, json.RawMessage, error) {
+	var issue jira.Issue
 	raw, err := c.getIssue(ctx, keyOrID, &issue)
 	if err != nil {
 		return nil, nil, err
@@ -89,8 +90,8 @@ func (c *Client) getIssue(ctx context.Context, keyOrID string, out any) (json.Ra
 
 // Comments fetches one page of an issue's comments, oldest first. maxResults
 // is capped at MaxPageSize.
-func (c *Client) Comments(ctx context.Context, keyOrID string, startAt, maxResults int) (*CommentPage, error) {
-	var page CommentPage
+func (c *Client) Comments(ctx context.Context, keyOrID string, startAt, maxResults int) (*jira.CommentPage, error) {
+	var page jira.CommentPage
 	if _, err := c.commentPage(ctx, keyOrID, startAt, maxResults, &page); err != nil {
 		return nil, err
 	}
@@ -112,8 +113,8 @@ func (c *Client) commentPage(ctx context.Context, keyOrID string, startAt, maxRe
 
 // Changelog fetches one page of an issue's changelog, oldest first. maxResults
 // is capped at MaxPageSize.
-func (c *Client) Changelog(ctx context.Context, keyOrID string, startAt, maxResults int) (*ChangelogPage, error) {
-	var page ChangelogPage
+func (c *Client) Changelog(ctx context.Context, keyOrID string, startAt, maxResults int) (*jira.ChangelogPage, error) {
+	var page jira.ChangelogPage
 	if _, err := c.changelogPage(ctx, keyOrID, startAt, maxResults, &page); err != nil {
 		return nil, err
 	}
@@ -142,8 +143,8 @@ func pageQuery(startAt, maxResults int) url.Values {
 }
 
 // RemoteLinks fetches every remote link of an issue.
-func (c *Client) RemoteLinks(ctx context.Context, keyOrID string) ([]RemoteLink, error) {
-	var links []RemoteLink
+func (c *Client) RemoteLinks(ctx context.Context, keyOrID string) ([]jira.RemoteLink, error) {
+	var links []jira.RemoteLink
 	if _, err := c.remoteLinks(ctx, keyOrID, &links); err != nil {
 		return nil, err
 	}
@@ -162,8 +163,8 @@ func (c *Client) remoteLinks(ctx context.Context, keyOrID string, out any) (json
 }
 
 // Fields lists every system and custom field of the site.
-func (c *Client) Fields(ctx context.Context) ([]Field, error) {
-	var fields []Field
+func (c *Client) Fields(ctx context.Context) ([]jira.Field, error) {
+	var fields []jira.Field
 	if _, err := c.getJSON(ctx, EndpointFields, c.siteURL("/rest/api/3/field", nil), &fields); err != nil {
 		return nil, fmt.Errorf("get fields: %w", err)
 	}

@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,18 +14,19 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jiraduck/jiraduck/internal/jira"
 )
 
 var fakeEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func fakeComment(i int) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"id":"%d","author":{"accountId":"a1","displayName":"A"},"body":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"comment %d"}]}]},"created":%q,"updated":%q,"jsdPublic":true}`,
-		20000+i, i, FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute)), FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute))))
+		20000+i, i, jira.FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute)), jira.FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute))))
 }
 
 func fakeHistory(i int) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"id":"%d","author":{"accountId":"a1"},"created":%q,"items":[{"field":"status","fieldtype":"jira","fieldId":"status","from":"1","fromString":"To Do","to":"3","toString":"In Progress"}]}`,
-		30000+i, FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute))))
+		30000+i, jira.FormatTime(fakeEpoch.Add(time.Duration(i)*time.Minute))))
 }
 
 func joinRaw(items []json.RawMessage) string {
@@ -168,7 +168,7 @@ func ids(t *testing.T, raws []json.RawMessage) []int {
 	out := make([]int, len(raws))
 	for i, raw := range raws {
 		var v struct {
-			ID ID `json:"id"`
+			ID jira.ID `json:"id"`
 		}
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatal(err)
@@ -196,11 +196,11 @@ func TestFetchIssuePagesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := BundleState{Comments: StateComplete, Changelog: StateComplete, RemoteLinks: StateComplete, SLA: StateComplete}
+	want := jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}
 	if diff := cmp.Diff(want, b.State); diff != "" {
 		t.Errorf("state (-want +got):\n%s\nerrors: %+v", diff, b.Errors)
 	}
-	if !b.Complete() || b.Errors != (BundleErrors{}) {
+	if !b.Complete() || b.Errors != (jira.BundleErrors{}) {
 		t.Errorf("complete: got %v, errors %+v", b.Complete(), b.Errors)
 	}
 	if diff := cmp.Diff(seq(20000, 150), ids(t, b.Comments)); diff != "" {
@@ -229,7 +229,7 @@ func TestFetchIssuePagesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Bundle
+	var back jira.Bundle
 	if err := json.Unmarshal(stored, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestFetchIssueEmbeddedUnsorted(t *testing.T) {
 	if diff := cmp.Diff(seq(30000, 3), ids(t, b.Histories)); diff != "" {
 		t.Errorf("history ids (-want +got):\n%s", diff)
 	}
-	if b.Comments == nil || len(b.Comments) != 0 || b.State.Comments != StateComplete {
+	if b.Comments == nil || len(b.Comments) != 0 || b.State.Comments != jira.StateComplete {
 		t.Errorf("no comments: got %v (%s)", b.Comments, b.State.Comments)
 	}
 }
@@ -300,7 +300,7 @@ func TestFetchIssueFailures(t *testing.T) {
 		name     string
 		fail     func(r *http.Request) int
 		total    int
-		check    func(t *testing.T, b *Bundle)
+		check    func(t *testing.T, b *jira.Bundle)
 		wantErr  error
 		ignore   bool
 		comments int
@@ -309,8 +309,8 @@ func TestFetchIssueFailures(t *testing.T) {
 			name:     "comment endpoint ignores startAt",
 			ignore:   true,
 			comments: 250,
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.Comments != StatePartial || !strings.Contains(b.Errors.Comments, "the page at 100 repeats earlier items") {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.Comments != jira.StatePartial || !strings.Contains(b.Errors.Comments, "the page at 100 repeats earlier items") {
 					t.Errorf("got %s: %s", b.State.Comments, b.Errors.Comments)
 				}
 			},
@@ -323,14 +323,14 @@ func TestFetchIssueFailures(t *testing.T) {
 				}
 				return 0
 			},
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.Comments != StateUnknown || !strings.Contains(b.Errors.Comments, "status 500: injected failure") {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.Comments != jira.StateUnknown || !strings.Contains(b.Errors.Comments, "status 500: injected failure") {
 					t.Errorf("got %s: %s", b.State.Comments, b.Errors.Comments)
 				}
 				if diff := cmp.Diff(seq(20050, 100), ids(t, b.Comments)); diff != "" {
 					t.Errorf("the embedded comments are kept (-want +got):\n%s", diff)
 				}
-				if b.State.Changelog != StateComplete || b.State.RemoteLinks != StateComplete {
+				if b.State.Changelog != jira.StateComplete || b.State.RemoteLinks != jira.StateComplete {
 					t.Errorf("other collections: %+v", b.State)
 				}
 			},
@@ -343,8 +343,8 @@ func TestFetchIssueFailures(t *testing.T) {
 				}
 				return 0
 			},
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.Comments != StatePartial || !strings.Contains(b.Errors.Comments, "get comments of JAVA-62 at 100: status 503") {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.Comments != jira.StatePartial || !strings.Contains(b.Errors.Comments, "get comments of JAVA-62 at 100: status 503") {
 					t.Errorf("got %s: %s", b.State.Comments, b.Errors.Comments)
 				}
 				if got := len(b.Comments); got != 150 {
@@ -360,8 +360,8 @@ func TestFetchIssueFailures(t *testing.T) {
 				}
 				return 0
 			},
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.Changelog != StateUnknown || len(b.Histories) != 100 || b.State.Comments != StateComplete {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.Changelog != jira.StateUnknown || len(b.Histories) != 100 || b.State.Comments != jira.StateComplete {
 					t.Errorf("got %+v with %d histories", b.State, len(b.Histories))
 				}
 			},
@@ -374,8 +374,8 @@ func TestFetchIssueFailures(t *testing.T) {
 				}
 				return 0
 			},
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.RemoteLinks != StateUnknown || b.RemoteLinks != nil || !strings.Contains(b.Errors.RemoteLinks, "get remote links of JAVA-62") {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.RemoteLinks != jira.StateUnknown || b.RemoteLinks != nil || !strings.Contains(b.Errors.RemoteLinks, "get remote links of JAVA-62") {
 					t.Errorf("got %s %v: %s", b.State.RemoteLinks, b.RemoteLinks, b.Errors.RemoteLinks)
 				}
 				if b.Complete() {
@@ -386,8 +386,8 @@ func TestFetchIssueFailures(t *testing.T) {
 		{
 			name:  "fewer comments than the total",
 			total: 160,
-			check: func(t *testing.T, b *Bundle) {
-				if b.State.Comments != StatePartial || b.Errors.Comments != "got 150 comments of 160" {
+			check: func(t *testing.T, b *jira.Bundle) {
+				if b.State.Comments != jira.StatePartial || b.Errors.Comments != "got 150 comments of 160" {
 					t.Errorf("got %s: %s", b.State.Comments, b.Errors.Comments)
 				}
 			},
@@ -400,7 +400,7 @@ func TestFetchIssueFailures(t *testing.T) {
 				}
 				return 0
 			},
-			wantErr: ErrNotFound,
+			wantErr: jira.ErrNotFound,
 		},
 	}
 	for _, tt := range tests {
@@ -465,7 +465,7 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(map[string]any{"id": "10231", "key": "JAVA-62", "fields": out})
 		_, _ = w.Write(b)
 	case "/ex/jira/abc-123/rest/api/3/issue/bulkfetch":
-		var req BulkFetchRequest
+		var req jira.BulkFetchRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		b, _ := json.Marshal(map[string]any{"issues": []any{map[string]any{"id": "10231", "key": "JAVA-62", "fields": g.fields}}})
 		_, _ = w.Write(b)
@@ -492,14 +492,14 @@ func TestFetchIssueSLAOverlay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.State.SLA != StateComplete {
+		if b.State.SLA != jira.StateComplete {
 			t.Fatalf("sla state %s: %s", b.State.SLA, b.Errors.SLA)
 		}
 		issue, _, _, _, err := b.Decode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := DecodeSLA(issue.Fields.Raw["customfield_10161"])
+		v, err := jira.DecodeSLA(issue.Fields.Raw["customfield_10161"])
 		if err != nil || v == nil || v.OngoingCycle == nil || v.Name != "연구소 대기 SLA" {
 			t.Errorf("overlaid customfield_10161: got %+v, %v", v, err)
 		}
@@ -530,7 +530,7 @@ func TestFetchIssueSLAOverlay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.State.SLA != StatePartial || !strings.Contains(b.Errors.SLA, "customfield_99999") {
+		if b.State.SLA != jira.StatePartial || !strings.Contains(b.Errors.SLA, "customfield_99999") {
 			t.Errorf("got %s: %s", b.State.SLA, b.Errors.SLA)
 		}
 	})
@@ -541,7 +541,7 @@ func TestFetchIssueSLAOverlay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.State.SLA != StateUnknown || !strings.Contains(b.Errors.SLA, "status 403") {
+		if b.State.SLA != jira.StateUnknown || !strings.Contains(b.Errors.SLA, "status 403") {
 			t.Errorf("got %s: %s", b.State.SLA, b.Errors.SLA)
 		}
 		var top struct {
@@ -577,73 +577,5 @@ func TestSLAFieldsWithoutSLAAccount(t *testing.T) {
 	}
 	if fj.users["/rest/api/3/issue/JAVA-62"] != testEmail {
 		t.Errorf("sent as %q", fj.users["/rest/api/3/issue/JAVA-62"])
-	}
-}
-
-// TestBundleEncodeMatchesMarshal: Encode writes what json.Marshal would,
-// up to key order and white space, for full, empty and error-carrying
-// bundles, and a compacted bundle compacts to itself.
-func TestBundleEncodeMatchesMarshal(t *testing.T) {
-	issue := fixture(t, "rest/issue/get_issue_v3_expand_renderedFields_names_transitions__xsoar_real_anonymised.json")
-	at := time.Date(2026, 3, 1, 11, 34, 49, 730000000, time.UTC)
-	tests := []struct {
-		name string
-		b    Bundle
-	}{
-		{"full", Bundle{Issue: issue, Comments: []json.RawMessage{json.RawMessage(`{"id":"1","body":"a <b> & \u00e9"}`)},
-			Histories: []json.RawMessage{json.RawMessage(` {"id":"2"} `)}, RemoteLinks: []json.RawMessage{},
-			State:  BundleState{Comments: StateComplete, Changelog: StatePartial, RemoteLinks: StateComplete, SLA: StateUnknown},
-			Errors: BundleErrors{SLA: "get sla fields: status 503"}, FetchedAt: at}},
-		{"empty", Bundle{}},
-		{"null issue", Bundle{Issue: json.RawMessage("null"), FetchedAt: at}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.b.Encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := json.Marshal(&tc.b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var g, w any
-			if err := json.Unmarshal(got, &g); err != nil {
-				t.Fatalf("Encode wrote invalid JSON: %v\n%s", err, got)
-			}
-			if err := json.Unmarshal(want, &w); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(g, w) {
-				t.Errorf("Encode:\n%s\nwant (json.Marshal):\n%s", got, want)
-			}
-		})
-	}
-
-	c := (&Bundle{Issue: issue}).Compacted()
-	if strings.Contains(string(c.Issue), `"renderedFields":`) {
-		t.Error("compacted issue keeps rendered fields")
-	}
-	if again := CompactIssue(c.Issue); string(again) != string(c.Issue) {
-		t.Error("compacting a compacted issue changed it")
-	}
-	var top struct {
-		Fields struct {
-			Comment struct {
-				Total    int               `json:"total"`
-				Comments []json.RawMessage `json:"comments"`
-			} `json:"comment"`
-		} `json:"fields"`
-	}
-	if err := json.Unmarshal(c.Issue, &top); err != nil {
-		t.Fatal(err)
-	}
-	if len(top.Fields.Comment.Comments) != 0 || top.Fields.Comment.Total == 0 {
-		t.Errorf("embedded comments: got %d with total %d, want none with the total kept", len(top.Fields.Comment.Comments), top.Fields.Comment.Total)
-	}
-	for _, bad := range []string{"", "[1,2]", `"text"`, "{not json"} {
-		if got := CompactIssue(json.RawMessage(bad)); string(got) != bad {
-			t.Errorf("CompactIssue(%q) = %q, want it unchanged", bad, got)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
 )
 
 // TestUnauthorizedNamesSettings: a 401 says which settings hold the
@@ -53,7 +55,7 @@ func TestUnauthorizedNamesSettings(t *testing.T) {
 			return err
 		}, "(check JIRA_EMAIL and JIRA_API_TOKEN)"},
 		{"search", nil, func(c *Client) error {
-			_, err := c.SearchJQL(context.Background(), SearchRequest{JQL: "project = SUP"})
+			_, err := c.SearchJQL(context.Background(), jira.SearchRequest{JQL: "project = SUP"})
 			return err
 		}, "(check JIRA_EMAIL and JIRA_API_TOKEN)"},
 		{"sla fields through the sla account", withSLA, func(c *Client) error {
@@ -87,7 +89,7 @@ func TestUnauthorizedNamesSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call(newTestClient(t, srv.URL, tt.mod).Client)
-			if !errors.Is(err, ErrUnauthorized) {
+			if !errors.Is(err, jira.ErrUnauthorized) {
 				t.Fatalf("got %v, want ErrUnauthorized", err)
 			}
 			text := err.Error()

@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
 )
 
 // recorder answers every request with an issue and records the
@@ -60,7 +62,7 @@ var redirectCalls = []struct {
 		return err
 	}},
 	{"main account search", testEmail, func(c *Client) error {
-		_, err := c.SearchJQL(context.Background(), SearchRequest{JQL: "project = SUP"})
+		_, err := c.SearchJQL(context.Background(), jira.SearchRequest{JQL: "project = SUP"})
 		return err
 	}},
 	{"sla account on the gateway", testSLAEmail, func(c *Client) error {

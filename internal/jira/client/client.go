@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/sirupsen/logrus"
 )
 
@@ -108,7 +109,7 @@ type Options struct {
 	// Sleep waits between attempts; it must return early with ctx's error
 	// when ctx ends. Tests replace it to run fast.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock used for Retry-After dates and Bundle.FetchedAt.
+	// Now is the clock used for Retry-After dates and jira.Bundle.FetchedAt.
 	Now func() time.Time
 }
 
@@ -337,6 +338,23 @@ func issuePath(keyOrID, suffix string) string {
 	return "/rest/api/3/issue/" + keyOrID + suffix
 }
 
+// checkKeyOrID refuses, with jira.ErrInvalidKey, what is neither an issue key
+// nor a numeric id: nothing is requested and no path is built from it.
+func checkKeyOrID(s string) error {
+	if !jira.ValidKeyOrID(s) {
+		return fmt.Errorf("%w: %q", jira.ErrInvalidKey, truncate(s, 64))
+	}
+	return nil
+}
+
+// truncate shortens s to at most n bytes for use in error text.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
 // request is one logical API call.
 type request struct {
 	method   string
@@ -434,7 +452,7 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 		}
 		if attempt >= c.maxAttempts {
 			if o.transport {
-				return fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, attempt, o.err)
+				return fmt.Errorf("%w after %d attempts: %w", jira.ErrUnavailable, attempt, o.err)
 			}
 			return o.err
 		}
@@ -536,11 +554,11 @@ func (c *Client) attempt(ctx context.Context, method, endpoint string, timeout t
 		o := outcome{status: resp.StatusCode, rateLimitReason: resp.Header.Get("RateLimit-Reason")}
 		o.retryAfter, o.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		o.reason = retryReason(resp.StatusCode)
-		o.err = &APIError{
+		o.err = &jira.APIError{
 			Status:      resp.StatusCode,
 			Method:      method,
 			Endpoint:    endpoint,
-			Messages:    errorMessages(body),
+			Messages:    jira.ErrorMessages(body),
 			RetryAfter:  o.retryAfter,
 			Credentials: c.settingsOf(resp.Request),
 		}

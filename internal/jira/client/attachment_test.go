@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
 )
 
 // media plays Atlassian's media service: it serves bytes to whoever holds the
@@ -111,7 +113,7 @@ func TestDownloadAttachmentRefusals(t *testing.T) {
 		{"too large by length", site.URL + "/big", 100, ErrTooLarge},
 		{"too large while streaming", site.URL + "/big-chunked", 100, ErrTooLarge},
 		{"redirect to ftp", site.URL + "/to-ftp", 1000, ErrForeignHost},
-		{"not found", site.URL + "/missing", 1000, ErrNotFound},
+		{"not found", site.URL + "/missing", 1000, jira.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

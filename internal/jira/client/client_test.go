@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/sirupsen/logrus"
 )
 
@@ -92,7 +93,7 @@ func TestGetIssue(t *testing.T) {
 	if issue.Key != "COMPANYSA-35" || string(raw) != string(payload) {
 		t.Errorf("got key %s, raw of %d bytes", issue.Key, len(raw))
 	}
-	if _, _, err := c.GetIssue(context.Background(), "../../admin"); !errors.Is(err, ErrInvalidKey) {
+	if _, _, err := c.GetIssue(context.Background(), "../../admin"); !errors.Is(err, jira.ErrInvalidKey) {
 		t.Errorf("bad key: got %v", err)
 	}
 	if reqs, _, _ := c.observer.snapshot(); len(reqs) != 1 {
@@ -123,13 +124,13 @@ func TestErrorStatuses(t *testing.T) {
 		attempts int32
 		text     string
 	}{
-		{"errors/401_client_must_be_authenticated__real.json", 401, ErrUnauthorized, 1, "get issue SUP-12: status 401: Client must be authenticated"},
-		{"errors/401_user_is_not_logged_in__openapi_example.json", 401, ErrUnauthorized, 1, "status 401: User is not logged in."},
-		{"errors/403_no_access_operation__real.json", 403, ErrForbidden, 1, "status 403: You currently"},
-		{"errors/404_issue_does_not_exist_or_no_permission__openapi_example.json", 404, ErrNotFound, 1, "get issue SUP-12: status 404: Issue does not exist"},
+		{"errors/401_client_must_be_authenticated__real.json", 401, jira.ErrUnauthorized, 1, "get issue SUP-12: status 401: Client must be authenticated"},
+		{"errors/401_user_is_not_logged_in__openapi_example.json", 401, jira.ErrUnauthorized, 1, "status 401: User is not logged in."},
+		{"errors/403_no_access_operation__real.json", 403, jira.ErrForbidden, 1, "status 403: You currently"},
+		{"errors/404_issue_does_not_exist_or_no_permission__openapi_example.json", 404, jira.ErrNotFound, 1, "get issue SUP-12: status 404: Issue does not exist"},
 		{"errors/410_legacy_search_removed__real.json", 410, nil, 1, "status 410: The requested API has been removed"},
 		{"errors/400_field_search__openapi_example.json", 400, nil, 1, "status 400: Only custom fields"},
-		{"errors/429_rate_limited__real.json", 429, ErrRateLimited, 3, "status 429: The request has been rate-limited"},
+		{"errors/429_rate_limited__real.json", 429, jira.ErrRateLimited, 3, "status 429: The request has been rate-limited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rel, func(t *testing.T) {
@@ -140,14 +141,14 @@ func TestErrorStatuses(t *testing.T) {
 			if err == nil {
 				t.Fatal("got no error")
 			}
-			var apiErr *APIError
+			var apiErr *jira.APIError
 			if !errors.As(err, &apiErr) || apiErr.Status != tt.status || apiErr.Method != http.MethodGet || apiErr.Endpoint != EndpointIssue {
 				t.Fatalf("got %#v", err)
 			}
 			if tt.kind != nil && !errors.Is(err, tt.kind) {
 				t.Errorf("got %v, want it to be %v", err, tt.kind)
 			}
-			for _, other := range []error{ErrNotFound, ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrUnavailable} {
+			for _, other := range []error{jira.ErrNotFound, jira.ErrUnauthorized, jira.ErrForbidden, jira.ErrRateLimited, jira.ErrUnavailable} {
 				if other != tt.kind && errors.Is(err, other) {
 					t.Errorf("%v is also %v", err, other)
 				}
@@ -219,10 +220,10 @@ func TestRateLimitedExhausted(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, nil)
 	_, err := c.Fields(context.Background())
-	if !errors.Is(err, ErrRateLimited) {
+	if !errors.Is(err, jira.ErrRateLimited) {
 		t.Fatalf("got %v, want ErrRateLimited", err)
 	}
-	var apiErr *APIError
+	var apiErr *jira.APIError
 	if !errors.As(err, &apiErr) || apiErr.RetryAfter != 3*time.Second {
 		t.Errorf("retry after: got %#v", err)
 	}
@@ -292,7 +293,7 @@ func TestUnavailableExhausted(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, func(o *Options) { o.MaxAttempts = 4 })
 	_, err := c.Comments(context.Background(), "SUP-12", 0, 100)
-	if !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, jira.ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
 	if n.Load() != 4 || len(c.sleeper.recorded()) != 3 {
@@ -308,7 +309,7 @@ func TestNotFoundIsNotRetried(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, nil)
 	_, err := c.Changelog(context.Background(), "10231", 0, 100)
-	if !errors.Is(err, ErrNotFound) || n.Load() != 1 || len(c.sleeper.recorded()) != 0 {
+	if !errors.Is(err, jira.ErrNotFound) || n.Load() != 1 || len(c.sleeper.recorded()) != 0 {
 		t.Errorf("got %v after %d attempts", err, n.Load())
 	}
 }
@@ -344,7 +345,7 @@ func TestTimeouts(t *testing.T) {
 	n.Store(-100) // every request hangs from now on
 	c2 := newTestClient(t, srv.URL, func(o *Options) { o.Timeout = 20 * time.Millisecond; o.MaxAttempts = 2 })
 	_, err := c2.RemoteLinks(context.Background(), "SUP-1")
-	if !errors.Is(err, ErrUnavailable) || !isTimeout(err) {
+	if !errors.Is(err, jira.ErrUnavailable) || !isTimeout(err) {
 		t.Errorf("got %v, want an unavailable timeout", err)
 	}
 }
@@ -456,13 +457,13 @@ func TestStopWaits(t *testing.T) {
 
 func TestSearchAll(t *testing.T) {
 	page1 := fixture(t, "rest/search/post_search_jql_page1_nextPageToken_isLast_false__mtroja98_real.json")
-	var bodies []SearchRequest
+	var bodies []jira.SearchRequest
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/rest/api/3/search/jql" {
 			http.NotFound(w, r)
 			return
 		}
-		var req SearchRequest
+		var req jira.SearchRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			t.Errorf("decode request: %v", err)
 		}
@@ -476,8 +477,8 @@ func TestSearchAll(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, nil)
 	var keys []string
-	req := SearchRequest{JQL: "project = JAVA", Fields: []string{"updated"}, MaxResults: 100}
-	err := c.SearchAll(context.Background(), req, func(i SearchIssue) error {
+	req := jira.SearchRequest{JQL: "project = JAVA", Fields: []string{"updated"}, MaxResults: 100}
+	err := c.SearchAll(context.Background(), req, func(i jira.SearchIssue) error {
 		keys = append(keys, i.Key)
 		return nil
 	})
@@ -492,10 +493,10 @@ func TestSearchAll(t *testing.T) {
 	}
 
 	stop := errors.New("stop")
-	if err := c.SearchAll(context.Background(), req, func(SearchIssue) error { return stop }); !errors.Is(err, stop) {
+	if err := c.SearchAll(context.Background(), req, func(jira.SearchIssue) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("callback error: got %v", err)
 	}
-	if _, err := c.SearchJQL(context.Background(), SearchRequest{JQL: "x", ReconcileIssues: make([]int64, 51)}); err == nil {
+	if _, err := c.SearchJQL(context.Background(), jira.SearchRequest{JQL: "x", ReconcileIssues: make([]int64, 51)}); err == nil {
 		t.Error("51 reconcile issues: got no error")
 	}
 }
@@ -533,7 +534,7 @@ func TestSearchAllGuards(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := newTestClient(t, srv.URL, tt.opts)
-			err := c.SearchAll(context.Background(), SearchRequest{JQL: "x"}, func(SearchIssue) error { return nil })
+			err := c.SearchAll(context.Background(), jira.SearchRequest{JQL: "x"}, func(jira.SearchIssue) error { return nil })
 			if !errors.Is(err, ErrSearchLoop) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want ErrSearchLoop about %q", err, tt.want)
 			}
@@ -543,7 +544,7 @@ func TestSearchAllGuards(t *testing.T) {
 
 func TestBulkFetch(t *testing.T) {
 	payload := fixture(t, "rest/issue/get_issue_v3_default_fields__mtroja98_real.json")
-	var got BulkFetchRequest
+	var got jira.BulkFetchRequest
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/rest/api/3/issue/bulkfetch" {
 			http.NotFound(w, r)
@@ -561,7 +562,7 @@ func TestBulkFetch(t *testing.T) {
 	if len(res.Issues) != 1 || res.Issues[0].Key != "JAVA-62" || res.IssueErrors[0].ID != "10002" {
 		t.Errorf("got %+v", res)
 	}
-	if diff := cmp.Diff(BulkFetchRequest{IssueIDsOrKeys: []string{"JAVA-62", "10002"}, Fields: []string{"updated"}}, got); diff != "" {
+	if diff := cmp.Diff(jira.BulkFetchRequest{IssueIDsOrKeys: []string{"JAVA-62", "10002"}, Fields: []string{"updated"}}, got); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
 	many := make([]string, 101)
@@ -599,7 +600,7 @@ func TestLogsAndErrorsHideCredentials(t *testing.T) {
 	logger.SetLevel(logrus.DebugLevel)
 	c := newTestClient(t, srv.URL, func(o *Options) { o.Logger = logger; o.MaxAttempts = 3 })
 	_, _, err := c.GetIssue(context.Background(), "SUP-12")
-	if !errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, jira.ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
 	if !strings.HasPrefix(err.Error(), "get issue SUP-12: jira unavailable after 3 attempts: ") {

@@ -1,4 +1,4 @@
-package jira
+package client
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/jiraduck/jiraduck/internal/jira"
 )
 
 // CloudID returns the site id used on the cloud gateway: the configured one,
@@ -79,10 +81,10 @@ func (c *Client) SLAFields(ctx context.Context, keyOrID string, fieldIDs []strin
 	return out, nil
 }
 
-// BulkFetchSLA fetches the given fields of up to MaxBulkFetch issues in one
+// BulkFetchSLA fetches the given fields of up to jira.MaxBulkFetch issues in one
 // call, through the SLA account on the cloud gateway when one is configured,
 // else like BulkFetch.
-func (c *Client) BulkFetchSLA(ctx context.Context, idsOrKeys, fieldIDs []string) (*BulkFetchResult, error) {
+func (c *Client) BulkFetchSLA(ctx context.Context, idsOrKeys, fieldIDs []string) (*jira.BulkFetchResult, error) {
 	rawURL, auth := c.siteURL("/rest/api/3/issue/bulkfetch", nil), &c.main
 	if c.sla != nil {
 		u, err := c.gatewayURL(ctx, "/rest/api/3/issue/bulkfetch", nil)
@@ -95,7 +97,7 @@ func (c *Client) BulkFetchSLA(ctx context.Context, idsOrKeys, fieldIDs []string)
 	if err != nil {
 		return nil, fmt.Errorf("bulk fetch sla fields: %w", err)
 	}
-	var res BulkFetchResult
+	var res jira.BulkFetchResult
 	if _, err := c.doJSON(ctx, r, &res); err != nil {
 		return nil, fmt.Errorf("bulk fetch sla fields of %d issues: %w", len(idsOrKeys), err)
 	}
