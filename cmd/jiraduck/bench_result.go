@@ -124,9 +124,6 @@ func (r *report) failed() []*measure {
 	return out
 }
 
-// find returns a recorded measure, or nil.
-func (r *report) find(scenario, name string) *measure { return r.index[scenario+"\x00"+name] }
-
 // percentile returns the p-th percentile (0..100) of sorted values, by linear
 // interpolation between the closest ranks.
 func percentile(sorted []float64, p float64) float64 {

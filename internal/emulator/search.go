@@ -103,6 +103,7 @@ func readSearchRequest(r *http.Request) (*searchRequest, error) {
 		Expand          json.RawMessage `json:"expand"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		//lint:ignore ST1005 Jira's own error text, word for word: clients match on it.
 		return nil, errors.New("Invalid request payload. Refer to the REST API documentation and try again.")
 	}
 	var err error
@@ -267,6 +268,7 @@ func decodeCursor(q *query, token string) (*cursor, error) {
 		err = json.Unmarshal(b, &c)
 	}
 	if err != nil || c.V != 1 || c.Hash != queryHash(q) || len(c.Keys) != len(q.orders) {
+		//lint:ignore ST1005 Jira's own error text, word for word: clients match on it.
 		return nil, errors.New("The provided next page token is invalid or expired.")
 	}
 	return &c, nil

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -38,7 +37,6 @@ type webhooks struct {
 	work   chan *delivery
 	wg     sync.WaitGroup
 	client *http.Client
-	seq    atomic.Uint64
 	idRNG  *rand.Rand
 	idMu   sync.Mutex
 }

@@ -316,30 +316,6 @@ func compareIDs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// overlayFields sets the given fields in an issue payload, leaving everything
-// else as it was (HTML in rendered fields is not escaped again).
-func overlayFields(payload json.RawMessage, vals map[string]json.RawMessage) (json.RawMessage, error) {
-	var top map[string]json.RawMessage
-	if err := jsonx.Unmarshal(payload, &top); err != nil {
-		return nil, err
-	}
-	fields := map[string]json.RawMessage{}
-	if f, ok := top["fields"]; ok && !jsonx.IsNull(f) {
-		if err := jsonx.Unmarshal(f, &fields); err != nil {
-			return nil, err
-		}
-	}
-	for k, v := range vals {
-		fields[k] = v
-	}
-	encoded, err := marshalNoEscape(fields)
-	if err != nil {
-		return nil, err
-	}
-	top["fields"] = encoded
-	return marshalNoEscape(top)
-}
-
 func marshalNoEscape(v any) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

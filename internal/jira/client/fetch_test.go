@@ -47,8 +47,7 @@ type fakeJira struct {
 	// ignoreStartAt makes the comment endpoint serve its first page always.
 	ignoreStartAt bool
 	// fail returns a status to answer with instead, or 0.
-	fail     func(r *http.Request) int
-	slaValue json.RawMessage
+	fail func(r *http.Request) int
 	// base is the captured issue the payloads are built on, read in the test
 	// goroutine so that a missing fixture skips the test instead of failing a
 	// handler.
