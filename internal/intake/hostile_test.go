@@ -32,6 +32,10 @@ func TestReadingBound(t *testing.T) {
 	if _, err := pw.Write([]byte(`{"webhookEvent":`)); err != nil {
 		t.Fatal(err)
 	}
+	// Send all but the last byte: the bound is then taken whole.
+	if _, err := pw.Write(bytes.Repeat([]byte("x"), MaxBody-len(`{"webhookEvent":`)-1)); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for h.in.reading.held() < MaxBody {
 		if time.Now().After(deadline) {
@@ -69,13 +73,17 @@ func TestReadBodyLengths(t *testing.T) {
 		{"empty", 0, false, nil},
 		{"small", 100, false, nil},
 		{"small chunked", 100, true, nil},
-		{"one chunk exactly, chunked", readChunk, true, nil},
+		{"one chunk exactly", readChunk, false, nil},
+		{"one chunk and a byte", readChunk + 1, true, nil},
 		{"MaxBody chunked", MaxBody, true, nil},
 		{"MaxBody", MaxBody, false, nil},
 		{"over MaxBody chunked", MaxBody + 1, true, errTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			body := bytes.Repeat([]byte("x"), tc.size)
+			body := make([]byte, tc.size)
+			for i := range body {
+				body[i] = byte('a' + i%26)
+			}
 			r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 			if tc.chunked {
 				r.ContentLength = -1
@@ -85,11 +93,15 @@ func TestReadBodyLengths(t *testing.T) {
 			if err != tc.want {
 				t.Fatalf("error: got %v, want %v", err, tc.want)
 			}
-			if err == nil && !bytes.Equal(got, body) {
-				t.Errorf("body: got %d bytes, want %d", len(got), len(body))
+			if err != nil {
+				return
 			}
-			if held > MaxBody+1 {
-				t.Errorf("bytes taken: got %d, want at most %d", held, MaxBody+1)
+			if b := got.bytes(); !bytes.Equal(b, body) {
+				t.Errorf("body: got %d bytes, want %d the same", len(b), len(body))
+			}
+			got.release()
+			if held > MaxBody+readChunk {
+				t.Errorf("bytes taken: got %d, want at most %d", held, MaxBody+readChunk)
 			}
 		})
 	}

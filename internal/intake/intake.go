@@ -7,6 +7,7 @@ package intake
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -33,7 +34,7 @@ import (
 const MaxBody = 10 << 20
 
 // DefaultMaxReading is the default of Options.MaxReading.
-const DefaultMaxReading = 64 << 20
+const DefaultMaxReading = 32 << 20
 
 // Sink receives the events that were committed and need processing.
 type Sink interface {
@@ -535,7 +536,7 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 			return http.StatusUnauthorized, errBody(err.Error()), ""
 		}
 	}
-	body, held, err := in.readBody(r)
+	read, held, err := in.readBody(r)
 	defer in.reading.give(held)
 	switch {
 	case errors.Is(err, errTooBig):
@@ -547,11 +548,16 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 		return http.StatusBadRequest, errBody("could not read body"), ""
 	}
 	if len(in.opts.Secret) > 0 {
-		if err := verifyDigest(in.opts.Secret, body, digest); err != nil {
-			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": err.Error()})
-			return http.StatusUnauthorized, errBody(err.Error()), ""
+		mac := hmac.New(sha256.New, in.opts.Secret)
+		read.each(func(b []byte) { mac.Write(b) })
+		if !hmac.Equal(digest, mac.Sum(nil)) {
+			read.release()
+			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": ErrBadSignature.Error()})
+			return http.StatusUnauthorized, errBody(ErrBadSignature.Error()), ""
 		}
 	}
+	body := read.bytes()
+	read.release()
 	if !utf8.Valid(body) {
 		return http.StatusBadRequest, errBody("body is not valid UTF-8"), ""
 	}
@@ -596,56 +602,74 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type
 }
 
-// readChunk is the buffer a body of unknown length starts with.
+// readChunk is the size of the pooled buffers a body is read into.
 const readChunk = 64 << 10
 
-// readBody reads the body of a delivery into a buffer of its announced
-// length (doubled from readChunk when it announces none), taking every byte
-// of the buffer from the reading budget first. It returns the bytes taken,
-// to give back once the delivery is answered, also on error.
-func (in *Intake) readBody(r *http.Request) ([]byte, int64, error) {
+// chunkPool holds the buffers bodies are read into. A body stays in chunks
+// until its signature is checked: a refused one gives them back for the
+// next delivery, so a flood of bad deliveries leaves no garbage behind, and
+// the heap stays near the bytes being read.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// chunks is a body read into pooled buffers.
+type chunks struct {
+	bufs []*[]byte
+	n    int
+}
+
+// each calls fn with the bytes of the body in order.
+func (c *chunks) each(fn func([]byte)) {
+	left := c.n
+	for _, b := range c.bufs {
+		k := min(left, readChunk)
+		fn((*b)[:k])
+		left -= k
+	}
+}
+
+// bytes copies the body into one buffer of its size.
+func (c *chunks) bytes() []byte {
+	out := make([]byte, 0, c.n)
+	c.each(func(b []byte) { out = append(out, b...) })
+	return out
+}
+
+// release gives the buffers back to the pool.
+func (c *chunks) release() {
+	for _, b := range c.bufs {
+		chunkPool.Put(b)
+	}
+	c.bufs, c.n = nil, 0
+}
+
+// readBody reads the body of a delivery into pooled chunks, taking each
+// chunk from the reading budget first. It returns the bytes taken, to give
+// back once the delivery is answered, also on error; the caller releases the
+// chunks.
+func (in *Intake) readBody(r *http.Request) (*chunks, int64, error) {
 	if r.ContentLength > MaxBody {
 		return nil, 0, errTooBig
 	}
-	size := int64(readChunk)
-	if r.ContentLength >= 0 {
-		size = r.ContentLength
-	}
-	if !in.reading.take(size) {
-		return nil, 0, errReadingFull
-	}
-	held := size
-	buf := make([]byte, 0, size)
+	c := &chunks{}
+	var held int64
 	src := http.MaxBytesReader(nil, r.Body, MaxBody)
-	var probe [1]byte
 	for {
-		if len(buf) == cap(buf) {
-			// Full: a one-byte read tells the end from more to come,
-			// without growing a buffer that has the announced size.
-			n, err := src.Read(probe[:])
-			if n == 0 {
-				if err == io.EOF {
-					return buf, held, nil
-				}
-				if err != nil {
-					return nil, held, readErr(err)
-				}
-				continue
-			}
-			grow := min(max(int64(cap(buf)), readChunk), MaxBody+1-int64(cap(buf)))
-			if !in.reading.take(grow) {
+		if c.n == len(c.bufs)*readChunk {
+			if !in.reading.take(readChunk) {
+				c.release()
 				return nil, held, errReadingFull
 			}
-			held += grow
-			buf = append(make([]byte, 0, int64(cap(buf))+grow), buf...)
-			buf = append(buf, probe[0])
+			held += readChunk
+			c.bufs = append(c.bufs, chunkPool.Get().(*[]byte))
 		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		last := *c.bufs[len(c.bufs)-1]
+		n, err := src.Read(last[c.n%readChunk:])
+		c.n += n
 		if err == io.EOF {
-			return buf, held, nil
+			return c, held, nil
 		}
 		if err != nil {
+			c.release()
 			return nil, held, readErr(err)
 		}
 	}

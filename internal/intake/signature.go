@@ -33,7 +33,12 @@ func Verify(secret []byte, body []byte, header string) error {
 	if err != nil {
 		return err
 	}
-	return verifyDigest(secret, body, digest)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	if !hmac.Equal(digest, mac.Sum(nil)) {
+		return ErrBadSignature
+	}
+	return nil
 }
 
 // parseSignature reads the digest of a signature header. The intake calls it
@@ -55,16 +60,6 @@ func parseSignature(header string) ([]byte, error) {
 		return nil, ErrBadSignature
 	}
 	return got, nil
-}
-
-// verifyDigest checks that digest is the HMAC-SHA256 of body under secret.
-func verifyDigest(secret, body, digest []byte) error {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	if !hmac.Equal(digest, mac.Sum(nil)) {
-		return ErrBadSignature
-	}
-	return nil
 }
 
 // Sign returns the X-Hub-Signature value Jira would send for body.
