@@ -102,3 +102,25 @@ func (s *Store) FetchFailures(ctx context.Context, limit int) ([]FetchFailure, i
 	}
 	return out, total, nil
 }
+
+// FetchFailureReasons counts the issues whose latest fetch failed, by reason.
+func (s *Store) FetchFailureReasons(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT reason, count(*) FROM fetch_failures GROUP BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("count failed fetches: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var r string
+		var n int
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, fmt.Errorf("count failed fetches: %w", err)
+		}
+		out[r] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count failed fetches: %w", err)
+	}
+	return out, nil
+}
