@@ -148,7 +148,8 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	}()
 	s.runCtx, s.runCancel = context.WithCancel(context.Background())
 	if cfg.AllowUnsigned && !cfg.WebhookSecret.IsSet() {
-		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted")
+		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted " +
+			"from anyone who can reach the listen address (for trials only; requests from browsers are refused)")
 	}
 	if s.store, err = openStore(ctx, cfg, log, "serve"); err != nil {
 		return nil, err
@@ -229,7 +230,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
 	}
 	if s.intake, err = intake.New(ctx, s.store, s.queue, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
-		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook,
+		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook, MaxReading: cfg.WebhookReadBytes,
 		Journal: filepath.Join(cfg.DataDir, intake.JournalName)}); err != nil {
 		return nil, err
 	}
@@ -247,6 +248,7 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	s.listener = server.LimitListener(s.listener, cfg.MaxConnections)
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	s.wg.Add(1)

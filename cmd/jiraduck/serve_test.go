@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,61 @@ func TestServeOutlivesOtherProbeErrors(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// TestServeUnsignedMode: serve started with JIRADUCK_ALLOW_UNSIGNED and no
+// secret warns at start, refuses a browser's request, and counts made-up
+// event types under one metric label.
+func TestServeUnsignedMode(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{
+		"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LISTEN": "127.0.0.1:0", "JIRADUCK_ALLOW_UNSIGNED": "true",
+		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if !strings.Contains(logs.String(), "unsigned webhooks are accepted") {
+		t.Errorf("no warning at start:\n%s", logs.String())
+	}
+	base := "http://" + svc.Addr()
+	post := func(body, origin string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/jira", strings.NewReader(body))
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"timestamp":1,"webhookEvent":"jira:issue_updated","issue":{"id":"1","key":"SUP-1"}}`, "https://evil.example"); code != http.StatusForbidden {
+		t.Errorf("a browser's request: got %d, want 403", code)
+	}
+	for i := range 20 {
+		if code := post(fmt.Sprintf(`{"timestamp":%d,"webhookEvent":"made-up-%d"}`, i, i), ""); code != http.StatusAccepted {
+			t.Fatalf("made-up type %d: got %d, want 202", i, code)
+		}
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "made-up") || !strings.Contains(b.String(), `jiraduck_webhooks_received_total{code="202",event_type="other"} 20`) {
+		t.Errorf("metrics: made-up types not folded into other")
 	}
 }

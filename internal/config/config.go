@@ -43,6 +43,11 @@ type Config struct {
 	Listen     string `env:"JIRADUCK_LISTEN" envDefault:"127.0.0.1:8080"`
 	AdminToken Secret `env:"JIRADUCK_ADMIN_TOKEN"`
 	Workers    int    `env:"JIRADUCK_WORKERS" envDefault:"4"`
+	// MaxConnections bounds the HTTP connections serve holds open at once;
+	// WebhookReadBytes bounds the bytes of webhook bodies being read at
+	// once, before their signature is checked.
+	MaxConnections   int   `env:"JIRADUCK_MAX_CONNECTIONS" envDefault:"256"`
+	WebhookReadBytes int64 `env:"JIRADUCK_WEBHOOK_READ_BYTES" envDefault:"33554432"`
 
 	// Schedules are cron specs; an empty one disables its job. They carry no
 	// envDefault tag because the env library treats "set but empty" as "unset".
@@ -231,6 +236,12 @@ func (c *Config) normalize() error {
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		return &Error{"JIRADUCK_WORKERS", "must be between 1 and 64"}
+	}
+	if c.MaxConnections < 8 || c.MaxConnections > 65536 {
+		return &Error{"JIRADUCK_MAX_CONNECTIONS", "must be between 8 and 65536"}
+	}
+	if c.WebhookReadBytes < 10<<20 {
+		return &Error{"JIRADUCK_WEBHOOK_READ_BYTES", "must be at least 10485760 (one webhook body of the largest size accepted)"}
 	}
 	for _, s := range []struct{ name, spec string }{
 		{"JIRADUCK_SLA_POLL_SCHEDULE", c.SLAPollSchedule},

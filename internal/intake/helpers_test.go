@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,10 +240,16 @@ func (h *harness) waitQueued(t testing.TB, n int) {
 	}
 }
 
-// issueBody is a jira:issue_updated delivery about key.
+// bodyClock gives every issueBody its own millisecond, as Jira does: two
+// deliveries of one body are a replay (see TestReplayedBody).
+var bodyClock atomic.Int64
+
+// issueBody is a jira:issue_updated delivery about key, with a timestamp no
+// other issueBody has.
 func issueBody(key string) []byte {
 	k, _ := json.Marshal(key)
-	return []byte(`{"timestamp":1550286113023,"webhookEvent":"jira:issue_updated","issue":{"id":"10040","key":` +
+	ts := 1550286113023 + bodyClock.Add(1)
+	return []byte(`{"timestamp":` + strconv.FormatInt(ts, 10) + `,"webhookEvent":"jira:issue_updated","issue":{"id":"10040","key":` +
 		string(k) + `,"fields":{}}}`)
 }
 

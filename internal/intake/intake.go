@@ -7,7 +7,10 @@ package intake
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +32,9 @@ import (
 
 // MaxBody is the largest webhook body accepted (413 above).
 const MaxBody = 10 << 20
+
+// DefaultMaxReading is the default of Options.MaxReading.
+const DefaultMaxReading = 32 << 20
 
 // Sink receives the events that were committed and need processing.
 type Sink interface {
@@ -54,6 +60,14 @@ type Options struct {
 	// (default 256 MiB): while the store cannot take them, deliveries past
 	// it are refused with 503 and Jira retries them.
 	MaxUnmoved int64
+	// MaxReading bounds the bytes of bodies being read at once, before
+	// their signature is checked (DefaultMaxReading when zero, at least
+	// MaxBody): a delivery past it is answered 503 with Retry-After.
+	MaxReading int64
+	// WarnEvery is the least time between two log lines about refused
+	// deliveries (wrong signature, replay, reading bound); each line
+	// counts those since the previous one. A minute when zero.
+	WarnEvery time.Duration
 
 	// filterCapacity is the smallest delivery filter (tests make it tiny
 	// to see it reloaded); minFilterCapacity when zero.
@@ -77,16 +91,17 @@ type Intake struct {
 	moves   chan []*store.Event
 	moverWG sync.WaitGroup
 	// moveMu guards what is journaled but not yet in the store: the
-	// delivery ids (a repeated delivery is a duplicate before the store
-	// knows it too), the count of events and their bytes.
-	moveMu       sync.Mutex
-	moveCond     *sync.Cond
-	unmovedIDs   map[string]bool
-	unmoved      int
-	unmovedBytes int64
-	moverDone    bool
-	moveStop     chan struct{}
-	afterJournal func() // tests: called after each group is journaled
+	// delivery ids and body hashes (a repeated delivery is a duplicate
+	// before the store knows it too), the count of events and their bytes.
+	moveMu        sync.Mutex
+	moveCond      *sync.Cond
+	unmovedIDs    map[string]bool
+	unmovedBodies map[string]bool
+	unmoved       int
+	unmovedBytes  int64
+	moverDone     bool
+	moveStop      chan struct{}
+	afterJournal  func() // tests: called after each group is journaled
 	// insert puts moved events into the store (tests replace it to fail),
 	// and moveGrace bounds how long Close waits for the mover.
 	insert    func(events []*store.Event) error
@@ -103,9 +118,16 @@ type Intake struct {
 	// that concurrent deliveries share a commit.
 	commits atomic.Int64
 
-	// delivered holds every delivery id the store or the journal has; only
-	// the appender goroutine (and New, before it starts) uses it.
+	// reading bounds the bodies being read; the limiters keep refused
+	// deliveries from writing a log line each.
+	reading                          budget
+	badSignatures, replays, overflow warnLimiter
+
+	// delivered holds every delivery id the store or the journal has, and
+	// bodies every body hash; only the appender goroutine (and New, before
+	// it starts) uses them.
 	delivered *deliveryFilter
+	bodies    *deliveryFilter
 }
 
 type appendReq struct {
@@ -116,7 +138,10 @@ type appendReq struct {
 type appendResult struct {
 	id        int64
 	duplicate bool
-	err       error
+	// replay says the duplicate had a new delivery id but a body already
+	// stored.
+	replay bool
+	err    error
 }
 
 // maxGroup bounds the events of one group commit.
@@ -133,6 +158,13 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	if opts.MaxUnmoved <= 0 {
 		opts.MaxUnmoved = 256 << 20
+	}
+	if opts.MaxReading <= 0 {
+		opts.MaxReading = DefaultMaxReading
+	}
+	opts.MaxReading = max(opts.MaxReading, MaxBody)
+	if opts.WarnEvery <= 0 {
+		opts.WarnEvery = time.Minute
 	}
 	log := opts.Logger
 	if log == nil {
@@ -151,8 +183,12 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
 		reqs: make(chan *appendReq, 4*maxGroup), nextID: next, journal: j,
-		moves: make(chan []*store.Event, 4*maxGroup), unmovedIDs: map[string]bool{}, moveStop: make(chan struct{})}
+		moves: make(chan []*store.Event, 4*maxGroup), unmovedIDs: map[string]bool{}, unmovedBodies: map[string]bool{}, moveStop: make(chan struct{})}
 	in.moveCond = sync.NewCond(&in.moveMu)
+	in.reading.limit = opts.MaxReading
+	for _, l := range []*warnLimiter{&in.badSignatures, &in.replays, &in.overflow} {
+		l.interval = opts.WarnEvery
+	}
 	in.moveGrace = moveGrace
 	in.insert = func(events []*store.Event) error {
 		return s.WithBulkTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
@@ -225,6 +261,9 @@ func (in *Intake) Close() error {
 		close(in.moveStop)
 		<-done
 	}
+	in.badSignatures.flush(in.log, msgBadSignatures)
+	in.replays.flush(in.log, msgReplays)
+	in.overflow.flush(in.log, msgOverflow)
 	return in.journal.close()
 }
 
@@ -260,23 +299,30 @@ func (in *Intake) track(events []*store.Event) {
 		if e.DeliveryID != "" {
 			in.unmovedIDs[e.DeliveryID] = true
 		}
+		if e.BodySHA256 != "" {
+			in.unmovedBodies[e.BodySHA256] = true
+		}
 		in.unmoved++
 		in.unmovedBytes += int64(len(e.Body))
 	}
 }
 
-// loadDeliveries makes a new delivery filter of every delivery id stored
-// or journaled, with room for twice as many ids as it finds (and at least
-// twice atLeast). The journaled ids are read first: one the mover moves
-// meanwhile is then in the store when it is scanned.
+// loadDeliveries makes new filters of every delivery id and every body hash
+// stored or journaled, each with room for twice as many as it finds (and at
+// least twice atLeast). The journaled ones are read first: one the mover
+// moves meanwhile is then in the store when it is scanned.
 func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	in.moveMu.Lock()
 	unmoved := make([]string, 0, len(in.unmovedIDs))
 	for d := range in.unmovedIDs {
 		unmoved = append(unmoved, d)
 	}
+	unmovedBodies := make([]string, 0, len(in.unmovedBodies))
+	for b := range in.unmovedBodies {
+		unmovedBodies = append(unmovedBodies, b)
+	}
 	in.moveMu.Unlock()
-	stored, err := in.s.DeliveryCount(ctx)
+	storedIDs, storedBodies, err := in.s.DeliveryCount(ctx)
 	if err != nil {
 		return err
 	}
@@ -284,14 +330,26 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	if smallest <= 0 {
 		smallest = minFilterCapacity
 	}
-	f := newDeliveryFilter(max(2*max(stored+len(unmoved), atLeast), smallest))
-	if err := in.s.EachDelivery(ctx, f.add); err != nil {
+	ids := newDeliveryFilter(max(2*max(storedIDs+len(unmoved), atLeast), smallest))
+	bodies := newDeliveryFilter(max(2*max(storedBodies+len(unmovedBodies), atLeast), smallest))
+	err = in.s.EachDelivery(ctx, func(id, sum string) {
+		if id != "" {
+			ids.add(id)
+		}
+		if sum != "" {
+			bodies.add(sum)
+		}
+	})
+	if err != nil {
 		return err
 	}
 	for _, d := range unmoved {
-		f.add(d)
+		ids.add(d)
 	}
-	in.delivered = f
+	for _, b := range unmovedBodies {
+		bodies.add(b)
+	}
+	in.delivered, in.bodies = ids, bodies
 	return nil
 }
 
@@ -355,6 +413,9 @@ func (in *Intake) mover() {
 		for _, e := range batch {
 			if e.DeliveryID != "" {
 				delete(in.unmovedIDs, e.DeliveryID)
+			}
+			if e.BodySHA256 != "" {
+				delete(in.unmovedBodies, e.BodySHA256)
 			}
 			in.unmovedBytes -= int64(len(e.Body))
 		}
@@ -426,33 +487,77 @@ func (in *Intake) AppendTrouble() (since, last time.Time, err error) {
 // Configured reports whether deliveries can be accepted.
 func (in *Intake) Configured() bool { return len(in.opts.Secret) > 0 || in.opts.AllowUnsigned }
 
+// Messages of the rate-limited warnings.
+const (
+	msgBadSignatures = "webhook signatures refused"
+	msgReplays       = "webhook replays refused: a body already stored came with a new delivery id"
+	msgOverflow      = "webhook deliveries refused: too many bytes of bodies being read at once"
+)
+
+// retryAfter is what a 503 answer asks Jira to wait, in seconds.
+const retryAfter = "5"
+
 // ServeHTTP handles POST /webhooks/jira.
 func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, body, eventType := in.handle(r)
 	if in.opts.Observe != nil {
 		in.opts.Observe(eventType, status)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	writeJSON(w, status, body)
 }
+
+// errTooBig and errReadingFull are the reasons readBody refuses a body.
+var (
+	errTooBig      = fmt.Errorf("body over %d bytes", MaxBody)
+	errReadingFull = errors.New("too many deliveries being read; retry")
+)
 
 func (in *Intake) handle(r *http.Request) (int, any, string) {
 	if !in.Configured() {
 		return http.StatusServiceUnavailable, errBody("webhook secret not configured (set JIRA_WEBHOOK_SECRET)"), ""
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, errBody(fmt.Sprintf("body over %d bytes", MaxBody)), ""
-		}
-		return http.StatusBadRequest, errBody("could not read body"), ""
+	// Jira never sends an Origin header; a browser always does on a POST.
+	// Without a secret, that header is all that keeps a page the operator
+	// visits from posting events here.
+	if len(in.opts.Secret) == 0 && r.Header.Get("Origin") != "" {
+		return http.StatusForbidden, errBody("requests from a browser (with an Origin header) are refused"), ""
 	}
+	if r.ContentLength > MaxBody {
+		return http.StatusRequestEntityTooLarge, errBody(errTooBig.Error()), ""
+	}
+	var digest []byte
 	if len(in.opts.Secret) > 0 {
-		if err := Verify(in.opts.Secret, body, signatureHeader(r.Header)); err != nil {
-			in.log.WithField("remote", r.RemoteAddr).WithError(err).Warn("webhook signature refused")
+		var err error
+		if digest, err = parseSignature(signatureHeader(r.Header)); err != nil {
+			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": err.Error()})
 			return http.StatusUnauthorized, errBody(err.Error()), ""
 		}
 	}
+	read, held, err := in.readBody(r)
+	defer in.reading.give(held)
+	switch {
+	case errors.Is(err, errTooBig):
+		return http.StatusRequestEntityTooLarge, errBody(err.Error()), ""
+	case errors.Is(err, errReadingFull):
+		in.overflow.note(in.log, in.opts.Now(), msgOverflow, logrus.Fields{"remote": r.RemoteAddr, "limit_bytes": in.opts.MaxReading})
+		return http.StatusServiceUnavailable, errBody(err.Error()), ""
+	case err != nil:
+		return http.StatusBadRequest, errBody("could not read body"), ""
+	}
+	if len(in.opts.Secret) > 0 {
+		mac := hmac.New(sha256.New, in.opts.Secret)
+		read.each(func(b []byte) { mac.Write(b) })
+		if !hmac.Equal(digest, mac.Sum(nil)) {
+			read.release()
+			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": ErrBadSignature.Error()})
+			return http.StatusUnauthorized, errBody(ErrBadSignature.Error()), ""
+		}
+	}
+	body := read.bytes()
+	read.release()
 	if !utf8.Valid(body) {
 		return http.StatusBadRequest, errBody("body is not valid UTF-8"), ""
 	}
@@ -469,6 +574,7 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 		ReceivedAt: in.opts.Now().UTC(),
 		State:      store.EventIgnored,
 		Body:       body,
+		BodySHA256: bodySHA256(body),
 	}
 	if ev.Timestamp > 0 && ev.Timestamp <= maxJiraTimestamp {
 		e.JiraTimestamp = ev.Time()
@@ -487,9 +593,94 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 		in.log.WithError(res.err).WithField("webhook_event", e.Type).Error("webhook not stored")
 		return http.StatusServiceUnavailable, errBody("event could not be stored; retry"), e.Type
 	case res.duplicate:
+		if res.replay {
+			in.replays.note(in.log, in.opts.Now(), msgReplays, logrus.Fields{"remote": r.RemoteAddr, "webhook_event": e.Type,
+				"delivery_id": e.DeliveryID})
+		}
 		return http.StatusOK, map[string]any{"status": "duplicate"}, e.Type
 	}
 	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type
+}
+
+// readChunk is the size of the pooled buffers a body is read into.
+const readChunk = 64 << 10
+
+// chunkPool holds the buffers bodies are read into. A body stays in chunks
+// until its signature is checked: a refused one gives them back for the
+// next delivery, so a flood of bad deliveries leaves no garbage behind, and
+// the heap stays near the bytes being read.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+
+// chunks is a body read into pooled buffers.
+type chunks struct {
+	bufs []*[]byte
+	n    int
+}
+
+// each calls fn with the bytes of the body in order.
+func (c *chunks) each(fn func([]byte)) {
+	left := c.n
+	for _, b := range c.bufs {
+		k := min(left, readChunk)
+		fn((*b)[:k])
+		left -= k
+	}
+}
+
+// bytes copies the body into one buffer of its size.
+func (c *chunks) bytes() []byte {
+	out := make([]byte, 0, c.n)
+	c.each(func(b []byte) { out = append(out, b...) })
+	return out
+}
+
+// release gives the buffers back to the pool.
+func (c *chunks) release() {
+	for _, b := range c.bufs {
+		chunkPool.Put(b)
+	}
+	c.bufs, c.n = nil, 0
+}
+
+// readBody reads the body of a delivery into pooled chunks, taking each
+// chunk from the reading budget first. It returns the bytes taken, to give
+// back once the delivery is answered, also on error; the caller releases the
+// chunks.
+func (in *Intake) readBody(r *http.Request) (*chunks, int64, error) {
+	if r.ContentLength > MaxBody {
+		return nil, 0, errTooBig
+	}
+	c := &chunks{}
+	var held int64
+	src := http.MaxBytesReader(nil, r.Body, MaxBody)
+	for {
+		if c.n == len(c.bufs)*readChunk {
+			if !in.reading.take(readChunk) {
+				c.release()
+				return nil, held, errReadingFull
+			}
+			held += readChunk
+			c.bufs = append(c.bufs, chunkPool.Get().(*[]byte))
+		}
+		last := *c.bufs[len(c.bufs)-1]
+		n, err := src.Read(last[c.n%readChunk:])
+		c.n += n
+		if err == io.EOF {
+			return c, held, nil
+		}
+		if err != nil {
+			c.release()
+			return nil, held, readErr(err)
+		}
+	}
+}
+
+func readErr(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errTooBig
+	}
+	return fmt.Errorf("read webhook body: %w", err)
 }
 
 // maxJiraTimestamp (9999-12-31T23:59:59.999Z in epoch milliseconds) bounds the
@@ -565,6 +756,16 @@ func hex4(b []byte) rune {
 		r = r<<4 | rune(c)
 	}
 	return r
+}
+
+// bodySHA256 is the lower-case hex SHA-256 of a body, as webhook_events
+// keeps it.
+func bodySHA256(body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // deliveryID keeps a sane identifier: Jira's are UUID-like; anything long or
@@ -648,30 +849,43 @@ func (in *Intake) commit(batch []*appendReq) {
 // to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	results := make([]appendResult, len(batch))
-	if in.delivered.full() {
+	if in.delivered.full() || in.bodies.full() {
 		// Here, between groups, every accepted id is in the store or
 		// still journaled, where loadDeliveries finds it.
-		if err := in.loadDeliveries(context.Background(), in.delivered.held); err != nil {
-			// The full filter stays right; it only says "maybe" more
+		if err := in.loadDeliveries(context.Background(), max(in.delivered.held, in.bodies.held)); err != nil {
+			// The full filters stay right; they only say "maybe" more
 			// often. The next attempt waits for as many ids again.
 			in.log.WithError(err).Warn("delivery filter not reloaded")
 			in.delivered.capacity = 2 * in.delivered.held
+			in.bodies.capacity = 2 * in.bodies.held
+		}
+	}
+	for _, r := range batch {
+		if r.ev.BodySHA256 == "" && len(r.ev.Body) > 0 {
+			r.ev.BodySHA256 = bodySHA256(r.ev.Body)
 		}
 	}
 	// Deliveries journaled but not yet moved are looked up first: one the
 	// mover moves meanwhile is in the store before it leaves this set.
 	in.moveMu.Lock()
 	unmovedBytes := in.unmovedBytes
-	dup := map[string]bool{}
-	var ask []string
+	dup, dupBody := map[string]bool{}, map[string]bool{}
+	var ask, askBodies []string
 	for _, r := range batch {
-		d := r.ev.DeliveryID
+		d, b := r.ev.DeliveryID, r.ev.BodySHA256
 		switch {
 		case d == "":
 		case in.unmovedIDs[d]:
 			dup[d] = true
 		case in.delivered.mayHold(d):
 			ask = append(ask, d)
+		}
+		switch {
+		case b == "":
+		case in.unmovedBodies[b]:
+			dupBody[b] = true
+		case in.bodies.mayHold(b):
+			askBodies = append(askBodies, b)
 		}
 	}
 	in.moveMu.Unlock()
@@ -680,14 +894,23 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		in.failed(err)
 		return nil, err
 	}
-	seen := map[string]bool{}
+	knownBodies, err := store.KnownBodies(context.Background(), in.s.DB(), askBodies)
+	if err != nil {
+		in.failed(err)
+		return nil, err
+	}
+	seen, seenBody := map[string]bool{}, map[string]bool{}
 	var rows []*store.Event
 	var size int64
 	next := in.nextID
 	for i, r := range batch {
-		d := r.ev.DeliveryID
+		d, b := r.ev.DeliveryID, r.ev.BodySHA256
 		if d != "" && (known[d] || dup[d] || seen[d]) {
 			results[i] = appendResult{duplicate: true}
+			continue
+		}
+		if b != "" && (knownBodies[b] || dupBody[b] || seenBody[b]) {
+			results[i] = appendResult{duplicate: true, replay: true}
 			continue
 		}
 		if err := storable(r.ev); err != nil {
@@ -700,6 +923,7 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 			continue
 		}
 		seen[d] = d != ""
+		seenBody[b] = b != ""
 		r.ev.ID = next
 		next++
 		size += int64(len(r.ev.Body))
@@ -716,6 +940,9 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	for _, e := range rows {
 		if e.DeliveryID != "" {
 			in.delivered.add(e.DeliveryID)
+		}
+		if e.BodySHA256 != "" {
+			in.bodies.add(e.BodySHA256)
 		}
 	}
 	in.commits.Add(1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -312,22 +313,23 @@ func TestUnauthorized(t *testing.T) {
 
 func TestSignatureForms(t *testing.T) {
 	h := newHarness(t, Options{})
-	body := issueBody("SUP-1")
-	mac := hmacHex(testSecret, body)
 	for _, tc := range []struct {
 		name string
-		hdr  http.Header
+		hdr  func(mac string) http.Header
 	}{
-		{"X-Hub-Signature", header("X-Hub-Signature", "sha256="+mac)},
-		{"X-Hub-Signature-256 alone", header("X-Hub-Signature-256", "sha256="+mac)},
-		{"bare hex digest", header("X-Hub-Signature", mac)},
-		{"upper-case hex", header("X-Hub-Signature", "sha256="+strings.ToUpper(mac))},
-		{"upper-case method", header("X-Hub-Signature", "SHA256="+mac)},
-		{"surrounding spaces", header("X-Hub-Signature", "  sha256="+mac+" ")},
-		{"empty X-Hub-Signature, right X-Hub-Signature-256", header("X-Hub-Signature", "", "X-Hub-Signature-256", "sha256="+mac)},
+		{"X-Hub-Signature", func(mac string) http.Header { return header("X-Hub-Signature", "sha256="+mac) }},
+		{"X-Hub-Signature-256 alone", func(mac string) http.Header { return header("X-Hub-Signature-256", "sha256="+mac) }},
+		{"bare hex digest", func(mac string) http.Header { return header("X-Hub-Signature", mac) }},
+		{"upper-case hex", func(mac string) http.Header { return header("X-Hub-Signature", "sha256="+strings.ToUpper(mac)) }},
+		{"upper-case method", func(mac string) http.Header { return header("X-Hub-Signature", "SHA256="+mac) }},
+		{"surrounding spaces", func(mac string) http.Header { return header("X-Hub-Signature", "  sha256="+mac+" ") }},
+		{"empty X-Hub-Signature, right X-Hub-Signature-256", func(mac string) http.Header {
+			return header("X-Hub-Signature", "", "X-Hub-Signature-256", "sha256="+mac)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id := h.accepted(t, h.post(body, tc.hdr))
+			body := issueBody("SUP-1")
+			id := h.accepted(t, h.post(body, tc.hdr(hmacHex(testSecret, body))))
 			if got := h.row(t, id).Body; got != string(body) {
 				t.Errorf("stored body: got %q, want %q", got, body)
 			}
@@ -938,5 +940,86 @@ func TestAppendTrouble(t *testing.T) {
 	h.flush(t)
 	if since, last, err := h.in.AppendTrouble(); err != nil || !since.IsZero() || !last.IsZero() {
 		t.Errorf("after an event reached the store: got %v %v %v, want nothing", since, last, err)
+	}
+}
+
+// TestReplayedBody sends one signed delivery again under new
+// X-Atlassian-Webhook-Identifier values, as a replay of a captured delivery
+// would: it is stored and handed over once, whether the first copy is still
+// journaled, in the store, or known only from the store after a restart.
+func TestReplayedBody(t *testing.T) {
+	h := newHarness(t, Options{})
+	body := issueBody("SUP-1")
+	id := func(i int) http.Header { return header("X-Atlassian-Webhook-Identifier", fmt.Sprint("replay-", i)) }
+	h.accepted(t, h.post(body, id(0)))
+	for _, tc := range []struct {
+		name  string
+		flush bool
+		h     func() *harness
+	}{
+		{"journaled", false, func() *harness { return h }},
+		{"stored", true, func() *harness { return h }},
+		{"after restart", true, func() *harness {
+			h.in.Close()
+			return startIntake(t, h.s, Options{Secret: testSecret})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.flush {
+				h.flush(t)
+			}
+			hh := tc.h()
+			for i := 1; i <= 50; i++ {
+				w := hh.post(body, id(i))
+				if w.Code != http.StatusOK {
+					t.Fatalf("replay %d: status %d (%s), want 200", i, w.Code, w.Body.String())
+				}
+				if a := decodeAnswer(t, w); a.Status != "duplicate" {
+					t.Fatalf("replay %d: answer %q, want duplicate", i, a.Status)
+				}
+			}
+			if n := hh.rowCount(t); n != 1 {
+				t.Errorf("rows: got %d, want 1", n)
+			}
+		})
+	}
+	if n := len(h.sink.events()); n != 1 {
+		t.Errorf("events handed over: got %d, want 1", n)
+	}
+	var sum string
+	if err := h.s.DB().QueryRow(`SELECT body_sha256 FROM webhook_events`).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%x", sha256.Sum256(body)); sum != want {
+		t.Errorf("body_sha256: got %s, want %s", sum, want)
+	}
+}
+
+// TestReplayInOneGroup: two copies of a body in the same group commit.
+func TestReplayInOneGroup(t *testing.T) {
+	h := newHarness(t, Options{})
+	entered, release := h.sink.hold()
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- h.post(issueBody("BLOCK-1"), nil) }()
+	<-entered
+	body := issueBody("SUP-1")
+	answers := make(chan int, 2)
+	for i := range 2 {
+		go func() {
+			answers <- h.post(body, header("X-Atlassian-Webhook-Identifier", fmt.Sprint("copy-", i))).Code
+		}()
+	}
+	h.waitQueued(t, 2)
+	release()
+	<-first
+	codes := map[int]int{}
+	for range 2 {
+		codes[<-answers]++
+	}
+	if codes[http.StatusAccepted] != 1 || codes[http.StatusOK] != 1 {
+		t.Errorf("answers: got %v, want one 202 and one 200", codes)
+	}
+	if n := h.rowCount(t); n != 2 {
+		t.Errorf("rows: got %d, want 2", n)
 	}
 }

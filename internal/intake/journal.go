@@ -119,7 +119,7 @@ func readJournal(f *os.File) ([]*store.Event, int64, error) {
 		}
 		events = append(events, &store.Event{ID: jf.ID, DeliveryID: jf.DeliveryID, Type: jf.Type, IssueKey: jf.IssueKey,
 			IssueID: jf.IssueID, RelatedIssueID: jf.RelatedIssueID, JiraTimestamp: jf.JiraTimestamp, ReceivedAt: jf.ReceivedAt,
-			RetryCount: jf.RetryCount, State: jf.State, Body: data[fl:]})
+			RetryCount: jf.RetryCount, State: jf.State, Body: data[fl:], BodySHA256: bodySHA256(data[fl:])})
 		offset += int64(len(head) + len(data))
 	}
 }

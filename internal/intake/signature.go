@@ -29,26 +29,37 @@ func signatureHeader(h http.Header) string {
 // as "sha256=<hex>" (a bare hex digest is accepted too). The comparison takes
 // the same time whatever the first differing byte.
 func Verify(secret []byte, body []byte, header string) error {
+	digest, err := parseSignature(header)
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	if !hmac.Equal(digest, mac.Sum(nil)) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// parseSignature reads the digest of a signature header. The intake calls it
+// before reading the body: a delivery without a well-formed signature is
+// refused without holding its body.
+func parseSignature(header string) ([]byte, error) {
 	if header == "" {
-		return ErrNoSignature
+		return nil, ErrNoSignature
 	}
 	digest := header
 	if method, value, ok := strings.Cut(header, "="); ok {
 		if !strings.EqualFold(method, "sha256") {
-			return ErrSignatureMethod
+			return nil, ErrSignatureMethod
 		}
 		digest = value
 	}
 	got, err := hex.DecodeString(strings.TrimSpace(digest))
 	if err != nil || len(got) != sha256.Size {
-		return ErrBadSignature
+		return nil, ErrBadSignature
 	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	if !hmac.Equal(got, mac.Sum(nil)) {
-		return ErrBadSignature
-	}
-	return nil
+	return got, nil
 }
 
 // Sign returns the X-Hub-Signature value Jira would send for body.

@@ -38,6 +38,8 @@ type Processor struct {
 	log     logrus.FieldLogger
 	// OnRefreshNeeded is called when an issue carries an unknown field.
 	onUnknownField func()
+	// failures are the issues whose latest fetch failed (fetch_failures).
+	failures failures
 }
 
 // ProcessorOptions configure a Processor.
@@ -103,17 +105,22 @@ func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
 func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, Outcome, error) {
 	b, err := p.client.FetchIssue(ctx, req.KeyOrID, client.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
 	if errors.Is(err, jira.ErrNotFound) {
+		p.fetched(ctx, req, nil)
 		out, err := p.notFound(ctx, req)
 		return nil, out, err
 	}
 	if err != nil {
+		p.fetchFailed(ctx, req, err)
 		return nil, "", err
 	}
 	rows, err := normalize.FromBundle(b, p.catalog.Options())
 	if err != nil {
 		// A payload we cannot use will not get better by asking again soon.
-		return nil, "", &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
+		err = &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
+		p.fetchFailed(ctx, req, err)
+		return nil, "", err
 	}
+	p.fetched(ctx, req, rows)
 	if p.onUnknownField != nil {
 		var ids []string
 		for _, f := range rows.Fields {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,6 +62,7 @@ func New(d Deps) http.Handler {
 			r.Handle("/webhooks/jira/test", s.admin(s.testFetch)).Methods(http.MethodPost)
 		}
 		r.Handle("/admin/sql", s.admin(s.adminSQL)).Methods(http.MethodPost)
+		r.Handle("/admin/health", s.admin(s.adminHealth)).Methods(http.MethodGet)
 		if d.RetryFailed != nil {
 			r.Handle("/admin/events/retry", s.admin(s.retryFailed)).Methods(http.MethodPost)
 		}
@@ -80,7 +82,10 @@ func New(d Deps) http.Handler {
 	return recoverer(s.log, r)
 }
 
-// Health is the body of GET /webhooks/jira/health.
+// Health is the body of GET /webhooks/jira/health. The endpoint answers
+// anyone: each failed check says what fails and since when, never the
+// error's text, which can carry paths of the data directory; GET
+// /admin/health has the text.
 type Health struct {
 	Status           string     `json:"status"`
 	Configured       bool       `json:"configured"`
@@ -90,12 +95,22 @@ type Health struct {
 	LastEventAt      *time.Time `json:"last_event_at"`
 	LastExportAt     *time.Time `json:"last_export_at"`
 	FailedEvents     int64      `json:"failed_events"`
-	ExportError      string     `json:"export_error,omitempty"`
-	StoreError       string     `json:"store_error,omitempty"`
+	// FailedFetches counts the issues whose latest fetch failed, whatever
+	// asked for it; FetchFailureReasons counts them by short reason.
+	FailedFetches       int            `json:"failed_fetches"`
+	FetchFailureReasons map[string]int `json:"fetch_failure_reasons,omitempty"`
+	ExportError         string         `json:"export_error,omitempty"`
+	StoreError          string         `json:"store_error,omitempty"`
 }
 
-// HealthOf gathers the health of the running parts.
+// HealthOf gathers the health of the running parts, as anyone may see it.
 func HealthOf(ctx context.Context, d Deps) Health {
+	return healthOf(ctx, d, false)
+}
+
+// healthOf gathers the health; with detail, the failed checks carry the
+// text of their error.
+func healthOf(ctx context.Context, d Deps, detail bool) Health {
 	h := Health{
 		Configured:       d.Config.JiraConfigured() && d.Intake.Configured(),
 		WebhookSecretSet: d.Config.WebhookSecret.IsSet(),
@@ -111,10 +126,13 @@ func HealthOf(ctx context.Context, d Deps) Health {
 		h.LastExportAt = &st.LastExport
 	}
 	if st.Failures > 0 {
-		h.ExportError = st.LastError
+		h.ExportError = fmt.Sprintf("%d export attempt%s failed in a row", st.Failures, plural(int64(st.Failures)))
+		if detail {
+			h.ExportError += ": " + st.LastError
+		}
 		h.Status = "degraded"
 	}
-	if h.StoreError = StoreTrouble(d.Intake, d.Queue, time.Now()); h.StoreError != "" {
+	if h.StoreError = storeTrouble(d.Intake, d.Queue, time.Now(), detail); h.StoreError != "" {
 		h.Status = "degraded"
 	}
 	counts, err := d.Store.EventCounts(ctx)
@@ -123,6 +141,17 @@ func HealthOf(ctx context.Context, d Deps) Health {
 	}
 	h.FailedEvents = counts[store.EventFailed]
 	if h.FailedEvents > 0 {
+		h.Status = "degraded"
+	}
+	reasons, err := d.Store.FetchFailureReasons(ctx)
+	if err != nil {
+		h.Status = "degraded"
+	}
+	for _, n := range reasons {
+		h.FailedFetches += n
+	}
+	if h.FailedFetches > 0 {
+		h.FetchFailureReasons = reasons
 		h.Status = "degraded"
 	}
 	if !h.Configured {
@@ -139,8 +168,15 @@ const storeTroubleWindow = 5 * time.Minute
 // StoreTrouble says why the store is not taking writes, or "" when it is: the
 // intake's appends fail (the latest less than storeTroubleWindow ago), or the
 // queue's writes of issues fail on the disk (until one succeeds). The text
-// names what is not stored, since when, and the latest error, cut short.
+// names what is not stored and since when; it is shown to anyone, so the
+// error itself is left to the log and GET /admin/health.
 func StoreTrouble(in *intake.Intake, q *pipeline.Queue, now time.Time) string {
+	return storeTrouble(in, q, now, false)
+}
+
+// storeTrouble is StoreTrouble, with the latest error cut short after it
+// when detail is set.
+func storeTrouble(in *intake.Intake, q *pipeline.Queue, now time.Time, detail bool) string {
 	var what []string
 	var since time.Time
 	var last error
@@ -161,11 +197,15 @@ func StoreTrouble(in *intake.Intake, q *pipeline.Queue, now time.Time) string {
 	if last == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s not stored since %s: %s", strings.Join(what, " and "), since.UTC().Format(time.RFC3339), shortError(last))
+	msg := fmt.Sprintf("%s not stored since %s", strings.Join(what, " and "), since.UTC().Format(time.RFC3339))
+	if detail {
+		msg += ": " + shortError(last)
+	}
+	return msg
 }
 
 // shortError is the first line of an error, at most 200 bytes: enough to
-// tell a full disk from a read-only one on the health endpoint.
+// tell a full disk from a read-only one.
 func shortError(err error) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	if len(msg) > 200 {
@@ -194,38 +234,125 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz: the store answers and takes writes, its schema is current and the
-// exporter is not stuck failing.
+// exporter is not stuck failing. Issues whose latest fetch failed are told
+// too, without making serve unready: Jira's trouble is not serve's.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{}
-	ready := true
-	switch {
-	case s.d.Store.DB().PingContext(ctx) != nil:
-		checks["store"], ready = "unreachable", false
-	case StoreTrouble(s.d.Intake, s.d.Queue, time.Now()) != "":
-		// It answers reads, but deliveries are refused and issues wait:
-		// the disk is full or failing (the health endpoint says how).
-		checks["store"], ready = "not writable", false
-	default:
-		checks["store"] = "ok"
-	}
-	all, _ := store.Migrations()
-	if v, err := s.d.Store.SchemaVersion(ctx); err != nil || v != len(all) {
-		checks["migrations"], ready = "pending", false
-	} else {
-		checks["migrations"] = "ok"
-	}
-	if st := s.d.Exporter.Status(); st.Failures >= 3 {
-		checks["exporter"], ready = "failing: "+st.LastError, false
-	} else {
-		checks["exporter"] = "ok"
-	}
+	ready, checks := s.readiness(r.Context(), false)
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+}
+
+// readiness runs the checks of /readyz; with detail, a failed check carries
+// the text of its error.
+func (s *Server) readiness(ctx context.Context, detail bool) (bool, map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ready := true
+	with := func(short string, err error) string {
+		if detail && err != nil {
+			return short + ": " + shortError(err)
+		}
+		return short
+	}
+	if err := s.d.Store.DB().PingContext(ctx); err != nil {
+		checks["store"], ready = with("unreachable", err), false
+	} else if trouble := storeTrouble(s.d.Intake, s.d.Queue, time.Now(), detail); trouble != "" {
+		// It answers reads, but deliveries are refused and issues wait:
+		// the disk is full or failing (the health endpoint says since
+		// when).
+		checks["store"], ready = "not writable", false
+		if detail {
+			checks["store"] += ": " + trouble
+		}
+	} else {
+		checks["store"] = "ok"
+	}
+	all, _ := store.Migrations()
+	if v, err := s.d.Store.SchemaVersion(ctx); err != nil || v != len(all) {
+		checks["migrations"], ready = with("pending", err), false
+	} else {
+		checks["migrations"] = "ok"
+	}
+	if st := s.d.Exporter.Status(); st.Failures >= 3 {
+		checks["exporter"], ready = fmt.Sprintf("failing (%d attempts in a row)", st.Failures), false
+		if detail {
+			checks["exporter"] += ": " + st.LastError
+		}
+	} else {
+		checks["exporter"] = "ok"
+	}
+	if reasons, err := s.d.Store.FetchFailureReasons(ctx); err != nil {
+		checks["fetches"] = with("unknown", err)
+	} else if n := sumCounts(reasons); n > 0 {
+		checks["fetches"] = fmt.Sprintf("%d issue%s whose latest fetch failed (%s)", n, plural(int64(n)), reasonList(reasons))
+	} else {
+		checks["fetches"] = "ok"
+	}
+	return ready, checks
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// reasonList writes counts by reason as "jira unavailable: 3, timed out: 1",
+// the most frequent first.
+func reasonList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// adminFetchFailures bounds the issues GET /admin/health lists.
+const adminFetchFailures = 1000
+
+// AdminHealth is the body of GET /admin/health: what the public endpoints
+// show, with the text of every error, the issues whose latest fetch failed
+// with their errors, and where the data lives.
+type AdminHealth struct {
+	Health        Health               `json:"health"`
+	Ready         bool                 `json:"ready"`
+	Checks        map[string]string    `json:"checks"`
+	FetchFailures []store.FetchFailure `json:"fetch_failures"`
+	DataDir       string               `json:"data_dir"`
+	Errors        []string             `json:"errors,omitempty"`
+}
+
+// adminHealth serves GET /admin/health.
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
+	defer cancel()
+	a := AdminHealth{Health: healthOf(ctx, s.d, true), DataDir: s.d.Config.DataDir, FetchFailures: []store.FetchFailure{}}
+	a.Ready, a.Checks = s.readiness(ctx, true)
+	if list, _, err := s.d.Store.FetchFailures(ctx, adminFetchFailures); err != nil {
+		a.Errors = append(a.Errors, err.Error())
+	} else if list != nil {
+		a.FetchFailures = list
+	}
+	if _, err := s.d.Store.EventCounts(ctx); err != nil {
+		a.Errors = append(a.Errors, err.Error())
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 // admin guards a route with the admin bearer token.

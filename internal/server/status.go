@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,8 @@ const (
 	// recentEventRows and failedEventRows bound the event tables.
 	recentEventRows = 50
 	failedEventRows = 50
+	// failedFetchRows bounds the failed fetches listed.
+	failedFetchRows = 50
 	// errorClip is how much of an error a table cell shows; the whole text is
 	// in the cell's title.
 	errorClip = 300
@@ -63,6 +67,9 @@ type statusPage struct {
 	Runs       runsView
 	Tables     tablesView
 	Storage    storageView
+	Fetches    fetchesView
+	// Unsigned says webhooks are accepted without a signature.
+	Unsigned bool
 
 	problems []problem
 }
@@ -95,6 +102,15 @@ type eventsView struct {
 type stateCount struct {
 	State string
 	N     int64
+}
+
+// fetchesView lists the issues whose latest fetch failed, with the short
+// reason only: the page answers anyone, and the error's text can carry a
+// URL, a path or Jira's own words (GET /admin/health has it).
+type fetchesView struct {
+	Failures []store.FetchFailure
+	Total    int
+	Err      string
 }
 
 type failedView struct {
@@ -161,7 +177,6 @@ type tablesView struct {
 type storageView struct {
 	DB, WAL int64
 	Err     string
-	DataDir string
 	// Exported is the size of the published Parquet files.
 	Exported int64
 }
@@ -282,11 +297,56 @@ func gatherStatus(ctx context.Context, d Deps, now time.Time) *statusPage {
 		p.Tables.AttachErr = fail("attachments", err)
 	}
 
-	p.Storage = storageView{DataDir: d.Config.DataDir, Exported: p.Partitions.Total.Bytes}
+	p.Storage = storageView{Exported: p.Partitions.Total.Bytes}
 	if p.Storage.DB, p.Storage.WAL, err = d.Store.FileSizes(); err != nil {
 		p.Storage.Err = fail("storage", err)
 	}
+	if list, total, err := d.Store.FetchFailures(ctx, failedFetchRows); err != nil {
+		p.Fetches.Err = fail("failed fetches", err)
+	} else {
+		p.Fetches.Failures, p.Fetches.Total = list, total
+		for i := range p.Fetches.Failures {
+			p.Fetches.Failures[i].Error = ""
+		}
+	}
+	p.Unsigned = !d.Config.WebhookSecret.IsSet() && d.Intake.Configured()
+	p.scrub()
 	return p
+}
+
+// pathPattern finds absolute file paths in an error's text: a slash that
+// starts a word (not the "//" of a URL) and what follows up to a space, a
+// quote, a bracket or a colon (Go's "open /x: ..." errors).
+var pathPattern = regexp.MustCompile(`(^|[\s"'=(\[,])/[^/\s"'),:\]][^\s"'),:\]]*`)
+
+// scrubPaths replaces the absolute paths in s by "<path>": the status page
+// answers anyone, and the paths of the data directory are not theirs to
+// know. The log and GET /admin/health keep them.
+func scrubPaths(s string) string {
+	return pathPattern.ReplaceAllString(s, "$1<path>")
+}
+
+// scrub takes the paths out of every error text the page shows.
+func (p *statusPage) scrub() {
+	for _, f := range []*string{&p.Events.Err, &p.Failed.Err, &p.Export.LastError, &p.Export.DirtyErr, &p.Partitions.Err,
+		&p.Runs.Err, &p.Tables.IssuesErr, &p.Tables.AttachErr, &p.Storage.Err, &p.Fetches.Err} {
+		*f = scrubPaths(*f)
+	}
+	for i := range p.Runs.Runs {
+		p.Runs.Runs[i].Error = scrubPaths(p.Runs.Runs[i].Error)
+	}
+	for _, evs := range [][]*store.Event{p.Events.Recent, p.Failed.Events} {
+		for _, e := range evs {
+			e.LastError = scrubPaths(e.LastError)
+		}
+	}
+	for _, counts := range [][]store.TableCount{p.Tables.Analyst, p.Tables.StoreOnly} {
+		for i := range counts {
+			if counts[i].Err != nil {
+				counts[i].Err = errors.New(scrubPaths(counts[i].Err.Error()))
+			}
+		}
+	}
 }
 
 // reasons say why the health is not ok, in the words of the page.
@@ -306,6 +366,9 @@ func reasons(d Deps, h Health) []string {
 	}
 	if h.StoreError != "" {
 		out = append(out, "store not writable")
+	}
+	if h.FailedFetches > 0 {
+		out = append(out, formatCount(h.FailedFetches)+" issue"+plural(int64(h.FailedFetches))+" failing to fetch")
 	}
 	if h.Status == "degraded" && len(out) == 0 {
 		out = append(out, "event counts unreadable")

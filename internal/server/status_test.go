@@ -42,6 +42,12 @@ type statusFixture struct {
 
 func newStatusFixture(t testing.TB) *statusFixture {
 	t.Helper()
+	return newStatusFixtureWith(t, nil)
+}
+
+// newStatusFixtureWith is newStatusFixture with the settings changed by mod.
+func newStatusFixtureWith(t testing.TB, mod func(vars map[string]string)) *statusFixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
@@ -59,6 +65,9 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	for k, v := range testSecrets {
 		vars[k] = v
 	}
+	if mod != nil {
+		mod(vars)
+	}
 	cfg, err := config.FromMap(vars)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +78,7 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	t.Cleanup(func() { w.Close() })
 	q := pipeline.NewQueue(nil, st, w, pipeline.QueueOptions{Logger: log})
 	t.Cleanup(q.Close)
-	in, err := intake.New(ctx, st, q, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()), Logger: log,
+	in, err := intake.New(ctx, st, q, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()), AllowUnsigned: cfg.AllowUnsigned, Logger: log,
 		Journal: filepath.Join(dir, intake.JournalName)})
 	if err != nil {
 		t.Fatal(err)

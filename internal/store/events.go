@@ -33,6 +33,9 @@ type Event struct {
 	Attempts       int
 	LastError      string
 	Body           []byte
+	// BodySHA256 is the lower-case hex SHA-256 of Body ("" without one):
+	// a second delivery of the same body is a replay (see KnownBodies).
+	BodySHA256 string
 }
 
 // NextEventID is the id after the highest stored event; the intake numbers
@@ -59,28 +62,41 @@ func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]
 	return known, nil
 }
 
-// DeliveryCount is the number of stored events with a delivery id.
-func (s *Store) DeliveryCount(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(delivery_id) FROM webhook_events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count deliveries: %w", err)
+// KnownBodies returns which of the body hashes (Event.BodySHA256) are
+// already stored: a delivery whose body was stored before, under another
+// delivery id, is a replay.
+func KnownBodies(ctx context.Context, tx Querier, hashes []string) (map[string]bool, error) {
+	known, err := presentValues(ctx, tx, `SELECT body_sha256 FROM webhook_events WHERE body_sha256 IN (%s)`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("look up webhook bodies: %w", err)
 	}
-	return n, nil
+	return known, nil
 }
 
-// EachDelivery calls fn with every stored delivery id.
-func (s *Store) EachDelivery(ctx context.Context, fn func(id string)) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IS NOT NULL`)
+// DeliveryCount is the number of stored events with a delivery id, and the
+// number with a body hash.
+func (s *Store) DeliveryCount(ctx context.Context) (ids, bodies int, err error) {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(delivery_id), count(body_sha256) FROM webhook_events`).Scan(&ids, &bodies); err != nil {
+		return 0, 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return ids, bodies, nil
+}
+
+// EachDelivery calls fn with the delivery id and the body hash of every
+// stored event that has either ("" for the one it lacks).
+func (s *Store) EachDelivery(ctx context.Context, fn func(id, bodySHA256 string)) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT coalesce(delivery_id, ''), coalesce(body_sha256, '') FROM webhook_events
+		WHERE delivery_id IS NOT NULL OR body_sha256 IS NOT NULL`)
 	if err != nil {
 		return fmt.Errorf("read deliveries: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, sum string
+		if err := rows.Scan(&id, &sum); err != nil {
 			return fmt.Errorf("read deliveries: %w", err)
 		}
-		fn(id)
+		fn(id, sum)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read deliveries: %w", err)
@@ -137,7 +153,7 @@ func scanSet[T comparable](rows *sql.Rows, set map[T]bool) error {
 
 // eventColumns are the columns InsertEvents writes.
 var eventColumns = []string{"event_id", "delivery_id", "webhook_event", "issue_key", "issue_id", "related_issue_id",
-	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body"}
+	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body", "body_sha256"}
 
 // InsertEvents appends events: through DuckDB's appender when ctx comes from
 // WithBulkTx, else in one multi-row INSERT. Webhook bodies are about 15 KB,
@@ -160,7 +176,7 @@ func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 			body = &s
 		}
 		rows[i] = []any{e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
-			nullable(e.RelatedIssueID), ts, e.ReceivedAt, int32(e.RetryCount), e.State, int32(0), body}
+			nullable(e.RelatedIssueID), ts, e.ReceivedAt, int32(e.RetryCount), e.State, int32(0), body, nullable(e.BodySHA256)}
 	}
 	if conn := bulkConn(ctx); conn != nil {
 		return appendRows(conn, "webhook_events", eventColumns, rows)

@@ -1,0 +1,66 @@
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestWebhookLabel(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"jira:issue_updated", "jira:issue_updated"},
+		{"comment_created", "comment_created"},
+		{"worklog_deleted", "worklog_deleted"},
+		{"issuelink_created", "issuelink_created"},
+		{"", "unknown"},
+		{"jira:issue_updatedX", "other"},
+		{"sprint_started", "other"},
+		{"made-up-17", "other"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := WebhookLabel(tc.in); got != tc.want {
+				t.Errorf("WebhookLabel(%q): got %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWebhookTypesDoNotGrowMetrics records 2,000 made-up event types, as an
+// unsigned sender may send: /metrics keeps one series for all of them.
+func TestWebhookTypesDoNotGrowMetrics(t *testing.T) {
+	m := New(Gauges{})
+	scrape := func() string {
+		w := httptest.NewRecorder()
+		m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		b, _ := io.ReadAll(w.Body)
+		return string(b)
+	}
+	m.Webhook("jira:issue_updated", http.StatusAccepted)
+	before := len(scrape())
+	for i := range 2000 {
+		m.Webhook(fmt.Sprint("made-up-", i), http.StatusAccepted)
+	}
+	out := scrape()
+	if strings.Contains(out, "made-up") {
+		t.Errorf("a made-up event type is a label value")
+	}
+	if !strings.Contains(out, `jiraduck_webhooks_received_total{code="202",event_type="other"} 2000`) {
+		t.Errorf("made-up types not counted under other:\n%s", grep(out, "jiraduck_webhooks_received_total"))
+	}
+	if grown := len(out) - before; grown > 1024 {
+		t.Errorf("/metrics grew by %d bytes for 2,000 made-up types, want at most 1 KiB", grown)
+	}
+}
+
+func grep(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
