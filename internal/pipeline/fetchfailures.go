@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -39,7 +40,7 @@ func FailureReason(err error) string {
 		return "jira: rate limited (429)"
 	case errors.Is(err, jira.ErrUnavailable):
 		return "jira unavailable"
-	case errors.Is(err, jira.ErrTooLarge):
+	case errors.Is(err, client.ErrTooLarge):
 		return "answer too large"
 	case errors.Is(err, jira.ErrInvalidKey):
 		return "invalid issue key"
@@ -58,7 +59,7 @@ func FailureReason(err error) string {
 // fetchFailed records a failed fetch of req. A fetch cut short because its
 // caller stopped (serve shutting down, a command interrupted) did not fail.
 func (p *Processor) fetchFailed(ctx context.Context, req Request, err error) {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, jira.ErrWaitAborted) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, client.ErrWaitAborted) {
 		return
 	}
 	f := store.FetchFailure{Issue: req.KeyOrID, IssueKey: req.Key, IssueID: req.ID, Reason: FailureReason(err),
