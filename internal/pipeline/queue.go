@@ -565,18 +565,11 @@ func (q *Queue) take() *item {
 	for {
 		q.mu.Lock()
 		now := q.clock.Now()
-		next := q.releaseLocked(now)
-		if len(q.ready) > 0 {
-			it := q.ready[0]
-			q.ready = q.ready[1:]
-			it.state = stateRunning
-			if len(q.ready) > 0 {
-				q.signal()
-			}
-			q.mu.Unlock()
+		it, next := q.nextLocked(now)
+		q.mu.Unlock()
+		if it != nil {
 			return it
 		}
-		q.mu.Unlock()
 		if next.IsZero() {
 			next = now.Add(time.Hour)
 		}
@@ -590,6 +583,23 @@ func (q *Queue) take() *item {
 		}
 		timer.Stop()
 	}
+}
+
+// nextLocked releases what has come due at now and takes the first ready
+// item, which is then running. Without one it returns when the next item
+// falls due (zero: none does).
+func (q *Queue) nextLocked(now time.Time) (*item, time.Time) {
+	next := q.releaseLocked(now)
+	if len(q.ready) == 0 {
+		return nil, next
+	}
+	it := q.ready[0]
+	q.ready = q.ready[1:]
+	it.state = stateRunning
+	if len(q.ready) > 0 {
+		q.signal()
+	}
+	return it, next
 }
 
 // releaseLocked moves the delayed and held items whose time has come to the
@@ -648,18 +658,7 @@ func (q *Queue) worker() {
 }
 
 func (q *Queue) run(it *item) {
-	// While the item runs, enqueueLocked may still fill in its key and add
-	// follow-up events: read what this run needs under the lock.
-	q.mu.Lock()
-	tn := turn{id: it.id, key: it.key, keyOrID: it.id, delete: it.delete, accepted: it.accepted,
-		events: append([]int64(nil), it.events...)}
-	q.mu.Unlock()
-	if tn.keyOrID == "" {
-		tn.keyOrID = tn.key
-		if found, err := q.s.IssueIDByKey(q.ctx, tn.key); err == nil && found != "" {
-			tn.id = found
-		}
-	}
+	tn := q.begin(it)
 	req := Request{KeyOrID: tn.keyOrID, ID: tn.id, Key: tn.key, Delete: tn.delete, Events: q.completing(tn.events)}
 	rows, outcome, err := q.p.Prepare(q.ctx, req)
 	if err != nil || rows == nil {
@@ -678,6 +677,23 @@ func (q *Queue) run(it *item) {
 		<-q.writeSlots
 		q.finish(it, tn, outcome, err)
 	})
+}
+
+// begin reads what a run of it works on. While the item runs,
+// enqueueLocked may still fill in its key and add follow-up events: the run
+// reads them under the lock, once.
+func (q *Queue) begin(it *item) turn {
+	q.mu.Lock()
+	tn := turn{id: it.id, key: it.key, keyOrID: it.id, delete: it.delete, accepted: it.accepted,
+		events: append([]int64(nil), it.events...)}
+	q.mu.Unlock()
+	if tn.keyOrID == "" {
+		tn.keyOrID = tn.key
+		if found, err := q.s.IssueIDByKey(q.ctx, tn.key); err == nil && found != "" {
+			tn.id = found
+		}
+	}
+	return tn
 }
 
 // finish records the outcome of a run of it and moves it on: to a retry, to
