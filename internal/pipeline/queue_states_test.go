@@ -313,6 +313,7 @@ func TestQueueStates(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tc.run(newMachine(t, tc.opts))
 		})
 	}
