@@ -416,3 +416,11 @@ func (h *harness) settle(t *testing.T, clk *fakeClock) {
 		}
 	}
 }
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

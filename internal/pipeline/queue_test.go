@@ -135,13 +135,6 @@ func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 	}
 }
 
-func latest(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
 // TestDrainReleasesHeldIssues: a shutdown does not wait out a storm; held
 // issues run at once.
 func TestDrainReleasesHeldIssues(t *testing.T) {
