@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -44,26 +45,70 @@ type QueueOptions struct {
 	StormQuiet    time.Duration
 	StormMaxDelay time.Duration
 	Logger        logrus.FieldLogger
+	// Clock tells the queue the time and wakes it when something is due
+	// (default WallClock).
+	Clock Clock
 	// Observe, if set, is told the outcome of every processed item and how
 	// long it took from its oldest event's acceptance to the commit.
 	Observe func(outcome Outcome, err error, sinceAccepted time.Duration)
 }
 
 // Queue holds the work: one item per issue, however many events name it.
+//
+// Each item is in one state at a time, and sits in the list that state
+// names:
+//
+//	idle      just created or just finished; seen only under q.mu, by the
+//	          call that moves it on or removes it
+//	ready     in q.ready, for the next free worker
+//	held      in q.held: storm mode, waiting for the storm to pass
+//	followUp  in q.delayed until due: events came in while it ran
+//	retry     in q.delayed until due: its last run failed
+//	running   taken by a worker, until its write has committed
+//
+// Transitions:
+//
+//	idle     -> ready     an event or Enqueue on a quiet site
+//	idle     -> held      an event during a storm
+//	idle     -> retry     requeue: its events' failure could not be recorded
+//	ready    -> running   a worker takes it
+//	held     -> ready     the storm has passed, its oldest event has waited
+//	                      StormMaxDelay, or Drain
+//	followUp -> ready     due (at once under Drain)
+//	followUp -> held      due during a storm
+//	retry    -> ready     due; a retry is never held, its events have waited
+//	running  -> retry     a retryable failure, a failing disk, or a wait on
+//	                      a throttled Jira that Drain cut short
+//	running  -> followUp  done, or failed for good, and events came in
+//	                      while it ran
+//	running  -> (removed) done, or failed for good, and nothing came in; or
+//	                      failed because the queue is closing
+//
+// An event for an item that is ready, held, followUp or retry joins the
+// coming run at once; one for a running item waits in next for the
+// follow-up. Only a running item is ever given to a worker, so two workers
+// never run one issue. Every helper whose name ends in Locked expects q.mu
+// held; every goroutine the queue starts is counted in q.wg, which Close
+// waits for.
 type Queue struct {
-	p    *Processor
-	s    *store.Store
-	w    *store.Writer
-	opts QueueOptions
-	log  logrus.FieldLogger
+	p     *Processor
+	s     *store.Store
+	w     *store.Writer
+	opts  QueueOptions
+	log   logrus.FieldLogger
+	clock Clock
 
 	mu        sync.Mutex
 	items     map[string]*item
 	ready     []*item
-	delayed   []*item
+	delayed   []*item       // followUp and retry items, until due
 	held      []*item       // storm mode: waiting for the storm to pass
 	remaining map[int64]int // event id -> targets not yet processed
 	wake      chan struct{}
+	// changed is closed, and replaced, whenever an item leaves the queue or
+	// starts waiting for a retry, or a failure's recording ends: what Wait
+	// and Drain wait for.
+	changed chan struct{}
 
 	// arrivals counts the events of the last second in tenths of a second
 	// (arrivalsAt is the tenth the last count went to); stormAt is the last
@@ -86,11 +131,11 @@ type Queue struct {
 	// is not empty, though no item holds them.
 	recording int
 
+	// ctx ends at Close; wg counts every goroutine the queue started:
+	// workers, writes under way and failures being recorded.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	idle   *sync.Cond
-	busy   int
 
 	// storageErr and storageSince describe the disk failure that the
 	// latest run hit, until a run stores an issue again (see StorageTrouble).
@@ -98,28 +143,68 @@ type Queue struct {
 	storageSince time.Time
 }
 
+// itemState is where an item stands; see Queue for the states and their
+// transitions.
+type itemState int
+
+const (
+	stateIdle itemState = iota
+	stateReady
+	stateHeld
+	stateFollowUp
+	stateRetry
+	stateRunning
+)
+
+func (s itemState) String() string {
+	switch s {
+	case stateIdle:
+		return "idle"
+	case stateReady:
+		return "ready"
+	case stateHeld:
+		return "held"
+	case stateFollowUp:
+		return "followUp"
+	case stateRetry:
+		return "retry"
+	case stateRunning:
+		return "running"
+	}
+	return fmt.Sprintf("itemState(%d)", int(s))
+}
+
 type item struct {
-	ident    string
-	id, key  string
+	ident   string
+	id, key string
+	state   itemState
+	// due is when a followUp or retry item leaves q.delayed.
+	due time.Time
+
+	// The coming run's work: the events it completes, whether one of them
+	// deletes the issue, and when the oldest was accepted.
 	delete   bool
 	events   []int64
-	accepted time.Time // oldest pending event of this run
-	running  bool
-	again    bool
-	next     []int64
-	nextDel  bool
-	nextAcc  time.Time
+	accepted time.Time
+	// What came in while the item was running, for the follow-up run.
+	again   bool
+	next    []int64
+	nextDel bool
+	nextAcc time.Time
+
 	attempts int
 	// storageFailures counts the runs in a row that the disk failed; they
-	// do not count as attempts (see run).
+	// do not count as attempts (see failedLocked).
 	storageFailures int
-	due             time.Time
-	queued          bool
-	// retrying is set while the item waits for a retry after a failure;
-	// Drain does not wait for it.
-	retrying bool
-	// isHeld is set while the item sits in Queue.held.
-	isHeld bool
+}
+
+// turn is what one run of an item works on, read under the lock when the
+// run starts: later events may change the item meanwhile.
+type turn struct {
+	id, key, keyOrID string
+	delete           bool
+	accepted         time.Time
+	events           []int64
 }
 
 // NewQueue builds a queue; Start runs its workers.
@@ -150,16 +235,20 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	} else if opts.FollowUp == 0 {
 		opts.FollowUp = 250 * time.Millisecond
 	}
+	if opts.Clock == nil {
+		opts.Clock = WallClock{}
+	}
 	log := opts.Logger
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"),
-		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1), stopWaits: make(chan struct{}),
-		writeSlots: make(chan struct{}, maxWrites)}
-	q.idle = sync.NewCond(&q.mu)
+	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"), clock: opts.Clock,
+		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1),
+		changed: make(chan struct{}), stopWaits: make(chan struct{}), writeSlots: make(chan struct{}, maxWrites)}
+	ctx, cancel := context.WithCancel(context.Background())
+	q.ctx, q.cancel = client.StopWaits(ctx, q.stopWaits), cancel
 	return q
 }
 
@@ -173,26 +262,18 @@ func (q *Queue) Start(ctx context.Context) error {
 		q.log.WithField("events", len(pending)).Info("replaying pending events")
 	}
 	q.Accept(pending)
-	ctx, cancel := context.WithCancel(context.Background())
-	q.ctx, q.cancel = client.StopWaits(ctx, q.stopWaits), cancel
-	for i := 0; i < q.opts.Workers; i++ {
-		q.wg.Add(1)
-		go q.worker()
+	for range q.opts.Workers {
+		q.wg.Go(q.worker)
 	}
 	return nil
 }
 
-// Close stops the workers after their current item; unprocessed events stay
-// pending in the store and are replayed at the next start. Drain first for a
-// clean stop.
+// Close stops the workers after their current item and waits for every
+// goroutine of the queue, failures being recorded included; unprocessed
+// events stay pending in the store and are replayed at the next start.
+// Drain first for a clean stop.
 func (q *Queue) Close() {
-	if q.cancel == nil {
-		return
-	}
 	q.cancel()
-	q.mu.Lock()
-	q.idle.Broadcast()
-	q.mu.Unlock()
 	q.wg.Wait()
 }
 
@@ -219,27 +300,30 @@ func (q *Queue) Wait(ctx context.Context) error {
 	return q.waitFor(ctx, func() bool { return len(q.items) == 0 && q.recording == 0 })
 }
 
-// waitFor waits until cond, called with q.mu held, is true.
+// waitFor waits until cond, called with q.mu held, is true, or until ctx
+// ends or the queue is closed.
 func (q *Queue) waitFor(ctx context.Context, cond func() bool) error {
-	done := make(chan struct{})
-	go func() {
+	for {
 		q.mu.Lock()
-		for !cond() && ctx.Err() == nil && q.ctx.Err() == nil {
-			q.idle.Wait()
+		ok, changed := cond(), q.changed
+		q.mu.Unlock()
+		if ok {
+			return ctx.Err()
 		}
-		q.mu.Unlock()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return ctx.Err()
-	case <-ctx.Done():
-		q.mu.Lock()
-		q.idle.Broadcast()
-		q.mu.Unlock()
-		<-done
-		return ctx.Err()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.ctx.Done():
+			return ctx.Err()
+		}
 	}
+}
+
+// changedLocked wakes the callers of waitFor to check their condition again.
+func (q *Queue) changedLocked() {
+	close(q.changed)
+	q.changed = make(chan struct{})
 }
 
 // drainedLocked reports whether every item left waits for a retry.
@@ -248,7 +332,7 @@ func (q *Queue) drainedLocked() bool {
 		return false
 	}
 	for _, it := range q.items {
-		if it.running || !it.retrying {
+		if it.state != stateRetry {
 			return false
 		}
 	}
@@ -308,7 +392,8 @@ func targetsOf(e *store.Event) []target {
 func (q *Queue) Accept(events []*store.Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.countLocked(len(events), time.Now())
+	now := q.clock.Now()
+	q.countLocked(len(events), now)
 	for _, e := range events {
 		ts := targetsOf(e)
 		if len(ts) == 0 {
@@ -316,7 +401,7 @@ func (q *Queue) Accept(events []*store.Event) {
 		}
 		q.remaining[e.ID] += len(ts)
 		for _, t := range ts {
-			q.enqueueLocked(t, e.ID, e.ReceivedAt)
+			q.enqueueLocked(t, e.ID, e.ReceivedAt, now)
 		}
 	}
 	q.signal()
@@ -327,33 +412,35 @@ func (q *Queue) Accept(events []*store.Event) {
 func (q *Queue) Enqueue(id, key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.enqueueLocked(target{id: id, key: key}, 0, time.Now())
+	now := q.clock.Now()
+	q.enqueueLocked(target{id: id, key: key}, 0, now, now)
 	q.signal()
 }
 
-func (q *Queue) enqueueLocked(t target, event int64, accepted time.Time) {
+// enqueueLocked adds an event (or none: 0) of target t to its issue's item
+// and, when the item was idle, gives it its turn: held during a storm, else
+// ready.
+func (q *Queue) enqueueLocked(t target, event int64, accepted, now time.Time) {
 	var events []int64
 	if event != 0 {
 		events = []int64{event}
 	}
-	it, waiting := q.addLocked(t, events, accepted)
-	if waiting {
+	it := q.addLocked(t, events, accepted)
+	if it.state != stateIdle {
 		return
 	}
-	if event != 0 && q.stormingLocked(time.Now()) {
-		it.isHeld = true
-		q.held = append(q.held, it)
+	if event != 0 && q.stormingLocked(now) {
+		q.holdLocked(it)
 		return
 	}
-	it.queued = true
-	q.ready = append(q.ready, it)
+	q.readyLocked(it)
 }
 
 // addLocked adds events of target t to its issue's item, creating the item
 // when there is none: to the next run when one is running, else to the
-// coming one. waiting reports that the item is running or already has its
-// turn (ready, held or delayed); otherwise the caller schedules it.
-func (q *Queue) addLocked(t target, events []int64, accepted time.Time) (it *item, waiting bool) {
+// coming one. An item that comes back idle is new and the caller gives it
+// its turn; in any other state it already has one.
+func (q *Queue) addLocked(t target, events []int64, accepted time.Time) *item {
 	ident := "id:" + t.id
 	if t.id == "" {
 		// Key-only work is keyed by key. An item for the same issue keyed by
@@ -361,7 +448,7 @@ func (q *Queue) addLocked(t target, events []int64, accepted time.Time) (it *ite
 		// the older snapshot from overwriting the newer one.
 		ident = "key:" + t.key
 	}
-	it = q.items[ident]
+	it := q.items[ident]
 	if it == nil {
 		it = &item{ident: ident, id: t.id, key: t.key}
 		q.items[ident] = it
@@ -369,21 +456,66 @@ func (q *Queue) addLocked(t target, events []int64, accepted time.Time) (it *ite
 	if it.key == "" {
 		it.key = t.key
 	}
-	if it.running {
+	if it.state == stateRunning {
 		it.again = true
 		it.next = append(it.next, events...)
 		it.nextDel = it.nextDel || t.delete
 		if it.nextAcc.IsZero() || accepted.Before(it.nextAcc) {
 			it.nextAcc = accepted
 		}
-		return it, true
+		return it
 	}
 	it.events = append(it.events, events...)
 	it.delete = it.delete || t.delete
 	if it.accepted.IsZero() || accepted.Before(it.accepted) {
 		it.accepted = accepted
 	}
-	return it, it.queued || it.isHeld || !it.due.IsZero()
+	return it
+}
+
+// readyLocked puts it in line for the next free worker.
+func (q *Queue) readyLocked(it *item) {
+	it.state, it.due = stateReady, time.Time{}
+	q.ready = append(q.ready, it)
+}
+
+// holdLocked holds it until the storm has passed.
+func (q *Queue) holdLocked(it *item) {
+	it.state, it.due = stateHeld, time.Time{}
+	q.held = append(q.held, it)
+}
+
+// delayLocked puts it, a followUp or a retry, aside until due.
+func (q *Queue) delayLocked(it *item, state itemState, due time.Time) {
+	it.state, it.due = state, due
+	q.delayed = append(q.delayed, it)
+	q.signal() // a worker asleep until a later moment sets its timer again
+}
+
+// retryLocked runs it again after wait, with whatever came in while it
+// ran. Drain does not wait for a retry.
+func (q *Queue) retryLocked(it *item, wait time.Duration) {
+	q.mergeNextLocked(it)
+	q.delayLocked(it, stateRetry, q.clock.Now().Add(wait))
+	q.changedLocked()
+}
+
+// followUpLocked runs it again, after FollowUp (at once when draining), for
+// the events that came in while it ran.
+func (q *Queue) followUpLocked(it *item) {
+	q.mergeNextLocked(it)
+	due := q.clock.Now()
+	if !q.draining {
+		due = due.Add(q.opts.FollowUp)
+	}
+	q.delayLocked(it, stateFollowUp, due)
+}
+
+// removeLocked drops it from the queue: nothing is left for it to do, or
+// the queue is closing and its events are replayed at the next start.
+func (q *Queue) removeLocked(it *item) {
+	delete(q.items, it.ident)
+	q.changedLocked()
 }
 
 // countLocked adds n arrived events to the count of the last second.
@@ -416,9 +548,10 @@ func (q *Queue) stormingLocked(now time.Time) bool {
 func (q *Queue) Storming() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stormingLocked(time.Now())
+	return q.stormingLocked(q.clock.Now())
 }
 
+// signal wakes one waiting worker, or the next one to wait.
 func (q *Queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
@@ -426,116 +559,110 @@ func (q *Queue) signal() {
 	}
 }
 
-// take returns the next runnable item, waiting for one; nil when stopping.
+// take returns the next runnable item, now running, waiting for one; nil
+// when stopping.
 func (q *Queue) take() *item {
 	for {
 		q.mu.Lock()
-		now := time.Now()
-		storming := q.stormingLocked(now)
-		// Move due retries and follow-ups to the ready list (follow-ups to
-		// the held ones during a storm); a retry is not held: its events
-		// have waited long enough.
-		kept := q.delayed[:0]
-		var nextDue time.Time
-		for _, it := range q.delayed {
-			if !it.due.After(now) || (q.draining && !it.retrying) {
-				it.due = time.Time{}
-				if storming && !it.retrying {
-					it.isHeld = true
-					q.held = append(q.held, it)
-				} else {
-					it.retrying = false
-					it.queued = true
-					q.ready = append(q.ready, it)
-				}
-				continue
-			}
-			if nextDue.IsZero() || it.due.Before(nextDue) {
-				nextDue = it.due
-			}
-			kept = append(kept, it)
-		}
-		q.delayed = kept
-		// Release held items once the storm has passed, or each when its
-		// oldest event has waited StormMaxDelay.
-		keptHeld := q.held[:0]
-		for _, it := range q.held {
-			release := it.accepted.Add(q.opts.StormMaxDelay)
-			if !storming || !release.After(now) {
-				it.isHeld = false
-				it.queued = true
-				q.ready = append(q.ready, it)
-				continue
-			}
-			if nextDue.IsZero() || release.Before(nextDue) {
-				nextDue = release
-			}
-			keptHeld = append(keptHeld, it)
-		}
-		q.held = keptHeld
-		if len(q.held) > 0 {
-			if end := q.stormAt.Add(q.opts.StormQuiet); nextDue.IsZero() || end.Before(nextDue) {
-				nextDue = end
-			}
-		}
-		if len(q.ready) > 0 {
-			it := q.ready[0]
-			q.ready = q.ready[1:]
-			it.queued = false
-			it.running = true
-			q.busy++
-			if len(q.ready) > 0 {
-				q.signal()
-			}
-			q.mu.Unlock()
+		now := q.clock.Now()
+		it, next := q.nextLocked(now)
+		q.mu.Unlock()
+		if it != nil {
 			return it
 		}
-		q.mu.Unlock()
-		wait := time.Hour
-		if !nextDue.IsZero() {
-			wait = time.Until(nextDue)
+		if next.IsZero() {
+			next = now.Add(time.Hour)
 		}
-		timer := time.NewTimer(wait)
+		timer := q.clock.TimerAt(next)
 		select {
 		case <-q.ctx.Done():
 			timer.Stop()
 			return nil
 		case <-q.wake:
-		case <-timer.C:
+		case <-timer.C():
 		}
 		timer.Stop()
 	}
 }
 
-func (q *Queue) worker() {
-	defer q.wg.Done()
-	for {
-		it := q.take()
-		if it == nil {
-			return
+// nextLocked releases what has come due at now and takes the first ready
+// item, which is then running. Without one it returns when the next item
+// falls due (zero: none does).
+func (q *Queue) nextLocked(now time.Time) (*item, time.Time) {
+	next := q.releaseLocked(now)
+	if len(q.ready) == 0 {
+		return nil, next
+	}
+	it := q.ready[0]
+	q.ready = q.ready[1:]
+	it.state = stateRunning
+	if len(q.ready) > 0 {
+		q.signal()
+	}
+	return it, next
+}
+
+// releaseLocked moves the delayed and held items whose time has come to the
+// ready list (follow-ups due during a storm to the held ones) and returns
+// when the next of the others is due (zero: none).
+func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
+	storming := q.stormingLocked(now)
+	kept := q.delayed[:0]
+	for _, it := range q.delayed {
+		switch {
+		case it.state == stateRetry && !it.due.After(now):
+			q.readyLocked(it)
+		case it.state == stateFollowUp && (!it.due.After(now) || q.draining):
+			if storming {
+				q.holdLocked(it)
+			} else {
+				q.readyLocked(it)
+			}
+		default:
+			next = earliest(next, it.due)
+			kept = append(kept, it)
 		}
+	}
+	q.delayed = kept
+	// Release held items once the storm has passed, or each when its
+	// oldest event has waited StormMaxDelay.
+	keptHeld := q.held[:0]
+	for _, it := range q.held {
+		release := it.accepted.Add(q.opts.StormMaxDelay)
+		if !storming || !release.After(now) {
+			q.readyLocked(it)
+			continue
+		}
+		next = earliest(next, release)
+		keptHeld = append(keptHeld, it)
+	}
+	q.held = keptHeld
+	if len(q.held) > 0 {
+		next = earliest(next, q.stormAt.Add(q.opts.StormQuiet))
+	}
+	return next
+}
+
+// earliest returns the earlier of a and b, where zero stands for none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (q *Queue) worker() {
+	for it := q.take(); it != nil; it = q.take() {
 		q.run(it)
 	}
 }
 
 func (q *Queue) run(it *item) {
-	// While the item runs, enqueueLocked may still fill in its key and add
-	// follow-up events: read what this run needs under the lock.
-	q.mu.Lock()
-	id, key, del, accepted := it.id, it.key, it.delete, it.accepted
-	taken := append([]int64(nil), it.events...)
-	q.mu.Unlock()
-	keyOrID := id
-	if keyOrID == "" {
-		keyOrID = key
-		if found, err := q.s.IssueIDByKey(q.ctx, key); err == nil && found != "" {
-			id = found
-		}
-	}
-	req := Request{KeyOrID: keyOrID, ID: id, Key: key, Delete: del, Events: q.completing(taken)}
+	tn := q.begin(it)
+	req := Request{KeyOrID: tn.keyOrID, ID: tn.id, Key: tn.key, Delete: tn.delete, Events: q.completing(tn.events)}
 	rows, outcome, err := q.p.Prepare(q.ctx, req)
 	if err != nil || rows == nil {
-		q.finish(it, id, keyOrID, accepted, taken, outcome, err)
+		q.finish(it, tn, outcome, err)
 		return
 	}
 	// The write goes on without the worker, which fetches the next issue
@@ -545,93 +672,53 @@ func (q *Queue) run(it *item) {
 	// not fetched again before the write is done; writeSlots bounds the
 	// writes waiting.
 	q.writeSlots <- struct{}{}
-	q.wg.Add(1)
-	go func() {
-		defer q.wg.Done()
+	q.wg.Go(func() {
 		outcome, err := q.p.Write(q.ctx, rows, req.Events)
 		<-q.writeSlots
-		q.finish(it, id, keyOrID, accepted, taken, outcome, err)
-	}()
+		q.finish(it, tn, outcome, err)
+	})
 }
 
-// finish records the outcome of a run of it: done, retried, or failed.
-func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken []int64, outcome Outcome, err error) {
+// begin reads what a run of it works on. While the item runs,
+// enqueueLocked may still fill in its key and add follow-up events: the run
+// reads them under the lock, once.
+func (q *Queue) begin(it *item) turn {
+	q.mu.Lock()
+	tn := turn{id: it.id, key: it.key, keyOrID: it.id, delete: it.delete, accepted: it.accepted,
+		events: append([]int64(nil), it.events...)}
+	q.mu.Unlock()
+	if tn.keyOrID == "" {
+		tn.keyOrID = tn.key
+		if found, err := q.s.IssueIDByKey(q.ctx, tn.key); err == nil && found != "" {
+			tn.id = found
+		}
+	}
+	return tn
+}
+
+// finish records the outcome of a run of it and moves it on: to a retry, to
+// a follow-up, or out of the queue.
+func (q *Queue) finish(it *item, tn turn, outcome Outcome, err error) {
 	if q.opts.Observe != nil {
 		since := time.Duration(0)
-		if !accepted.IsZero() {
-			since = time.Since(accepted)
+		if !tn.accepted.IsZero() {
+			since = q.clock.Now().Sub(tn.accepted)
 		}
 		q.opts.Observe(outcome, err, since)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.busy--
-	it.running = false
+	it.state = stateIdle
 	if it.id == "" {
-		it.id = id
+		it.id = tn.id
 	}
 	if err != nil {
-		q.restore(taken)
-		if q.ctx.Err() != nil {
-			// Stopping: the events stay pending in the store for the next start.
-			delete(q.items, it.ident)
-			q.idle.Broadcast()
-			return
-		}
-		if errors.Is(err, client.ErrWaitAborted) {
-			// Draining while Jira throttles this issue: leave it to be
-			// retried (at the next start if the queue is closed first);
-			// the try does not count against the issue.
-			it.retrying = true
-			it.due = time.Now().Add(q.backoff(max(it.attempts, 1)))
-			q.delayed = append(q.delayed, it)
-			q.mergeNext(it)
-			q.idle.Broadcast()
-			return
-		}
-		if storageFailure(err) {
-			// A full or failing disk is not the issue's fault and says
-			// nothing about Jira: giving up after MaxAttempts would mark
-			// events failed (or, when that cannot be written either, leave
-			// them pending but forgotten until a restart) because of an
-			// outage that ends when space returns. Retry for as long as it
-			// lasts, backing off to storageRetryMax.
-			it.storageFailures++
-			if q.storageErr == nil {
-				q.storageSince = time.Now()
-			}
-			q.storageErr = err
-			if it.storageFailures <= 3 || it.storageFailures%20 == 0 {
-				q.log.WithError(err).WithField("issue", keyOrID).WithField("failures", it.storageFailures).
-					Error("issue not stored: the disk is failing; will retry until it recovers")
-			}
-			it.retrying = true
-			it.due = time.Now().Add(min(q.backoff(it.storageFailures), storageRetryMax))
-			q.delayed = append(q.delayed, it)
-			q.mergeNext(it)
-			q.idle.Broadcast()
-			q.signal()
-			return
-		}
-		it.storageFailures = 0
-		q.storageErr = nil
-		it.attempts++
-		log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
-		if !retryable(err) || keyConflict(err) || it.attempts >= q.opts.MaxAttempts {
-			log.Error("issue processing failed; events marked failed")
-			q.fail(it, err)
-		} else {
-			log.Warn("issue processing failed; will retry")
-			it.retrying = true
-			it.due = time.Now().Add(q.backoff(it.attempts))
-			q.delayed = append(q.delayed, it)
-			q.mergeNext(it)
-			q.idle.Broadcast()
-			q.signal()
+		q.restoreLocked(tn.events)
+		if q.failedLocked(it, tn.keyOrID, err) {
 			return
 		}
 	} else {
-		q.log.WithField("issue", keyOrID).WithField("outcome", string(outcome)).Debug("issue processed")
+		q.log.WithField("issue", tn.keyOrID).WithField("outcome", string(outcome)).Debug("issue processed")
 		it.attempts, it.storageFailures = 0, 0
 		q.storageErr = nil
 		it.events = nil
@@ -639,19 +726,59 @@ func (q *Queue) finish(it *item, id, keyOrID string, accepted time.Time, taken [
 		it.accepted = time.Time{}
 	}
 	if it.again {
-		q.mergeNext(it)
-		it.due = time.Now().Add(q.opts.FollowUp)
-		if q.draining {
-			it.due = time.Now()
-		}
-		q.delayed = append(q.delayed, it)
-		q.signal()
+		q.followUpLocked(it)
 		return
 	}
-	if len(it.events) == 0 {
-		delete(q.items, it.ident)
-		q.idle.Broadcast()
+	q.removeLocked(it)
+}
+
+// failedLocked deals with a failed run of it. It reports whether that
+// settled the item (a retry, or removed because the queue is closing);
+// otherwise the events were failed for good, and the item goes on as after
+// a run that succeeded.
+func (q *Queue) failedLocked(it *item, keyOrID string, err error) (settled bool) {
+	switch {
+	case q.ctx.Err() != nil:
+		// Stopping: the events stay pending in the store for the next start.
+		q.removeLocked(it)
+		return true
+	case errors.Is(err, client.ErrWaitAborted):
+		// Draining while Jira throttles this issue: leave it to be retried
+		// (at the next start if the queue is closed first); the try does
+		// not count against the issue.
+		q.retryLocked(it, q.backoff(max(it.attempts, 1)))
+		return true
+	case storageFailure(err):
+		// A full or failing disk is not the issue's fault and says nothing
+		// about Jira: giving up after MaxAttempts would mark events failed
+		// (or, when that cannot be written either, leave them pending but
+		// forgotten until a restart) because of an outage that ends when
+		// space returns. Retry for as long as it lasts, backing off to
+		// storageRetryMax.
+		it.storageFailures++
+		if q.storageErr == nil {
+			q.storageSince = q.clock.Now()
+		}
+		q.storageErr = err
+		if it.storageFailures <= 3 || it.storageFailures%20 == 0 {
+			q.log.WithError(err).WithField("issue", keyOrID).WithField("failures", it.storageFailures).
+				Error("issue not stored: the disk is failing; will retry until it recovers")
+		}
+		q.retryLocked(it, min(q.backoff(it.storageFailures), storageRetryMax))
+		return true
 	}
+	it.storageFailures = 0
+	q.storageErr = nil
+	it.attempts++
+	log := q.log.WithError(err).WithField("issue", keyOrID).WithField("attempt", it.attempts)
+	if retryable(err) && !keyConflict(err) && it.attempts < q.opts.MaxAttempts {
+		log.Warn("issue processing failed; will retry")
+		q.retryLocked(it, q.backoff(it.attempts))
+		return true
+	}
+	log.Error("issue processing failed; events marked failed")
+	q.failLocked(it, err)
+	return false
 }
 
 // storageFailure reports a failure of the local disk, not of Jira: an
@@ -694,15 +821,16 @@ func (q *Queue) completing(events []int64) []int64 {
 	return done
 }
 
-// restore undoes completing for a run that failed: every event of the item
-// counts this target as outstanding again.
-func (q *Queue) restore(taken []int64) {
+// restoreLocked undoes completing for a run that failed: every event of the
+// item counts this target as outstanding again.
+func (q *Queue) restoreLocked(taken []int64) {
 	for _, e := range taken {
 		q.remaining[e]++
 	}
 }
 
-func (q *Queue) mergeNext(it *item) {
+// mergeNextLocked makes what came in while it ran part of its coming run.
+func (q *Queue) mergeNextLocked(it *item) {
 	it.events = append(it.events, it.next...)
 	it.delete = it.delete || it.nextDel
 	if it.accepted.IsZero() || (!it.nextAcc.IsZero() && it.nextAcc.Before(it.accepted)) {
@@ -711,8 +839,10 @@ func (q *Queue) mergeNext(it *item) {
 	it.next, it.nextDel, it.nextAcc, it.again = nil, false, time.Time{}, false
 }
 
-// fail marks the item's events failed for good.
-func (q *Queue) fail(it *item, cause error) {
+// failLocked marks the item's events failed for good. The write goes on in
+// a goroutine of the queue: Wait and Drain wait for it through recording,
+// Close through wg.
+func (q *Queue) failLocked(it *item, cause error) {
 	events := append([]int64(nil), it.events...)
 	for _, e := range events {
 		delete(q.remaining, e)
@@ -723,13 +853,15 @@ func (q *Queue) fail(it *item, cause error) {
 	accepted := it.accepted
 	it.events, it.attempts, it.delete, it.accepted = nil, 0, false, time.Time{}
 	q.recording++
-	go func() {
+	q.wg.Go(func() {
 		defer func() {
 			q.mu.Lock()
 			q.recording--
-			q.idle.Broadcast()
+			q.changedLocked()
 			q.mu.Unlock()
 		}()
+		// Not q.ctx: a failure decided before Close is still recorded,
+		// rather than fetched again after the next start.
 		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
 		})
@@ -742,7 +874,7 @@ func (q *Queue) fail(it *item, cause error) {
 		// stores the issue or records the failure.
 		q.log.WithError(err).WithField("events", len(events)).Error("could not record failed events; retrying them")
 		q.requeue(t, events, accepted, q.opts.RetryMax)
-	}()
+	})
 }
 
 // requeue puts events whose outcome could not be recorded back in the
@@ -750,20 +882,17 @@ func (q *Queue) fail(it *item, cause error) {
 func (q *Queue) requeue(t target, events []int64, accepted time.Time, wait time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.ctx != nil && q.ctx.Err() != nil {
+	if q.ctx.Err() != nil {
 		return // stopping: the events are replayed at the next start
 	}
 	for _, e := range events {
 		q.remaining[e] = 1
 	}
-	it, waiting := q.addLocked(t, events, accepted)
-	if waiting {
+	it := q.addLocked(t, events, accepted)
+	if it.state != stateIdle {
 		return
 	}
-	it.retrying = true
-	it.due = time.Now().Add(wait)
-	q.delayed = append(q.delayed, it)
-	q.signal()
+	q.retryLocked(it, wait)
 }
 
 func (q *Queue) backoff(attempt int) time.Duration {

@@ -51,7 +51,8 @@ func (h *harness) fetches(keys int) int {
 // faster than StormRate cost about one fetch per issue, not one per event,
 // and every event is done once the storm has passed.
 func TestStormHoldsFetchesUntilItPasses(t *testing.T) {
-	h := newHarness(t, QueueOptions{Workers: 4, StormRate: 5, StormQuiet: 300 * time.Millisecond})
+	clk := newFakeClock()
+	h := newHarness(t, QueueOptions{Workers: 4, StormRate: 5, StormQuiet: 300 * time.Millisecond, Clock: clk})
 	events := startStorm(t, h, 10, 100)
 	for _, e := range events {
 		h.queue.Accept([]*store.Event{e})
@@ -59,9 +60,10 @@ func TestStormHoldsFetchesUntilItPasses(t *testing.T) {
 	if !h.queue.Storming() {
 		t.Error("not storming right after 100 events")
 	}
-	h.drain(t)
+	clk.Advance(300 * time.Millisecond)
+	h.settle(t, clk)
 	// The events before the rate reached 5 a second are fetched at once
-	// (at most 4 issues), the rest once the storm has passed.
+	// (4 issues), the rest once the storm has passed.
 	if got := h.fetches(10); got < 10 || got > 14 {
 		t.Errorf("fetches: got %d, want 10 to 14 for 100 events over 10 issues", got)
 	}
@@ -89,11 +91,13 @@ func TestLoneEventIsNotHeld(t *testing.T) {
 }
 
 // TestStormMaxDelayBoundsTheHold: during a storm that does not end, held
-// issues are still fetched once their oldest event has waited StormMaxDelay.
+// issues are still fetched once their oldest event has waited StormMaxDelay,
+// and not before.
 func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 	var mu sync.Mutex
 	var errs []string
-	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: time.Hour, StormMaxDelay: 200 * time.Millisecond,
+	clk := newFakeClock()
+	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: time.Hour, StormMaxDelay: 200 * time.Millisecond, Clock: clk,
 		Observe: func(_ Outcome, err error, _ time.Duration) {
 			if err != nil {
 				mu.Lock()
@@ -104,12 +108,18 @@ func TestStormMaxDelayBoundsTheHold(t *testing.T) {
 	// Start replays the 30 stored events before its workers run; accepting
 	// them again would refetch an issue whose first fetch was still under
 	// way, which a loaded machine made happen.
-	startStorm(t, h, 3, 30)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := h.queue.Wait(ctx); err != nil {
-		t.Fatalf("held issues never ran: %v (depth %d)", err, h.queue.Depth())
+	events := startStorm(t, h, 3, 30)
+	// Each issue is held from its first event, events[0..2].
+	first, last := events[0].ReceivedAt, events[0].ReceivedAt
+	for _, e := range events[:3] {
+		first, last = earliest(first, e.ReceivedAt), latest(last, e.ReceivedAt)
 	}
+	clk.AdvanceTo(first.Add(200*time.Millisecond - time.Millisecond))
+	if st, got := h.states(), h.fetches(3); st["held"] != 3 || got != 0 {
+		t.Errorf("just before StormMaxDelay: got %v and %d fetches, want 3 held and none", st, got)
+	}
+	clk.AdvanceTo(last.Add(200 * time.Millisecond))
+	h.settle(t, clk)
 	if !h.queue.Storming() {
 		t.Error("the storm ended, want it going on (quiet period of an hour)")
 	}
@@ -300,27 +310,34 @@ func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
 // own is fetched at once; it does not start storm mode again because the
 // storm's events still weigh on the count.
 func TestLoneEventAfterAStormIsNotHeld(t *testing.T) {
-	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: 100 * time.Millisecond})
+	clk := newFakeClock()
+	h := newHarness(t, QueueOptions{Workers: 2, StormRate: 5, StormQuiet: 100 * time.Millisecond, Clock: clk})
 	for k := 1; k <= 3; k++ {
 		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 0)
 	}
-	burst := stormEvents(t, h, 60, 3)
-	lone := h.event(t, "jira:issue_updated", "SUP-1", "101")
+	stormEvents(t, h, 60, 3)
+	// Start replays the burst, 60 events at once: a storm.
 	if err := h.queue.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h.queue.Accept(burst)
-	h.drain(t)
+	if !h.queue.Storming() {
+		t.Fatal("not storming after 60 events at once")
+	}
+	clk.Advance(100 * time.Millisecond)
+	h.settle(t, clk)
 	// Past the one-second window and the quiet period.
-	time.Sleep(1200 * time.Millisecond)
+	clk.Advance(1200 * time.Millisecond)
 	if h.queue.Storming() {
 		t.Fatal("still storming well after the storm")
 	}
-	h.queue.Accept([]*store.Event{lone})
+	h.queue.Accept([]*store.Event{h.event(t, "jira:issue_updated", "SUP-1", "101")})
 	if h.queue.Storming() {
 		t.Error("a lone event after a storm started storm mode again")
 	}
-	h.drain(t)
+	if st := h.states(); st["held"] != 0 {
+		t.Errorf("states after a lone event: got %v, want none held", st)
+	}
+	h.settle(t, clk)
 	if st := h.eventStates(t); st[store.EventDone] != 61 {
 		t.Errorf("event states: got %v, want 61 done", st)
 	}
