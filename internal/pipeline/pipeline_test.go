@@ -128,6 +128,9 @@ func (f *fakeJira) serve(w http.ResponseWriter, r *http.Request) {
 		if f.failIssue > 0 {
 			f.failIssue--
 			f.mu.Unlock()
+			if block != nil {
+				<-block
+			}
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"errorMessages":["Internal server error"]}`))
 			return

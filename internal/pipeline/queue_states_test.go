@@ -331,15 +331,42 @@ func TestCloseWaitsForAFailureBeingRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := h.event(t, "jira:issue_updated", "SUP-1", "101")
-	// Hold the writer, so that the failed state waits behind this write.
+	// The processor records the failed fetch through the writer before the
+	// queue hears of it; only the queue's own recording must wait behind a
+	// held writer. So the fetch waits while the test takes the queue's lock,
+	// the fetch then fails and is recorded, and the writer is held before the
+	// worker can report to the queue.
+	fetching := make(chan struct{})
+	h.jira.mu.Lock()
+	h.jira.block = fetching
+	h.jira.mu.Unlock()
+	h.queue.Accept([]*store.Event{e})
+	waitUntil(t, "the fetch to start", func() bool {
+		h.jira.mu.Lock()
+		defer h.jira.mu.Unlock()
+		return h.jira.fetches["SUP-1"] > 0
+	})
+	h.queue.mu.Lock()
+	close(fetching)
+	waitUntil(t, "the failed fetch to be recorded", func() bool {
+		names, err := h.s.FetchFailureNames(context.Background())
+		return err == nil && names["SUP-1"]
+	})
 	busy, release := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
 	go h.w.Do(context.Background(), func(context.Context, *sql.Tx) error {
 		close(busy)
 		<-release
 		return nil
 	})
 	<-busy
-	h.queue.Accept([]*store.Event{e})
+	h.queue.mu.Unlock()
 	waitUntil(t, "the failure to be recorded", func() bool {
 		h.queue.mu.Lock()
 		defer h.queue.mu.Unlock()
@@ -352,7 +379,6 @@ func TestCloseWaitsForAFailureBeingRecorded(t *testing.T) {
 	}()
 	select {
 	case <-closed:
-		close(release)
 		t.Fatal("Close returned while the failure was still being recorded")
 	case <-time.After(200 * time.Millisecond):
 	}
