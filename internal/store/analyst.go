@@ -26,6 +26,28 @@ func OpenMemory(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
+// OpenConfined opens a private in-memory DuckDB, like OpenMemory, whose file
+// access is confined to dirs (and everything under them) and paths, with its
+// configuration locked so that no statement can widen that: what `query`
+// runs analysts' SQL in.
+func OpenConfined(ctx context.Context, dirs, paths []string) (*sql.DB, error) {
+	connector, err := duckdb.NewConnector("?"+dsnSettings, nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := confine(ctx, db, dirs, paths); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // Exec runs statements on db, each checked.
 func Exec(ctx context.Context, db *sql.DB, statements ...string) error {
 	for _, st := range statements {
