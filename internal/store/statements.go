@@ -120,13 +120,20 @@ func Vet(ctx context.Context, conn *sql.Conn, query string, allow Allow) error {
 // checks its kind. An EXPLAIN is checked by what it explains: EXPLAIN
 // ANALYZE runs the statement.
 func vet(conn *sql.Conn, piece string, allow Allow, i, n int) error {
-	kind, err := statementType(conn, piece)
-	if err != nil {
-		return err
-	}
 	where := ""
 	if n > 1 {
 		where = fmt.Sprintf(" (statement %d of %d)", i+1, n)
+	}
+	kind, err := statementType(conn, piece)
+	if err != nil {
+		// DuckDB could not bind it (DELETE from a view, COPY from a file
+		// that is not there): it would not have run. Its first word still
+		// says whether it would have been refused, which is the clearer
+		// answer.
+		if kw := leadingKeyword(piece); kw != "" && refusedKeywords[allow][kw] && !errors.Is(err, ErrRefused) {
+			return fmt.Errorf("%w: %s%s: %s", ErrRefused, kw, where, refusalHint[allow])
+		}
+		return err
 	}
 	if !allowed[allow][kind] {
 		return fmt.Errorf("%w: %s%s: %s", ErrRefused, statementName(kind), where, refusalHint[allow])
@@ -179,6 +186,34 @@ func statementType(conn *sql.Conn, piece string) (duckdb.StmtType, error) {
 		return 0, fmt.Errorf("%w: %v", ErrRefused, firstLine(err.Error()))
 	}
 	return kind, err
+}
+
+// refusedKeywords are the first words of statements each Allow refuses,
+// for the message when DuckDB cannot even prepare one.
+var refusedKeywords = map[Allow]map[string]bool{
+	ReadOnly: setOf("INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "ATTACH", "DETACH", "INSTALL", "FORCE", "LOAD", "SET", "RESET",
+		"USE", "EXPORT", "IMPORT", "CREATE", "DROP", "ALTER", "CALL", "CHECKPOINT", "BEGIN", "COMMIT", "ROLLBACK", "ABORT",
+		"START", "END", "PREPARE", "EXECUTE", "DEALLOCATE", "VACUUM", "ANALYZE", "TRUNCATE", "COMMENT"),
+	Maintenance: setOf("COPY", "ATTACH", "DETACH", "INSTALL", "FORCE", "LOAD", "SET", "RESET", "USE", "EXPORT", "IMPORT",
+		"PREPARE", "EXECUTE"),
+}
+
+func setOf(words ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// leadingKeyword is a statement's first word, upper-cased.
+func leadingKeyword(piece string) string {
+	s := skipComments(piece)
+	end := 0
+	for end < len(s) && (s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z') {
+		end++
+	}
+	return strings.ToUpper(s[:end])
 }
 
 // explained is the statement an EXPLAIN statement explains: the text after
