@@ -109,7 +109,7 @@ func Vet(ctx context.Context, conn *sql.Conn, query string, allow Allow) error {
 		return errors.New("no statement given")
 	}
 	for i, p := range pieces {
-		if err := vet(conn, p, allow, i, len(pieces)); err != nil {
+		if _, err := vet(conn, p, allow, i, len(pieces)); err != nil {
 			return err
 		}
 	}
@@ -119,7 +119,7 @@ func Vet(ctx context.Context, conn *sql.Conn, query string, allow Allow) error {
 // vet prepares one statement (which parses and binds it, never runs it) and
 // checks its kind. An EXPLAIN is checked by what it explains: EXPLAIN
 // ANALYZE runs the statement.
-func vet(conn *sql.Conn, piece string, allow Allow, i, n int) error {
+func vet(conn *sql.Conn, piece string, allow Allow, i, n int) (duckdb.StmtType, error) {
 	where := ""
 	if n > 1 {
 		where = fmt.Sprintf(" (statement %d of %d)", i+1, n)
@@ -131,27 +131,27 @@ func vet(conn *sql.Conn, piece string, allow Allow, i, n int) error {
 		// says whether it would have been refused, which is the clearer
 		// answer.
 		if kw := leadingKeyword(piece); kw != "" && refusedKeywords[allow][kw] && !errors.Is(err, ErrRefused) {
-			return fmt.Errorf("%w: %s%s: %s", ErrRefused, kw, where, refusalHint[allow])
+			return 0, fmt.Errorf("%w: %s%s: %s", ErrRefused, kw, where, refusalHint[allow])
 		}
-		return err
+		return 0, err
 	}
 	if !allowed[allow][kind] {
-		return fmt.Errorf("%w: %s%s: %s", ErrRefused, statementName(kind), where, refusalHint[allow])
+		return 0, fmt.Errorf("%w: %s%s: %s", ErrRefused, statementName(kind), where, refusalHint[allow])
 	}
 	if kind == duckdb.STATEMENT_TYPE_EXPLAIN {
 		inner, ok := explained(piece)
 		if !ok {
-			return fmt.Errorf("%w: EXPLAIN%s whose statement could not be read: %s", ErrRefused, where, refusalHint[allow])
+			return 0, fmt.Errorf("%w: EXPLAIN%s whose statement could not be read: %s", ErrRefused, where, refusalHint[allow])
 		}
 		innerKind, err := statementType(conn, inner)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if innerKind == duckdb.STATEMENT_TYPE_EXPLAIN || !allowed[allow][innerKind] {
-			return fmt.Errorf("%w: EXPLAIN of %s%s: %s", ErrRefused, statementName(innerKind), where, refusalHint[allow])
+			return 0, fmt.Errorf("%w: EXPLAIN of %s%s: %s", ErrRefused, statementName(innerKind), where, refusalHint[allow])
 		}
 	}
-	return nil
+	return kind, nil
 }
 
 func statementType(conn *sql.Conn, piece string) (duckdb.StmtType, error) {
@@ -357,13 +357,14 @@ func identChar(c byte) bool {
 // RunChecked runs an ad-hoc SQL string on conn one statement at a time,
 // checking each statement's kind right before it runs, and returns the
 // answer of the last one, within lim. Values come back as RunSQL's do.
-func RunChecked(ctx context.Context, conn *sql.Conn, query string, lim Limits) (*Result, error) {
+func RunChecked(ctx context.Context, conn *sql.Conn, query string, lim Limits) (res *Result, err error) {
 	pieces := SplitStatements(query)
 	if len(pieces) == 0 {
 		return nil, errors.New("no statement given")
 	}
 	for i, p := range pieces {
-		if err := vet(conn, p, lim.Allow, i, len(pieces)); err != nil {
+		kind, err := vet(conn, p, lim.Allow, i, len(pieces))
+		if err != nil {
 			return nil, err
 		}
 		if i < len(pieces)-1 {
@@ -372,14 +373,98 @@ func RunChecked(ctx context.Context, conn *sql.Conn, query string, lim Limits) (
 			}
 			continue
 		}
+		if kind == duckdb.STATEMENT_TYPE_SELECT && lim.MaxBytes > 0 {
+			// The driver holds DuckDB's whole answer in memory before the
+			// first row is read: a query whose answer is over the cap must
+			// stop inside DuckDB. A statement that cannot be a subquery
+			// (PRAGMA) runs as it is, capped on this side only.
+			// The subquery renames duplicate column names (a, a_1): the
+			// answer keeps the statement's own.
+			names, err := columnNames(conn, p)
+			if capped := capAnswer(p, lim); err == nil && statementTypeOK(conn, capped) {
+				p = capped
+				defer func() {
+					if res != nil && len(res.Columns) == len(names) {
+						res.Columns = names
+					}
+				}()
+			}
+		}
 		rows, err := conn.QueryContext(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, tooLarge(err, lim)
 		}
 		defer rows.Close()
-		return collect(rows, lim)
+		res, err = collect(rows, lim)
+		return res, tooLarge(err, lim)
 	}
 	return nil, nil
+}
+
+// overCap is the message of the error DuckDB raises inside a capped answer.
+const overCap = "jiraduck: answer over its byte cap"
+
+// capAnswer wraps a SELECT so that DuckDB itself fails it as soon as the
+// rows it has produced pass lim.MaxBytes as JSON, and stops at lim.MaxRows.
+// The running sum is a streaming window (no ORDER BY, no PARTITION BY): it
+// keeps the statement's order and holds no rows back. Its filter cannot be
+// optimised away, as an unused column would be.
+func capAnswer(piece string, lim Limits) string {
+	limit := ""
+	if lim.MaxRows > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", lim.MaxRows)
+	}
+	return fmt.Sprintf(`SELECT * EXCLUDE (__jiraduck_bytes) FROM (
+SELECT *, sum(strlen(__jiraduck_row::VARCHAR)) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __jiraduck_bytes FROM (
+%s
+) AS __jiraduck_row
+) WHERE CASE WHEN __jiraduck_bytes > %d THEN error('%s') ELSE true END%s`, piece, lim.MaxBytes, overCap, limit)
+}
+
+// columnNames are the names of a prepared statement's columns.
+func columnNames(conn *sql.Conn, piece string) ([]string, error) {
+	var names []string
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdb.Conn)
+		if !ok {
+			return fmt.Errorf("not a DuckDB connection: %T", dc)
+		}
+		st, err := c.Prepare(piece)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return fmt.Errorf("not a DuckDB statement: %T", st)
+		}
+		n, err := ds.ColumnCount()
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			name, err := ds.ColumnName(i)
+			if err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		return nil
+	})
+	return names, err
+}
+
+func statementTypeOK(conn *sql.Conn, piece string) bool {
+	kind, err := statementType(conn, piece)
+	return err == nil && kind == duckdb.STATEMENT_TYPE_SELECT
+}
+
+// tooLarge turns DuckDB's over-the-cap error into ErrTooLarge.
+func tooLarge(err error, lim Limits) error {
+	if err != nil && strings.Contains(err.Error(), overCap) {
+		return fmt.Errorf("%w: more than %d bytes; select fewer rows or columns, or shorter values", ErrTooLarge, lim.MaxBytes)
+	}
+	return err
 }
 
 // collect reads rows into a Result, one row at a time, counting the bytes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -329,5 +330,14 @@ func TestRunIsolatedByteCap(t *testing.T) {
 	res, err := s.RunIsolated(ctx, "SELECT repeat('x', 100000) FROM range(5)", Limits{Allow: Maintenance, MaxBytes: 1 << 20})
 	if err != nil || len(res.Rows) != 5 {
 		t.Fatalf("under the cap: got %v rows, %v; want 5 rows", res, err)
+	}
+	// The cap inside DuckDB keeps the statement's order, columns and rows
+	// limit.
+	res, err = s.RunIsolated(ctx, "SELECT i, i * 2 AS a, 1 AS a FROM range(5) t(i) ORDER BY i DESC", Limits{Allow: Maintenance, MaxBytes: 1 << 20, MaxRows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Columns, res.Rows); got != "[i a a] [[4 8 1] [3 6 1] [2 4 1]]" {
+		t.Errorf("got %s, want [i a a] [[4 8 1] [3 6 1] [2 4 1]]", got)
 	}
 }
