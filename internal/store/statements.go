@@ -102,7 +102,8 @@ var refusalHint = map[Allow]string{
 
 // Vet checks every statement of query against allow without running any:
 // what a statement does is decided by DuckDB's own parser (the driver's
-// statement type), never by matching text.
+// statement type); a statement's first word only words the refusal when
+// DuckDB cannot prepare it at all.
 func Vet(ctx context.Context, conn *sql.Conn, query string, allow Allow) error {
 	pieces := SplitStatements(query)
 	if len(pieces) == 0 {
@@ -361,6 +362,14 @@ func RunChecked(ctx context.Context, conn *sql.Conn, query string, lim Limits) (
 	pieces := SplitStatements(query)
 	if len(pieces) == 0 {
 		return nil, errors.New("no statement given")
+	}
+	if lim.Allow == ReadOnly {
+		// Reads create nothing a later statement could need, so all are
+		// checked before the first runs: a refusal leaves nothing half
+		// done.
+		if err := Vet(ctx, conn, query, lim.Allow); err != nil {
+			return nil, err
+		}
 	}
 	for i, p := range pieces {
 		kind, err := vet(conn, p, lim.Allow, i, len(pieces))
