@@ -67,6 +67,18 @@ func TestAdminSQLSandboxed(t *testing.T) {
 		t.Errorf("COPY wrote %s", copied)
 	}
 
+	t.Run("sql through the admin api", func(t *testing.T) {
+		environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+siteAdmin, "JIRADUCK_LISTEN="+addr)
+		_, errOut, code := runProcess(t, environ, "sql", "ATTACH ':memory:' AS m")
+		if code != 2 || !strings.Contains(errOut, "ATTACH") || !strings.Contains(errOut, "refused") {
+			t.Errorf("sql ATTACH from another process: got code %d err %q, want 2 naming ATTACH", code, errOut)
+		}
+		_, errOut, code = runProcess(t, environ, "sql", "SELECT * FROM read_text('/etc/passwd')")
+		if code != 2 || !strings.Contains(errOut, "Permission Error") || strings.Contains(errOut, "root:") {
+			t.Errorf("sql read_text from another process: got code %d err %q, want 2 and a permission error", code, errOut)
+		}
+	})
+
 	t.Run("byte cap", func(t *testing.T) {
 		code, body := adminPost(t, addr, "/admin/sql", siteAdmin, sqlBody(t, "SELECT repeat('x', 100000) FROM range(300)"))
 		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "JIRADUCK_ADMIN_SQL_MAX_BYTES=1048576") {
