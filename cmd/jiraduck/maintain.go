@@ -117,8 +117,9 @@ func runImport(ctx context.Context, e *env, args []string) error {
 }
 
 func runSnapshot(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "snapshot", "[--out PATH]")
+	fs := newFlags(e, "snapshot", "[--out PATH [--force]]")
 	out := fs.String("out", "", "where to write the snapshot (default $JIRADUCK_DATA_DIR/snapshot/jira.duckdb)")
+	force := fs.Bool("force", false, "replace the --out file when it exists (the default snapshot is always replaced)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -129,15 +130,25 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path := *out
-	if path == "" {
-		path = export.SnapshotPath(cfg.DataDir)
+	path, replace := export.SnapshotPath(cfg.DataDir), true
+	if *out != "" {
+		// The default snapshot is jiraduck's own file, replaced on every
+		// run; any other path is the user's, replaced only on request.
+		def, _ := filepath.Abs(path)
+		abs, _ := filepath.Abs(*out)
+		target, err := checkOutput(cfg, "snapshot", *out, *force || abs == def)
+		if err != nil {
+			return err
+		}
+		path, replace = target.Path, target.Replace
 	}
 	if path, err = filepath.Abs(path); err != nil {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log, "snapshot")
+	// DuckDB writes the snapshot, next to its target: that folder joins
+	// the data directory in what the store may write.
+	s, err := openStore(ctx, cfg, log, "snapshot", filepath.Dir(path))
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", storePath(cfg), export.SnapshotPath(cfg.DataDir))
 	}
@@ -149,7 +160,7 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := export.Snapshot(ctx, s, path)
+	res, err := export.SnapshotTo(ctx, s, path, export.SnapshotOptions{Replace: replace})
 	status := store.RunOK
 	counts := map[string]int{}
 	if err != nil {
@@ -160,6 +171,9 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	_ = s.FinishRun(context.Background(), id, status, counts, err)
+	if errors.Is(err, export.ErrExists) {
+		return usagef("snapshot: --out %s exists; pass --force to replace it", path)
+	}
 	if err != nil {
 		return err
 	}

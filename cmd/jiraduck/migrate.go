@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -24,6 +25,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger(cfg, e.stderr)
 	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log, "migrate"))
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("migrate: %s is held by a running jiraduck serve; stop it first (serve applies pending migrations itself when it starts)", storePath(cfg))
+	}
 	if err != nil {
 		return err
 	}
@@ -51,9 +55,12 @@ func storeOptions(cfg *config.Config, log logrus.FieldLogger, command string) st
 }
 
 // openStore opens the canonical store for the command and brings its schema
-// up to date, as every writer does before its first statement.
-func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) (*store.Store, error) {
-	s, err := store.Open(ctx, storePath(cfg), storeOptions(cfg, log, command))
+// up to date, as every writer does before its first statement. DuckDB may
+// write files in the data directory and in allowedDirs.
+func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, allowedDirs ...string) (*store.Store, error) {
+	opts := storeOptions(cfg, log, command)
+	opts.AllowedDirs = allowedDirs
+	s, err := store.Open(ctx, storePath(cfg), opts)
 	if err != nil {
 		return nil, err
 	}

@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+	"io"
 
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 func runQuery(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "query", "[--format table|csv|json|parquet] [--out FILE] SQL")
+	fs := newFlags(e, "query", "[--format table|csv|json|parquet] [--out FILE [--force]] SQL")
 	format := fs.String("format", "table", "output format: table, csv, json or parquet (parquet needs --out)")
 	out := fs.String("out", "", "write to this file instead of stdout")
+	force := fs.Bool("force", false, "replace the --out file when it exists")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -32,13 +32,28 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var target *outputTarget
+	if *out != "" {
+		if target, err = checkOutput(cfg, "query", *out, *force); err != nil {
+			return err
+		}
+	}
 	root := export.Root(cfg.DataDir)
 	if err := export.CheckRoot(root); err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	db, err := store.OpenMemory(ctx)
+	// DuckDB reads the Parquet tree and nothing else, and writes only the
+	// Parquet output's staging file; the lock keeps any statement from
+	// widening that.
+	var staging string
+	var paths []string
+	if *format == "parquet" {
+		staging = target.staging()
+		paths = []string{staging}
+	}
+	db, err := store.OpenConfined(ctx, []string{root}, paths)
 	if err != nil {
-		return err
+		return fmt.Errorf("query: %w", err)
 	}
 	defer db.Close()
 	views, err := export.Views(root)
@@ -50,30 +65,37 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("query: create view %s: %w", v.Name, err)
 		}
 	}
-	if *format == "parquet" {
-		target, err := filepath.Abs(*out)
-		if err != nil {
-			return err
-		}
-		stmt := fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet, COMPRESSION zstd)", strings.TrimRight(strings.TrimSpace(query), ";"), strings.ReplaceAll(target, "'", "''"))
-		if err := store.Exec(ctx, db, stmt); err != nil {
-			return fmt.Errorf("query: %w", err)
-		}
-		fmt.Fprintf(e.stdout, "wrote %s\n", target)
-		return nil
-	}
-	res, err := store.RunSQL(ctx, db, query, 0)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	w := e.stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
+	defer conn.Close()
+	if *format == "parquet" {
+		err := store.CopyParquet(ctx, conn, query, staging)
+		if errors.Is(err, store.ErrRefused) {
+			return usagef("query: %v", err)
 		}
-		defer f.Close()
-		w = f
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		if err := target.publishStaged(staging); err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "wrote %s\n", target.Path)
+		return nil
 	}
-	return writeResult(w, res, *format)
+	res, err := store.RunChecked(ctx, conn, query, store.Limits{Allow: store.ReadOnly})
+	if errors.Is(err, store.ErrRefused) {
+		return usagef("query: %v", err)
+	}
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	if target == nil {
+		return writeResult(e.stdout, res, *format)
+	}
+	if err := target.write(func(w io.Writer) error { return writeResult(w, res, *format) }); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
@@ -37,6 +38,9 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	if errors.Is(err, store.ErrLocked) {
 		// serve holds the only write handle: go through its admin API.
 		res, err := adminSQL(ctx, cfg, query)
+		if errors.Is(err, store.ErrRefused) {
+			return usagef("sql: %v", err)
+		}
 		if err != nil {
 			return fmt.Errorf("sql: %w", err)
 		}
@@ -46,7 +50,12 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	res, err := s.RunSQL(ctx, query, 0)
+	// The same rules as the admin API: the statements cannot reach beyond
+	// the store, and the answer is capped in bytes.
+	res, err := s.RunIsolated(ctx, query, store.Limits{Allow: store.Maintenance, MaxBytes: cfg.AdminSQLMaxBytes})
+	if errors.Is(err, store.ErrRefused) {
+		return usagef("sql: %v", err)
+	}
 	if err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}
@@ -83,6 +92,11 @@ func adminSQL(ctx context.Context, cfg *config.Config, query string) (*store.Res
 		_ = json.Unmarshal(raw, &e)
 		if e.Error == "" {
 			e.Error = http.StatusText(resp.StatusCode)
+		}
+		if resp.StatusCode == http.StatusForbidden {
+			// The server refused the statement's kind; its message says
+			// which (it starts with store.ErrRefused's text).
+			return nil, fmt.Errorf("admin api: %w%s", store.ErrRefused, strings.TrimPrefix(e.Error, store.ErrRefused.Error()))
 		}
 		return nil, fmt.Errorf("admin api: %s", e.Error)
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	SnapshotSchedule  string `env:"JIRADUCK_SNAPSHOT_SCHEDULE"`
 
 	AttachmentMaxBytes int64 `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
+	// AdminSQLMaxBytes caps the answer of one admin SQL request (POST
+	// /admin/sql, the sql command), as JSON: past it the request fails
+	// rather than holding an answer of any size in memory.
+	AdminSQLMaxBytes int64 `env:"JIRADUCK_ADMIN_SQL_MAX_BYTES" envDefault:"67108864"`
 	// DuckDBMemoryLimit caps DuckDB's buffer pool (its cache of the store's
 	// blocks); without a cap DuckDB takes up to 80% of the machine's memory.
 	// Empty when unset: each command then takes its own default
@@ -257,6 +261,9 @@ func (c *Config) normalize() error {
 	}
 	if c.AttachmentMaxBytes < 0 {
 		return &Error{"JIRADUCK_ATTACHMENT_MAX_BYTES", "must not be negative"}
+	}
+	if c.AdminSQLMaxBytes < 1024 {
+		return &Error{"JIRADUCK_ADMIN_SQL_MAX_BYTES", "must be at least 1024 (bytes)"}
 	}
 	c.DuckDBMemoryLimit = strings.TrimSpace(c.DuckDBMemoryLimit)
 	if c.DuckDBMemoryLimit != "" && !validMemoryLimit(c.DuckDBMemoryLimit) {

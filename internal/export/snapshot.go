@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,30 @@ type SnapshotResult struct {
 // destination and renamed into place, so a reader opens the old snapshot or
 // the new one, never a half-written one.
 func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult, error) {
+	return SnapshotTo(ctx, s, out, SnapshotOptions{Replace: true})
+}
+
+// SnapshotOptions tune SnapshotTo.
+type SnapshotOptions struct {
+	// Replace lets the snapshot replace an existing file at out; without
+	// it, a file found there (even one that appears while the snapshot is
+	// written) fails the snapshot and is left as it is.
+	Replace bool
+}
+
+// ErrExists means the snapshot's target exists and may not be replaced.
+var ErrExists = errors.New("the target exists")
+
+// SnapshotTo is Snapshot with options. It never writes over the store or
+// its write-ahead log, whatever the options say.
+func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOptions) (*SnapshotResult, error) {
 	start := time.Now()
+	if err := checkNotStore(s, out); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if _, err := os.Stat(out); err == nil && !opts.Replace {
+		return nil, fmt.Errorf("snapshot: %s: %w", out, ErrExists)
+	}
 	if err := s.CheckRebuild(ctx); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -153,7 +177,11 @@ func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult,
 		return nil, fmt.Errorf("snapshot: detach: %w", err)
 	}
 	attached = false
-	if err := files.Publish(staging, out); err != nil {
+	if opts.Replace {
+		if err := files.Publish(staging, out); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+	} else if err := publishNew(staging, out); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	if st, err := os.Stat(out); err == nil {
@@ -161,6 +189,60 @@ func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult,
 	}
 	res.Took = time.Since(start)
 	return res, nil
+}
+
+// checkNotStore refuses a snapshot target that is the store or its WAL,
+// however it is spelt: writing there destroyed the store.
+func checkNotStore(s *store.Store, out string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	st, statErr := os.Stat(abs)
+	for _, p := range []string{s.Path(), s.Path() + ".wal"} {
+		pa, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		if pa == abs {
+			return fmt.Errorf("%s is the store's own file; refused", out)
+		}
+		if statErr == nil {
+			if pst, err := os.Stat(pa); err == nil && os.SameFile(st, pst) {
+				return fmt.Errorf("%s is the store's own file; refused", out)
+			}
+		}
+	}
+	return nil
+}
+
+// publishNew is files.Publish for a target that must not exist: a hard link
+// creates the name or fails, where a rename would replace what is there.
+func publishNew(staging, final string) error {
+	f, err := os.OpenFile(staging, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(staging, files.FileMode); err != nil {
+		return err
+	}
+	if err := os.Link(staging, final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s: %w", final, ErrExists)
+		}
+		return err
+	}
+	if err := os.Remove(staging); err != nil {
+		return err
+	}
+	return files.SyncDir(filepath.Dir(final))
 }
 
 // snapshotViews are the analyst views over a snapshot's own tables, with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -24,6 +25,44 @@ func OpenMemory(ctx context.Context) (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// OpenConfined opens a private in-memory DuckDB, like OpenMemory, whose file
+// access is confined to dirs (and everything under them) and paths, with its
+// configuration locked so that no statement can widen that: what `query`
+// runs analysts' SQL in.
+func OpenConfined(ctx context.Context, dirs, paths []string) (*sql.DB, error) {
+	connector, err := duckdb.NewConnector("?"+dsnSettings, nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := confine(ctx, db, dirs, paths); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// CopyParquet writes the answer of query, which must be one statement that
+// only reads, to a zstd Parquet file at path.
+func CopyParquet(ctx context.Context, conn *sql.Conn, query, path string) error {
+	pieces := SplitStatements(query)
+	if len(pieces) != 1 {
+		return fmt.Errorf("%w: --format parquet writes the answer of one statement, got %d", ErrRefused, len(pieces))
+	}
+	if err := Vet(ctx, conn, pieces[0], ReadOnly); err != nil {
+		return err
+	}
+	// The statement goes on lines of its own: a trailing line comment
+	// would otherwise swallow the closing parenthesis.
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (\n%s\n) TO '%s' (FORMAT parquet, COMPRESSION zstd)", pieces[0], strings.ReplaceAll(path, "'", "''")))
+	return err
 }
 
 // Exec runs statements on db, each checked.

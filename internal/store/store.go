@@ -44,6 +44,9 @@ type Options struct {
 	// second for reuse: under a bulk edit that was 80 to 100 MB of serve's
 	// peak, which this removes for some CPU (see docs/configuration.md).
 	ReleaseMemory bool
+	// AllowedDirs are directories besides the store's own where DuckDB may
+	// read and write files: the folder of a snapshot written elsewhere.
+	AllowedDirs []string
 }
 
 // Column is a column name and its DuckDB type.
@@ -59,6 +62,10 @@ type Store struct {
 	log  logrus.FieldLogger
 	// gen numbers dirty-partition marks; seeded from the table at Migrate.
 	gen atomic.Int64
+	// isolated admits one RunIsolated at a time: DuckDB's threads are
+	// shared by every query of the process, and operators' statements
+	// running side by side took them all from the writer and the exporter.
+	isolated chan struct{}
 }
 
 // dsnSettings are fixed for every connection of the process. DuckDB refuses a
@@ -72,6 +79,8 @@ const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extension
 // created with files.DirMode and the file gets files.FileMode: the analysts'
 // sync group reads, only jiraduck writes. DuckDB creates the WAL and the
 // .tmp folder itself, under the process umask (files.RestrictUmask).
+// DuckDB's file access is confined to the file's directory and
+// opts.AllowedDirs, with its configuration locked (confine).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
@@ -96,7 +105,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		// freed pages; at zero, every one does.
 		dsn += "&allocator_bulk_deallocation_flush_threshold=0KB"
 	}
-	connector, err := duckdb.NewConnector(dsn, initConn)
+	// No per-connection setup: the configuration is locked once the store
+	// is confined, and TimeZone is set globally before that.
+	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
 	}
@@ -105,11 +116,81 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
 	}
+	if err := confine(ctx, db, append([]string{filepath.Dir(path)}, opts.AllowedDirs...), nil); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, files.FileMode)
 	}
-	s := &Store{db: db, path: path, log: log.WithField("component", "store")}
+	s := &Store{db: db, path: path, log: log.WithField("component", "store"), isolated: make(chan struct{}, 1)}
 	return s, nil
+}
+
+// confine limits DuckDB's file access to dirs (and everything under them)
+// and paths, then locks DuckDB's configuration so that no statement can
+// widen that, turn it off, or change a setting the process relies on
+// (memory_limit, threads, the extension repository): SET and RESET of any
+// setting fail from then on, for every connection. ATTACH, COPY, read_text
+// and the like fail outside dirs and paths; INSTALL and LOAD always fail.
+// DuckDB adds its own temp directory (<store>.tmp) to the allowed ones.
+// TimeZone, otherwise set per connection, is set globally first.
+func confine(ctx context.Context, db *sql.DB, dirs, paths []string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("confine: %w", err)
+	}
+	defer conn.Close()
+	var locked bool
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&locked); err != nil {
+		return fmt.Errorf("confine: %w", err)
+	}
+	if locked {
+		// A second Open of the file in this process shares DuckDB's
+		// instance, confined by the first.
+		return nil
+	}
+	var stmts []string
+	if list, err := sqlList(dirs, true); err != nil {
+		return err
+	} else if list != "" {
+		stmts = append(stmts, "SET allowed_directories = "+list)
+	}
+	if list, err := sqlList(paths, false); err != nil {
+		return err
+	} else if list != "" {
+		stmts = append(stmts, "SET allowed_paths = "+list)
+	}
+	// allowed_* cannot change once external access is off, and nothing can
+	// once the configuration is locked: this order is the only one.
+	stmts = append(stmts, "SET GLOBAL TimeZone = 'UTC'", "SET enable_external_access = false", "SET lock_configuration = true")
+	for _, st := range stmts {
+		if _, err := conn.ExecContext(ctx, st); err != nil {
+			return fmt.Errorf("confine: %s: %w", st, err)
+		}
+	}
+	return nil
+}
+
+// sqlList is a DuckDB list literal of absolute, cleaned paths; directories
+// end with a separator, since DuckDB matches them as prefixes and /data
+// would otherwise let /data2 through.
+func sqlList(paths []string, dirs bool) (string, error) {
+	var quoted []string
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("confine: %w", err)
+		}
+		if dirs && !strings.HasSuffix(abs, string(filepath.Separator)) {
+			abs += string(filepath.Separator)
+		}
+		quoted = append(quoted, "'"+strings.ReplaceAll(abs, "'", "''")+"'")
+	}
+	if len(quoted) == 0 {
+		return "", nil
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
 }
 
 // initConn runs on every new pooled connection: settings such as TimeZone are
