@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
@@ -384,7 +385,9 @@ func (s *service) retryFailed(ctx context.Context, ids []int64) (int, error) {
 	return len(events), nil
 }
 
-// runJob starts one of the scheduled jobs now, in the background.
+// runJob starts one of the scheduled jobs now, in the background. An
+// unknown job is an error of kind not found; one running already is
+// schedule.ErrRunning.
 func (s *service) runJob(name string) error {
 	for _, j := range s.jobs {
 		if j.Name == name {
@@ -399,7 +402,7 @@ func (s *service) runJob(name string) error {
 	for i, j := range s.jobs {
 		names[i] = j.Name
 	}
-	return fmt.Errorf("no job %q (jobs: %s)", name, strings.Join(names, ", "))
+	return errkind.Errorf(errkind.NotFound, "no job %q (jobs: %s)", name, strings.Join(names, ", "))
 }
 
 // jobDeps hands the scheduled jobs the store, the client and the queue as

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/httpx"
 )
 
 // The admin API drives the emulator over HTTP: mutations, faults, the clock,
@@ -63,6 +64,9 @@ func (e *Emulator) State(keyOrID string) (*State, error) {
 
 func (s *site) adminRoutes() http.Handler {
 	e := &Emulator{s: s}
+	reply := adminFormat
+	reply.Log = s.log
+	handle := reply.Handle
 	r := mux.NewRouter()
 	a := r.PathPrefix("/_emulator").Subrouter()
 	a.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) { adminJSON(w, http.StatusOK, e.Stats()) }).Methods(http.MethodGet)
@@ -71,64 +75,56 @@ func (s *site) adminRoutes() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	}).Methods(http.MethodPost)
 	a.HandleFunc("/faults", func(w http.ResponseWriter, r *http.Request) { adminJSON(w, http.StatusOK, faultsOut(e.Faults())) }).Methods(http.MethodGet)
-	a.HandleFunc("/faults", e.adminSetFaults).Methods(http.MethodPost, http.MethodPut)
+	a.HandleFunc("/faults", handle(e.adminSetFaults)).Methods(http.MethodPost, http.MethodPut)
 	a.HandleFunc("/faults/off", func(w http.ResponseWriter, r *http.Request) {
 		e.SetFaults(Faults{})
 		adminJSON(w, http.StatusOK, faultsOut(e.Faults()))
 	}).Methods(http.MethodPost)
 	a.HandleFunc("/clock", func(w http.ResponseWriter, r *http.Request) { adminJSON(w, http.StatusOK, clockOut(e)) }).Methods(http.MethodGet)
-	a.HandleFunc("/clock", e.adminClock).Methods(http.MethodPost)
-	a.HandleFunc("/users", e.adminUsers).Methods(http.MethodGet)
+	a.HandleFunc("/clock", handle(e.adminClock)).Methods(http.MethodPost)
+	a.HandleFunc("/users", handle(e.adminUsers)).Methods(http.MethodGet)
 	a.HandleFunc("/issues", func(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, http.StatusOK, map[string][]string{"keys": e.Keys()})
 	}).Methods(http.MethodGet)
-	a.HandleFunc("/issues", e.adminCreate).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}", e.adminState).Methods(http.MethodGet)
-	a.HandleFunc("/issues/{key}", e.adminUpdate).Methods(http.MethodPut, http.MethodPost)
-	a.HandleFunc("/issues/{key}", e.adminDelete).Methods(http.MethodDelete)
-	a.HandleFunc("/issues/{key}/transition", e.adminTransition).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/move", e.adminMove).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/comments", e.adminAddComment).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/comments/{id}", e.adminEditComment).Methods(http.MethodPut, http.MethodPost)
-	a.HandleFunc("/issues/{key}/comments/{id}", e.adminDeleteComment).Methods(http.MethodDelete)
-	a.HandleFunc("/issues/{key}/attachments", e.adminAddAttachment).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/attachments/{id}", e.adminDeleteAttachment).Methods(http.MethodDelete)
-	a.HandleFunc("/issues/{key}/remotelinks", e.adminAddRemoteLink).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/remotelinks/{id}", e.adminDeleteRemoteLink).Methods(http.MethodDelete)
-	a.HandleFunc("/issues/{key}/worklogs", e.adminAddWorklog).Methods(http.MethodPost)
-	a.HandleFunc("/issues/{key}/worklogs/{id}", e.adminDeleteWorklog).Methods(http.MethodDelete)
-	a.HandleFunc("/links", e.adminAddLink).Methods(http.MethodPost)
-	a.HandleFunc("/links/{id}", e.adminDeleteLink).Methods(http.MethodDelete)
-	a.HandleFunc("/storm", e.adminStorm).Methods(http.MethodPost)
-	a.HandleFunc("/webhooks/wait", e.adminWaitWebhooks).Methods(http.MethodPost)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		adminError(w, fmt.Errorf("%w: no admin route %s %s", ErrNotFound, r.Method, r.URL.Path))
+	a.HandleFunc("/issues", handle(e.adminCreate)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}", handle(e.adminState)).Methods(http.MethodGet)
+	a.HandleFunc("/issues/{key}", handle(e.adminUpdate)).Methods(http.MethodPut, http.MethodPost)
+	a.HandleFunc("/issues/{key}", handle(e.adminDelete)).Methods(http.MethodDelete)
+	a.HandleFunc("/issues/{key}/transition", handle(e.adminTransition)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/move", handle(e.adminMove)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/comments", handle(e.adminAddComment)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/comments/{id}", handle(e.adminEditComment)).Methods(http.MethodPut, http.MethodPost)
+	a.HandleFunc("/issues/{key}/comments/{id}", handle(e.adminDeleteComment)).Methods(http.MethodDelete)
+	a.HandleFunc("/issues/{key}/attachments", handle(e.adminAddAttachment)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/attachments/{id}", handle(e.adminDeleteAttachment)).Methods(http.MethodDelete)
+	a.HandleFunc("/issues/{key}/remotelinks", handle(e.adminAddRemoteLink)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/remotelinks/{id}", handle(e.adminDeleteRemoteLink)).Methods(http.MethodDelete)
+	a.HandleFunc("/issues/{key}/worklogs", handle(e.adminAddWorklog)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/worklogs/{id}", handle(e.adminDeleteWorklog)).Methods(http.MethodDelete)
+	a.HandleFunc("/links", handle(e.adminAddLink)).Methods(http.MethodPost)
+	a.HandleFunc("/links/{id}", handle(e.adminDeleteLink)).Methods(http.MethodDelete)
+	a.HandleFunc("/storm", handle(e.adminStorm)).Methods(http.MethodPost)
+	a.HandleFunc("/webhooks/wait", handle(e.adminWaitWebhooks)).Methods(http.MethodPost)
+	r.NotFoundHandler = handle(func(_ http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: no admin route %s %s", ErrNotFound, r.Method, r.URL.Path)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		adminError(w, fmt.Errorf("%w: method %s not allowed on %s", ErrInvalid, r.Method, r.URL.Path))
+	r.MethodNotAllowedHandler = handle(func(_ http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: method %s not allowed on %s", ErrInvalid, r.Method, r.URL.Path)
 	})
 	return r
 }
 
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		adminError(w, err)
-		return
-	}
-	writeJSON(w, status, b)
+// adminFormat is how the admin API replies: JSON as the REST API writes it
+// (its content type, no newline after the body) and errors in Jira's
+// envelope, with the status of their kind: 404 for ErrNotFound, 400 for
+// ErrInvalid, 500 for any other.
+var adminFormat = httpx.Format{
+	ContentType: jsonContentType,
+	ErrorBody:   func(msg string) any { return json.RawMessage(errorBody(msg)) },
+	NoNewline:   true,
 }
 
-func adminError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusBadRequest
-	}
-	writeJSON(w, status, errorBody(err.Error()))
-}
+func adminJSON(w http.ResponseWriter, status int, v any) { adminFormat.JSON(w, status, v) }
 
 // common are the fields every admin mutation accepts.
 type common struct {
@@ -372,11 +368,10 @@ func (e *Emulator) ref(key string) issueRef {
 	return issueRef{ID: is.ID, Key: is.Key, Updated: jiraTime(is.Updated, zoneUTC)}
 }
 
-func (e *Emulator) adminCreate(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminCreate(w http.ResponseWriter, r *http.Request) error {
 	var in issueInput
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	h := e.handle(r, in.common)
 	is, err := h.create(in.Project, func(is *Issue) error {
@@ -384,45 +379,43 @@ func (e *Emulator) adminCreate(w http.ResponseWriter, r *http.Request) {
 		return in.apply(is, e.Now())
 	})
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, issueRef{ID: is.ID, Key: is.Key, Updated: jiraTime(is.Updated, zoneUTC)})
+	return nil
 }
 
-func (e *Emulator) adminState(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminState(w http.ResponseWriter, r *http.Request) error {
 	st, err := e.State(mux.Vars(r)["key"])
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, st)
+	return nil
 }
 
-func (e *Emulator) adminUpdate(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminUpdate(w http.ResponseWriter, r *http.Request) error {
 	var in issueInput
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	key := mux.Vars(r)["key"]
 	err := e.handle(r, in.common).update(key, func(is *Issue) error { return in.apply(is, e.Now()) })
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, e.ref(key))
+	return nil
 }
 
-func (e *Emulator) adminTransition(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminTransition(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Status     string `json:"status"`
 		Resolution string `json:"resolution"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	key := mux.Vars(r)["key"]
 	err := e.handle(r, in.common).Update(key, func(is *Issue) {
@@ -432,46 +425,44 @@ func (e *Emulator) adminTransition(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, e.ref(key))
+	return nil
 }
 
-func (e *Emulator) adminMove(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminMove(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Project string `json:"project"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	key := mux.Vars(r)["key"]
 	newKey, err := e.handle(r, in.common).Move(key, in.Project)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	ref := e.ref(newKey)
 	ref.OldKey = key
 	adminJSON(w, http.StatusOK, ref)
+	return nil
 }
 
-func (e *Emulator) adminDelete(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDelete(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	if err := e.handle(r, in).Delete(mux.Vars(r)["key"]); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminAddComment(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminAddComment(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Body       json.RawMessage `json:"body"`
@@ -479,61 +470,56 @@ func (e *Emulator) adminAddComment(w http.ResponseWriter, r *http.Request) {
 		Visibility string          `json:"visibility"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	body, err := docValue(in.Body)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	h := e.handle(r, in.common)
 	c := Comment{Body: body, Public: in.Public == nil || *in.Public, Visibility: in.Visibility, Author: h.as}
 	out, err := h.AddComment(mux.Vars(r)["key"], c)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]string{"id": out.ID})
+	return nil
 }
 
-func (e *Emulator) adminEditComment(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminEditComment(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Body json.RawMessage `json:"body"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	body, err := docValue(in.Body)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	v := mux.Vars(r)
 	if err := e.handle(r, in.common).EditComment(v["key"], v["id"], body); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, map[string]string{"id": v["id"]})
+	return nil
 }
 
-func (e *Emulator) adminDeleteComment(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDeleteComment(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	v := mux.Vars(r)
 	if err := e.handle(r, in).DeleteComment(v["key"], v["id"]); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminAddAttachment(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminAddAttachment(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Filename string `json:"filename"`
@@ -542,41 +528,38 @@ func (e *Emulator) adminAddAttachment(w http.ResponseWriter, r *http.Request) {
 		Content  string `json:"content"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	var data []byte
 	if in.Content != "" {
 		var err error
 		if data, err = base64.StdEncoding.DecodeString(in.Content); err != nil {
-			adminError(w, fmt.Errorf("%w: content is not base64: %v", ErrInvalid, err))
-			return
+			return fmt.Errorf("%w: content is not base64: %v", ErrInvalid, err)
 		}
 	}
 	h := e.handle(r, in.common)
 	a, err := h.AddAttachment(mux.Vars(r)["key"], Attachment{Filename: in.Filename, MimeType: in.MimeType, Size: in.Size, Author: h.as}, data)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "size": a.Size})
+	return nil
 }
 
-func (e *Emulator) adminDeleteAttachment(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDeleteAttachment(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	v := mux.Vars(r)
 	if err := e.handle(r, in).DeleteAttachment(v["key"], v["id"]); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminAddRemoteLink(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminAddRemoteLink(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		URL          string `json:"url"`
@@ -586,69 +569,64 @@ func (e *Emulator) adminAddRemoteLink(w http.ResponseWriter, r *http.Request) {
 		GlobalID     string `json:"globalId"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	l, err := e.handle(r, in.common).AddRemoteLink(mux.Vars(r)["key"], RemoteLink{URL: in.URL, Title: in.Title, Summary: in.Summary, Relationship: in.Relationship, GlobalID: in.GlobalID})
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]int64{"id": l.ID})
+	return nil
 }
 
-func (e *Emulator) adminDeleteRemoteLink(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDeleteRemoteLink(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	v := mux.Vars(r)
 	id, err := strconv.ParseInt(v["id"], 10, 64)
 	if err != nil {
-		adminError(w, fmt.Errorf("%w: remote link id %q", ErrInvalid, v["id"]))
-		return
+		return fmt.Errorf("%w: remote link id %q", ErrInvalid, v["id"])
 	}
 	if err := e.handle(r, in).DeleteRemoteLink(v["key"], id); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminAddWorklog(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminAddWorklog(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		TimeSpentSeconds int64 `json:"timeSpentSeconds"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	h := e.handle(r, in.common)
 	wl, err := h.AddWorklog(mux.Vars(r)["key"], Worklog{Spent: time.Duration(in.TimeSpentSeconds) * time.Second, Author: h.as})
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]string{"id": wl.ID})
+	return nil
 }
 
-func (e *Emulator) adminDeleteWorklog(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDeleteWorklog(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	v := mux.Vars(r)
 	if err := e.handle(r, in).DeleteWorklog(v["key"], v["id"]); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminAddLink(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminAddLink(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		From string `json:"from"`
@@ -656,34 +634,32 @@ func (e *Emulator) adminAddLink(w http.ResponseWriter, r *http.Request) {
 		Type string `json:"type"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	if in.Type == "" {
 		in.Type = "Relates"
 	}
 	id, err := e.handle(r, in.common).AddLink(in.From, in.To, in.Type)
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]string{"id": id})
+	return nil
 }
 
-func (e *Emulator) adminDeleteLink(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminDeleteLink(w http.ResponseWriter, r *http.Request) error {
 	var in common
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	if err := e.handle(r, in).DeleteLink(mux.Vars(r)["id"]); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (e *Emulator) adminStorm(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminStorm(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		common
 		Events int     `json:"events"`
@@ -692,44 +668,41 @@ func (e *Emulator) adminStorm(w http.ResponseWriter, r *http.Request) {
 		Rate   float64 `json:"rate"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	res, err := e.handle(r, in.common).Storm(r.Context(), StormOptions{Events: in.Events, Issues: in.Issues, Month: in.Month, Rate: in.Rate})
 	if err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, map[string]any{"events": res.Events, "keys": res.Keys, "durationMs": res.Duration.Milliseconds()})
+	return nil
 }
 
-func (e *Emulator) adminWaitWebhooks(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminWaitWebhooks(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Timeout string `json:"timeout"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	timeout := 30 * time.Second
 	if in.Timeout != "" {
 		d, err := time.ParseDuration(in.Timeout)
 		if err != nil {
-			adminError(w, fmt.Errorf("%w: timeout: %v", ErrInvalid, err))
-			return
+			return fmt.Errorf("%w: timeout: %v", ErrInvalid, err)
 		}
 		timeout = d
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	if err := e.WaitWebhooks(ctx); err != nil {
-		writeJSON(w, http.StatusGatewayTimeout, errorBody("webhooks still pending: "+err.Error()))
-		return
+		return errkind.Errorf(errkind.Timeout, "webhooks still pending: %w", err)
 	}
 	adminJSON(w, http.StatusOK, e.Stats().Webhooks)
+	return nil
 }
 
-func (e *Emulator) adminUsers(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminUsers(w http.ResponseWriter, r *http.Request) error {
 	type user struct {
 		AccountID   string `json:"accountId"`
 		Email       string `json:"emailAddress,omitempty"`
@@ -742,6 +715,7 @@ func (e *Emulator) adminUsers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, user{u.AccountID, u.Email, u.DisplayName, u.Active, u.AccountType})
 	}
 	adminJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func clockOut(e *Emulator) map[string]any {
@@ -749,21 +723,20 @@ func clockOut(e *Emulator) map[string]any {
 	return map[string]any{"now": now.Format(jiraLayout), "epochMillis": now.UnixMilli()}
 }
 
-func (e *Emulator) adminClock(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminClock(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Advance string `json:"advance"`
 	}
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	d, err := time.ParseDuration(in.Advance)
 	if err != nil || d < 0 {
-		adminError(w, fmt.Errorf("%w: advance %q is not a positive duration", ErrInvalid, in.Advance))
-		return
+		return fmt.Errorf("%w: advance %q is not a positive duration", ErrInvalid, in.Advance)
 	}
 	e.Advance(d)
 	adminJSON(w, http.StatusOK, clockOut(e))
+	return nil
 }
 
 // faultsJSON is Faults over the admin API: durations as Go duration strings,
@@ -788,11 +761,10 @@ func faultsOut(f Faults) faultsJSON {
 		&f.BulkErrorRate, &f.WebhookDuplicateRate, &f.WebhookShuffle, d(f.SearchLag)}
 }
 
-func (e *Emulator) adminSetFaults(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) adminSetFaults(w http.ResponseWriter, r *http.Request) error {
 	var in faultsJSON
 	if err := decode(r, &in); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	f := e.Faults()
 	var errs []string
@@ -826,12 +798,11 @@ func (e *Emulator) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 		f.WebhookShuffle = *in.WebhookShuffle
 	}
 	if len(errs) > 0 {
-		adminError(w, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; ")))
-		return
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
 	if err := e.SetFaults(f); err != nil {
-		adminError(w, err)
-		return
+		return err
 	}
 	adminJSON(w, http.StatusOK, faultsOut(f))
+	return nil
 }

@@ -52,8 +52,11 @@ func (s *site) newView(r *http.Request) *view {
 	return &view{s: s, base: ri.base, sla: s.opts.SLAEmail == "" || ri.account == accountSLA, now: s.now()}
 }
 
+// jsonContentType is the Content-Type of Jira Cloud's JSON answers.
+const jsonContentType = "application/json;charset=UTF-8"
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/sirupsen/logrus"
 )
 
@@ -37,10 +38,12 @@ const DefaultProjects = "SUP,OPS"
 // It is fixed, so that a seed always gives the same site.
 var defaultNow = time.Date(2025, time.June, 30, 12, 0, 0, 0, time.UTC)
 
-// Errors of the Go API; the admin API maps them to 404 and 400.
+// Errors of the Go API; the admin API answers them with 404 and 400. They
+// are the error kinds of those names, so that their texts stay "not found"
+// and "invalid".
 var (
-	ErrNotFound = errors.New("not found")
-	ErrInvalid  = errors.New("invalid")
+	ErrNotFound error = errkind.NotFound
+	ErrInvalid  error = errkind.Invalid
 )
 
 // Options configure an emulator. Zero values take the defaults noted.

@@ -25,6 +25,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/httpx"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -76,10 +78,11 @@ type Options struct {
 
 // Intake is the webhook receiver. Close it to stop its appender.
 type Intake struct {
-	s    *store.Store
-	sink Sink
-	opts Options
-	log  logrus.FieldLogger
+	s     *store.Store
+	sink  Sink
+	opts  Options
+	log   logrus.FieldLogger
+	reply httpx.Format
 
 	reqs   chan *appendReq
 	nextID int64
@@ -184,6 +187,7 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
 		reqs: make(chan *appendReq, 4*maxGroup), nextID: next, journal: j,
 		moves: make(chan []*store.Event, 4*maxGroup), unmovedIDs: map[string]bool{}, unmovedBodies: map[string]bool{}, moveStop: make(chan struct{})}
+	in.reply = httpx.Format{Log: in.log}
 	in.moveCond = sync.NewCond(&in.moveMu)
 	in.reading.limit = opts.MaxReading
 	for _, l := range []*warnLimiter{&in.badSignatures, &in.replays, &in.overflow} {
@@ -499,53 +503,64 @@ const retryAfter = "5"
 
 // ServeHTTP handles POST /webhooks/jira.
 func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, body, eventType := in.handle(r)
+	status, body, eventType, err := in.handle(r)
+	if err != nil {
+		status = httpx.Status(err)
+	}
 	if in.opts.Observe != nil {
 		in.opts.Observe(eventType, status)
 	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfter)
+	if err != nil {
+		// Jira retries a refused delivery; a store that cannot write or
+		// a full reading budget passes, so it is told when.
+		if errkind.Of(err) == errkind.Unavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		in.reply.Error(w, r, err)
+		return
 	}
-	writeJSON(w, status, body)
+	in.reply.JSON(w, status, body)
 }
 
 // errTooBig and errReadingFull are the reasons readBody refuses a body.
 var (
-	errTooBig      = fmt.Errorf("body over %d bytes", MaxBody)
-	errReadingFull = errors.New("too many deliveries being read; retry")
+	errTooBig      = errkind.Errorf(errkind.TooLarge, "body over %d bytes", MaxBody)
+	errReadingFull = errkind.New(errkind.Unavailable, "too many deliveries being read; retry")
 )
 
-func (in *Intake) handle(r *http.Request) (int, any, string) {
+// handle takes one delivery: the status and body of the reply when the
+// event is stored or was already, or the error that refuses it. The event's
+// type, once known, goes to Options.Observe either way.
+func (in *Intake) handle(r *http.Request) (status int, body any, eventType string, err error) {
 	if !in.Configured() {
-		return http.StatusServiceUnavailable, errBody("webhook secret not configured (set JIRA_WEBHOOK_SECRET)"), ""
+		return 0, nil, "", errkind.New(errkind.Unavailable, "webhook secret not configured (set JIRA_WEBHOOK_SECRET)")
 	}
 	// Jira never sends an Origin header; a browser always does on a POST.
 	// Without a secret, that header is all that keeps a page the operator
 	// visits from posting events here.
 	if len(in.opts.Secret) == 0 && r.Header.Get("Origin") != "" {
-		return http.StatusForbidden, errBody("requests from a browser (with an Origin header) are refused"), ""
+		return 0, nil, "", errkind.New(errkind.Forbidden, "requests from a browser (with an Origin header) are refused")
 	}
 	if r.ContentLength > MaxBody {
-		return http.StatusRequestEntityTooLarge, errBody(errTooBig.Error()), ""
+		return 0, nil, "", errTooBig
 	}
 	var digest []byte
 	if len(in.opts.Secret) > 0 {
-		var err error
 		if digest, err = parseSignature(signatureHeader(r.Header)); err != nil {
 			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": err.Error()})
-			return http.StatusUnauthorized, errBody(err.Error()), ""
+			return 0, nil, "", errkind.Mark(errkind.Unauthorized, err)
 		}
 	}
 	read, held, err := in.readBody(r)
 	defer in.reading.give(held)
 	switch {
 	case errors.Is(err, errTooBig):
-		return http.StatusRequestEntityTooLarge, errBody(err.Error()), ""
+		return 0, nil, "", err
 	case errors.Is(err, errReadingFull):
 		in.overflow.note(in.log, in.opts.Now(), msgOverflow, logrus.Fields{"remote": r.RemoteAddr, "limit_bytes": in.opts.MaxReading})
-		return http.StatusServiceUnavailable, errBody(err.Error()), ""
+		return 0, nil, "", err
 	case err != nil:
-		return http.StatusBadRequest, errBody("could not read body"), ""
+		return 0, nil, "", errkind.New(errkind.Invalid, "could not read body")
 	}
 	if len(in.opts.Secret) > 0 {
 		mac := hmac.New(sha256.New, in.opts.Secret)
@@ -553,28 +568,28 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 		if !hmac.Equal(digest, mac.Sum(nil)) {
 			read.release()
 			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": ErrBadSignature.Error()})
-			return http.StatusUnauthorized, errBody(ErrBadSignature.Error()), ""
+			return 0, nil, "", errkind.Mark(errkind.Unauthorized, ErrBadSignature)
 		}
 	}
-	body := read.bytes()
+	raw := read.bytes()
 	read.release()
-	if !utf8.Valid(body) {
-		return http.StatusBadRequest, errBody("body is not valid UTF-8"), ""
+	if !utf8.Valid(raw) {
+		return 0, nil, "", errkind.New(errkind.Invalid, "body is not valid UTF-8")
 	}
-	ev, err := jira.DecodeWebhook(body)
+	ev, err := jira.DecodeWebhook(raw)
 	if err != nil {
-		return http.StatusBadRequest, errBody(err.Error()), ""
+		return 0, nil, "", errkind.Mark(errkind.Invalid, err)
 	}
-	if !storableJSON(body) {
-		return http.StatusBadRequest, errBody("body is not strict JSON (space other than JSON whitespace around it, or an unpaired \\u surrogate escape)"), ev.WebhookEvent
+	if !storableJSON(raw) {
+		return 0, nil, ev.WebhookEvent, errkind.New(errkind.Invalid, "body is not strict JSON (space other than JSON whitespace around it, or an unpaired \\u surrogate escape)")
 	}
 	e := &store.Event{
 		DeliveryID: deliveryID(r.Header.Get("X-Atlassian-Webhook-Identifier")),
 		Type:       ev.WebhookEvent,
 		ReceivedAt: in.opts.Now().UTC(),
 		State:      store.EventIgnored,
-		Body:       body,
-		BodySHA256: bodySHA256(body),
+		Body:       raw,
+		BodySHA256: bodySHA256(raw),
 	}
 	if ev.Timestamp > 0 && ev.Timestamp <= maxJiraTimestamp {
 		e.JiraTimestamp = ev.Time()
@@ -590,16 +605,18 @@ func (in *Intake) handle(r *http.Request) (int, any, string) {
 	res := in.append(r.Context(), e)
 	switch {
 	case res.err != nil:
+		// The cause is logged here, where the event is known; Jira is told
+		// only to retry.
 		in.log.WithError(res.err).WithField("webhook_event", e.Type).Error("webhook not stored")
-		return http.StatusServiceUnavailable, errBody("event could not be stored; retry"), e.Type
+		return 0, nil, e.Type, errkind.New(errkind.Unavailable, "event could not be stored; retry")
 	case res.duplicate:
 		if res.replay {
 			in.replays.note(in.log, in.opts.Now(), msgReplays, logrus.Fields{"remote": r.RemoteAddr, "webhook_event": e.Type,
 				"delivery_id": e.DeliveryID})
 		}
-		return http.StatusOK, map[string]any{"status": "duplicate"}, e.Type
+		return http.StatusOK, map[string]any{"status": "duplicate"}, e.Type, nil
 	}
-	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type
+	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type, nil
 }
 
 // readChunk is the size of the pooled buffers a body is read into.
@@ -968,12 +985,4 @@ func storable(e *store.Event) error {
 		return errors.New("event body is not UTF-8")
 	}
 	return nil
-}
-
-func errBody(msg string) map[string]any { return map[string]any{"status": "error", "error": msg} }
-
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }

@@ -2,13 +2,13 @@ package schedule
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
@@ -108,8 +108,9 @@ func (s *Scheduler) Next(name string) time.Time {
 	return s.cron.Entry(id).Next
 }
 
-// ErrRunning means the job is running already.
-var ErrRunning = errors.New("job already running")
+// ErrRunning means the job is running already; its kind is conflict, which
+// the admin API answers with 409.
+var ErrRunning = errkind.New(errkind.Conflict, "job already running")
 
 // RunNow runs a job once in the caller's goroutine, with its timeout, logging
 // and recording. A job never runs twice at once: a run asked for while one is

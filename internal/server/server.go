@@ -17,7 +17,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/httpx"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
@@ -44,13 +46,15 @@ type Deps struct {
 
 // Server routes requests.
 type Server struct {
-	d   Deps
-	log logrus.FieldLogger
+	d     Deps
+	log   logrus.FieldLogger
+	reply httpx.Format
 }
 
 // New builds the router.
 func New(d Deps) http.Handler {
 	s := &Server{d: d, log: d.Logger.WithField("component", "server")}
+	s.reply = httpx.Format{Log: s.log}
 	r := mux.NewRouter()
 	r.Handle("/webhooks/jira", d.Intake).Methods(http.MethodPost)
 	r.HandleFunc("/webhooks/jira/health", s.health).Methods(http.MethodGet)
@@ -59,27 +63,27 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/", s.status).Methods(http.MethodGet, http.MethodHead)
 	if d.Config.AdminToken.IsSet() {
 		if d.Config.Debug {
-			r.Handle("/webhooks/jira/test", s.admin(s.testFetch)).Methods(http.MethodPost)
+			r.Handle("/webhooks/jira/test", s.admin(s.reply.Handle(s.testFetch))).Methods(http.MethodPost)
 		}
 		r.Handle("/admin/sql", s.admin(s.adminSQL)).Methods(http.MethodPost)
 		r.Handle("/admin/health", s.admin(s.adminHealth)).Methods(http.MethodGet)
 		if d.RetryFailed != nil {
-			r.Handle("/admin/events/retry", s.admin(s.retryFailed)).Methods(http.MethodPost)
+			r.Handle("/admin/events/retry", s.admin(s.reply.Handle(s.retryFailed))).Methods(http.MethodPost)
 		}
 		if d.RunJob != nil {
-			r.Handle("/admin/jobs/{name}/run", s.admin(s.runJob)).Methods(http.MethodPost)
+			r.Handle("/admin/jobs/{name}/run", s.admin(s.reply.Handle(s.runJob))).Methods(http.MethodPost)
 		}
 	}
 	if d.Extra != nil {
 		d.Extra(r)
 	}
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errBody("not found"))
+	r.NotFoundHandler = s.reply.Handle(func(http.ResponseWriter, *http.Request) error {
+		return errkind.New(errkind.NotFound, "not found")
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errBody("method not allowed"))
+	r.MethodNotAllowedHandler = s.reply.Handle(func(http.ResponseWriter, *http.Request) error {
+		return errkind.New(errkind.NotAllowed, "method not allowed")
 	})
-	return recoverer(s.log, r)
+	return s.recoverer(r)
 }
 
 // Health is the body of GET /webhooks/jira/health. The endpoint answers
@@ -226,11 +230,11 @@ func domainOf(cfg *config.Config) string {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, HealthOf(r.Context(), s.d))
+	s.reply.JSON(w, http.StatusOK, HealthOf(r.Context(), s.d))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.reply.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz: the store answers and takes writes, its schema is current and the
@@ -242,7 +246,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+	s.reply.JSON(w, status, map[string]any{"ready": ready, "checks": checks})
 }
 
 // readiness runs the checks of /readyz; with detail, a failed check carries
@@ -352,7 +356,7 @@ func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.d.Store.EventCounts(ctx); err != nil {
 		a.Errors = append(a.Errors, err.Error())
 	}
-	writeJSON(w, http.StatusOK, a)
+	s.reply.JSON(w, http.StatusOK, a)
 }
 
 // admin guards a route with the admin bearer token.
@@ -362,7 +366,7 @@ func (s *Server) admin(next http.HandlerFunc) http.Handler {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jiraduck"`)
-			writeJSON(w, http.StatusUnauthorized, errBody("missing or wrong admin token"))
+			s.reply.Error(w, r, errkind.New(errkind.Unauthorized, "missing or wrong admin token"))
 			return
 		}
 		next(w, r)
@@ -370,82 +374,76 @@ func (s *Server) admin(next http.HandlerFunc) http.Handler {
 }
 
 // testFetch fetches and stores one issue now: POST {"issue_key": "X-1"}.
-func (s *Server) testFetch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) testFetch(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		IssueKey string `json:"issue_key"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, errBody("body must be {\"issue_key\": \"KEY-1\"}"))
-		return
+		return errkind.New(errkind.Invalid, `body must be {"issue_key": "KEY-1"}`)
 	}
 	if !jira.ValidKey(body.IssueKey) {
-		writeJSON(w, http.StatusBadRequest, errBody("invalid issue key"))
-		return
+		return errkind.New(errkind.Invalid, "invalid issue key")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
 	outcome, err := s.d.Processor.Process(ctx, pipeline.Request{KeyOrID: body.IssueKey, Key: body.IssueKey})
 	if err != nil {
-		status := http.StatusBadGateway
+		// Whatever failed, it failed on Jira's side or on the way there;
+		// credentials Jira refuses need the operator, not a retry.
 		if errors.Is(err, jira.ErrUnauthorized) || errors.Is(err, jira.ErrForbidden) {
-			status = http.StatusFailedDependency
+			return errkind.Mark(errkind.UpstreamRefused, err)
 		}
-		writeJSON(w, status, errBody(err.Error()))
-		return
+		return errkind.Mark(errkind.Upstream, err)
 	}
 	s.d.Exporter.Notify()
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "issue_key": body.IssueKey, "outcome": outcome})
+	s.reply.JSON(w, http.StatusOK, map[string]any{"status": "ok", "issue_key": body.IssueKey, "outcome": outcome})
+	return nil
 }
 
 // retryFailed queues failed events again: POST {"ids": [1, 2]} or {} for all.
-func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
+func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		IDs []int64 `json:"ids"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-		writeJSON(w, http.StatusBadRequest, errBody(`body must be {"ids": [event ids]} or {} for every failed event`))
-		return
+		return errkind.New(errkind.Invalid, `body must be {"ids": [event ids]} or {} for every failed event`)
 	}
 	n, err := s.d.RetryFailed(r.Context(), body.IDs)
 	if err != nil {
-		s.log.WithError(err).Error("retry of failed events failed")
-		writeJSON(w, http.StatusInternalServerError, errBody(err.Error()))
-		return
+		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "events": n})
+	s.reply.JSON(w, http.StatusAccepted, map[string]any{"status": "queued", "events": n})
+	return nil
 }
 
 // runJob starts a scheduled job now (sla-poll, reconcile, snapshot,
 // retention); it runs in the background and is recorded like a scheduled run.
-func (s *Server) runJob(w http.ResponseWriter, r *http.Request) {
+// Deps.RunJob's errors say their kind: not found for an unknown job,
+// conflict (schedule.ErrRunning) for one running already.
+func (s *Server) runJob(w http.ResponseWriter, r *http.Request) error {
 	name := mux.Vars(r)["name"]
 	if err := s.d.RunJob(name); err != nil {
-		status := http.StatusNotFound
-		if strings.Contains(err.Error(), "already running") {
-			status = http.StatusConflict
-		}
-		writeJSON(w, status, errBody(err.Error()))
-		return
+		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "started", "job": name})
+	s.reply.JSON(w, http.StatusAccepted, map[string]any{"status": "started", "job": name})
+	return nil
 }
 
-func recoverer(log logrus.FieldLogger, next http.Handler) http.Handler {
+// recoverer answers a panicking handler with 500 and logs the panic.
+func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if p := recover(); p != nil {
-				log.WithField("path", r.URL.Path).WithField("panic", p).Error("handler panicked")
-				writeJSON(w, http.StatusInternalServerError, errBody("internal error"))
+				s.log.WithField("path", r.URL.Path).WithField("panic", p).Error("handler panicked")
+				s.reply.JSON(w, http.StatusInternalServerError, httpx.ErrorBody("internal error"))
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
 
-func errBody(msg string) map[string]string { return map[string]string{"status": "error", "error": msg} }
+// errBody and writeJSON are httpx's error body and reply, for the handlers
+// that write their error replies themselves.
+func errBody(msg string) map[string]string { return httpx.ErrorBody(msg) }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
+func writeJSON(w http.ResponseWriter, status int, body any) { httpx.JSON(w, status, body) }
