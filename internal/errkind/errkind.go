@@ -35,6 +35,9 @@ const (
 	Conflict
 	// TooLarge is a request whose body is over its bound.
 	TooLarge
+	// Unprocessable is a well-formed request that cannot be carried out as
+	// asked, such as a statement whose answer is over its cap.
+	Unprocessable
 	// Upstream is a failure of a service depended on (Jira).
 	Upstream
 	// UpstreamRefused is a service depended on (Jira) refusing the
@@ -55,6 +58,7 @@ var names = [...]string{
 	NotAllowed:      "not allowed",
 	Conflict:        "conflict",
 	TooLarge:        "too large",
+	Unprocessable:   "unprocessable",
 	Upstream:        "upstream failed",
 	UpstreamRefused: "upstream refused",
 	Unavailable:     "unavailable",

@@ -24,6 +24,7 @@ var statuses = map[errkind.Kind]int{
 	errkind.NotAllowed:      http.StatusMethodNotAllowed,
 	errkind.Conflict:        http.StatusConflict,
 	errkind.TooLarge:        http.StatusRequestEntityTooLarge,
+	errkind.Unprocessable:   http.StatusUnprocessableEntity,
 	errkind.Upstream:        http.StatusBadGateway,
 	errkind.UpstreamRefused: http.StatusFailedDependency,
 	errkind.Unavailable:     http.StatusServiceUnavailable,

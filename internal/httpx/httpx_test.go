@@ -31,6 +31,7 @@ func TestStatus(t *testing.T) {
 		{errkind.Upstream, http.StatusBadGateway},
 		{errkind.UpstreamRefused, http.StatusFailedDependency},
 		{errkind.Unavailable, http.StatusServiceUnavailable},
+		{errkind.Unprocessable, http.StatusUnprocessableEntity},
 		{errkind.Timeout, http.StatusGatewayTimeout},
 	}
 	if len(cases) != len(statuses) {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -27,13 +27,12 @@ const maxSQLRows = 10000
 // store.Open); statements that reach beyond the store (ATTACH, COPY, INSTALL,
 // SET...) are refused before anything runs, and an answer past
 // JIRADUCK_ADMIN_SQL_MAX_BYTES fails instead of growing serve's memory.
-func (s *Server) adminSQL(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminSQL(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		SQL string `json:"sql"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || strings.TrimSpace(body.SQL) == "" {
-		writeJSON(w, http.StatusBadRequest, errBody("body must be {\"sql\": \"...\"}"))
-		return
+		return errkind.New(errkind.Invalid, `body must be {"sql": "..."}`)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), SQLTimeout)
 	defer cancel()
@@ -44,19 +43,18 @@ func (s *Server) adminSQL(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 	case errors.Is(err, store.ErrRefused):
 		log.WithError(err).Warn("admin sql statement refused")
-		writeJSON(w, http.StatusForbidden, errBody(err.Error()))
-		return
+		return errkind.Mark(errkind.Forbidden, err)
 	case errors.Is(err, store.ErrTooLarge):
 		log.WithError(err).Warn("admin sql answer over its cap")
-		writeJSON(w, http.StatusUnprocessableEntity, errBody(fmt.Sprintf("%v (JIRADUCK_ADMIN_SQL_MAX_BYTES=%d)", err, s.d.Config.AdminSQLMaxBytes)))
-		return
+		return errkind.Errorf(errkind.Unprocessable, "%v (JIRADUCK_ADMIN_SQL_MAX_BYTES=%d)", err, s.d.Config.AdminSQLMaxBytes)
 	case ctx.Err() != nil:
-		writeJSON(w, http.StatusGatewayTimeout, errBody("statement timed out after "+SQLTimeout.String()+": "+err.Error()))
-		return
+		return errkind.Errorf(errkind.Timeout, "statement timed out after %s: %v", SQLTimeout, err)
 	default:
-		writeJSON(w, http.StatusBadRequest, errBody(err.Error()))
-		return
+		// The statement's own error (a typo, a missing table) is the
+		// operator's to read, not a fault of serve.
+		return errkind.Mark(errkind.Invalid, err)
 	}
 	log.WithField("rows", len(res.Rows)).Info("admin sql statement run")
-	writeJSON(w, http.StatusOK, res)
+	s.reply.JSON(w, http.StatusOK, res)
+	return nil
 }

@@ -65,7 +65,7 @@ func New(d Deps) http.Handler {
 		if d.Config.Debug {
 			r.Handle("/webhooks/jira/test", s.admin(s.reply.Handle(s.testFetch))).Methods(http.MethodPost)
 		}
-		r.Handle("/admin/sql", s.admin(s.adminSQL)).Methods(http.MethodPost)
+		r.Handle("/admin/sql", s.admin(s.reply.Handle(s.adminSQL))).Methods(http.MethodPost)
 		r.Handle("/admin/health", s.admin(s.adminHealth)).Methods(http.MethodGet)
 		if d.RetryFailed != nil {
 			r.Handle("/admin/events/retry", s.admin(s.reply.Handle(s.retryFailed))).Methods(http.MethodPost)
@@ -441,9 +441,3 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// errBody and writeJSON are httpx's error body and reply, for the handlers
-// that write their error replies themselves.
-func errBody(msg string) map[string]string { return httpx.ErrorBody(msg) }
-
-func writeJSON(w http.ResponseWriter, status int, body any) { httpx.JSON(w, status, body) }
