@@ -110,45 +110,20 @@ func (o *outputTarget) staging() string {
 
 // publish puts the written staging file in place: renamed over the target
 // when replacing is allowed, else linked to a name that must not exist yet
-// (so a file that appeared since the check is not replaced either).
+// (so a file that appeared since the check is not replaced either). The
+// staging file is removed whatever happens.
 func (o *outputTarget) publish(staging string) error {
-	if err := os.Chmod(staging, 0o644); err != nil {
-		return err
-	}
-	if o.Replace {
-		if err := os.Rename(staging, o.Path); err != nil {
-			return err
-		}
-	} else {
-		if err := os.Link(staging, o.Path); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return usagef("--out %s exists; pass --force to replace it", o.Path)
-			}
-			return err
-		}
-		if err := os.Remove(staging); err != nil {
-			return err
-		}
-	}
-	return files.SyncDir(filepath.Dir(o.Path))
-}
-
-// publishStaged publishes a staging file another writer (DuckDB) wrote,
-// after an fsync, and removes it if that fails.
-func (o *outputTarget) publishStaged(staging string) error {
 	defer os.Remove(staging)
-	f, err := os.OpenFile(staging, os.O_RDWR, 0)
-	if err != nil {
+	if o.Replace {
+		return files.Publish(staging, o.Path)
+	}
+	if err := files.PublishNew(staging, o.Path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return usagef("--out %s exists; pass --force to replace it", o.Path)
+		}
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return o.publish(staging)
+	return nil
 }
 
 // write writes the target through a staging file with fn.
@@ -158,16 +133,13 @@ func (o *outputTarget) write(fn func(w io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(staging)
 	if err := fn(f); err != nil {
 		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+		os.Remove(staging)
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(staging)
 		return err
 	}
 	return o.publish(staging)

@@ -78,7 +78,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
-		if err := target.publishStaged(staging); err != nil {
+		if err := target.publish(staging); err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "wrote %s\n", target.Path)

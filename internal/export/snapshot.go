@@ -181,7 +181,10 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 		if err := files.Publish(staging, out); err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
-	} else if err := publishNew(staging, out); err != nil {
+	} else if err := files.PublishNew(staging, out); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("snapshot: %s: %w", out, ErrExists)
+		}
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	if st, err := os.Stat(out); err == nil {
@@ -214,35 +217,6 @@ func checkNotStore(s *store.Store, out string) error {
 		}
 	}
 	return nil
-}
-
-// publishNew is files.Publish for a target that must not exist: a hard link
-// creates the name or fails, where a rename would replace what is there.
-func publishNew(staging, final string) error {
-	f, err := os.OpenFile(staging, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(staging, files.FileMode); err != nil {
-		return err
-	}
-	if err := os.Link(staging, final); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s: %w", final, ErrExists)
-		}
-		return err
-	}
-	if err := os.Remove(staging); err != nil {
-		return err
-	}
-	return files.SyncDir(filepath.Dir(final))
 }
 
 // snapshotViews are the analyst views over a snapshot's own tables, with the

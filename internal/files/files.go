@@ -152,6 +152,40 @@ func publish(t tree, staging, final string) error {
 	return syncDir(t, filepath.Dir(final))
 }
 
+// PublishNew is Publish for a final name that must not exist yet: the file
+// is linked to it instead of renamed over it, so neither a file that was
+// there nor one that appeared since the caller looked is ever replaced. An
+// existing final gives an error that matches os.ErrExist.
+func PublishNew(staging, final string) error {
+	if err := syncFile(staging); err != nil {
+		return fmt.Errorf("publish %s: %w", final, err)
+	}
+	if err := os.Link(staging, final); err != nil {
+		return fmt.Errorf("publish %s: %w", final, err)
+	}
+	if err := os.Remove(staging); err != nil {
+		return fmt.Errorf("publish %s: %w", final, err)
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
+// syncFile fsyncs the file at path and gives it FileMode.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync: %w", err)
+	}
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // CreateTempIn creates a new file in dir inside root, named prefix followed
 // by random characters, open for reading and writing with mode 0600 (Publish
 // sets FileMode). It returns the file and its name relative to root.

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -223,5 +224,40 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPublishNew: a new name gets the file with FileMode; an existing one is
+// kept as it was, the error says it exists, and the staging file is left
+// for the caller to remove.
+func TestPublishNew(t *testing.T) {
+	dir := t.TempDir()
+	staging := filepath.Join(dir, ".out.tmp")
+	final := filepath.Join(dir, "out")
+	if err := os.WriteFile(staging, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := PublishNew(staging, final); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(final); string(b) != "new" {
+		t.Errorf("final holds %q, want %q", b, "new")
+	}
+	if got := perm(t, final); got != FileMode {
+		t.Errorf("mode of final: got %v, want %v", got, FileMode)
+	}
+	if _, err := os.Stat(staging); !os.IsNotExist(err) {
+		t.Errorf("staging after publish: got %v, want it gone", err)
+	}
+
+	if err := os.WriteFile(staging, []byte("newer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := PublishNew(staging, final)
+	if !errors.Is(err, os.ErrExist) {
+		t.Fatalf("publish over an existing file: got %v, want an error matching os.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(final); string(b) != "new" {
+		t.Errorf("final after a refused publish holds %q, want %q", b, "new")
 	}
 }
