@@ -1,3 +1,7 @@
+// Package schedule runs jiraduck's jobs (the SLA poll, reconcile, snapshot,
+// retention) on their cron schedules and when asked for from the admin API,
+// one run of a job at a time, each logged, recorded and timed out; what the
+// jobs do lives in internal/jobs and internal/export.
 package schedule
 
 import (
