@@ -8,13 +8,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
-	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
@@ -84,7 +82,6 @@ type service struct {
 	exporter *export.Exporter
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
-	jobs     []schedule.Job
 	metrics  *metrics.Metrics
 	http     *http.Server
 	listener net.Listener
@@ -364,7 +361,6 @@ func (s *service) addJobs() error {
 			return err
 		}
 	}
-	s.jobs = list
 	return nil
 }
 
@@ -386,25 +382,10 @@ func (s *service) retryFailed(ctx context.Context, ids []int64) (int, error) {
 	return len(events), nil
 }
 
-// runJob starts one of the scheduled jobs now, in the background. An
-// unknown job is an error of kind not found; one running already is
-// schedule.ErrRunning.
-func (s *service) runJob(name string) error {
-	for _, j := range s.jobs {
-		if j.Name == name {
-			if s.sched.Running(name) {
-				return fmt.Errorf("job %s: %w", name, schedule.ErrRunning)
-			}
-			go func() { _ = s.sched.RunNow(j) }()
-			return nil
-		}
-	}
-	names := make([]string, len(s.jobs))
-	for i, j := range s.jobs {
-		names[i] = j.Name
-	}
-	return errkind.Errorf(errkind.NotFound, "no job %q (jobs: %s)", name, strings.Join(names, ", "))
-}
+// runJob starts one of the scheduled jobs now, in the background, as the
+// scheduler's own run: an unknown job is an error of kind not found; one
+// running already is schedule.ErrRunning.
+func (s *service) runJob(name string) error { return s.sched.Go(name) }
 
 // jobDeps hands the scheduled jobs the store, the client and the queue as
 // the way to heal: a healed issue is fetched like a webhook's.
@@ -476,7 +457,9 @@ func (s *service) close() error {
 		s.intake.Close()
 	}
 	if s.sched != nil {
-		s.sched.Stop(15 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		s.sched.Stop(ctx)
+		cancel()
 	}
 	if s.queue != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
