@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/schollz/progressbar/v3"
 )
@@ -28,7 +27,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		if fs.NArg() > 0 || *jql != "" || *force || *sinceFlag != "" {
 			return usagef("backfill --sla-only takes no other flag")
 		}
-		return pollSLA(ctx, e, "backfill-sla", schedule.SLAPollOptions{All: true})
+		return pollSLA(ctx, e, "backfill-sla", jobs.SLAPollOptions{All: true})
 	}
 	if fs.NArg() > 0 {
 		return usagef("backfill takes no arguments (quote the --jql value)")
@@ -63,7 +62,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	var mu sync.Mutex
 	done, total := 0, 0
 	terminal := isTerminal(e.stderr)
-	opts := pipeline.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
+	opts := jobs.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
 		Listed: func(toFetch, skipped int) {
 			total = toFetch
 			log.WithFields(map[string]any{"to_fetch": toFetch, "up_to_date": skipped}).Info("backfill listed the scope")
@@ -87,7 +86,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		},
 		Record: func(counts map[string]int) { _ = b.store.UpdateRun(context.Background(), runID, counts) },
 	}
-	res, runErr := pipeline.Backfill(ctx, b.client, b.store, b.proc, opts)
+	res, runErr := jobs.Backfill(ctx, b.client, b.store, b.proc, opts)
 	if bar != nil {
 		_ = bar.Finish()
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -55,7 +55,7 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	// part already done is skipped.
 	cctx, cancel := context.WithCancel(ctx)
 	var done atomic.Int64
-	_, err := pipeline.Backfill(cctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 4, Progress: func() {
+	_, err := jobs.Backfill(cctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4, Progress: func() {
 		if done.Add(1) == int64(n/3) {
 			cancel()
 		}
@@ -67,7 +67,7 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	// Jira throttling a share of the calls (Retry-After in whole seconds,
 	// some 429s without it): survived.
 	must(t, live.em.SetFaults(emulator.Faults{ThrottleRate: 0.05}))
-	res, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 8, RetryDelay: 50 * time.Millisecond})
+	res, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8, RetryDelay: 50 * time.Millisecond})
 	must(t, live.em.SetFaults(emulator.Faults{}))
 	if err != nil {
 		t.Fatal(err)
@@ -81,14 +81,14 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	live.settle(t)
 	// An attachment download that hit the throttling left its issue
 	// incomplete: incomplete issues are always fetched again.
-	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 
 	// Then a run fetches nothing.
 	live.em.ResetStats()
-	res, err = pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 4})
+	res, err = jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4})
 	if err != nil || res.Fetched != 0 || res.Skipped != n {
 		t.Errorf("second backfill: got %+v, %v; want everything skipped", res, err)
 	}
@@ -114,7 +114,7 @@ func TestBackfillWithLaggingSearchLosesNothing(t *testing.T) {
 		keys = append(keys, is.Key)
 	}
 	live.settle(t)
-	res, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{})
+	res, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 func publishedSite(t *testing.T, n int) (*liveSite, string) {
 	t.Helper()
 	live := startLiveSite(t, n, frozen(), nil)
-	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
@@ -271,7 +271,7 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 	}
 	live := startLiveSite(t, 60, frozen(), nil)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
@@ -365,7 +365,7 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 	}
 	live := startLiveSite(t, 50, nil, nil)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)

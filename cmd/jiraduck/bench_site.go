@@ -18,7 +18,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -39,7 +39,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 	}
 	defer s.Close()
 	start := time.Now()
-	res, err := pipeline.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, pipeline.BackfillOptions{Parallel: 4})
+	res, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4})
 	if err != nil {
 		return fmt.Errorf("backfill of the site: %w", err)
 	}

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 )
 
 // P6 polls the SLA values of goalExactly sz.slaOpen open issues, with Jira
@@ -75,7 +74,7 @@ func (b *bench) slaScenario(ctx context.Context) error {
 			}
 		}
 	}
-	if _, err := pipeline.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, pipeline.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
 		return fmt.Errorf("P6: backfill: %w", err)
 	}
 	if err := settleSite(ctx, s, 10*time.Minute); err != nil {
@@ -87,7 +86,7 @@ func (b *bench) slaScenario(ctx context.Context) error {
 		}
 		s.em.ResetStats()
 		start := time.Now()
-		res, err := schedule.PollSLA(ctx, s.svc.jobDeps(), schedule.SLAPollOptions{})
+		res, err := jobs.PollSLA(ctx, s.svc.jobDeps(), jobs.SLAPollOptions{})
 		took := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("P6: %w", err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	// queries would describe a fraction of the site.
 	start := time.Now()
 	fmt.Fprintf(out, "backfilling the site... ")
-	filled, err := pipeline.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, pipeline.BackfillOptions{Parallel: 4})
+	filled, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4})
 	if err != nil {
 		return err
 	}

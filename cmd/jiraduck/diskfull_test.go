@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -118,7 +118,7 @@ func TestDiskFull(t *testing.T) {
 	live.dir = filepath.Join(disk, "data")
 	ctx := context.Background()
 	s := live.svc
-	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)

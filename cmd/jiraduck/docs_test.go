@@ -59,7 +59,7 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
 		"JIRADUCK_RECONCILE_SCHEDULE": "@every 1h", "JIRADUCK_SNAPSHOT_SCHEDULE": "@every 1h"})
 	var names []string
-	for _, j := range live.svc.jobs {
+	for _, j := range live.svc.sched.Jobs() {
 		if err := live.svc.sched.RunNow(j); err != nil {
 			t.Fatalf("job %s: %v", j.Name, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 )
 
@@ -24,7 +25,7 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 	ctx := context.Background()
 	s := live.svc
 	base := "http://" + s.Addr()
-	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 3}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 3}); err != nil {
 		t.Fatal(err)
 	}
 	// Reconcile and the SLA heal fetch an issue as this does.
@@ -50,7 +51,7 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 		t.Errorf("readyz after a failing backfill: %d %s, want 200 with the failed fetches", code, compactJSON(ready))
 	}
 
-	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 3, Force: true}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 3, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	_, health = getJSON(t, base+"/webhooks/jira/health")

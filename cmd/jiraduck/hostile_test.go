@@ -25,7 +25,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/sirupsen/logrus"
 )
 
@@ -225,7 +225,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	hs := startHostileSite(t, 12, nil)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, hs.svc.client, hs.svc.store, hs.svc.proc, pipeline.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, hs.svc.client, hs.svc.store, hs.svc.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	hs.settle(t)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -100,7 +101,7 @@ func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.Field
 	if err != nil {
 		return err
 	}
-	res, runErr := pipeline.Rebuild(ctx, s, w, catalog.Options(), pipeline.RebuildOptions{
+	res, runErr := jobs.Rebuild(ctx, s, w, catalog.Options(), jobs.RebuildOptions{
 		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, RunID: id})
 	if runErr == nil {
 		runErr = export.MarkAll(ctx, s, w, nil, nil)

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/schedule"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 // jobDeps are a batch command's dependencies for the scheduled jobs: a healed
 // issue is fetched and written at once through the processor.
-func (b *batch) jobDeps() schedule.Deps {
-	return schedule.Deps{Client: b.client, Store: b.store, Writer: b.writer, Options: b.catalog.Options,
+func (b *batch) jobDeps() jobs.Deps {
+	return jobs.Deps{Client: b.client, Store: b.store, Writer: b.writer, Options: b.catalog.Options,
 		SLAFields: b.catalog.SLAFieldIDs,
 		Heal: func(ctx context.Context, id, key string) error {
 			_, err := b.proc.Process(ctx, pipeline.Request{KeyOrID: id, ID: id, Key: key})
@@ -64,12 +64,12 @@ func runPollSLA(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("poll-sla takes no arguments")
 	}
-	return pollSLA(ctx, e, "sla-poll", schedule.SLAPollOptions{DryRun: *dry})
+	return pollSLA(ctx, e, "sla-poll", jobs.SLAPollOptions{DryRun: *dry})
 }
 
 // pollSLA runs one SLA poll pass from the command line (poll-sla, backfill
 // --sla-only) and prints its summary.
-func pollSLA(ctx context.Context, e *env, job string, opts schedule.SLAPollOptions) error {
+func pollSLA(ctx context.Context, e *env, job string, opts jobs.SLAPollOptions) error {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
@@ -81,10 +81,10 @@ func pollSLA(ctx context.Context, e *env, job string, opts schedule.SLAPollOptio
 	}
 	defer b.Close()
 	start := time.Now()
-	var res schedule.SLAPollResult
+	var res jobs.SLAPollResult
 	_, runErr := b.recordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = schedule.PollSLA(ctx, b.jobDeps(), opts)
+		res, err = jobs.PollSLA(ctx, b.jobDeps(), opts)
 		return res.Counts(), err
 	})
 	verb := ""
@@ -122,10 +122,10 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	var res schedule.ReconcileResult
+	var res jobs.ReconcileResult
 	_, runErr := b.recordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = schedule.Reconcile(ctx, b.jobDeps(), schedule.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
+		res, err = jobs.Reconcile(ctx, b.jobDeps(), jobs.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
 		return res.Counts(), err
 	})
 	verb := ""

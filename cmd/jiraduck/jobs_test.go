@@ -11,8 +11,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -29,7 +28,7 @@ func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
 func backfilledWith(t *testing.T, opts emulator.Options, extra map[string]string) *liveSite {
 	t.Helper()
 	live := startLiveSiteWith(t, opts, extra)
-	res, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8})
+	res, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{Parallel: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +93,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	live.settle(t)
-	res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{DryRun: true})
+	res, err := jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +105,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	}
 
 	em.ResetStats()
-	res, err = schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+	res, err = jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if err := em.Silent().Transition(toResolve, emulator.StatusToDo); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{}); err != nil || res.Healed == 0 {
+	if res, err := jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{}); err != nil || res.Healed == 0 {
 		is, _ := em.Issue(toResolve)
 		t.Fatalf("poll after a reopening: got %+v, %v; emulator status %q", res, err, is.Status)
 	}
@@ -140,7 +139,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 
 	// Jira failing: errors are counted and reported, not hidden.
 	must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
-	res, err = schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+	res, err = jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{})
 	must(t, em.SetFaults(emulator.Faults{}))
 	if err == nil || res.Failed == 0 {
 		t.Errorf("poll against a failing Jira: got %+v, %v; want failures counted and an error", res, err)
@@ -168,14 +167,14 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	must(t, em.Silent().Update(keys[3], func(i *emulator.Issue) { i.Summary = "edited while the webhook was lost" }))
 	must(t, em.Silent().Delete(keys[5]))
 
-	res, err := schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{DryRun: true})
+	res, err := jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Missing != 1 || res.Stale != 1 || res.Deleted != 1 {
 		t.Errorf("dry run: got %+v, want 1 missing, 1 stale, 1 deleted", res)
 	}
-	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{})
+	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +201,14 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 			}
 		}
 	}
-	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{})
-	if !errors.Is(err, schedule.ErrTooManyDeletions) {
+	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{})
+	if !errors.Is(err, jobs.ErrTooManyDeletions) {
 		t.Fatalf("mass deletion: got %+v, %v; want a refusal", res, err)
 	}
 	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'"); n == "0" {
 		t.Error("a refused reconcile deleted issues")
 	}
-	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{Force: true})
+	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{Force: true})
 	if err != nil || res.Deleted == 0 {
 		t.Errorf("forced: got %+v, %v", res, err)
 	}
@@ -252,7 +251,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 	}
 
 	em.ResetStats()
-	res, err := schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{JQL: "project = OPS"})
+	res, err := jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{JQL: "project = OPS"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +270,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 
 	// Jira failing to return them: counted as failed, nothing deleted.
 	must(t, em.SetFaults(emulator.Faults{BulkErrorRate: 1}))
-	res, err = schedule.Reconcile(ctx, deps, schedule.ReconcileOptions{JQL: "project = OPS"})
+	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{JQL: "project = OPS"})
 	must(t, em.SetFaults(emulator.Faults{}))
 	if err == nil || res.Failed != len(sup)-gone || res.Deleted != 0 || res.Kept != 0 {
 		t.Errorf("bulk errors: got %+v, %v; want %d failed, none deleted, an error", res, err, len(sup)-gone)

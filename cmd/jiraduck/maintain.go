@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -32,10 +32,10 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	var res pipeline.RebuildResult
+	var res jobs.RebuildResult
 	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func(runID int64) (map[string]int, error) {
 		var err error
-		res, err = pipeline.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), pipeline.RebuildOptions{
+		res, err = jobs.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), jobs.RebuildOptions{
 			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, RunID: runID,
 			Progress: func(done int) {
 				if done%10000 < *batchSize {
@@ -90,10 +90,10 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	}
 	defer b.Close()
 	start := time.Now()
-	var res pipeline.ImportResult
+	var res jobs.ImportResult
 	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = pipeline.Import(ctx, b.store, b.writer, b.catalog.Options(), pipeline.ImportOptions{
+		res, err = jobs.Import(ctx, b.store, b.writer, b.catalog.Options(), jobs.ImportOptions{
 			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})
 		if err == nil && res.Refused > 0 {
 			// Everything else is imported and published; the run is

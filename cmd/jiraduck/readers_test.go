@@ -14,8 +14,8 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/normalize"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
 )
 
 // TestReaderProcess is the reader started by startReader in its own process;
@@ -132,7 +132,7 @@ func TestReadersDuringStorm(t *testing.T) {
 	}
 	live := startLiveSiteWith(t, emulator.Options{Issues: pick(60, 1500), Months: 3, Seed: 41, Clock: frozen()}, nil)
 	ctx := context.Background()
-	if _, err := pipeline.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)

@@ -12,8 +12,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/schedule"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 )
 
 // TestFaultsConverge runs a stream of changes of every kind while Jira
@@ -41,7 +40,7 @@ func TestFaultsConverge(t *testing.T) {
 		WebhookRetries: 10}, map[string]string{"JIRADUCK_WORKERS": "8"})
 	ctx := context.Background()
 	s := live.svc
-	if _, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 8}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
@@ -61,12 +60,12 @@ func TestFaultsConverge(t *testing.T) {
 	failed := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'")
 
 	// The healing passes serve runs on its own schedule.
-	res, err := pipeline.Backfill(ctx, s.client, s.store, s.proc, pipeline.BackfillOptions{Parallel: 8})
+	res, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
-	rec, err := schedule.Reconcile(ctx, s.jobDeps(), schedule.ReconcileOptions{})
+	rec, err := jobs.Reconcile(ctx, s.jobDeps(), jobs.ReconcileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/httpx"
@@ -19,13 +18,16 @@ func TestRunJobErrorKinds(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	sched := schedule.NewScheduler(nil, log, nil)
-	defer sched.Stop(time.Second)
+	defer sched.Stop(context.Background())
 	started, release := make(chan struct{}), make(chan struct{})
-	s := &service{sched: sched, jobs: []schedule.Job{{Name: "slow", Run: func(context.Context) (map[string]int, error) {
+	if err := sched.Add(schedule.Job{Name: "slow", Run: func(context.Context) (map[string]int, error) {
 		close(started)
 		<-release
 		return nil, nil
-	}}}}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &service{sched: sched}
 	if err := s.runJob("slow"); err != nil {
 		t.Fatalf("first run: got %v, want nil", err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -19,7 +19,7 @@ import (
 func stoppedSite(t *testing.T) *liveSite {
 	t.Helper()
 	live := startLiveSite(t, 20, nil, nil)
-	if _, err := pipeline.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, pipeline.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)

@@ -8,16 +8,15 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
-	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/metrics"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/schedule"
@@ -83,7 +82,6 @@ type service struct {
 	exporter *export.Exporter
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
-	jobs     []schedule.Job
 	metrics  *metrics.Metrics
 	http     *http.Server
 	listener net.Listener
@@ -333,7 +331,7 @@ func (s *service) catalogLoop(refresh <-chan struct{}) {
 // addJobs schedules the SLA poll, reconcile and event retention.
 func (s *service) addJobs() error {
 	deps := s.jobDeps()
-	jobs := []schedule.Job{
+	list := []schedule.Job{
 		{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents},
 		{Name: "snapshot", Spec: s.cfg.SnapshotSchedule, Timeout: 30 * time.Minute, Record: true,
 			Run: func(ctx context.Context) (map[string]int, error) {
@@ -349,21 +347,20 @@ func (s *service) addJobs() error {
 			}},
 	}
 	if s.client != nil {
-		jobs = append(jobs,
+		list = append(list,
 			schedule.Job{Name: "sla-poll", Spec: s.cfg.SLAPollSchedule, Timeout: 10 * time.Minute, Record: true,
 				Run: func(ctx context.Context) (map[string]int, error) {
-					res, err := schedule.PollSLA(ctx, deps, schedule.SLAPollOptions{})
+					res, err := jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{})
 					return res.Counts(), err
 				}},
 			schedule.Job{Name: "reconcile", Spec: s.cfg.ReconcileSchedule, Timeout: 30 * time.Minute, Record: true,
 				Run: s.reconcile})
 	}
-	for _, j := range jobs {
+	for _, j := range list {
 		if err := s.sched.Add(j); err != nil {
 			return err
 		}
 	}
-	s.jobs = jobs
 	return nil
 }
 
@@ -385,30 +382,15 @@ func (s *service) retryFailed(ctx context.Context, ids []int64) (int, error) {
 	return len(events), nil
 }
 
-// runJob starts one of the scheduled jobs now, in the background. An
-// unknown job is an error of kind not found; one running already is
-// schedule.ErrRunning.
-func (s *service) runJob(name string) error {
-	for _, j := range s.jobs {
-		if j.Name == name {
-			if s.sched.Running(name) {
-				return fmt.Errorf("job %s: %w", name, schedule.ErrRunning)
-			}
-			go func() { _ = s.sched.RunNow(j) }()
-			return nil
-		}
-	}
-	names := make([]string, len(s.jobs))
-	for i, j := range s.jobs {
-		names[i] = j.Name
-	}
-	return errkind.Errorf(errkind.NotFound, "no job %q (jobs: %s)", name, strings.Join(names, ", "))
-}
+// runJob starts one of the scheduled jobs now, in the background, as the
+// scheduler's own run: an unknown job is an error of kind not found; one
+// running already is schedule.ErrRunning.
+func (s *service) runJob(name string) error { return s.sched.Go(name) }
 
 // jobDeps hands the scheduled jobs the store, the client and the queue as
 // the way to heal: a healed issue is fetched like a webhook's.
-func (s *service) jobDeps() schedule.Deps {
-	return schedule.Deps{Client: s.client, Store: s.store, Writer: s.writer, Options: s.catalog.Options,
+func (s *service) jobDeps() jobs.Deps {
+	return jobs.Deps{Client: s.client, Store: s.store, Writer: s.writer, Options: s.catalog.Options,
 		SLAFields: s.catalog.SLAFieldIDs, Notify: s.exporter.Notify,
 		Heal: func(_ context.Context, id, key string) error {
 			s.queue.Enqueue(id, key)
@@ -424,12 +406,12 @@ const (
 )
 
 func (s *service) reconcile(ctx context.Context) (map[string]int, error) {
-	opts := schedule.ReconcileOptions{JQL: s.cfg.JQL, Since: time.Now().Add(-reconcileWindow)}
+	opts := jobs.ReconcileOptions{JQL: s.cfg.JQL, Since: time.Now().Add(-reconcileWindow)}
 	full := s.lastFullReconcile.IsZero() || time.Since(s.lastFullReconcile) > fullReconcile
 	if full {
 		opts.Since = time.Time{}
 	}
-	res, err := schedule.Reconcile(ctx, s.jobDeps(), opts)
+	res, err := jobs.Reconcile(ctx, s.jobDeps(), opts)
 	counts := res.Counts()
 	if full {
 		counts["full"] = 1
@@ -475,7 +457,9 @@ func (s *service) close() error {
 		s.intake.Close()
 	}
 	if s.sched != nil {
-		s.sched.Stop(15 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		s.sched.Stop(ctx)
+		cancel()
 	}
 	if s.queue != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

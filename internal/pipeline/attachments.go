@@ -146,9 +146,9 @@ func statAttachment(root *os.Root, rel string, size int64) bool {
 	return err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size)
 }
 
-// importAttachment copies the file at src to rel under dataDir and returns
+// ImportAttachment copies the file at src to rel under dataDir and returns
 // its SHA-256.
-func importAttachment(dataDir, rel, src string) (string, error) {
+func ImportAttachment(dataDir, rel, src string) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return "", err

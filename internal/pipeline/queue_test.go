@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira/client"
-	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -241,69 +240,6 @@ func (l *logSeen) Fire(e *logrus.Entry) error {
 		l.once.Do(func() { close(l.ch) })
 	}
 	return nil
-}
-
-// TestRebuildTwoIdsUnderOneKey: a store holding two payloads that claim one
-// key (a stale copy of a moved issue) rebuilds: the later id's rows are
-// kept, as an apply in that order would keep them, and nothing fails on the
-// key.
-func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
-	h := newHarness(t, QueueOptions{Workers: 2})
-	for k := 1; k <= 3; k++ {
-		h.jira.add(fmt.Sprint(100+k), fmt.Sprint("SUP-", k), 1)
-	}
-	if err := h.queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h.queue.Accept(stormEvents(t, h, 3, 3))
-	h.drain(t)
-	// 102 is stored under SUP-1 too, fetched later than 101: it holds the
-	// key, and 101's payload is superseded.
-	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-2"', '"key":"SUP-1"'),
-		issue_key = 'SUP-1', fetched_at = fetched_at + INTERVAL 1 HOUR WHERE issue_id = '102'`); err != nil {
-		t.Fatal(err)
-	}
-	// rebuilt rebuilds in batches of one issue, then of 500, and checks
-	// each with check after the counts every case shares.
-	rebuilt := func(check func(batch int)) {
-		t.Helper()
-		for _, batch := range []int{1, 500} {
-			res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: h.dir})
-			if err != nil {
-				t.Fatalf("rebuild in batches of %d: %v", batch, err)
-			}
-			if res.Issues != 2 || res.Superseded != 1 {
-				t.Errorf("batches of %d: issues re-derived %d, superseded %d; want 2 and 1", batch, res.Issues, res.Superseded)
-			}
-			check(batch)
-		}
-	}
-	rebuilt(func(batch int) {
-		var id string
-		if err := h.s.DB().QueryRow(`SELECT issue_id FROM issues WHERE issue_key = 'SUP-1'`).Scan(&id); err != nil || id != "102" {
-			t.Errorf("batches of %d: SUP-1 is id %q (%v), want 102, the later fetched", batch, id, err)
-		}
-		if n := h.count(t, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
-			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (the later id's)", batch, n)
-		}
-		if n := h.count(t, `SELECT count(*) FROM issues`); n != 2 {
-			t.Errorf("batches of %d: issues: got %d, want 2", batch, n)
-		}
-	})
-	// Payloads that name one key while the store files them under two: both
-	// are written, the second replacing the first, in one transaction or two.
-	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-3"', '"key":"SUP-1"')
-		WHERE issue_id = '103'`); err != nil {
-		t.Fatal(err)
-	}
-	rebuilt(func(batch int) {
-		if n := h.count(t, `SELECT count(*) FROM issues`); n != 1 {
-			t.Errorf("batches of %d: issues: got %d, want 1", batch, n)
-		}
-		if n := h.count(t, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
-			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (one payload's, not both)", batch, n)
-		}
-	})
 }
 
 // TestLoneEventAfterAStormIsNotHeld: once a storm is over, an event on its

@@ -1,9 +1,16 @@
+// Package schedule runs jiraduck's jobs (the SLA poll, reconcile, snapshot,
+// retention) on their cron schedules and when asked for from the admin API,
+// one run of a job at a time, each logged, recorded and timed out; what the
+// jobs do lives in internal/jobs and internal/export.
 package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,20 +35,31 @@ type Job struct {
 	Run func(ctx context.Context) (map[string]int, error)
 }
 
-// Scheduler runs jobs with robfig/cron: a panicking job is recovered, a run
-// still going when the next is due makes that one skip, every run has a
-// timeout, is logged and recorded, and Stop waits for running jobs.
+// Scheduler runs jobs with robfig/cron, and runs them now when asked (the
+// admin API): it starts every run itself, so a job never runs twice at once
+// whoever asks, and Stop waits for every run, however it was started. A
+// panicking cron run is recovered, a run still going when the next is due
+// makes that one skip, every run has a timeout, is logged and recorded.
 type Scheduler struct {
 	cron    *cron.Cron
 	store   *store.Store
 	log     logrus.FieldLogger
 	observe func(job, status string, counts map[string]int, took time.Duration)
 
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// ctx is every run's parent; Stop cancels it once it has waited long
+	// enough.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// runs counts the runs going on, cron's and those asked for; it is
+	// added to only under mu while not stopped, so that Stop's Wait never
+	// races an Add.
+	runs sync.WaitGroup
+
 	mu      sync.Mutex
+	jobs    []Job
 	ids     map[string]cron.EntryID
 	running map[string]bool
+	stopped bool
 }
 
 // NewScheduler builds a stopped scheduler. observe, if set, is told of every
@@ -59,40 +77,73 @@ func NewScheduler(s *store.Store, log logrus.FieldLogger, observe func(job, stat
 		running: map[string]bool{}}
 }
 
-// Add schedules a job; a job with an empty spec is skipped.
+// Add registers a job, which Go can then start, and schedules it; a job
+// with an empty spec is registered but not scheduled.
 func (s *Scheduler) Add(j Job) error {
-	if j.Spec == "" {
-		s.log.WithField("job", j.Name).Info("job disabled (empty schedule)")
-		return nil
-	}
-	id, err := s.cron.AddFunc(j.Spec, func() { _ = s.RunNow(j) })
-	if err != nil {
-		return fmt.Errorf("schedule %s: %w", j.Name, err)
-	}
 	s.mu.Lock()
-	s.ids[j.Name] = id
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, have := range s.jobs {
+		if have.Name == j.Name {
+			return fmt.Errorf("schedule %s: a job of that name is added already", j.Name)
+		}
+	}
+	if j.Spec != "" {
+		id, err := s.cron.AddFunc(j.Spec, func() { _ = s.RunNow(j) })
+		if err != nil {
+			return fmt.Errorf("schedule %s: %w", j.Name, err)
+		}
+		s.ids[j.Name] = id
+	} else {
+		s.log.WithField("job", j.Name).Info("job disabled (empty schedule)")
+	}
+	s.jobs = append(s.jobs, j)
 	return nil
+}
+
+// Jobs lists the jobs added, in the order they were.
+func (s *Scheduler) Jobs() []Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.jobs)
 }
 
 // Start starts the clock.
 func (s *Scheduler) Start() { s.cron.Start() }
 
-// Stop stops scheduling, cancels running jobs' contexts after grace, and waits
-// for them up to grace more.
-func (s *Scheduler) Stop(grace time.Duration) {
-	done := s.cron.Stop().Done()
+// cancelGrace is how long Stop waits for runs once it has cancelled them:
+// a cancelled run still records its outcome, and must not find the store
+// closed under it.
+const cancelGrace = 15 * time.Second
+
+// Stop stops the clock and refuses new runs, then waits for every run, cron
+// or asked for, to return. When ctx is done first, it cancels the runs and
+// waits for them up to cancelGrace more.
+func (s *Scheduler) Stop(ctx context.Context) {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	// A run cron has fired but not yet begun is refused by now; waiting for
+	// cron too leaves no goroutine of it behind.
+	cronDone := s.cron.Stop().Done()
+	done := make(chan struct{})
+	go func() {
+		<-cronDone
+		s.runs.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 		s.cancel()
 		return
-	case <-time.After(grace):
+	case <-ctx.Done():
 	}
 	s.log.Warn("jobs still running at shutdown; cancelling them")
 	s.cancel()
+	t := time.NewTimer(cancelGrace)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(grace):
+	case <-t.C:
 		s.log.Error("jobs did not stop after cancellation")
 	}
 }
@@ -112,23 +163,78 @@ func (s *Scheduler) Next(name string) time.Time {
 // the admin API answers with 409.
 var ErrRunning = errkind.New(errkind.Conflict, "job already running")
 
+// ErrStopped means the scheduler is stopping: it starts no more runs.
+var ErrStopped = errkind.New(errkind.Unavailable, "scheduler stopped")
+
+// Go starts the job added under name now, in the background, tracked like a
+// cron run: a job unknown is an error of kind not found, one running
+// already ErrRunning, and either is known before Go returns, so a start
+// that is not refused is a run that happens.
+func (s *Scheduler) Go(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.jobs, func(j Job) bool { return j.Name == name })
+	if i < 0 {
+		names := make([]string, len(s.jobs))
+		for i, j := range s.jobs {
+			names[i] = j.Name
+		}
+		return errkind.Errorf(errkind.NotFound, "no job %q (jobs: %s)", name, strings.Join(names, ", "))
+	}
+	j := s.jobs[i]
+	if err := s.beginLocked(j.Name); err != nil {
+		return fmt.Errorf("job %s: %w", name, err)
+	}
+	go func() {
+		defer s.end(j.Name)
+		_ = s.run(j)
+	}()
+	return nil
+}
+
 // RunNow runs a job once in the caller's goroutine, with its timeout, logging
 // and recording. A job never runs twice at once: a run asked for while one is
-// going is skipped with ErrRunning.
+// going is skipped with ErrRunning, and one asked for once Stop has begun
+// with ErrStopped.
 func (s *Scheduler) RunNow(j Job) error {
 	s.mu.Lock()
-	if s.running[j.Name] {
-		s.mu.Unlock()
+	err := s.beginLocked(j.Name)
+	s.mu.Unlock()
+	if errors.Is(err, ErrRunning) {
 		s.log.WithField("job", j.Name).Info("job still running; this run is skipped")
+	}
+	if err != nil {
+		return err
+	}
+	defer s.end(j.Name)
+	return s.run(j)
+}
+
+// beginLocked marks a run of the named job as going, or says why it may not
+// start.
+func (s *Scheduler) beginLocked(name string) error {
+	switch {
+	case s.stopped:
+		return ErrStopped
+	case s.running[name]:
 		return ErrRunning
 	}
-	s.running[j.Name] = true
+	s.running[name] = true
+	s.runs.Add(1)
+	return nil
+}
+
+// end marks the run begun by beginLocked as over.
+func (s *Scheduler) end(name string) {
+	s.mu.Lock()
+	delete(s.running, name)
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, j.Name)
-		s.mu.Unlock()
-	}()
+	s.runs.Done()
+}
+
+// run does one run of j: its timeout, its sync_runs row, its log line and
+// its metrics.
+func (s *Scheduler) run(j Job) error {
 	ctx := s.ctx
 	if j.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -1,4 +1,4 @@
-package pipeline
+package jobs
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -477,11 +478,11 @@ func copyBrokerAttachments(rows *normalize.Rows, fileKey string, o ImportOptions
 			}
 			continue
 		}
-		rel, err := AttachmentPath(a.IssueKey, a.AttachmentID, deref(a.Filename))
+		rel, err := pipeline.AttachmentPath(a.IssueKey, a.AttachmentID, deref(a.Filename))
 		if err != nil {
 			continue
 		}
-		sum, err := importAttachment(o.DataDir, rel, src)
+		sum, err := pipeline.ImportAttachment(o.DataDir, rel, src)
 		if err != nil {
 			a.SkippedReason = ptr("import failed: " + err.Error())
 			continue

@@ -1,4 +1,4 @@
-package pipeline
+package jobs
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -64,7 +65,7 @@ func (r BackfillResult) Counts() map[string]int {
 // fetches, through the same Processor as webhooks, every issue the store does
 // not hold up to date: missing, older `updated`, or incomplete. A run that was
 // interrupted is resumed by running it again: what it finished is skipped.
-func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *Processor, opts BackfillOptions) (BackfillResult, error) {
+func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipeline.Processor, opts BackfillOptions) (BackfillResult, error) {
 	var res BackfillResult
 	if opts.Parallel < 1 {
 		opts.Parallel = 4
@@ -169,7 +170,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *Process
 			go func() {
 				defer wg.Done()
 				for id := range work {
-					rows, out, err := p.Prepare(ctx, Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
+					rows, out, err := p.Prepare(ctx, pipeline.Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
 					switch {
 					case err != nil && ctx.Err() != nil:
 						// Interrupted: not a failure of the issue.
@@ -178,7 +179,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *Process
 					case rows != nil:
 						prepared <- rows
 						continue
-					case out == Gone:
+					case out == pipeline.Gone:
 						gone.Add(1)
 					}
 					if report && opts.Progress != nil {

@@ -1,8 +1,4 @@
-// Package schedule holds the jobs that keep the store honest between
-// webhooks: the SLA poll (SLA values tick without any webhook, and lost
-// webhooks leave issues stale) and reconcile (issues created, edited or
-// deleted without a webhook reaching jiraduck), plus their cron wiring.
-package schedule
+package jobs
 
 import (
 	"context"

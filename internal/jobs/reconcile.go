@@ -1,4 +1,4 @@
-package schedule
+package jobs
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
 )
 
 // ReconcileOptions shape one reconcile run.
@@ -72,7 +71,7 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	jql, err := pipeline.ScopeJQL(opts.JQL, opts.Since)
+	jql, err := ScopeJQL(opts.JQL, opts.Since)
 	if err != nil {
 		return res, err
 	}

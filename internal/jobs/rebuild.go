@@ -1,4 +1,4 @@
-package pipeline
+package jobs
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -272,7 +273,7 @@ func restoreAttachments(rows *normalize.Rows, kept map[string]keptAttachment, da
 			a.SkippedReason = ptr(fmt.Sprintf("larger than JIRADUCK_ATTACHMENT_MAX_BYTES (%d bytes)", maxBytes))
 			continue
 		}
-		rel, err := AttachmentPath(a.IssueKey, a.AttachmentID, deref(a.Filename))
+		rel, err := pipeline.AttachmentPath(a.IssueKey, a.AttachmentID, deref(a.Filename))
 		if err != nil || dataDir == "" {
 			continue
 		}

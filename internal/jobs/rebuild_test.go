@@ -1,0 +1,129 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/normalize"
+)
+
+// TestRebuildTwoIdsUnderOneKey: a store holding two payloads that claim one
+// key (a stale copy of a moved issue) rebuilds: the later id's rows are
+// kept, as an apply in that order would keep them, and nothing fails on the
+// key.
+func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
+	h := newImportStore(t)
+	files := map[string]any{}
+	for k := 1; k <= 3; k++ {
+		key := fmt.Sprint("SUP-", k)
+		files[key+".json"] = brokerIssue(fmt.Sprint(100+k), key, "2024-01-03T00:00:00.000+0000", []string{fmt.Sprint(1000 + k)}, nil)
+	}
+	if res := h.run(t, rawDir(t, files)); res.Imported != 3 {
+		t.Fatalf("imported %d issues, want 3", res.Imported)
+	}
+	dir := t.TempDir()
+	// 102 is stored under SUP-1 too, fetched later than 101: it holds the
+	// key, and 101's payload is superseded.
+	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-2"', '"key":"SUP-1"'),
+		issue_key = 'SUP-1', fetched_at = fetched_at + INTERVAL 1 HOUR WHERE issue_id = '102'`); err != nil {
+		t.Fatal(err)
+	}
+	// rebuilt rebuilds in batches of one issue, then of 500, and checks
+	// each with check after the counts every case shares.
+	rebuilt := func(check func(batch int)) {
+		t.Helper()
+		for _, batch := range []int{1, 500} {
+			res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: dir})
+			if err != nil {
+				t.Fatalf("rebuild in batches of %d: %v", batch, err)
+			}
+			if res.Issues != 2 || res.Superseded != 1 {
+				t.Errorf("batches of %d: issues re-derived %d, superseded %d; want 2 and 1", batch, res.Issues, res.Superseded)
+			}
+			check(batch)
+		}
+	}
+	rebuilt(func(batch int) {
+		var id string
+		if err := h.s.DB().QueryRow(`SELECT issue_id FROM issues WHERE issue_key = 'SUP-1'`).Scan(&id); err != nil || id != "102" {
+			t.Errorf("batches of %d: SUP-1 is id %q (%v), want 102, the later fetched", batch, id, err)
+		}
+		if n := count(t, h.s, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
+			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (the later id's)", batch, n)
+		}
+		if n := count(t, h.s, `SELECT count(*) FROM issues`); n != 2 {
+			t.Errorf("batches of %d: issues: got %d, want 2", batch, n)
+		}
+	})
+	// Payloads that name one key while the store files them under two: both
+	// are written, the second replacing the first, in one transaction or two.
+	if _, err := h.s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload::VARCHAR, '"key":"SUP-3"', '"key":"SUP-1"')
+		WHERE issue_id = '103'`); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt(func(batch int) {
+		if n := count(t, h.s, `SELECT count(*) FROM issues`); n != 1 {
+			t.Errorf("batches of %d: issues: got %d, want 1", batch, n)
+		}
+		if n := count(t, h.s, `SELECT count(*) FROM comments WHERE issue_key = 'SUP-1'`); n != 1 {
+			t.Errorf("batches of %d: comments of SUP-1: got %d, want 1 (one payload's, not both)", batch, n)
+		}
+	})
+}
+
+// TestRebuildDoesNotTakeALinkForAnAttachment: a rebuild that finds an
+// attachment's file on disk records its digest; a link at that name leading
+// out of the data directory is not taken for it.
+func TestRebuildDoesNotTakeALinkForAnAttachment(t *testing.T) {
+	tests := []struct {
+		name      string
+		plant     func(t *testing.T, file, outside string)
+		wantFound bool
+	}{
+		{"regular file", func(t *testing.T, file, _ string) {
+			if err := os.WriteFile(file, []byte("hello"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"link out of the data directory", func(t *testing.T, file, outside string) {
+			link(t, filepath.Join(outside, "victim"), file)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			data, outside := filepath.Join(base, "data"), filepath.Join(base, "outside")
+			mkdir(t, filepath.Join(data, "attachments", "SUP-1"))
+			mkdir(t, outside)
+			// Same size as the attachment.
+			if err := os.WriteFile(filepath.Join(outside, "victim"), []byte("keep!"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			tt.plant(t, filepath.Join(data, "attachments", "SUP-1", "1_a.txt"), outside)
+			name, size := "a.txt", int64(5)
+			rows := &normalize.Rows{Attachments: []normalize.Attachment{{IssueKey: "SUP-1", AttachmentID: "1", Filename: &name, SizeBytes: &size}}}
+			restoreAttachments(rows, nil, data, 1000)
+			a := rows.Attachments[0]
+			if found := a.LocalPath != nil; found != tt.wantFound {
+				t.Errorf("got local path %v, want found %v", deref(a.LocalPath), tt.wantFound)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func link(t *testing.T, target, name string) {
+	t.Helper()
+	if err := os.Symlink(target, name); err != nil {
+		t.Fatal(err)
+	}
+}
