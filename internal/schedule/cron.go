@@ -251,7 +251,7 @@ func (s *Scheduler) run(j Job) error {
 			return err
 		}
 	}
-	counts, err := j.Run(ctx)
+	counts, err := runRecovered(ctx, j)
 	took := time.Since(start)
 	status := store.RunOK
 	if err != nil {
@@ -279,6 +279,18 @@ func (s *Scheduler) run(j Job) error {
 		s.observe(j.Name, status, counts, took)
 	}
 	return err
+}
+
+// runRecovered runs j, turning a panic into the run's error: a run started
+// from the admin API has no cron chain around it, and a job's bug must fail
+// its run, not serve.
+func runRecovered(ctx context.Context, j Job) (counts map[string]int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			counts, err = nil, fmt.Errorf("job %s panicked: %v", j.Name, p)
+		}
+	}()
+	return j.Run(ctx)
 }
 
 // Running reports whether a job is running now.

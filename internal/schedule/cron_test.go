@@ -248,3 +248,39 @@ func TestAddRefusesADuplicateName(t *testing.T) {
 		t.Errorf("jobs: got %d, want 1", got)
 	}
 }
+
+// TestPanickingRunFails: a job that panics in a run started from the admin
+// API fails that run, reported like any failure, and the job can run again.
+func TestPanickingRunFails(t *testing.T) {
+	var mu sync.Mutex
+	var statuses []string
+	s := NewScheduler(nil, nil, func(job, status string, _ map[string]int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		statuses = append(statuses, status)
+	})
+	var runs atomic.Int32
+	if err := s.Add(Job{Name: "buggy", Run: func(context.Context) (map[string]int, error) {
+		runs.Add(1)
+		panic("nil map")
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := s.Go("buggy"); err != nil {
+			t.Fatalf("go #%d: got %v, want nil", i+1, err)
+		}
+		waitFor(t, "the run to end", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(statuses) == i+1 && !s.Running("buggy")
+		})
+	}
+	s.Stop(context.Background())
+	if got := runs.Load(); got != 2 {
+		t.Errorf("runs: got %d, want 2", got)
+	}
+	if want := []string{store.RunFailed, store.RunFailed}; !slices.Equal(statuses, want) {
+		t.Errorf("statuses: got %v, want %v", statuses, want)
+	}
+}
