@@ -310,7 +310,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 	final := PartitionPath(e.opts.DataDir, d.Table, d.Month)
 
 	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
-		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, quote(staging)))
+		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, store.Quote(staging)))
 	if err != nil {
 		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
@@ -487,7 +487,6 @@ func fileDigest(path string) (string, int64, error) {
 }
 
 // quote makes a SQL string literal.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func randomSuffix() string {
 	var b [6]byte

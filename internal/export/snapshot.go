@@ -97,7 +97,7 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	}
 	home = `"` + strings.ReplaceAll(home, `"`, `""`) + `"`
 	alias := "snap_" + randomSuffix()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quote(staging), alias)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", store.Quote(staging), alias)); err != nil {
 		return nil, fmt.Errorf("snapshot: attach: %w", err)
 	}
 	attached := true

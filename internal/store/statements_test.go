@@ -72,7 +72,7 @@ func confinedStore(t *testing.T) (s *Store, dataDir, outside string) {
 func TestStoreConfined(t *testing.T) {
 	ctx := context.Background()
 	s, dataDir, outside := confinedStore(t)
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	q := Quote
 	refused := []struct{ name, sql string }{
 		{"read /etc/passwd", "SELECT * FROM read_text('/etc/passwd')"},
 		{"read a file outside", "SELECT * FROM read_text(" + q(filepath.Join(outside, "secret.txt")) + ")"},

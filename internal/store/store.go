@@ -185,7 +185,7 @@ func sqlList(paths []string, dirs bool) (string, error) {
 		if dirs && !strings.HasSuffix(abs, string(filepath.Separator)) {
 			abs += string(filepath.Separator)
 		}
-		quoted = append(quoted, "'"+strings.ReplaceAll(abs, "'", "''")+"'")
+		quoted = append(quoted, Quote(abs))
 	}
 	if len(quoted) == 0 {
 		return "", nil
