@@ -11,6 +11,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
@@ -150,9 +151,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	b := &bench{o: o, sz: sizesFor(o), rep: newReport(), log: e.stderr, start: time.Now()}
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	b.quiet = quiet
+	b.quiet = logx.Discard()
 	b.rep.Quick, b.rep.Issues = o.quick, b.sz.big
 	b.rep.Machine = describeMachine(ctx)
 	if err := b.prepareDir(); err != nil {

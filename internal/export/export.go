@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -73,9 +74,7 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1)}
 }

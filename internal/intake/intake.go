@@ -28,6 +28,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/errkind"
 	"github.com/jiraduck/jiraduck/internal/httpx"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -171,9 +172,7 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	j, left, err := openJournal(opts.Journal)
 	if err != nil {

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -59,9 +59,7 @@ type ProcessorOptions struct {
 func NewProcessor(jc *client.Client, s *store.Store, w *store.Writer, c *Catalog, opts ProcessorOptions) *Processor {
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	return &Processor{client: jc, store: s, writer: w, catalog: c, log: log.WithField("component", "pipeline"),
 		onUnknownField: opts.OnUnknownField,

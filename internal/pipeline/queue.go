@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -240,9 +240,7 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"), clock: opts.Clock,
 		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1),

@@ -17,6 +17,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
@@ -84,9 +85,7 @@ const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extension
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(discard{})
-		log = l
+		log = logx.Discard()
 	}
 	if !opts.ReadOnly {
 		if err := files.MkdirAll(filepath.Dir(path)); err != nil {
@@ -344,10 +343,6 @@ func conflict(err error) error {
 	}
 	return err
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // EngineVersion is the embedded DuckDB's version, from an in-memory database.
 func EngineVersion(ctx context.Context) (string, error) {
