@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/gather"
 	"github.com/jiraduck/jiraduck/internal/httpx"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/logx"
@@ -370,19 +371,7 @@ func (in *Intake) mover() {
 		in.moveMu.Unlock()
 	}()
 	for first := range in.moves {
-		batch := first
-	gather:
-		for len(batch) < 4*maxGroup {
-			select {
-			case more, ok := <-in.moves:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, more...)
-			default:
-				break gather
-			}
-		}
+		batch := gather.WaitingFunc(in.moves, first, 4*maxGroup, func(b, more []*store.Event) []*store.Event { return append(b, more...) })
 		for failures := 0; ; failures++ {
 			err := in.moveBatch(batch, failures > 0)
 			if err == nil {
@@ -828,20 +817,7 @@ func (in *Intake) append(ctx context.Context, e *store.Event) appendResult {
 func (in *Intake) appender() {
 	defer in.wg.Done()
 	for first := range in.reqs {
-		batch := []*appendReq{first}
-	drain:
-		for len(batch) < maxGroup {
-			select {
-			case r, ok := <-in.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		in.commit(batch)
+		in.commit(gather.Waiting(in.reqs, []*appendReq{first}, maxGroup))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jiraduck/jiraduck/internal/gather"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
@@ -122,20 +123,7 @@ func (w *Writer) Close() error {
 func (w *Writer) loop() {
 	defer w.wg.Done()
 	for first := range w.ops {
-		batch := []*pendingOp{first}
-	drain:
-		for len(batch) < w.maxBatch {
-			select {
-			case p, ok := <-w.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		w.run(batch)
+		w.run(gather.Waiting(w.ops, []*pendingOp{first}, w.maxBatch))
 	}
 }
 
