@@ -320,22 +320,17 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 // readStored reads the stored state of the issues of a batch.
 func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, error) {
 	out := map[string]stored{}
-	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
+	err := RunQuery(ctx, tx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
 			i.issue_key, i.summary, i.status, i.priority
 		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
-		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
-	if err != nil {
-		return nil, fmt.Errorf("apply: read stored state: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, func(rows *sql.Rows) error {
 		var id string
 		var st stored
 		var hashes sql.NullString
 		var created sql.NullTime
 		var key, summary, status, priority sql.NullString
 		if err := rows.Scan(&id, &st.key, &hashes, &created, &st.updated, &key, &summary, &status, &priority); err != nil {
-			return nil, err
+			return err
 		}
 		if key.Valid {
 			st.end = &linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
@@ -348,8 +343,12 @@ func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, 
 			st.month = normalize.Month(created.Time)
 		}
 		out[id] = st
+		return nil
+	}, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("apply: read stored state: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // mergeBatchAttachments keeps the stored bytes of attachments a fetch did not
@@ -372,27 +371,23 @@ func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	if len(keys) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT attachment_id, local_path, coalesce(sha256, ''), size_bytes FROM attachments
-		WHERE issue_key IN (`+placeholders(len(keys))+`) AND local_path IS NOT NULL`, keys...)
-	if err != nil {
-		return fmt.Errorf("apply: read stored attachments: %w", err)
-	}
-	defer rows.Close()
 	type kept struct {
 		path, sum string
 		size      sql.NullInt64
 	}
 	have := map[string]kept{}
-	for rows.Next() {
+	err := RunQuery(ctx, tx, `SELECT attachment_id, local_path, coalesce(sha256, ''), size_bytes FROM attachments
+		WHERE issue_key IN (`+placeholders(len(keys))+`) AND local_path IS NOT NULL`, func(rows *sql.Rows) error {
 		var id string
 		var k kept
 		if err := rows.Scan(&id, &k.path, &k.sum, &k.size); err != nil {
 			return err
 		}
 		have[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		return nil
+	}, keys...)
+	if err != nil {
+		return fmt.Errorf("apply: read stored attachments: %w", err)
 	}
 	for _, r := range batch {
 		for i := range r.Attachments {

@@ -48,11 +48,6 @@ func (s *Store) NextEventID(ctx context.Context) (int64, error) {
 	return max.Int64 + 1, nil
 }
 
-// Querier is what reads need of a *sql.DB or a *sql.Tx.
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // KnownDeliveries returns which of the delivery ids are already stored.
 func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]bool, error) {
 	known, err := presentValues(ctx, tx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IN (%s)`, ids)
@@ -85,20 +80,16 @@ func (s *Store) DeliveryCount(ctx context.Context) (ids, bodies int, err error) 
 // EachDelivery calls fn with the delivery id and the body hash of every
 // stored event that has either ("" for the one it lacks).
 func (s *Store) EachDelivery(ctx context.Context, fn func(id, bodySHA256 string)) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT coalesce(delivery_id, ''), coalesce(body_sha256, '') FROM webhook_events
-		WHERE delivery_id IS NOT NULL OR body_sha256 IS NOT NULL`)
-	if err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT coalesce(delivery_id, ''), coalesce(body_sha256, '') FROM webhook_events
+		WHERE delivery_id IS NOT NULL OR body_sha256 IS NOT NULL`, func(rows *sql.Rows) error {
 		var id, sum string
 		if err := rows.Scan(&id, &sum); err != nil {
-			return fmt.Errorf("read deliveries: %w", err)
+			return err
 		}
 		fn(id, sum)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read deliveries: %w", err)
 	}
 	return nil
@@ -127,28 +118,23 @@ func presentValues[T comparable](ctx context.Context, q Querier, query string, v
 		}
 	}
 	for chunk := range slices.Chunk(ask, 1000) {
-		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), chunk...)
-		if err != nil {
-			return nil, err
-		}
-		if err := scanSet(rows, out); err != nil {
+		if err := RunQuery(ctx, q, fmt.Sprintf(query, placeholders(len(chunk))), intoSet(out), chunk...); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// scanSet adds the one column of every row to set and closes rows.
-func scanSet[T comparable](rows *sql.Rows, set map[T]bool) error {
-	defer rows.Close()
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
+// intoSet is what RunQuery calls to add the one column of each row to set.
+func intoSet[T comparable](set map[T]bool) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		v, err := scanOne[T](rows)
+		if err != nil {
 			return err
 		}
 		set[v] = true
+		return nil
 	}
-	return rows.Err()
 }
 
 // eventColumns are the columns InsertEvents writes.
@@ -218,15 +204,9 @@ func (s *Store) FailedEvents(ctx context.Context, limit int) ([]*Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
+	out, err := Collect(ctx, s.db, `SELECT event_id, coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
 		coalesce(issue_id, ''), coalesce(related_issue_id, ''), jira_timestamp, received_at, retry_count, state, attempts,
-		coalesce(last_error, '') FROM webhook_events `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	var out []*Event
-	for rows.Next() {
+		coalesce(last_error, '') FROM webhook_events `+where, func(rows *sql.Rows) (*Event, error) {
 		e := &Event{}
 		var ts sql.NullTime
 		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &ts, &e.ReceivedAt,
@@ -237,9 +217,12 @@ func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*
 			e.JiraTimestamp = ts.Time.UTC()
 		}
 		e.ReceivedAt = e.ReceivedAt.UTC()
-		out = append(out, e)
+		return e, nil
+	}, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FinishEvents sets the final state of events, with an error text for failures.
@@ -258,21 +241,20 @@ func FinishEvents(ctx context.Context, tx *sql.Tx, ids []int64, state, lastError
 
 // EventCounts returns the number of events per state.
 func (s *Store) EventCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM webhook_events GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count events: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int64{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT state, count(*) FROM webhook_events GROUP BY state`, func(rows *sql.Rows) error {
 		var st string
 		var n int64
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
+			return err
 		}
 		out[st] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastEventAt is when the newest event was received (zero when none).
@@ -330,23 +312,14 @@ func RetryFailed(ctx context.Context, tx *sql.Tx, ids []int64) ([]*Event, error)
 			args = append(args, id)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT event_id, webhook_event, coalesce(issue_key, ''), coalesce(issue_id, ''),
-		coalesce(related_issue_id, ''), received_at FROM webhook_events WHERE `+where+` ORDER BY event_id`, args...)
+	out, err := Collect(ctx, tx, `SELECT event_id, webhook_event, coalesce(issue_key, ''), coalesce(issue_id, ''),
+		coalesce(related_issue_id, ''), received_at FROM webhook_events WHERE `+where+` ORDER BY event_id`, func(rows *sql.Rows) (*Event, error) {
+		e := &Event{State: EventPending}
+		err := rows.Scan(&e.ID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &e.ReceivedAt)
+		return e, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("retry failed events: %w", err)
-	}
-	var out []*Event
-	for rows.Next() {
-		e := &Event{State: EventPending}
-		if err := rows.Scan(&e.ID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &e.ReceivedAt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, nil

@@ -43,21 +43,15 @@ func ReplaceFields(ctx context.Context, tx *sql.Tx, fields []FieldMeta) error {
 
 // Fields returns the stored field metadata.
 func (s *Store) Fields(ctx context.Context) ([]FieldMeta, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT field_id, name, custom, coalesce(schema_type, ''), coalesce(schema_custom, ''),
-		coalesce(schema_items, ''), fetched_at FROM fields ORDER BY field_id`)
+	out, err := Collect(ctx, s.db, `SELECT field_id, name, custom, coalesce(schema_type, ''), coalesce(schema_custom, ''),
+		coalesce(schema_items, ''), fetched_at FROM fields ORDER BY field_id`, func(rows *sql.Rows) (f FieldMeta, err error) {
+		err = rows.Scan(&f.ID, &f.Name, &f.Custom, &f.SchemaType, &f.SchemaCustom, &f.SchemaItems, &f.FetchedAt)
+		return f, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read fields: %w", err)
 	}
-	defer rows.Close()
-	var out []FieldMeta
-	for rows.Next() {
-		var f FieldMeta
-		if err := rows.Scan(&f.ID, &f.Name, &f.Custom, &f.SchemaType, &f.SchemaCustom, &f.SchemaItems, &f.FetchedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StoredAttachment is what the store knows of an attachment's bytes.
@@ -69,20 +63,19 @@ type StoredAttachment struct {
 
 // StoredAttachments returns the attachments of an issue whose bytes are kept.
 func (s *Store) StoredAttachments(ctx context.Context, issueKey string) (map[string]StoredAttachment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT attachment_id, local_path, coalesce(sha256, ''), coalesce(size_bytes, -1)
-		FROM attachments WHERE issue_key = ? AND local_path IS NOT NULL`, issueKey)
-	if err != nil {
-		return nil, fmt.Errorf("read attachments of %s: %w", issueKey, err)
-	}
-	defer rows.Close()
 	out := map[string]StoredAttachment{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT attachment_id, local_path, coalesce(sha256, ''), coalesce(size_bytes, -1)
+		FROM attachments WHERE issue_key = ? AND local_path IS NOT NULL`, func(rows *sql.Rows) error {
 		var id string
 		var a StoredAttachment
 		if err := rows.Scan(&id, &a.LocalPath, &a.SHA256, &a.Size); err != nil {
-			return nil, err
+			return err
 		}
 		out[id] = a
+		return nil
+	}, issueKey)
+	if err != nil {
+		return nil, fmt.Errorf("read attachments of %s: %w", issueKey, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

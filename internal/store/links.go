@@ -110,19 +110,14 @@ func resolveLinks(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows) erro
 // An issue with a raw payload but no issues row yet (during a rebuild) is
 // neither: its links keep what the payload says until it is applied.
 func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEnd, deleted map[string]bool) error {
-	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.deleted_at IS NOT NULL, i.issue_key, i.summary, i.status, i.priority
+	err := RunQuery(ctx, tx, `SELECT r.issue_id, r.deleted_at IS NOT NULL, i.issue_key, i.summary, i.status, i.priority
 		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
-		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
-	if err != nil {
-		return fmt.Errorf("apply: read linked issues: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, func(rows *sql.Rows) error {
 		var id string
 		var gone bool
 		var key, summary, status, priority sql.NullString
 		if err := rows.Scan(&id, &gone, &key, &summary, &status, &priority); err != nil {
-			return fmt.Errorf("apply: read linked issues: %w", err)
+			return err
 		}
 		switch {
 		case gone:
@@ -130,8 +125,9 @@ func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEn
 		case key.Valid:
 			ends[id] = linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, ids...)
+	if err != nil {
 		return fmt.Errorf("apply: read linked issues: %w", err)
 	}
 	return nil
@@ -266,20 +262,7 @@ func dropLinksTo(ctx context.Context, tx *sql.Tx, id, key string) ([]Partition, 
 // returnedKeys runs a statement that returns issue keys. Every row is read
 // and the error checked: a failed statement spoils the transaction.
 func returnedKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return Collect(ctx, tx, query, scanOne[string], args...)
 }
 
 // partitionsOf returns the partitions of the given tables in the months of
@@ -288,27 +271,17 @@ func partitionsOf(ctx context.Context, tx *sql.Tx, keys []any, tables ...string)
 	var out []Partition
 	seen := map[string]bool{}
 	for chunk := range slices.Chunk(keys, 500) {
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, chunk...)
+		created, err := Collect(ctx, tx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, scanOne[sql.NullTime], chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("months of linking issues: %w", err)
 		}
-		for rows.Next() {
-			var created sql.NullTime
-			if err := rows.Scan(&created); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("months of linking issues: %w", err)
-			}
-			if m := normalize.Month(created.Time); created.Valid && !seen[m] {
+		for _, c := range created {
+			if m := normalize.Month(c.Time); c.Valid && !seen[m] {
 				seen[m] = true
 				for _, t := range tables {
 					out = append(out, Partition{t, m})
 				}
 			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("months of linking issues: %w", err)
 		}
 	}
 	return out, nil

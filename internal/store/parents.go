@@ -46,22 +46,8 @@ func followParent(ctx context.Context, tx *sql.Tx, from, to string) ([]Partition
 // whose parent keys all resolve costs one join of the issues table with
 // itself.
 func ResolveAllParents(ctx context.Context, tx *sql.Tx) (int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT c.issue_id FROM issues c
-		WHERE c.parent_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM issues p WHERE p.issue_key = c.parent_key)`)
-	if err != nil {
-		return 0, fmt.Errorf("resolve parents: %w", err)
-	}
-	var orphans []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("resolve parents: %w", err)
-		}
-		orphans = append(orphans, id)
-	}
-	err = rows.Err()
-	rows.Close()
+	orphans, err := Collect(ctx, tx, `SELECT c.issue_id FROM issues c
+		WHERE c.parent_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM issues p WHERE p.issue_key = c.parent_key)`, scanAny[string])
 	if err != nil {
 		return 0, fmt.Errorf("resolve parents: %w", err)
 	}
