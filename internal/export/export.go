@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -329,7 +328,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 		}
 		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
 	}
-	if err := e.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
+	if err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
 		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
 	}
 	if e.opts.Observe != nil {
@@ -421,7 +420,7 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 		}
 	}
 	for chunk := range slices.Chunk(parts, 500) {
-		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
+		if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
 			return err
 		}
 	}

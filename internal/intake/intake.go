@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -195,9 +194,10 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	in.moveGrace = moveGrace
 	in.insert = func(events []*store.Event) error {
-		return s.WithBulkTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-			return store.InsertEvents(ctx, tx, events)
-		})
+		// The mover outlives the ctx of New, and retries a failing store
+		// itself: the insert has no deadline of its own.
+		ctx := context.Background()
+		return s.WithBulkTx(ctx, func(tx *store.Tx) error { return store.InsertEvents(ctx, tx, events) })
 	}
 	last, err := s.LastEventAt(ctx)
 	if err == nil {

@@ -6,7 +6,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -860,7 +859,7 @@ func (q *Queue) failLocked(it *item, cause error) {
 		}()
 		// Not q.ctx: a failure decided before Close is still recorded,
 		// rather than fetched again after the next start.
-		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		err := q.w.Do(context.Background(), func(ctx context.Context, tx *store.Tx) error {
 			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
 		})
 		if err == nil {

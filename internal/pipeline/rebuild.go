@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -62,7 +61,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
 	}
-	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if err := store.EmptyTables(ctx, tx, normalize.Tables); err != nil {
 			return err
 		}
@@ -122,7 +121,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		writing = make(chan error, 1)
 		count += len(batch)
 		go func(ch chan<- error) {
-			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			ch <- w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: fresh, DeferLinks: true})
 				return err
 			})
@@ -179,7 +178,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	}
 	// Links and parent keys were written as their payloads saw the other
 	// ends; they follow the stored issues now, as the live path keeps them.
-	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if _, err := store.ResolveAllLinks(ctx, tx); err != nil {
 			return err
 		}

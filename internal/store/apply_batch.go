@@ -42,7 +42,7 @@ type ApplyOptions struct {
 }
 
 // ApplyIssue writes one normalized issue inside tx; see ApplyBatch.
-func (s *Store) ApplyIssue(ctx context.Context, tx *sql.Tx, r *normalize.Rows) (ApplyResult, error) {
+func (s *Store) ApplyIssue(ctx context.Context, tx *Tx, r *normalize.Rows) (ApplyResult, error) {
 	res, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{r}, ApplyOptions{})
 	if err != nil {
 		return ApplyResult{}, err
@@ -72,7 +72,7 @@ type stored struct {
 // multi-row INSERTs per table), because in DuckDB a statement costs about a
 // millisecond whatever it touches: per-issue statements capped a backfill at
 // ~50 issues per second. An issue may appear once per batch.
-func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
+func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(batch))
 	if len(batch) == 0 {
 		return results, nil
@@ -318,7 +318,7 @@ type moveWork struct {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // readStored reads the stored state of the issues of a batch.
-func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, error) {
+func readStored(ctx context.Context, tx *Tx, ids []any) (map[string]stored, error) {
 	out := map[string]stored{}
 	err := RunQuery(ctx, tx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
 			i.issue_key, i.summary, i.status, i.priority
@@ -353,7 +353,7 @@ func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, 
 
 // mergeBatchAttachments keeps the stored bytes of attachments a fetch did not
 // download: a failed or skipped download must not forget a file already kept.
-func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, old map[string]stored) error {
+func mergeBatchAttachments(ctx context.Context, tx *Tx, batch []*normalize.Rows, old map[string]stored) error {
 	var keys []any
 	for _, r := range batch {
 		need := false
@@ -408,7 +408,7 @@ func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 
 // insertBatch writes the rows of one table of several issues with multi-row
 // inserts; upsert replaces rows with the same primary key.
-func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normalize.Rows, upsert bool) error {
+func insertBatch(ctx context.Context, tx *Tx, table string, batch []*normalize.Rows, upsert bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -432,7 +432,7 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 	if upsert {
 		verb = "INSERT OR REPLACE INTO "
 	}
-	conn := bulkConn(ctx)
+	conn := tx.conn
 	for _, sig := range order {
 		cols, rows := colsOf[sig], groups[sig]
 		if conn != nil && !upsert {
@@ -475,11 +475,11 @@ var rawColumns = []string{"issue_id", "issue_key", "created_at", "updated_at", "
 // upsertRaw writes the raw_issues rows of a batch: on the writer's connection
 // by deleting the stored rows (of the ids in replace) and appending the new
 // ones, elsewhere with INSERT OR REPLACE.
-func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []int, hashes [][]byte, replace []any) error {
+func upsertRaw(ctx context.Context, tx *Tx, batch []*normalize.Rows, idx []int, hashes [][]byte, replace []any) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if conn := bulkConn(ctx); conn != nil {
+	if conn := tx.conn; conn != nil {
 		rows := make([][]any, len(batch))
 		for n, r := range batch {
 			raw := r.Raw
@@ -523,7 +523,7 @@ func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []i
 }
 
 // heldKeys returns which of the keys an issues row holds.
-func heldKeys(ctx context.Context, tx *sql.Tx, keys []string) (map[string]bool, error) {
+func heldKeys(ctx context.Context, tx *Tx, keys []string) (map[string]bool, error) {
 	held, err := presentValues(ctx, tx, `SELECT issue_key FROM issues WHERE issue_key IN (%s)`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("apply: find stored keys: %w", err)

@@ -141,11 +141,11 @@ func intoSet[T comparable](set map[T]bool) func(*sql.Rows) error {
 var eventColumns = []string{"event_id", "delivery_id", "webhook_event", "issue_key", "issue_id", "related_issue_id",
 	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body", "body_sha256"}
 
-// InsertEvents appends events: through DuckDB's appender when ctx comes from
-// WithBulkTx, else in one multi-row INSERT. Webhook bodies are about 15 KB,
+// InsertEvents appends events: through DuckDB's appender when tx carries its
+// connection (WithBulkTx, the Writer), else in one multi-row INSERT. Webhook bodies are about 15 KB,
 // and a group of 64 took 1.8 times as long to insert with bound parameters
 // as to append (BenchmarkMoveEvents).
-func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
+func InsertEvents(ctx context.Context, tx *Tx, events []*Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -164,7 +164,7 @@ func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 		rows[i] = []any{e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
 			nullable(e.RelatedIssueID), ts, e.ReceivedAt, int32(e.RetryCount), e.State, int32(0), body, nullable(e.BodySHA256)}
 	}
-	if conn := bulkConn(ctx); conn != nil {
+	if conn := tx.conn; conn != nil {
 		return appendRows(conn, "webhook_events", eventColumns, rows)
 	}
 	var b strings.Builder
@@ -226,7 +226,7 @@ func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*
 }
 
 // FinishEvents sets the final state of events, with an error text for failures.
-func FinishEvents(ctx context.Context, tx *sql.Tx, ids []int64, state, lastError string, attempts int) error {
+func FinishEvents(ctx context.Context, tx *Tx, ids []int64, state, lastError string, attempts int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -270,7 +270,7 @@ func (s *Store) LastEventAt(ctx context.Context) (time.Time, error) {
 // PruneEvents deletes finished events received before cutoff. The newest
 // event always stays: event ids continue from the highest stored one, and an
 // empty table would let a restart hand out ids again.
-func PruneEvents(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int64, error) {
+func PruneEvents(ctx context.Context, tx *Tx, cutoff time.Time) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE state IN ('done', 'ignored') AND received_at < ?
 		AND event_id < (SELECT max(event_id) FROM webhook_events)`, cutoff)
 	if err != nil {
@@ -291,7 +291,7 @@ func (s *Store) IssueIDByKey(ctx context.Context, key string) (string, error) {
 }
 
 // StoredUpdated returns the stored `updated` of an issue, zero when unknown.
-func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error) {
+func StoredUpdated(ctx context.Context, tx *Tx, id string) (time.Time, error) {
 	var t sql.NullTime
 	err := tx.QueryRowContext(ctx, `SELECT updated_at FROM raw_issues WHERE issue_id = ? AND deleted_at IS NULL`, id).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -303,7 +303,7 @@ func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error
 // RetryFailed puts failed events back to pending, all of them or those
 // given, and returns them so that the caller queues them again. Their last
 // error stays until they succeed.
-func RetryFailed(ctx context.Context, tx *sql.Tx, ids []int64) ([]*Event, error) {
+func RetryFailed(ctx context.Context, tx *Tx, ids []int64) ([]*Event, error) {
 	where := `state = 'failed'`
 	var args []any
 	if len(ids) > 0 {

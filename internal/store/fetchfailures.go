@@ -27,7 +27,7 @@ type FetchFailure struct {
 
 // RecordFetchFailure notes a failed fetch of f.Issue at f.LastFailed,
 // counting it with those before.
-func RecordFetchFailure(ctx context.Context, tx *sql.Tx, f FetchFailure) error {
+func RecordFetchFailure(ctx context.Context, tx *Tx, f FetchFailure) error {
 	err := execErr(tx.ExecContext(ctx, `INSERT INTO fetch_failures (issue, issue_key, issue_id, reason, error, first_failed, last_failed, failures)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (issue) DO UPDATE SET issue_key = coalesce(excluded.issue_key, fetch_failures.issue_key),
@@ -42,7 +42,7 @@ func RecordFetchFailure(ctx context.Context, tx *sql.Tx, f FetchFailure) error {
 
 // ClearFetchFailures forgets the failures of the issues named by any of
 // names (a key or an id): a fetch of them succeeded.
-func ClearFetchFailures(ctx context.Context, tx *sql.Tx, names []string) error {
+func ClearFetchFailures(ctx context.Context, tx *Tx, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}

@@ -20,7 +20,7 @@ type FieldMeta struct {
 }
 
 // ReplaceFields stores the field list Jira returned.
-func ReplaceFields(ctx context.Context, tx *sql.Tx, fields []FieldMeta) error {
+func ReplaceFields(ctx context.Context, tx *Tx, fields []FieldMeta) error {
 	if err := execErr(tx.ExecContext(ctx, `DELETE FROM fields`)); err != nil {
 		return fmt.Errorf("replace fields: %w", err)
 	}

@@ -47,7 +47,7 @@ type PublishedPartition struct {
 
 // RecordExport clears the dirty marks an export has seen and records the file
 // it published (or, for an empty month, forgets the partition).
-func RecordExport(ctx context.Context, tx *sql.Tx, d DirtyPartition, p *PublishedPartition) error {
+func RecordExport(ctx context.Context, tx *Tx, d DirtyPartition, p *PublishedPartition) error {
 	if err := execErr(tx.ExecContext(ctx, `DELETE FROM dirty_partitions WHERE table_name = ? AND month = ? AND generation <= ?`,
 		d.Table, d.Month, d.Generation)); err != nil {
 		return fmt.Errorf("clear dirty %s %s: %w", d.Table, d.Month, err)

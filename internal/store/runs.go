@@ -35,7 +35,7 @@ type Run struct {
 func (s *Store) StartRun(ctx context.Context, job string, args map[string]any) (int64, error) {
 	argsJSON, _ := json.Marshal(args)
 	var id int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.WithTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ? WHERE job = ? AND status = ?`,
 			RunInterrupted, time.Now().UTC(), job, RunRunning); err != nil {
 			return err
@@ -148,7 +148,7 @@ const (
 
 // SetRunCursor records how far a run got, inside tx so that it commits with
 // the work it describes.
-func SetRunCursor(ctx context.Context, tx *sql.Tx, id int64, cursor string) error {
+func SetRunCursor(ctx context.Context, tx *Tx, id int64, cursor string) error {
 	if err := execErr(tx.ExecContext(ctx, `UPDATE sync_runs SET cursor = ? WHERE run_id = ?`, cursor, id)); err != nil {
 		return fmt.Errorf("record run progress: %w", err)
 	}

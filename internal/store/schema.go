@@ -88,7 +88,7 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 // analyst tables took 33 s to empty and 29 s more to commit; this takes
 // milliseconds. A table with an index of its own, which CREATE TABLE would
 // not bring back, is refused.
-func EmptyTables(ctx context.Context, tx *sql.Tx, tables []string) error {
+func EmptyTables(ctx context.Context, tx *Tx, tables []string) error {
 	for _, t := range tables {
 		var ddl string
 		var dependents int

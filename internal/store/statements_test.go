@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -303,7 +302,7 @@ func TestRunIsolatedLeavesPoolClean(t *testing.T) {
 		"USE system",
 	} {
 		_, _ = s.RunIsolated(ctx, q, Limits{Allow: Maintenance})
-		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		err := s.WithTx(ctx, func(tx *Tx) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO pool_probe VALUES (1)")
 			return err
 		})
