@@ -73,8 +73,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		// The digests describe rows this rebuild replaces, and it writes
 		// none (ApplyOptions.KeepPayload): the first apply of each issue
 		// after it rewrites the issue's rows and stores them.
-		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
-		return err
+		return store.ForgetRowHashes(ctx, tx)
 	})
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
@@ -230,22 +229,15 @@ type keptAttachment struct {
 }
 
 func keptAttachments(ctx context.Context, s *store.Store) (map[string]keptAttachment, error) {
-	rows, err := s.DB().QueryContext(ctx, `SELECT attachment_id, coalesce(local_path, ''), coalesce(sha256, ''),
-		coalesce(skipped_reason, ''), coalesce(size_bytes, -1) FROM attachments`)
+	stored, err := s.DownloadedAttachments(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("rebuild: read attachments: %w", err)
+		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]keptAttachment{}
-	for rows.Next() {
-		var id string
-		var k keptAttachment
-		if err := rows.Scan(&id, &k.path, &k.sum, &k.skipped, &k.size); err != nil {
-			return nil, err
-		}
-		out[id] = k
+	out := make(map[string]keptAttachment, len(stored))
+	for id, a := range stored {
+		out[id] = keptAttachment{path: a.LocalPath, sum: a.SHA256, skipped: a.SkippedReason, size: a.Size}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // restoreAttachments fills what only a download knows: from the row being

@@ -56,9 +56,35 @@ func (s *Store) Fields(ctx context.Context) ([]FieldMeta, error) {
 
 // StoredAttachment is what the store knows of an attachment's bytes.
 type StoredAttachment struct {
+	// LocalPath and SHA256 are those of the kept bytes, empty when none are.
 	LocalPath string
 	SHA256    string
-	Size      int64
+	// Size is Jira's size of the file, -1 when unknown.
+	Size int64
+	// SkippedReason says why the bytes are not kept, when a download
+	// skipped them.
+	SkippedReason string
+}
+
+// DownloadedAttachments returns what downloads left in the attachments
+// table, for every attachment: a rebuild, which writes the table again from
+// the payloads, keeps it.
+func (s *Store) DownloadedAttachments(ctx context.Context) (map[string]StoredAttachment, error) {
+	out := map[string]StoredAttachment{}
+	err := RunQuery(ctx, s.db, `SELECT attachment_id, coalesce(local_path, ''), coalesce(sha256, ''), coalesce(size_bytes, -1),
+		coalesce(skipped_reason, '') FROM attachments`, func(rows *sql.Rows) error {
+		var id string
+		var a StoredAttachment
+		if err := rows.Scan(&id, &a.LocalPath, &a.SHA256, &a.Size, &a.SkippedReason); err != nil {
+			return err
+		}
+		out[id] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	return out, nil
 }
 
 // StoredAttachments returns the attachments of an issue whose bytes are kept.

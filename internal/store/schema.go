@@ -81,6 +81,16 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// ForgetRowHashes clears the digests of every stored issue's rows (see
+// ApplyOptions.KeepPayload), so that the next apply of each issue writes all
+// of its rows and stores them again.
+func ForgetRowHashes(ctx context.Context, tx *Tx) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL"); err != nil {
+		return fmt.Errorf("forget row digests: %w", err)
+	}
+	return nil
+}
+
 // EmptyTables empties the named tables inside tx by dropping each and
 // creating it again from its own definition (columns, keys and constraints as
 // they stand, JIRA_FIELD_MAP columns included). A DELETE of every row costs
