@@ -121,7 +121,7 @@ type credential struct {
 	settings string
 }
 
-// The settings that hold each account's credentials (DESIGN.md, settings):
+// The settings that hold each account's credentials (docs/configuration.md):
 // a 401 names the pair to check, never its values.
 const (
 	mainSettings = "JIRA_EMAIL and JIRA_API_TOKEN"
