@@ -23,8 +23,9 @@ func TestEmptyTablesGetTypedViews(t *testing.T) {
 	f.exportDirty(t)
 
 	// A reference tree where every table has a file, empty ones included:
-	// DuckDB writes the schema of an empty SELECT.
-	ref := t.TempDir()
+	// DuckDB writes the schema of an empty SELECT. It sits in the data
+	// directory, the only one the store's DuckDB may write to.
+	ref := filepath.Join(f.dir, "reference")
 	for _, table := range normalize.Tables {
 		q, err := f.e.selectQuery(table, "2024-01")
 		if err != nil {
