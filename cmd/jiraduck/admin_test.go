@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"net/http"
 	"strings"
@@ -39,7 +38,7 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	key := live.em.Keys()[0]
 	is, _ := live.em.Issue(key)
 	// An event that failed for good (say, during an expired-token window).
-	err := live.svc.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := live.svc.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		next, err := live.svc.store.NextEventID(ctx)
 		if err != nil {
 			return err

@@ -11,10 +11,11 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
-// The benchmark command measures the targets of DESIGN.md section 7 on the
+// The benchmark command measures the targets of docs/benchmarks.md on the
 // machine it runs on, against the emulator on loopback. Each scenario is a
 // function of *bench; the stores they need (15,000 and 100,000 issues by
 // default) are built once per invocation and copied for every run, so that
@@ -23,7 +24,7 @@ import (
 const benchUsage = "[--scenario NAME|all] [--issues N] [--runs R] [--quick] [--json] [--dir DIR [--reuse] [--keep]] [--rss-issues N] [--rss-cap MB] [--profile-dir DIR]"
 
 // scenarioNames are the scenarios in the order they run; each is described
-// by its line in DESIGN.md section 7.
+// by its section in docs/benchmarks.md.
 var scenarioNames = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
 
 var scenarioTitles = map[string]string{
@@ -150,9 +151,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	b := &bench{o: o, sz: sizesFor(o), rep: newReport(), log: e.stderr, start: time.Now()}
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	b.quiet = quiet
+	b.quiet = logx.Discard()
 	b.rep.Quick, b.rep.Issues = o.quick, b.sz.big
 	b.rep.Machine = describeMachine(ctx)
 	if err := b.prepareDir(); err != nil {

@@ -181,7 +181,7 @@ func exportPayloads(ctx context.Context, dataDir, out string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, sqlString(filepath.Join(dataDir, store.FileName)))); err != nil {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, store.Quote(filepath.Join(dataDir, store.FileName)))); err != nil {
 		return err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT payload::VARCHAR FROM src.raw_issues WHERE deleted_at IS NULL AND payload IS NOT NULL`)
@@ -279,7 +279,7 @@ func referenceCopy(ctx context.Context, ndjson, out string) (time.Duration, int6
 	defer db.Close()
 	defer os.Remove(out)
 	start := time.Now()
-	res, err := db.ExecContext(ctx, strings.NewReplacer("{{input}}", sqlString(ndjson), "{{output}}", sqlString(out)).Replace(referenceSQL))
+	res, err := db.ExecContext(ctx, strings.NewReplacer("{{input}}", store.Quote(ndjson), "{{output}}", store.Quote(out)).Replace(referenceSQL))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -407,6 +407,3 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 	}
 	return s.Checkpoint(ctx)
 }
-
-// sqlString makes a SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

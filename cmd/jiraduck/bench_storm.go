@@ -58,7 +58,7 @@ func busiestMonth(ctx context.Context, dataDir string) (string, int, error) {
 		return "", 0, err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, sqlString(filepath.Join(dataDir, store.FileName)))); err != nil {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`ATTACH %s AS src (READ_ONLY)`, store.Quote(filepath.Join(dataDir, store.FileName)))); err != nil {
 		return "", 0, err
 	}
 	var month string

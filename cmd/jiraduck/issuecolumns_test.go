@@ -202,8 +202,8 @@ func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
 // order, without the hive month column DuckDB would add from the path.
 func describeFile(t *testing.T, db *sql.DB, path string) [][2]string {
 	t.Helper()
-	rows, err := db.Query(fmt.Sprintf(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = false))`,
-		strings.ReplaceAll(path, "'", "''")))
+	rows, err := db.Query(fmt.Sprintf(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(%s, hive_partitioning = false))`,
+		store.Quote(path)))
 	must(t, err)
 	defer rows.Close()
 	var out [][2]string

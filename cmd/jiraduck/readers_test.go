@@ -23,7 +23,7 @@ import (
 // table of the export in a loop, as an analyst's DuckDB (a glob over the
 // partitions) and as rsync does (copy the bytes, then read the copy), until
 // the stop file appears. A glob query that spans a rename may fail loudly and
-// is retried (DESIGN.md section 8); a copied file must always read, and no
+// is retried (docs/reliability.md); a copied file must always read, and no
 // read may ever count a primary key twice.
 func TestReaderProcess(t *testing.T) {
 	dir := os.Getenv("JIRADUCK_TEST_READER_DIR")

@@ -451,7 +451,7 @@ func referenceExport(t *testing.T, em *emulator.Emulator, cfg *config.Config, op
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { _, err := s.ApplyIssue(ctx, tx, rows); return err }); err != nil {
+		if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { _, err := s.ApplyIssue(ctx, tx, rows); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -60,7 +60,7 @@ func TestQueryRunsReadStatementsOnly(t *testing.T) {
 	sum := fileSHA256(t, partition)
 	storeFile := filepath.Join(live.dir, store.FileName)
 	written := filepath.Join(t.TempDir(), "x.csv")
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	q := store.Quote
 	cases := []struct{ name, sql, says string }{
 		{"copy over a partition", "COPY (SELECT * FROM jira_issues LIMIT 1) TO " + q(partition) + " (FORMAT parquet)", "COPY"},
 		{"copy out", "COPY (SELECT 1) TO " + q(written), "refused"},

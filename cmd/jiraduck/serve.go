@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -370,7 +369,7 @@ func (s *service) retryFailed(ctx context.Context, ids []int64) (int, error) {
 		return 0, errors.New("jira is not configured: events cannot be processed")
 	}
 	var events []*store.Event
-	err := s.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		events, err = store.RetryFailed(ctx, tx, ids)
 		return err
@@ -425,7 +424,7 @@ func (s *service) reconcile(ctx context.Context) (map[string]int, error) {
 func (s *service) pruneEvents(ctx context.Context) (map[string]int, error) {
 	cutoff := time.Now().Add(-s.cfg.EventRetention)
 	var n int64
-	err := s.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		n, err = store.PruneEvents(ctx, tx, cutoff)
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
@@ -186,9 +186,7 @@ func (o *Options) setDefaults() error {
 		o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	}
 	if o.Logger == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		o.Logger = l
+		o.Logger = logx.Discard()
 	}
 	return o.Faults.check()
 }

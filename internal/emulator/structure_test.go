@@ -243,7 +243,7 @@ func TestIssueShape(t *testing.T) {
 			// One of the captures has no reporter, the other no components.
 			"$.fields.components[].description",
 			// Requested with expand=changelog; the xsoar capture lacks it
-			// although it asked (PROVENANCE notes this).
+			// although it asked.
 			"$.changelog",
 			// renderedFields fields the captures leave out.
 			"$.renderedFields.parent",

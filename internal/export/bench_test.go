@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"testing"
@@ -61,7 +60,7 @@ func monthStore(b *testing.B, n int) (*store.Store, *store.Writer, string, strin
 			}
 			batch = append(batch, rows)
 		}
-		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := s.WithTx(ctx, func(tx *store.Tx) error {
 			_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{})
 			return err
 		}); err != nil {

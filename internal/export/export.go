@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -73,9 +73,7 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1)}
 }
@@ -310,7 +308,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 	final := PartitionPath(e.opts.DataDir, d.Table, d.Month)
 
 	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
-		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, quote(staging)))
+		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, store.Quote(staging)))
 	if err != nil {
 		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
@@ -330,7 +328,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 		}
 		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
 	}
-	if err := e.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
+	if err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
 		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
 	}
 	if e.opts.Observe != nil {
@@ -422,7 +420,7 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 		}
 	}
 	for chunk := range slices.Chunk(parts, 500) {
-		if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
+		if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
 			return err
 		}
 	}
@@ -487,7 +485,6 @@ func fileDigest(path string) (string, int64, error) {
 }
 
 // quote makes a SQL string literal.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func randomSuffix() string {
 	var b [6]byte

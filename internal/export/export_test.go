@@ -63,7 +63,7 @@ func rows(key, id string, created time.Time, comments int) *normalize.Rows {
 
 func (f *fixture) apply(t *testing.T, r *normalize.Rows) {
 	t.Helper()
-	err := f.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+	err := f.w.Do(context.Background(), func(ctx context.Context, tx *store.Tx) error {
 		_, err := f.s.ApplyIssue(ctx, tx, r)
 		return err
 	})
@@ -180,7 +180,7 @@ func TestExportRemovesEmptiedMonth(t *testing.T) {
 	f := newFixture(t)
 	f.apply(t, rows("SUP-1", "1", jan, 1))
 	f.exportDirty(t)
-	err := f.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+	err := f.w.Do(context.Background(), func(ctx context.Context, tx *store.Tx) error {
 		_, err := f.s.DeleteIssue(ctx, tx, "1", "SUP-1", "deleted", time.Now())
 		return err
 	})

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -97,7 +98,7 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	}
 	home = `"` + strings.ReplaceAll(home, `"`, `""`) + `"`
 	alias := "snap_" + randomSuffix()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quote(staging), alias)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", store.Quote(staging), alias)); err != nil {
 		return nil, fmt.Errorf("snapshot: attach: %w", err)
 	}
 	attached := true
@@ -136,20 +137,18 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 		return rollback(err)
 	}
 	sizes := map[string]int64{}
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, sum(bytes) FROM main.partitions GROUP BY table_name`)
-	if err != nil {
-		return rollback(err)
-	}
-	for rows.Next() {
+	err = store.RunQuery(ctx, conn, `SELECT table_name, sum(bytes) FROM main.partitions GROUP BY table_name`, func(rows *sql.Rows) error {
 		var t string
 		var n int64
 		if err := rows.Scan(&t, &n); err != nil {
-			rows.Close()
-			return rollback(err)
+			return err
 		}
 		sizes[t] = n
+		return nil
+	})
+	if err != nil {
+		return rollback(err)
 	}
-	rows.Close()
 	for _, t := range normalize.Tables {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s._meta VALUES (?, ?, ?, ?, ?, 'snapshot')`, alias),
 			t, tableDescriptions[t], res.Rows[t], sizes[t], extracted); err != nil {

@@ -31,6 +31,10 @@ func Views(root string) ([]View, error) {
 		return nil, err
 	}
 	sort.Strings(entries)
+	// The views' SQL holds {{root}} inside a string literal: what goes there
+	// is the quoted path without its quotes.
+	inside := store.Quote(root)
+	inside = inside[1 : len(inside)-1]
 	var out []View
 	for _, name := range entries {
 		body, err := fs.ReadFile(sqlfiles.FS, name)
@@ -44,7 +48,7 @@ func Views(root string) ([]View, error) {
 			out = append(out, emptyView(view, table))
 			continue
 		}
-		out = append(out, View{Name: view, Table: table, SQL: strings.ReplaceAll(string(body), "{{root}}", sqlQuote(root))})
+		out = append(out, View{Name: view, Table: table, SQL: strings.ReplaceAll(string(body), "{{root}}", inside)})
 	}
 	return out, nil
 }
@@ -65,9 +69,6 @@ func emptyView(view, table string) View {
 	exprs = append(exprs, "CAST(NULL AS VARCHAR) AS month")
 	return View{Name: view, Table: table, SQL: fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(exprs, ", "))}
 }
-
-// sqlQuote escapes a path for use inside a single-quoted SQL literal.
-func sqlQuote(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
 // CheckRoot reports a missing parquet folder in words an analyst understands.
 func CheckRoot(root string) error {

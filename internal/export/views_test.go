@@ -35,7 +35,7 @@ func TestEmptyTablesGetTypedViews(t *testing.T) {
 		if err := files.MkdirAll(dir); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.s.DB().ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", q, quote(filepath.Join(dir, "data.parquet")))); err != nil {
+		if _, err := f.s.DB().ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", q, store.Quote(filepath.Join(dir, "data.parquet")))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,8 +25,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/gather"
 	"github.com/jiraduck/jiraduck/internal/httpx"
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -171,9 +172,7 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	j, left, err := openJournal(opts.Journal)
 	if err != nil {
@@ -195,9 +194,10 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	in.moveGrace = moveGrace
 	in.insert = func(events []*store.Event) error {
-		return s.WithBulkTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-			return store.InsertEvents(ctx, tx, events)
-		})
+		// The mover outlives the ctx of New, and retries a failing store
+		// itself: the insert has no deadline of its own.
+		ctx := context.Background()
+		return s.WithBulkTx(ctx, func(tx *store.Tx) error { return store.InsertEvents(ctx, tx, events) })
 	}
 	last, err := s.LastEventAt(ctx)
 	if err == nil {
@@ -371,19 +371,7 @@ func (in *Intake) mover() {
 		in.moveMu.Unlock()
 	}()
 	for first := range in.moves {
-		batch := first
-	gather:
-		for len(batch) < 4*maxGroup {
-			select {
-			case more, ok := <-in.moves:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, more...)
-			default:
-				break gather
-			}
-		}
+		batch := gather.WaitingFunc(in.moves, first, 4*maxGroup, func(b, more []*store.Event) []*store.Event { return append(b, more...) })
 		for failures := 0; ; failures++ {
 			err := in.moveBatch(batch, failures > 0)
 			if err == nil {
@@ -829,20 +817,7 @@ func (in *Intake) append(ctx context.Context, e *store.Event) appendResult {
 func (in *Intake) appender() {
 	defer in.wg.Done()
 	for first := range in.reqs {
-		batch := []*appendReq{first}
-	drain:
-		for len(batch) < maxGroup {
-			select {
-			case r, ok := <-in.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		in.commit(batch)
+		in.commit(gather.Waiting(in.reqs, []*appendReq{first}, maxGroup))
 	}
 }
 

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -298,7 +297,7 @@ func readBrokerFile(f brokerFile, opts normalize.Options, o ImportOptions) (impo
 // reason (the other issue named when one holds an id of theirs). A failure
 // of the store itself (the disk, the writer closing) stops the import.
 func writeImport(ctx context.Context, s *store.Store, w *store.Writer, batch []importItem, pathOf map[string]string, res *ImportResult) error {
-	err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return applyImport(ctx, s, tx, batch) })
+	err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return applyImport(ctx, s, tx, batch) })
 	if err == nil {
 		for _, it := range batch {
 			res.count(it)
@@ -313,7 +312,7 @@ func writeImport(ctx context.Context, s *store.Store, w *store.Writer, batch []i
 		return nil
 	}
 	for _, it := range batch {
-		err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return applyImport(ctx, s, tx, []importItem{it}) })
+		err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return applyImport(ctx, s, tx, []importItem{it}) })
 		switch {
 		case err == nil:
 			res.count(it)
@@ -326,7 +325,7 @@ func writeImport(ctx context.Context, s *store.Store, w *store.Writer, batch []i
 	return nil
 }
 
-func applyImport(ctx context.Context, s *store.Store, tx *sql.Tx, batch []importItem) error {
+func applyImport(ctx context.Context, s *store.Store, tx *store.Tx, batch []importItem) error {
 	var rows []*normalize.Rows
 	for _, it := range batch {
 		if it.rows != nil {

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -63,7 +62,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
 	}
-	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if err := store.EmptyTables(ctx, tx, normalize.Tables); err != nil {
 			return err
 		}
@@ -75,8 +74,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		// The digests describe rows this rebuild replaces, and it writes
 		// none (ApplyOptions.KeepPayload): the first apply of each issue
 		// after it rewrites the issue's rows and stores them.
-		_, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL")
-		return err
+		return store.ForgetRowHashes(ctx, tx)
 	})
 	if err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
@@ -123,7 +121,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 		writing = make(chan error, 1)
 		count += len(batch)
 		go func(ch chan<- error) {
-			ch <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			ch <- w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 				_, err := s.ApplyBatch(ctx, tx, batch, store.ApplyOptions{KeepPayload: true, Fresh: fresh, DeferLinks: true})
 				return err
 			})
@@ -180,7 +178,7 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	}
 	// Links and parent keys were written as their payloads saw the other
 	// ends; they follow the stored issues now, as the live path keeps them.
-	err = w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if _, err := store.ResolveAllLinks(ctx, tx); err != nil {
 			return err
 		}
@@ -232,22 +230,15 @@ type keptAttachment struct {
 }
 
 func keptAttachments(ctx context.Context, s *store.Store) (map[string]keptAttachment, error) {
-	rows, err := s.DB().QueryContext(ctx, `SELECT attachment_id, coalesce(local_path, ''), coalesce(sha256, ''),
-		coalesce(skipped_reason, ''), coalesce(size_bytes, -1) FROM attachments`)
+	stored, err := s.DownloadedAttachments(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("rebuild: read attachments: %w", err)
+		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]keptAttachment{}
-	for rows.Next() {
-		var id string
-		var k keptAttachment
-		if err := rows.Scan(&id, &k.path, &k.sum, &k.skipped, &k.size); err != nil {
-			return nil, err
-		}
-		out[id] = k
+	out := make(map[string]keptAttachment, len(stored))
+	for id, a := range stored {
+		out[id] = keptAttachment{path: a.LocalPath, sum: a.SHA256, skipped: a.SkippedReason, size: a.Size}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // restoreAttachments fills what only a download knows: from the row being

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 // ReconcileOptions shape one reconcile run.
@@ -142,7 +142,7 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 	}
 	if len(gone) > 0 {
 		at := opts.Now.UTC()
-		err := d.Writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := d.Writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 			for _, id := range gone {
 				if _, err := d.Store.DeleteIssue(ctx, tx, id, known[id].Key, "reconcile: jira no longer has it (left out of a bulk fetch)", at); err != nil {
 					return err

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,7 +194,7 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 		return res, nil
 	}
 	if len(updates) > 0 {
-		err := d.Writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := d.Writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 			_, err := d.Store.ApplyBatch(ctx, tx, updates, store.ApplyOptions{SkipStale: true})
 			return err
 		})

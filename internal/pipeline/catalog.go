@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"regexp"
 	"strings"
 	"sync"
@@ -64,7 +63,7 @@ func (c *Catalog) Refresh(ctx context.Context, jc *client.Client, w *store.Write
 		}
 		metas = append(metas, m)
 	}
-	if err := w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error { return store.ReplaceFields(ctx, tx, metas) }); err != nil {
+	if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return store.ReplaceFields(ctx, tx, metas) }); err != nil {
 		return err
 	}
 	c.set(metas)

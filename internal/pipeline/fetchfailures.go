@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -66,7 +65,7 @@ func (p *Processor) fetchFailed(ctx context.Context, req Request, err error) {
 		Error: err.Error(), LastFailed: time.Now().UTC()}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	werr := p.writer.Do(wctx, func(ctx context.Context, tx *sql.Tx) error { return store.RecordFetchFailure(ctx, tx, f) })
+	werr := p.writer.Do(wctx, func(ctx context.Context, tx *store.Tx) error { return store.RecordFetchFailure(ctx, tx, f) })
 	if werr != nil {
 		p.log.WithError(werr).WithField("issue", req.KeyOrID).Warn("failed fetch not recorded")
 		return
@@ -115,7 +114,7 @@ func (p *Processor) fetched(ctx context.Context, req Request, rows *normalize.Ro
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := p.writer.Do(wctx, func(ctx context.Context, tx *sql.Tx) error { return store.ClearFetchFailures(ctx, tx, clear) }); err != nil {
+	if err := p.writer.Do(wctx, func(ctx context.Context, tx *store.Tx) error { return store.ClearFetchFailures(ctx, tx, clear) }); err != nil {
 		p.log.WithError(err).WithField("issue", req.KeyOrID).Warn("ended fetch failure not recorded")
 		return
 	}

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -246,7 +245,7 @@ func (h *harness) event(t *testing.T, typ, key, id string) *store.Event {
 	}
 	e := &store.Event{ID: next, DeliveryID: fmt.Sprint("d", nextDelivery.Add(1)), Type: typ, IssueKey: key, IssueID: id,
 		ReceivedAt: time.Now().UTC(), State: store.EventPending}
-	err = h.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+	err = h.w.Do(context.Background(), func(ctx context.Context, tx *store.Tx) error {
 		return store.InsertEvents(ctx, tx, []*store.Event{e})
 	})
 	if err != nil {

@@ -2,14 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -59,9 +58,7 @@ type ProcessorOptions struct {
 func NewProcessor(jc *client.Client, s *store.Store, w *store.Writer, c *Catalog, opts ProcessorOptions) *Processor {
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	return &Processor{client: jc, store: s, writer: w, catalog: c, log: log.WithField("component", "pipeline"),
 		onUnknownField: opts.OnUnknownField,
@@ -146,7 +143,7 @@ func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, 
 // WriteBatch writes prepared issues in one transaction (each issue at most
 // once), skipping those the store holds newer.
 func (p *Processor) WriteBatch(ctx context.Context, batch []*normalize.Rows) error {
-	return p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return p.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		_, err := p.store.ApplyBatch(ctx, tx, batch, store.ApplyOptions{SkipStale: true})
 		return err
 	})
@@ -172,7 +169,7 @@ func (p *Processor) Write(ctx context.Context, rows *normalize.Rows, events []in
 // (reconcile confirms deletions).
 func (p *Processor) notFound(ctx context.Context, req Request) (Outcome, error) {
 	if !req.Delete {
-		err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := p.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 			return store.FinishEvents(ctx, tx, req.Events, store.EventDone, "issue not found in jira (deleted or not visible to the account)", 1)
 		})
 		return Gone, err
@@ -181,7 +178,7 @@ func (p *Processor) notFound(ctx context.Context, req Request) (Outcome, error) 
 	if reason == "" {
 		reason = "jira:issue_deleted"
 	}
-	err := p.writer.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := p.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if _, err := p.store.DeleteIssue(ctx, tx, req.ID, req.Key, reason, time.Now().UTC()); err != nil {
 			return err
 		}

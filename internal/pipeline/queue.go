@@ -6,10 +6,8 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -240,9 +239,7 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"), clock: opts.Clock,
 		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1),
@@ -862,7 +859,7 @@ func (q *Queue) failLocked(it *item, cause error) {
 		}()
 		// Not q.ctx: a failure decided before Close is still recorded,
 		// rather than fetched again after the next start.
-		err := q.w.Do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		err := q.w.Do(context.Background(), func(ctx context.Context, tx *store.Tx) error {
 			return store.FinishEvents(ctx, tx, events, store.EventFailed, msg, attempts)
 		})
 		if err == nil {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"syscall"
@@ -360,7 +359,7 @@ func TestCloseWaitsForAFailureBeingRecorded(t *testing.T) {
 			close(release)
 		}
 	})
-	go h.w.Do(context.Background(), func(context.Context, *sql.Tx) error {
+	go h.w.Do(context.Background(), func(context.Context, *store.Tx) error {
 		close(busy)
 		<-release
 		return nil

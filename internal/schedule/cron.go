@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/errkind"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
@@ -66,9 +66,7 @@ type Scheduler struct {
 // finished run (metrics).
 func NewScheduler(s *store.Store, log logrus.FieldLogger, observe func(job, status string, counts map[string]int, took time.Duration)) *Scheduler {
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = logx.Discard()
 	}
 	log = log.WithField("component", "schedule")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -20,19 +20,18 @@ func (f *statusFixture) failWithPaths(t *testing.T, dataDir string) (fetchErr st
 	t.Helper()
 	ctx := context.Background()
 	fetchErr = "write attachment SUP-5: open " + filepath.Join(dataDir, "attachments", "SUP-5", "1_x.png") + ": no space left on device"
-	tx, err := f.store.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ff := range []store.FetchFailure{
-		{Issue: "SUP-5", IssueKey: "SUP-5", Reason: "internal error", Error: fetchErr, LastFailed: time.Now()},
-		{Issue: "10006", IssueID: "10006", Reason: "jira unavailable", Error: "fetch 10006: jira unavailable after 6 attempts", LastFailed: time.Now()},
-	} {
-		if err := store.RecordFetchFailure(ctx, tx, ff); err != nil {
-			t.Fatal(err)
+	err := f.store.WithTx(ctx, func(tx *store.Tx) error {
+		for _, ff := range []store.FetchFailure{
+			{Issue: "SUP-5", IssueKey: "SUP-5", Reason: "internal error", Error: fetchErr, LastFailed: time.Now()},
+			{Issue: "10006", IssueID: "10006", Reason: "jira unavailable", Error: "fetch 10006: jira unavailable after 6 attempts", LastFailed: time.Now()},
+		} {
+			if err := store.RecordFetchFailure(ctx, tx, ff); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	run, err := f.store.StartRun(ctx, "snapshot", nil)

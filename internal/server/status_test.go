@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +110,7 @@ func (f *statusFixture) seed(t testing.TB) {
 			done = append(done, e.ID)
 		}
 	}
-	mustTx(t, f.store, func(tx *sql.Tx) error {
+	mustTx(t, f.store, func(tx *store.Tx) error {
 		if err := store.InsertEvents(ctx, tx, events); err != nil {
 			return err
 		}
@@ -140,7 +139,7 @@ func (f *statusFixture) seed(t testing.TB) {
 		t.Fatal(err)
 	}
 
-	mustTx(t, f.store, func(tx *sql.Tx) error {
+	mustTx(t, f.store, func(tx *store.Tx) error {
 		for _, p := range []store.PublishedPartition{
 			{Table: "issues", Month: "2025-05", Rows: 1500, Bytes: 3 << 20, SHA256: "a", WrittenAt: now.Add(-time.Hour)},
 			{Table: "issues", Month: "2025-06", Rows: 20, Bytes: 40 << 10, SHA256: "b", WrittenAt: now.Add(-time.Minute)},
@@ -185,7 +184,7 @@ func nullable(s string) *string {
 	return &s
 }
 
-func mustTx(t testing.TB, s *store.Store, fn func(tx *sql.Tx) error) {
+func mustTx(t testing.TB, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := s.WithTx(context.Background(), fn); err != nil {
 		t.Fatal(err)

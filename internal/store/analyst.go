@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -61,7 +60,7 @@ func CopyParquet(ctx context.Context, conn *sql.Conn, query, path string) error 
 	}
 	// The statement goes on lines of its own: a trailing line comment
 	// would otherwise swallow the closing parenthesis.
-	_, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (\n%s\n) TO '%s' (FORMAT parquet, COMPRESSION zstd)", pieces[0], strings.ReplaceAll(path, "'", "''")))
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (\n%s\n) TO %s (FORMAT parquet, COMPRESSION zstd)", pieces[0], Quote(path)))
 	return err
 }
 

@@ -34,7 +34,7 @@ type ApplyResult struct {
 // keepSLAColumns copies the stored flat SLA columns into the new issue row
 // when this fetch learnt nothing about SLAs: unknown keeps what is stored, on
 // issues as in the sla table.
-func keepSLAColumns(ctx context.Context, tx *sql.Tx, id string, r *normalize.Rows) error {
+func keepSLAColumns(ctx context.Context, tx *Tx, id string, r *normalize.Rows) error {
 	if len(r.Issue.SLA) == 0 {
 		return nil
 	}
@@ -83,7 +83,7 @@ func nullInt(v sql.NullInt64) *int64 {
 // partitions dirty and leaves a tombstone in raw_issues with the reason. It
 // finds the issue by id, or by key when the id is unknown. It reports whether
 // anything was stored.
-func (s *Store) DeleteIssue(ctx context.Context, tx *sql.Tx, id, key, reason string, at time.Time) (bool, error) {
+func (s *Store) DeleteIssue(ctx context.Context, tx *Tx, id, key, reason string, at time.Time) (bool, error) {
 	var storedID, storedKey string
 	var created sql.NullTime
 	err := tx.QueryRowContext(ctx, `SELECT issue_id, issue_key, created_at FROM raw_issues
@@ -136,7 +136,7 @@ func firstNonEmpty(a, b string) string {
 
 // MarkDirty records partitions to export, in the caller's transaction. Every
 // mark takes a new generation so an export clears only what it has seen.
-func (s *Store) MarkDirty(ctx context.Context, tx *sql.Tx, parts ...Partition) error {
+func (s *Store) MarkDirty(ctx context.Context, tx *Tx, parts ...Partition) error {
 	if len(parts) == 0 {
 		return nil
 	}

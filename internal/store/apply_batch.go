@@ -42,7 +42,7 @@ type ApplyOptions struct {
 }
 
 // ApplyIssue writes one normalized issue inside tx; see ApplyBatch.
-func (s *Store) ApplyIssue(ctx context.Context, tx *sql.Tx, r *normalize.Rows) (ApplyResult, error) {
+func (s *Store) ApplyIssue(ctx context.Context, tx *Tx, r *normalize.Rows) (ApplyResult, error) {
 	res, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{r}, ApplyOptions{})
 	if err != nil {
 		return ApplyResult{}, err
@@ -72,7 +72,7 @@ type stored struct {
 // multi-row INSERTs per table), because in DuckDB a statement costs about a
 // millisecond whatever it touches: per-issue statements capped a backfill at
 // ~50 issues per second. An issue may appear once per batch.
-func (s *Store) ApplyBatch(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
+func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(batch))
 	if len(batch) == 0 {
 		return results, nil
@@ -318,24 +318,19 @@ type moveWork struct {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 // readStored reads the stored state of the issues of a batch.
-func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, error) {
+func readStored(ctx context.Context, tx *Tx, ids []any) (map[string]stored, error) {
 	out := map[string]stored{}
-	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
+	err := RunQuery(ctx, tx, `SELECT r.issue_id, r.issue_key, r.row_hashes::VARCHAR, r.created_at, r.updated_at,
 			i.issue_key, i.summary, i.status, i.priority
 		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
-		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
-	if err != nil {
-		return nil, fmt.Errorf("apply: read stored state: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, func(rows *sql.Rows) error {
 		var id string
 		var st stored
 		var hashes sql.NullString
 		var created sql.NullTime
 		var key, summary, status, priority sql.NullString
 		if err := rows.Scan(&id, &st.key, &hashes, &created, &st.updated, &key, &summary, &status, &priority); err != nil {
-			return nil, err
+			return err
 		}
 		if key.Valid {
 			st.end = &linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
@@ -348,13 +343,17 @@ func readStored(ctx context.Context, tx *sql.Tx, ids []any) (map[string]stored, 
 			st.month = normalize.Month(created.Time)
 		}
 		out[id] = st
+		return nil
+	}, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("apply: read stored state: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // mergeBatchAttachments keeps the stored bytes of attachments a fetch did not
 // download: a failed or skipped download must not forget a file already kept.
-func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, old map[string]stored) error {
+func mergeBatchAttachments(ctx context.Context, tx *Tx, batch []*normalize.Rows, old map[string]stored) error {
 	var keys []any
 	for _, r := range batch {
 		need := false
@@ -372,27 +371,23 @@ func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 	if len(keys) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT attachment_id, local_path, coalesce(sha256, ''), size_bytes FROM attachments
-		WHERE issue_key IN (`+placeholders(len(keys))+`) AND local_path IS NOT NULL`, keys...)
-	if err != nil {
-		return fmt.Errorf("apply: read stored attachments: %w", err)
-	}
-	defer rows.Close()
 	type kept struct {
 		path, sum string
 		size      sql.NullInt64
 	}
 	have := map[string]kept{}
-	for rows.Next() {
+	err := RunQuery(ctx, tx, `SELECT attachment_id, local_path, coalesce(sha256, ''), size_bytes FROM attachments
+		WHERE issue_key IN (`+placeholders(len(keys))+`) AND local_path IS NOT NULL`, func(rows *sql.Rows) error {
 		var id string
 		var k kept
 		if err := rows.Scan(&id, &k.path, &k.sum, &k.size); err != nil {
 			return err
 		}
 		have[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		return nil
+	}, keys...)
+	if err != nil {
+		return fmt.Errorf("apply: read stored attachments: %w", err)
 	}
 	for _, r := range batch {
 		for i := range r.Attachments {
@@ -413,7 +408,7 @@ func mergeBatchAttachments(ctx context.Context, tx *sql.Tx, batch []*normalize.R
 
 // insertBatch writes the rows of one table of several issues with multi-row
 // inserts; upsert replaces rows with the same primary key.
-func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normalize.Rows, upsert bool) error {
+func insertBatch(ctx context.Context, tx *Tx, table string, batch []*normalize.Rows, upsert bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -437,7 +432,7 @@ func insertBatch(ctx context.Context, tx *sql.Tx, table string, batch []*normali
 	if upsert {
 		verb = "INSERT OR REPLACE INTO "
 	}
-	conn := bulkConn(ctx)
+	conn := tx.conn
 	for _, sig := range order {
 		cols, rows := colsOf[sig], groups[sig]
 		if conn != nil && !upsert {
@@ -480,11 +475,11 @@ var rawColumns = []string{"issue_id", "issue_key", "created_at", "updated_at", "
 // upsertRaw writes the raw_issues rows of a batch: on the writer's connection
 // by deleting the stored rows (of the ids in replace) and appending the new
 // ones, elsewhere with INSERT OR REPLACE.
-func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []int, hashes [][]byte, replace []any) error {
+func upsertRaw(ctx context.Context, tx *Tx, batch []*normalize.Rows, idx []int, hashes [][]byte, replace []any) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if conn := bulkConn(ctx); conn != nil {
+	if conn := tx.conn; conn != nil {
 		rows := make([][]any, len(batch))
 		for n, r := range batch {
 			raw := r.Raw
@@ -528,7 +523,7 @@ func upsertRaw(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows, idx []i
 }
 
 // heldKeys returns which of the keys an issues row holds.
-func heldKeys(ctx context.Context, tx *sql.Tx, keys []string) (map[string]bool, error) {
+func heldKeys(ctx context.Context, tx *Tx, keys []string) (map[string]bool, error) {
 	held, err := presentValues(ctx, tx, `SELECT issue_key FROM issues WHERE issue_key IN (%s)`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("apply: find stored keys: %w", err)

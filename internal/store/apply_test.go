@@ -43,7 +43,7 @@ func sampleRows(key, id string, created time.Time) *normalize.Rows {
 func apply(t *testing.T, s *Store, r *normalize.Rows) ApplyResult {
 	t.Helper()
 	var res ApplyResult
-	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+	err := s.WithTx(context.Background(), func(tx *Tx) error {
 		var err error
 		res, err = s.ApplyIssue(context.Background(), tx, r)
 		return err
@@ -224,7 +224,7 @@ func TestDeleteIssue(t *testing.T) {
 	apply(t, s, sampleRows("SUP-2", "200", march))
 	clearDirty(t, s)
 	var found bool
-	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+	err := s.WithTx(context.Background(), func(tx *Tx) error {
 		var err error
 		found, err = s.DeleteIssue(context.Background(), tx, "100", "SUP-1", "jira:issue_deleted", time.Now())
 		return err
@@ -248,7 +248,7 @@ func TestDeleteIssue(t *testing.T) {
 	if d := dirty(t, s); len(d) != len(normalize.Tables) {
 		t.Errorf("dirty: got %v, want every table", d)
 	}
-	err = s.WithTx(context.Background(), func(tx *sql.Tx) error {
+	err = s.WithTx(context.Background(), func(tx *Tx) error {
 		var err error
 		found, err = s.DeleteIssue(context.Background(), tx, "999", "NOPE-1", "x", time.Now())
 		return err
@@ -267,7 +267,7 @@ func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		id := string(rune('a' + i))
 		go func() {
-			errs <- w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			errs <- w.Do(ctx, func(ctx context.Context, tx *Tx) error {
 				if id == "e" {
 					_, err := tx.ExecContext(ctx, `INSERT INTO nope VALUES (1)`)
 					return err
@@ -290,7 +290,7 @@ func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
 	if n := count(t, s, `SELECT count(*) FROM fields`); n != 9 {
 		t.Errorf("got %d rows, want 9", n)
 	}
-	if err := w.Do(ctx, func(context.Context, *sql.Tx) error { return nil }); err != ErrClosed {
+	if err := w.Do(ctx, func(context.Context, *Tx) error { return nil }); err != ErrClosed {
 		t.Errorf("after Close: got %v, want ErrClosed", err)
 	}
 }
@@ -321,7 +321,7 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 	s := migrated(t)
 	ctx := context.Background()
 	old := time.Now().Add(-48 * time.Hour).UTC()
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.WithTx(ctx, func(tx *Tx) error {
 		return InsertEvents(ctx, tx, []*Event{
 			{ID: 1, Type: "jira:issue_updated", ReceivedAt: old, State: EventDone},
 			{ID: 2, Type: "jira:issue_updated", ReceivedAt: old, State: EventDone},
@@ -332,7 +332,7 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int64
-	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.WithTx(ctx, func(tx *Tx) error {
 		var err error
 		n, err = PruneEvents(ctx, tx, time.Now().Add(-time.Hour))
 		return err
@@ -347,14 +347,14 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 	if next != 4 {
 		t.Errorf("next event id after pruning: got %d, want 4", next)
 	}
-	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.WithTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE webhook_events SET state = 'done' WHERE event_id = 3`)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.WithTx(ctx, func(tx *sql.Tx) error { _, err := PruneEvents(ctx, tx, time.Now()); return err })
+	s.WithTx(ctx, func(tx *Tx) error { _, err := PruneEvents(ctx, tx, time.Now()); return err })
 	if next, _ := s.NextEventID(ctx); next != 4 {
 		t.Errorf("next event id when only old events existed: got %d, want 4 (the newest is kept)", next)
 	}
@@ -438,11 +438,11 @@ func TestInsertEventsPathsAgree(t *testing.T) {
 		return strings.ReplaceAll(out.String(), fmt.Sprintf("d-%d", first), "d-N")
 	}
 	s := migrated(t)
-	if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events(1)) }); err != nil {
+	if err := s.WithTx(ctx, func(tx *Tx) error { return InsertEvents(ctx, tx, events(1)) }); err != nil {
 		t.Fatal(err)
 	}
-	err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if bulkConn(ctx) == nil {
+	err := s.WithBulkTx(ctx, func(tx *Tx) error {
+		if tx.conn == nil {
 			t.Error("WithBulkTx gave no connection for the appender")
 		}
 		return InsertEvents(ctx, tx, events(10))
@@ -468,18 +468,18 @@ func TestWithBulkTxRollsBack(t *testing.T) {
 	ev := func(id int64, delivery string) *Event {
 		return &Event{ID: id, DeliveryID: delivery, Type: "jira:issue_updated", ReceivedAt: time.Now().UTC(), State: EventPending}
 	}
-	if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	if err := s.WithBulkTx(ctx, func(tx *Tx) error {
 		return InsertEvents(ctx, tx, []*Event{ev(1, "d-1")})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.WithBulkTx(ctx, func(tx *Tx) error {
 		return InsertEvents(ctx, tx, []*Event{ev(2, "d-2"), ev(3, "d-1")})
 	})
 	if err == nil {
 		t.Fatal("a repeated delivery id was appended without an error")
 	}
-	err = s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.WithBulkTx(ctx, func(tx *Tx) error {
 		if err := InsertEvents(ctx, tx, []*Event{ev(4, "d-4")}); err != nil {
 			return err
 		}
@@ -504,7 +504,7 @@ func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
 	if _, err := s.DB().Exec(`UPDATE raw_issues SET row_hashes = NULL`); err != nil {
 		t.Fatal(err)
 	}
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.WithTx(ctx, func(tx *Tx) error {
 		if err := EmptyTables(ctx, tx, normalize.Tables); err != nil {
 			return err
 		}
@@ -545,7 +545,7 @@ func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
 func TestDirtyPartitionsIssuesFirst(t *testing.T) {
 	s := migrated(t)
 	ctx := context.Background()
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.WithTx(ctx, func(tx *Tx) error {
 		return s.MarkDirty(ctx, tx, Partition{"changelog", "2024-01"}, Partition{"issues", "2024-05"},
 			Partition{"comments", "2023-12"}, Partition{"issues", "2024-02"}, Partition{"changelog", "2023-12"})
 	})
@@ -594,7 +594,7 @@ func TestKeyConflictNamesBothIssues(t *testing.T) {
 					_, err = w.Apply(ctx, r, nil)
 					w.Close()
 				} else {
-					err = s.WithTx(ctx, func(tx *sql.Tx) error {
+					err = s.WithTx(ctx, func(tx *Tx) error {
 						_, err := s.ApplyIssue(ctx, tx, r)
 						return err
 					})
@@ -637,5 +637,46 @@ func TestExplainConflictLeavesOtherErrors(t *testing.T) {
 	dup := errors.New(`Constraint Error: Duplicate key "change_id: 1009" violates primary key constraint`)
 	if got := s.ExplainConflict(ctx, sampleRows("OPS-7", "100", created), dup); got != dup {
 		t.Errorf("got %v, want the error unchanged for the issue's own rows under its former key", got)
+	}
+}
+
+// TestTxCarriesItsConnection checks which transactions let the bulk writes
+// append: those of WithBulkTx and the Writer, whatever context the helpers
+// inside are given, and not those of WithTx.
+func TestTxCarriesItsConnection(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t)
+	w := s.NewWriter(4, nil)
+	t.Cleanup(func() { w.Close() })
+	cases := []struct {
+		name       string
+		run        func(fn func(tx *Tx) error) error
+		wantAppend bool
+	}{
+		{"WithTx", func(fn func(tx *Tx) error) error { return s.WithTx(ctx, fn) }, false},
+		{"WithBulkTx", func(fn func(tx *Tx) error) error { return s.WithBulkTx(ctx, fn) }, true},
+		{"Writer.Do", func(fn func(tx *Tx) error) error {
+			return w.Do(ctx, func(_ context.Context, tx *Tx) error { return fn(tx) })
+		}, true},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := int64(100 + i)
+			err := c.run(func(tx *Tx) error {
+				if got := tx.conn != nil; got != c.wantAppend {
+					t.Errorf("got a connection for the appender %v, want %v", got, c.wantAppend)
+				}
+				// A context of the caller's own, not the one of the
+				// transaction, changes nothing.
+				return InsertEvents(context.Background(), tx, []*Event{{ID: id, Type: "jira:issue_updated",
+					ReceivedAt: time.Now().UTC(), State: EventPending}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, s, fmt.Sprintf(`SELECT count(*) FROM webhook_events WHERE event_id = %d`, id)); n != 1 {
+				t.Errorf("got %d events stored, want 1", n)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -56,7 +55,7 @@ func filledStore(b *testing.B, em *emulator.Emulator) *Store {
 		for _, k := range keys[start:min(start+500, len(keys))] {
 			batch = append(batch, emulatedRows(b, em, k))
 		}
-		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := s.WithTx(ctx, func(tx *Tx) error {
 			_, err := s.ApplyBatch(ctx, tx, batch, ApplyOptions{})
 			return err
 		}); err != nil {
@@ -109,7 +108,7 @@ func BenchmarkApplyIssue(b *testing.B) {
 			for b.Loop() {
 				r := edits[i%len(edits)][(i/len(edits))%2]
 				i++
-				if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+				if err := s.WithTx(ctx, func(tx *Tx) error {
 					_, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{r}, ApplyOptions{})
 					return err
 				}); err != nil {
@@ -145,7 +144,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 					for _, p := range edits[off:min(off+size, len(edits))] {
 						batch = append(batch, p[round%2])
 					}
-					if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+					if err := s.WithTx(ctx, func(tx *Tx) error {
 						_, err := s.ApplyBatch(ctx, tx, batch, ApplyOptions{})
 						return err
 					}); err != nil {
@@ -169,7 +168,7 @@ var eventBody = []byte(`{"timestamp":1,"webhookEvent":"jira:issue_updated","issu
 func appendEvent(ctx context.Context, s *Store, i int) error {
 	e := &Event{ID: int64(i), DeliveryID: fmt.Sprintf("d-%d", i), Type: "jira:issue_updated", IssueKey: "SUP-1", IssueID: "10001",
 		ReceivedAt: time.Now().UTC(), State: EventPending, Body: eventBody}
-	return s.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.WithTx(ctx, func(tx *Tx) error {
 		if _, err := KnownDeliveries(ctx, tx, []string{e.DeliveryID}); err != nil {
 			return err
 		}
@@ -213,7 +212,7 @@ func BenchmarkInsertEventUnderLoad(b *testing.B) {
 			for _, p := range edits[(round*64)%len(edits) : (round*64)%len(edits)+64] {
 				batch = append(batch, p[(round/4)%2])
 			}
-			return s.WithTx(ctx, func(tx *sql.Tx) error {
+			return s.WithTx(ctx, func(tx *Tx) error {
 				_, err := s.ApplyBatch(ctx, tx, batch, ApplyOptions{})
 				return err
 			})
@@ -274,7 +273,7 @@ func BenchmarkMoveEvents(b *testing.B) {
 			b.SetBytes(int64(group * len(eventBody)))
 			for b.Loop() {
 				events := batch(group)
-				if err := s.WithTx(ctx, func(tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+				if err := s.WithTx(ctx, func(tx *Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -283,7 +282,7 @@ func BenchmarkMoveEvents(b *testing.B) {
 			b.SetBytes(int64(group * len(eventBody)))
 			for b.Loop() {
 				events := batch(group)
-				if err := s.WithBulkTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
+				if err := s.WithBulkTx(ctx, func(tx *Tx) error { return InsertEvents(ctx, tx, events) }); err != nil {
 					b.Fatal(err)
 				}
 			}

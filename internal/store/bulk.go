@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -10,19 +9,6 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
-
-type bulkKey struct{}
-
-// withBulk marks ctx as running on conn inside a transaction that the
-// appender may join.
-func withBulk(ctx context.Context, conn *sql.Conn) context.Context {
-	return context.WithValue(ctx, bulkKey{}, conn)
-}
-
-func bulkConn(ctx context.Context) *sql.Conn {
-	c, _ := ctx.Value(bulkKey{}).(*sql.Conn)
-	return c
-}
 
 // appendRows appends rows to table through DuckDB's appender on conn, inside
 // the transaction open there. A duplicate key surfaces when the appender is

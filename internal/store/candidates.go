@@ -30,27 +30,21 @@ func (s *Store) SLACandidates(ctx context.Context, doneSince time.Time, all bool
 	if all {
 		where, args = "true", nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.issue_id, r.issue_key, coalesce(i.status, ''), coalesce(i.resolution, ''),
+	out, err := Collect(ctx, s.db, `SELECT r.issue_id, r.issue_key, coalesce(i.status, ''), coalesce(i.resolution, ''),
 		r.updated_at, coalesce(json_extract_string(r.row_hashes, '$.sla'), ''), r.payload::VARCHAR
 		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
-		WHERE r.deleted_at IS NULL AND r.payload IS NOT NULL AND `+where+` ORDER BY r.issue_id`, args...)
+		WHERE r.deleted_at IS NULL AND r.payload IS NOT NULL AND `+where+` ORDER BY r.issue_id`, func(rows *sql.Rows) (c Candidate, err error) {
+		var upd sql.NullTime
+		var payload string
+		err = rows.Scan(&c.ID, &c.Key, &c.Status, &c.Resolution, &upd, &c.SLAHash, &payload)
+		c.Updated = upd.Time.UTC()
+		c.Payload = []byte(payload)
+		return c, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sla candidates: %w", err)
 	}
-	defer rows.Close()
-	var out []Candidate
-	for rows.Next() {
-		var c Candidate
-		var upd sql.NullTime
-		var payload string
-		if err := rows.Scan(&c.ID, &c.Key, &c.Status, &c.Resolution, &upd, &c.SLAHash, &payload); err != nil {
-			return nil, err
-		}
-		c.Updated = upd.Time.UTC()
-		c.Payload = []byte(payload)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RawPayload is one stored payload as rebuild reads it.
@@ -70,26 +64,15 @@ func (s *Store) RawPayloads(ctx context.Context, n int, fn func(batch []RawPaylo
 		return fmt.Errorf("read raw payloads: %w", err)
 	}
 	for from := int64(0); last.Valid && from <= last.Int64; from += int64(n) {
-		rows, err := s.db.QueryContext(ctx, `SELECT issue_id, payload FROM raw_issues
-			WHERE rowid >= ? AND rowid < ? AND deleted_at IS NULL AND payload IS NOT NULL`, from, from+int64(n))
+		batch, err := Collect(ctx, s.db, `SELECT issue_id, payload FROM raw_issues
+			WHERE rowid >= ? AND rowid < ? AND deleted_at IS NULL AND payload IS NOT NULL`, func(rows *sql.Rows) (p RawPayload, err error) {
+			var payload string
+			err = rows.Scan(&p.ID, &payload)
+			p.Payload = []byte(payload)
+			return p, err
+		}, from, from+int64(n))
 		if err != nil {
 			return fmt.Errorf("read raw payloads: %w", err)
-		}
-		var batch []RawPayload
-		for rows.Next() {
-			var p RawPayload
-			var payload string
-			if err := rows.Scan(&p.ID, &payload); err != nil {
-				rows.Close()
-				return err
-			}
-			p.Payload = []byte(payload)
-			batch = append(batch, p)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
 		}
 		if len(batch) == 0 {
 			continue
@@ -106,34 +89,25 @@ func (s *Store) RawPayloads(ctx context.Context, n int, fn func(batch []RawPaylo
 // fetched at the same time) is the one that holds the key, as on the live
 // path, where the latest write of a key replaces what it held.
 func (s *Store) SupersededPayloads(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT issue_id FROM (
+	out := map[string]bool{}
+	err := RunQuery(ctx, s.db, `SELECT issue_id FROM (
 		SELECT issue_id, row_number() OVER (PARTITION BY issue_key ORDER BY fetched_at DESC, issue_id DESC) AS r
-		FROM raw_issues WHERE deleted_at IS NULL AND payload IS NOT NULL) WHERE r > 1`)
+		FROM raw_issues WHERE deleted_at IS NULL AND payload IS NOT NULL) WHERE r > 1`, intoSet(out))
 	if err != nil {
 		return nil, fmt.Errorf("superseded payloads: %w", err)
 	}
-	out := map[string]bool{}
-	return out, scanSet(rows, out)
+	return out, nil
 }
 
 // RecentIssueIDs returns ids of issues named by webhook events received since
 // t, newest first: reconcile asks Jira's search to read them consistently.
 func (s *Store) RecentIssueIDs(ctx context.Context, since time.Time, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT issue_id FROM (SELECT issue_id, max(received_at) AS t FROM webhook_events
-		WHERE received_at >= ? AND issue_id IS NOT NULL GROUP BY issue_id) ORDER BY t DESC LIMIT ?`, since, limit)
+	out, err := Collect(ctx, s.db, `SELECT issue_id FROM (SELECT issue_id, max(received_at) AS t FROM webhook_events
+		WHERE received_at >= ? AND issue_id IS NOT NULL GROUP BY issue_id) ORDER BY t DESC LIMIT ?`, scanOne[string], since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("recent issue ids: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // HashesOf decodes a row_hashes value.

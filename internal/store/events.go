@@ -48,11 +48,6 @@ func (s *Store) NextEventID(ctx context.Context) (int64, error) {
 	return max.Int64 + 1, nil
 }
 
-// Querier is what reads need of a *sql.DB or a *sql.Tx.
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // KnownDeliveries returns which of the delivery ids are already stored.
 func KnownDeliveries(ctx context.Context, tx Querier, ids []string) (map[string]bool, error) {
 	known, err := presentValues(ctx, tx, `SELECT delivery_id FROM webhook_events WHERE delivery_id IN (%s)`, ids)
@@ -85,20 +80,16 @@ func (s *Store) DeliveryCount(ctx context.Context) (ids, bodies int, err error) 
 // EachDelivery calls fn with the delivery id and the body hash of every
 // stored event that has either ("" for the one it lacks).
 func (s *Store) EachDelivery(ctx context.Context, fn func(id, bodySHA256 string)) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT coalesce(delivery_id, ''), coalesce(body_sha256, '') FROM webhook_events
-		WHERE delivery_id IS NOT NULL OR body_sha256 IS NOT NULL`)
-	if err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT coalesce(delivery_id, ''), coalesce(body_sha256, '') FROM webhook_events
+		WHERE delivery_id IS NOT NULL OR body_sha256 IS NOT NULL`, func(rows *sql.Rows) error {
 		var id, sum string
 		if err := rows.Scan(&id, &sum); err != nil {
-			return fmt.Errorf("read deliveries: %w", err)
+			return err
 		}
 		fn(id, sum)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read deliveries: %w", err)
 	}
 	return nil
@@ -127,39 +118,34 @@ func presentValues[T comparable](ctx context.Context, q Querier, query string, v
 		}
 	}
 	for chunk := range slices.Chunk(ask, 1000) {
-		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), chunk...)
-		if err != nil {
-			return nil, err
-		}
-		if err := scanSet(rows, out); err != nil {
+		if err := RunQuery(ctx, q, fmt.Sprintf(query, placeholders(len(chunk))), intoSet(out), chunk...); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// scanSet adds the one column of every row to set and closes rows.
-func scanSet[T comparable](rows *sql.Rows, set map[T]bool) error {
-	defer rows.Close()
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
+// intoSet is what RunQuery calls to add the one column of each row to set.
+func intoSet[T comparable](set map[T]bool) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		v, err := scanOne[T](rows)
+		if err != nil {
 			return err
 		}
 		set[v] = true
+		return nil
 	}
-	return rows.Err()
 }
 
 // eventColumns are the columns InsertEvents writes.
 var eventColumns = []string{"event_id", "delivery_id", "webhook_event", "issue_key", "issue_id", "related_issue_id",
 	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body", "body_sha256"}
 
-// InsertEvents appends events: through DuckDB's appender when ctx comes from
-// WithBulkTx, else in one multi-row INSERT. Webhook bodies are about 15 KB,
+// InsertEvents appends events: through DuckDB's appender when tx carries its
+// connection (WithBulkTx, the Writer), else in one multi-row INSERT. Webhook bodies are about 15 KB,
 // and a group of 64 took 1.8 times as long to insert with bound parameters
 // as to append (BenchmarkMoveEvents).
-func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
+func InsertEvents(ctx context.Context, tx *Tx, events []*Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -178,7 +164,7 @@ func InsertEvents(ctx context.Context, tx *sql.Tx, events []*Event) error {
 		rows[i] = []any{e.ID, nullable(e.DeliveryID), e.Type, nullable(e.IssueKey), nullable(e.IssueID),
 			nullable(e.RelatedIssueID), ts, e.ReceivedAt, int32(e.RetryCount), e.State, int32(0), body, nullable(e.BodySHA256)}
 	}
-	if conn := bulkConn(ctx); conn != nil {
+	if conn := tx.conn; conn != nil {
 		return appendRows(conn, "webhook_events", eventColumns, rows)
 	}
 	var b strings.Builder
@@ -218,15 +204,9 @@ func (s *Store) FailedEvents(ctx context.Context, limit int) ([]*Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
+	out, err := Collect(ctx, s.db, `SELECT event_id, coalesce(delivery_id, ''), webhook_event, coalesce(issue_key, ''),
 		coalesce(issue_id, ''), coalesce(related_issue_id, ''), jira_timestamp, received_at, retry_count, state, attempts,
-		coalesce(last_error, '') FROM webhook_events `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	var out []*Event
-	for rows.Next() {
+		coalesce(last_error, '') FROM webhook_events `+where, func(rows *sql.Rows) (*Event, error) {
 		e := &Event{}
 		var ts sql.NullTime
 		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &ts, &e.ReceivedAt,
@@ -237,13 +217,16 @@ func (s *Store) queryEvents(ctx context.Context, where string, args ...any) ([]*
 			e.JiraTimestamp = ts.Time.UTC()
 		}
 		e.ReceivedAt = e.ReceivedAt.UTC()
-		out = append(out, e)
+		return e, nil
+	}, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FinishEvents sets the final state of events, with an error text for failures.
-func FinishEvents(ctx context.Context, tx *sql.Tx, ids []int64, state, lastError string, attempts int) error {
+func FinishEvents(ctx context.Context, tx *Tx, ids []int64, state, lastError string, attempts int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -258,21 +241,20 @@ func FinishEvents(ctx context.Context, tx *sql.Tx, ids []int64, state, lastError
 
 // EventCounts returns the number of events per state.
 func (s *Store) EventCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM webhook_events GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count events: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int64{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT state, count(*) FROM webhook_events GROUP BY state`, func(rows *sql.Rows) error {
 		var st string
 		var n int64
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
+			return err
 		}
 		out[st] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastEventAt is when the newest event was received (zero when none).
@@ -288,7 +270,7 @@ func (s *Store) LastEventAt(ctx context.Context) (time.Time, error) {
 // PruneEvents deletes finished events received before cutoff. The newest
 // event always stays: event ids continue from the highest stored one, and an
 // empty table would let a restart hand out ids again.
-func PruneEvents(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int64, error) {
+func PruneEvents(ctx context.Context, tx *Tx, cutoff time.Time) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE state IN ('done', 'ignored') AND received_at < ?
 		AND event_id < (SELECT max(event_id) FROM webhook_events)`, cutoff)
 	if err != nil {
@@ -309,7 +291,7 @@ func (s *Store) IssueIDByKey(ctx context.Context, key string) (string, error) {
 }
 
 // StoredUpdated returns the stored `updated` of an issue, zero when unknown.
-func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error) {
+func StoredUpdated(ctx context.Context, tx *Tx, id string) (time.Time, error) {
 	var t sql.NullTime
 	err := tx.QueryRowContext(ctx, `SELECT updated_at FROM raw_issues WHERE issue_id = ? AND deleted_at IS NULL`, id).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -321,7 +303,7 @@ func StoredUpdated(ctx context.Context, tx *sql.Tx, id string) (time.Time, error
 // RetryFailed puts failed events back to pending, all of them or those
 // given, and returns them so that the caller queues them again. Their last
 // error stays until they succeed.
-func RetryFailed(ctx context.Context, tx *sql.Tx, ids []int64) ([]*Event, error) {
+func RetryFailed(ctx context.Context, tx *Tx, ids []int64) ([]*Event, error) {
 	where := `state = 'failed'`
 	var args []any
 	if len(ids) > 0 {
@@ -330,23 +312,14 @@ func RetryFailed(ctx context.Context, tx *sql.Tx, ids []int64) ([]*Event, error)
 			args = append(args, id)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT event_id, webhook_event, coalesce(issue_key, ''), coalesce(issue_id, ''),
-		coalesce(related_issue_id, ''), received_at FROM webhook_events WHERE `+where+` ORDER BY event_id`, args...)
+	out, err := Collect(ctx, tx, `SELECT event_id, webhook_event, coalesce(issue_key, ''), coalesce(issue_id, ''),
+		coalesce(related_issue_id, ''), received_at FROM webhook_events WHERE `+where+` ORDER BY event_id`, func(rows *sql.Rows) (*Event, error) {
+		e := &Event{State: EventPending}
+		err := rows.Scan(&e.ID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &e.ReceivedAt)
+		return e, err
+	}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("retry failed events: %w", err)
-	}
-	var out []*Event
-	for rows.Next() {
-		e := &Event{State: EventPending}
-		if err := rows.Scan(&e.ID, &e.Type, &e.IssueKey, &e.IssueID, &e.RelatedIssueID, &e.ReceivedAt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, nil

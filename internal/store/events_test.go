@@ -57,17 +57,9 @@ func TestFetchFailures(t *testing.T) {
 	ctx := context.Background()
 	s := migrated(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	write := func(fn func(tx *sql.Tx) error) {
+	write := func(fn func(tx *Tx) error) {
 		t.Helper()
-		tx, err := s.DB().BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn(tx); err != nil {
-			tx.Rollback()
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := s.WithTx(ctx, fn); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,7 +68,7 @@ func TestFetchFailures(t *testing.T) {
 		{Issue: "SUP-1", Reason: "status 403", Error: "fetch SUP-1: status 403", LastFailed: at.Add(time.Minute)},
 		{Issue: "10002", IssueID: "10002", Reason: "timed out", Error: "fetch 10002: deadline", LastFailed: at.Add(2 * time.Minute)},
 	} {
-		write(func(tx *sql.Tx) error { return RecordFetchFailure(ctx, tx, f) })
+		write(func(tx *Tx) error { return RecordFetchFailure(ctx, tx, f) })
 		_ = i
 	}
 	got, total, err := s.FetchFailures(ctx, 10)
@@ -101,10 +93,10 @@ func TestFetchFailures(t *testing.T) {
 		t.Errorf("names: got %v, want SUP-1 and 10002", names)
 	}
 	// A success known by the issue's id clears the failure recorded by key.
-	write(func(tx *sql.Tx) error {
+	write(func(tx *Tx) error {
 		return RecordFetchFailure(ctx, tx, FetchFailure{Issue: "SUP-1", IssueID: "10001", Reason: "r", Error: "e", LastFailed: at})
 	})
-	write(func(tx *sql.Tx) error { return ClearFetchFailures(ctx, tx, []string{"10001", "10002"}) })
+	write(func(tx *Tx) error { return ClearFetchFailures(ctx, tx, []string{"10001", "10002"}) })
 	if _, total, err := s.FetchFailures(ctx, 10); err != nil || total != 0 {
 		t.Errorf("after success: got %d failures (%v), want 0", total, err)
 	}

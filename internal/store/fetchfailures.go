@@ -27,7 +27,7 @@ type FetchFailure struct {
 
 // RecordFetchFailure notes a failed fetch of f.Issue at f.LastFailed,
 // counting it with those before.
-func RecordFetchFailure(ctx context.Context, tx *sql.Tx, f FetchFailure) error {
+func RecordFetchFailure(ctx context.Context, tx *Tx, f FetchFailure) error {
 	err := execErr(tx.ExecContext(ctx, `INSERT INTO fetch_failures (issue, issue_key, issue_id, reason, error, first_failed, last_failed, failures)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (issue) DO UPDATE SET issue_key = coalesce(excluded.issue_key, fetch_failures.issue_key),
@@ -42,7 +42,7 @@ func RecordFetchFailure(ctx context.Context, tx *sql.Tx, f FetchFailure) error {
 
 // ClearFetchFailures forgets the failures of the issues named by any of
 // names (a key or an id): a fetch of them succeeded.
-func ClearFetchFailures(ctx context.Context, tx *sql.Tx, names []string) error {
+func ClearFetchFailures(ctx context.Context, tx *Tx, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -63,13 +63,10 @@ func ClearFetchFailures(ctx context.Context, tx *sql.Tx, names []string) error {
 // FetchFailureNames returns every key and id that names an issue whose
 // latest fetch failed.
 func (s *Store) FetchFailureNames(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT issue FROM fetch_failures UNION SELECT issue_key FROM fetch_failures WHERE issue_key IS NOT NULL
-		UNION SELECT issue_id FROM fetch_failures WHERE issue_id IS NOT NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("read failed fetches: %w", err)
-	}
 	out := map[string]bool{}
-	if err := scanSet(rows, out); err != nil {
+	err := RunQuery(ctx, s.db, `SELECT issue FROM fetch_failures UNION SELECT issue_key FROM fetch_failures WHERE issue_key IS NOT NULL
+		UNION SELECT issue_id FROM fetch_failures WHERE issue_id IS NOT NULL`, intoSet(out))
+	if err != nil {
 		return nil, fmt.Errorf("read failed fetches: %w", err)
 	}
 	return out, nil
@@ -82,22 +79,13 @@ func (s *Store) FetchFailures(ctx context.Context, limit int) ([]FetchFailure, i
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM fetch_failures`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count failed fetches: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT issue, coalesce(issue_key, ''), coalesce(issue_id, ''), reason, error, first_failed,
-		last_failed, failures FROM fetch_failures ORDER BY last_failed DESC, issue LIMIT ?`, limit)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list failed fetches: %w", err)
-	}
-	defer rows.Close()
-	var out []FetchFailure
-	for rows.Next() {
-		var f FetchFailure
-		if err := rows.Scan(&f.Issue, &f.IssueKey, &f.IssueID, &f.Reason, &f.Error, &f.FirstFailed, &f.LastFailed, &f.Failures); err != nil {
-			return nil, 0, fmt.Errorf("list failed fetches: %w", err)
-		}
+	out, err := Collect(ctx, s.db, `SELECT issue, coalesce(issue_key, ''), coalesce(issue_id, ''), reason, error, first_failed,
+		last_failed, failures FROM fetch_failures ORDER BY last_failed DESC, issue LIMIT ?`, func(rows *sql.Rows) (f FetchFailure, err error) {
+		err = rows.Scan(&f.Issue, &f.IssueKey, &f.IssueID, &f.Reason, &f.Error, &f.FirstFailed, &f.LastFailed, &f.Failures)
 		f.FirstFailed, f.LastFailed = f.FirstFailed.UTC(), f.LastFailed.UTC()
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
+		return f, err
+	}, limit)
+	if err != nil {
 		return nil, 0, fmt.Errorf("list failed fetches: %w", err)
 	}
 	return out, total, nil
@@ -105,21 +93,17 @@ func (s *Store) FetchFailures(ctx context.Context, limit int) ([]FetchFailure, i
 
 // FetchFailureReasons counts the issues whose latest fetch failed, by reason.
 func (s *Store) FetchFailureReasons(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT reason, count(*) FROM fetch_failures GROUP BY reason`)
-	if err != nil {
-		return nil, fmt.Errorf("count failed fetches: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT reason, count(*) FROM fetch_failures GROUP BY reason`, func(rows *sql.Rows) error {
 		var r string
 		var n int
 		if err := rows.Scan(&r, &n); err != nil {
-			return nil, fmt.Errorf("count failed fetches: %w", err)
+			return err
 		}
 		out[r] = n
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("count failed fetches: %w", err)
 	}
 	return out, nil

@@ -20,7 +20,7 @@ type FieldMeta struct {
 }
 
 // ReplaceFields stores the field list Jira returned.
-func ReplaceFields(ctx context.Context, tx *sql.Tx, fields []FieldMeta) error {
+func ReplaceFields(ctx context.Context, tx *Tx, fields []FieldMeta) error {
 	if err := execErr(tx.ExecContext(ctx, `DELETE FROM fields`)); err != nil {
 		return fmt.Errorf("replace fields: %w", err)
 	}
@@ -43,46 +43,65 @@ func ReplaceFields(ctx context.Context, tx *sql.Tx, fields []FieldMeta) error {
 
 // Fields returns the stored field metadata.
 func (s *Store) Fields(ctx context.Context) ([]FieldMeta, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT field_id, name, custom, coalesce(schema_type, ''), coalesce(schema_custom, ''),
-		coalesce(schema_items, ''), fetched_at FROM fields ORDER BY field_id`)
+	out, err := Collect(ctx, s.db, `SELECT field_id, name, custom, coalesce(schema_type, ''), coalesce(schema_custom, ''),
+		coalesce(schema_items, ''), fetched_at FROM fields ORDER BY field_id`, func(rows *sql.Rows) (f FieldMeta, err error) {
+		err = rows.Scan(&f.ID, &f.Name, &f.Custom, &f.SchemaType, &f.SchemaCustom, &f.SchemaItems, &f.FetchedAt)
+		return f, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read fields: %w", err)
 	}
-	defer rows.Close()
-	var out []FieldMeta
-	for rows.Next() {
-		var f FieldMeta
-		if err := rows.Scan(&f.ID, &f.Name, &f.Custom, &f.SchemaType, &f.SchemaCustom, &f.SchemaItems, &f.FetchedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StoredAttachment is what the store knows of an attachment's bytes.
 type StoredAttachment struct {
+	// LocalPath and SHA256 are those of the kept bytes, empty when none are.
 	LocalPath string
 	SHA256    string
-	Size      int64
+	// Size is Jira's size of the file, -1 when unknown.
+	Size int64
+	// SkippedReason says why the bytes are not kept, when a download
+	// skipped them.
+	SkippedReason string
+}
+
+// DownloadedAttachments returns what downloads left in the attachments
+// table, for every attachment: a rebuild, which writes the table again from
+// the payloads, keeps it.
+func (s *Store) DownloadedAttachments(ctx context.Context) (map[string]StoredAttachment, error) {
+	out := map[string]StoredAttachment{}
+	err := RunQuery(ctx, s.db, `SELECT attachment_id, coalesce(local_path, ''), coalesce(sha256, ''), coalesce(size_bytes, -1),
+		coalesce(skipped_reason, '') FROM attachments`, func(rows *sql.Rows) error {
+		var id string
+		var a StoredAttachment
+		if err := rows.Scan(&id, &a.LocalPath, &a.SHA256, &a.Size, &a.SkippedReason); err != nil {
+			return err
+		}
+		out[id] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	return out, nil
 }
 
 // StoredAttachments returns the attachments of an issue whose bytes are kept.
 func (s *Store) StoredAttachments(ctx context.Context, issueKey string) (map[string]StoredAttachment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT attachment_id, local_path, coalesce(sha256, ''), coalesce(size_bytes, -1)
-		FROM attachments WHERE issue_key = ? AND local_path IS NOT NULL`, issueKey)
-	if err != nil {
-		return nil, fmt.Errorf("read attachments of %s: %w", issueKey, err)
-	}
-	defer rows.Close()
 	out := map[string]StoredAttachment{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT attachment_id, local_path, coalesce(sha256, ''), coalesce(size_bytes, -1)
+		FROM attachments WHERE issue_key = ? AND local_path IS NOT NULL`, func(rows *sql.Rows) error {
 		var id string
 		var a StoredAttachment
 		if err := rows.Scan(&id, &a.LocalPath, &a.SHA256, &a.Size); err != nil {
-			return nil, err
+			return err
 		}
 		out[id] = a
+		return nil
+	}, issueKey)
+	if err != nil {
+		return nil, fmt.Errorf("read attachments of %s: %w", issueKey, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

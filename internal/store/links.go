@@ -59,7 +59,7 @@ func same(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *
 // the other ends in the batch or in the store, and drops the links to issues
 // the store knows as deleted, lowering issuelink_count as Jira does once the
 // other end is gone.
-func resolveLinks(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows) error {
+func resolveLinks(ctx context.Context, tx *Tx, batch []*normalize.Rows) error {
 	ends := map[string]linkEnd{}
 	for _, r := range batch {
 		ends[r.Issue.IssueID] = endOf(&r.Issue)
@@ -109,20 +109,15 @@ func resolveLinks(ctx context.Context, tx *sql.Tx, batch []*normalize.Rows) erro
 // readEnds reads the stored issues of ids into ends, and notes those deleted.
 // An issue with a raw payload but no issues row yet (during a rebuild) is
 // neither: its links keep what the payload says until it is applied.
-func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEnd, deleted map[string]bool) error {
-	rows, err := tx.QueryContext(ctx, `SELECT r.issue_id, r.deleted_at IS NOT NULL, i.issue_key, i.summary, i.status, i.priority
+func readEnds(ctx context.Context, tx *Tx, ids []any, ends map[string]linkEnd, deleted map[string]bool) error {
+	err := RunQuery(ctx, tx, `SELECT r.issue_id, r.deleted_at IS NOT NULL, i.issue_key, i.summary, i.status, i.priority
 		FROM raw_issues r LEFT JOIN issues i ON i.issue_id = r.issue_id
-		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, ids...)
-	if err != nil {
-		return fmt.Errorf("apply: read linked issues: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+		WHERE r.issue_id IN (`+placeholders(len(ids))+`)`, func(rows *sql.Rows) error {
 		var id string
 		var gone bool
 		var key, summary, status, priority sql.NullString
 		if err := rows.Scan(&id, &gone, &key, &summary, &status, &priority); err != nil {
-			return fmt.Errorf("apply: read linked issues: %w", err)
+			return err
 		}
 		switch {
 		case gone:
@@ -130,8 +125,9 @@ func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEn
 		case key.Valid:
 			ends[id] = linkEnd{key: nullString(key), summary: nullString(summary), status: nullString(status), priority: nullString(priority)}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, ids...)
+	if err != nil {
 		return fmt.Errorf("apply: read linked issues: %w", err)
 	}
 	return nil
@@ -139,7 +135,7 @@ func readEnds(ctx context.Context, tx *sql.Tx, ids []any, ends map[string]linkEn
 
 // followLinks brings the link rows of other issues that point at the given
 // issues in step with them, and returns the partitions it changed.
-func followLinks(ctx context.Context, tx *sql.Tx, issues []*normalize.Issue) ([]Partition, error) {
+func followLinks(ctx context.Context, tx *Tx, issues []*normalize.Issue) ([]Partition, error) {
 	if len(issues) == 0 {
 		return nil, nil
 	}
@@ -197,7 +193,7 @@ func followEnds(ends string) string {
 // follow the stored other end. A rebuild applies its batches with DeferLinks
 // and calls this once at the end; it marks no partition, since a rebuild
 // publishes them all. It returns the link rows changed or removed.
-func ResolveAllLinks(ctx context.Context, tx *sql.Tx) (int64, error) {
+func ResolveAllLinks(ctx context.Context, tx *Tx) (int64, error) {
 	// Only issue_id and deleted_at of raw_issues are read: a join that
 	// carried the payloads would hash them all.
 	const deleted = `SELECT issue_id FROM raw_issues WHERE deleted_at IS NOT NULL`
@@ -228,7 +224,7 @@ func ResolveAllLinks(ctx context.Context, tx *sql.Tx) (int64, error) {
 // dropLinksTo removes the link rows of other issues that point at a deleted
 // issue and lowers their issuelink_count, as Jira shows those issues once it
 // is gone, and returns the partitions it changed.
-func dropLinksTo(ctx context.Context, tx *sql.Tx, id, key string) ([]Partition, error) {
+func dropLinksTo(ctx context.Context, tx *Tx, id, key string) ([]Partition, error) {
 	if id == "" {
 		return nil, nil
 	}
@@ -265,50 +261,27 @@ func dropLinksTo(ctx context.Context, tx *sql.Tx, id, key string) ([]Partition, 
 
 // returnedKeys runs a statement that returns issue keys. Every row is read
 // and the error checked: a failed statement spoils the transaction.
-func returnedKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+func returnedKeys(ctx context.Context, tx *Tx, query string, args ...any) ([]string, error) {
+	return Collect(ctx, tx, query, scanOne[string], args...)
 }
 
 // partitionsOf returns the partitions of the given tables in the months of
 // the given issues.
-func partitionsOf(ctx context.Context, tx *sql.Tx, keys []any, tables ...string) ([]Partition, error) {
+func partitionsOf(ctx context.Context, tx *Tx, keys []any, tables ...string) ([]Partition, error) {
 	var out []Partition
 	seen := map[string]bool{}
 	for chunk := range slices.Chunk(keys, 500) {
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, chunk...)
+		created, err := Collect(ctx, tx, `SELECT DISTINCT created_at FROM issues WHERE issue_key IN (`+placeholders(len(chunk))+`)`, scanOne[sql.NullTime], chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("months of linking issues: %w", err)
 		}
-		for rows.Next() {
-			var created sql.NullTime
-			if err := rows.Scan(&created); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("months of linking issues: %w", err)
-			}
-			if m := normalize.Month(created.Time); created.Valid && !seen[m] {
+		for _, c := range created {
+			if m := normalize.Month(c.Time); c.Valid && !seen[m] {
 				seen[m] = true
 				for _, t := range tables {
 					out = append(out, Partition{t, m})
 				}
 			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("months of linking issues: %w", err)
 		}
 	}
 	return out, nil

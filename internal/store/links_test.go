@@ -51,7 +51,7 @@ func linkRows(t *testing.T, s *Store, key string) string {
 
 func deleteIssue(t *testing.T, s *Store, id, key string) {
 	t.Helper()
-	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+	err := s.WithTx(context.Background(), func(tx *Tx) error {
 		_, err := s.DeleteIssue(context.Background(), tx, id, key, "jira:issue_deleted", time.Now().UTC())
 		return err
 	})
@@ -153,7 +153,7 @@ func TestLinksFollowTheOtherEnd(t *testing.T) {
 	moved3 := sampleRows("OPS-7", "200", april)
 	moved3.Issue.Summary, moved3.Issue.Status, moved3.Issue.Priority = sp("moved"), sp("Done"), sp("High")
 	for _, r := range []*normalize.Rows{a3, moved3} {
-		err := rebuilt.WithTx(context.Background(), func(tx *sql.Tx) error {
+		err := rebuilt.WithTx(context.Background(), func(tx *Tx) error {
 			_, err := rebuilt.ApplyBatch(context.Background(), tx, []*normalize.Rows{r}, ApplyOptions{DeferLinks: true})
 			return err
 		})

@@ -88,7 +88,7 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 		if m.Version <= current {
 			continue
 		}
-		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		err := s.WithTx(ctx, func(tx *Tx) error {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 )
@@ -27,7 +26,7 @@ import (
 // followParent gives the children of an issue that moved from the key from
 // to the key to their parent's new key, and returns the partitions it
 // changed.
-func followParent(ctx context.Context, tx *sql.Tx, from, to string) ([]Partition, error) {
+func followParent(ctx context.Context, tx *Tx, from, to string) ([]Partition, error) {
 	keys, err := returnedKeys(ctx, tx, `UPDATE issues SET parent_key = ? WHERE parent_key = ? RETURNING issue_key`, to, from)
 	if err != nil {
 		return nil, fmt.Errorf("apply: follow the moved parent %s: %w", from, err)
@@ -45,23 +44,9 @@ func followParent(ctx context.Context, tx *sql.Tx, from, to string) ([]Partition
 // rows changed. Only the payloads of those children are read, so a store
 // whose parent keys all resolve costs one join of the issues table with
 // itself.
-func ResolveAllParents(ctx context.Context, tx *sql.Tx) (int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT c.issue_id FROM issues c
-		WHERE c.parent_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM issues p WHERE p.issue_key = c.parent_key)`)
-	if err != nil {
-		return 0, fmt.Errorf("resolve parents: %w", err)
-	}
-	var orphans []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("resolve parents: %w", err)
-		}
-		orphans = append(orphans, id)
-	}
-	err = rows.Err()
-	rows.Close()
+func ResolveAllParents(ctx context.Context, tx *Tx) (int64, error) {
+	orphans, err := Collect(ctx, tx, `SELECT c.issue_id FROM issues c
+		WHERE c.parent_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM issues p WHERE p.issue_key = c.parent_key)`, scanAny[string])
 	if err != nil {
 		return 0, fmt.Errorf("resolve parents: %w", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"testing"
 	"time"
@@ -23,10 +22,10 @@ func child(key, id string, created time.Time, parentID, parentKey string) *norma
 // resolveAll runs one of the store-wide resolutions a rebuild ends with
 // (ResolveAllLinks, ResolveAllParents) in a transaction of its own and
 // returns the rows it changed.
-func resolveAll(t *testing.T, s *Store, resolve func(context.Context, *sql.Tx) (int64, error)) int64 {
+func resolveAll(t *testing.T, s *Store, resolve func(context.Context, *Tx) (int64, error)) int64 {
 	t.Helper()
 	var changed int64
-	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+	err := s.WithTx(context.Background(), func(tx *Tx) error {
 		var err error
 		changed, err = resolve(context.Background(), tx)
 		return err

@@ -37,24 +37,18 @@ func RunSQL(ctx context.Context, db *sql.DB, query string, maxRows int) (*Result
 		return nil, err
 	}
 	res := &Result{Columns: cols, Rows: [][]any{}}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			vals[i] = plain(v)
+	err = eachRow(rows, func(rows *sql.Rows) error {
+		vals, err := scanPlain(rows, len(cols))
+		if err != nil {
+			return err
 		}
 		res.Rows = append(res.Rows, vals)
 		if maxRows > 0 && len(res.Rows) >= maxRows {
-			break
+			return errStop
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	// A statement without a result set (UPDATE, DELETE...) still reports a
@@ -65,6 +59,22 @@ func RunSQL(ctx context.Context, db *sql.DB, query string, maxRows int) (*Result
 // RunSQL runs an operator's statement on the store.
 func (s *Store) RunSQL(ctx context.Context, query string, maxRows int) (*Result, error) {
 	return RunSQL(ctx, s.db, query, maxRows)
+}
+
+// scanPlain reads a row of n columns as JSON-friendly values (plain).
+func scanPlain(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		vals[i] = plain(v)
+	}
+	return vals, nil
 }
 
 // plain converts driver values to JSON-friendly Go values.

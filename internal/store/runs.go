@@ -35,7 +35,7 @@ type Run struct {
 func (s *Store) StartRun(ctx context.Context, job string, args map[string]any) (int64, error) {
 	argsJSON, _ := json.Marshal(args)
 	var id int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.WithTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished_at = ? WHERE job = ? AND status = ?`,
 			RunInterrupted, time.Now().UTC(), job, RunRunning); err != nil {
 			return err
@@ -83,19 +83,12 @@ func (s *Store) RecentRuns(ctx context.Context, limit int) ([]Run, error) {
 }
 
 func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT run_id, job, started_at, finished_at, status, coalesce(counts::VARCHAR, '{}'),
-		coalesce(args::VARCHAR, '{}'), coalesce(error, '') FROM sync_runs `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		var r Run
+	out, err := Collect(ctx, s.db, `SELECT run_id, job, started_at, finished_at, status, coalesce(counts::VARCHAR, '{}'),
+		coalesce(args::VARCHAR, '{}'), coalesce(error, '') FROM sync_runs `+where, func(rows *sql.Rows) (r Run, err error) {
 		var fin sql.NullTime
 		var counts, a string
 		if err := rows.Scan(&r.ID, &r.Job, &r.StartedAt, &fin, &r.Status, &counts, &a, &r.Error); err != nil {
-			return nil, err
+			return r, err
 		}
 		r.StartedAt = r.StartedAt.UTC()
 		if fin.Valid {
@@ -104,9 +97,12 @@ func (s *Store) runs(ctx context.Context, where string, args ...any) ([]Run, err
 		}
 		_ = json.Unmarshal([]byte(counts), &r.Counts)
 		_ = json.Unmarshal([]byte(a), &r.Args)
-		out = append(out, r)
+		return r, nil
+	}, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SyncState is what the store knows of one issue, to decide whether Jira's
@@ -119,23 +115,22 @@ type SyncState struct {
 
 // SyncStates returns the sync state of every stored (not deleted) issue by id.
 func (s *Store) SyncStates(ctx context.Context) (map[string]SyncState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT issue_id, issue_key, updated_at, incomplete FROM raw_issues WHERE deleted_at IS NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("read sync states: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]SyncState{}
-	for rows.Next() {
+	err := RunQuery(ctx, s.db, `SELECT issue_id, issue_key, updated_at, incomplete FROM raw_issues WHERE deleted_at IS NULL`, func(rows *sql.Rows) error {
 		var id string
 		var st SyncState
 		var upd sql.NullTime
 		if err := rows.Scan(&id, &st.Key, &upd, &st.Incomplete); err != nil {
-			return nil, err
+			return err
 		}
 		st.Updated = upd.Time.UTC()
 		out[id] = st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read sync states: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ErrNoRun means no run of the job was recorded.
@@ -153,7 +148,7 @@ const (
 
 // SetRunCursor records how far a run got, inside tx so that it commits with
 // the work it describes.
-func SetRunCursor(ctx context.Context, tx *sql.Tx, id int64, cursor string) error {
+func SetRunCursor(ctx context.Context, tx *Tx, id int64, cursor string) error {
 	if err := execErr(tx.ExecContext(ctx, `UPDATE sync_runs SET cursor = ? WHERE run_id = ?`, cursor, id)); err != nil {
 		return fmt.Errorf("record run progress: %w", err)
 	}

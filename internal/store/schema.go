@@ -12,21 +12,16 @@ import (
 // stable order. The migration test compares it with a golden file.
 func (s *Store) SchemaDump(ctx context.Context) (string, error) {
 	var b strings.Builder
-	rows, err := s.db.QueryContext(ctx, `
+	last := ""
+	err := RunQuery(ctx, s.db, `
 		SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')
 		FROM duckdb_columns()
 		WHERE schema_name = 'main' AND NOT internal
-		ORDER BY table_name, column_index`)
-	if err != nil {
-		return "", fmt.Errorf("schema dump: %w", err)
-	}
-	last := ""
-	for rows.Next() {
+		ORDER BY table_name, column_index`, func(rows *sql.Rows) error {
 		var table, col, typ, def string
 		var nullable bool
 		if err := rows.Scan(&table, &col, &typ, &nullable, &def); err != nil {
-			rows.Close()
-			return "", err
+			return err
 		}
 		if table != last {
 			fmt.Fprintf(&b, "\n%s\n", table)
@@ -40,76 +35,60 @@ func (s *Store) SchemaDump(ctx context.Context) (string, error) {
 			line += " DEFAULT " + def
 		}
 		b.WriteString(line + "\n")
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", err
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("schema dump: columns: %w", err)
 	}
 	b.WriteString("\nconstraints\n")
-	rows, err = s.db.QueryContext(ctx, `
+	err = RunQuery(ctx, s.db, `
 		SELECT table_name, constraint_type, array_to_string(constraint_column_names, ',')
 		FROM duckdb_constraints()
 		WHERE schema_name = 'main' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
-		ORDER BY 1, 2, 3`)
-	if err != nil {
-		return "", fmt.Errorf("schema dump: %w", err)
-	}
-	for rows.Next() {
+		ORDER BY 1, 2, 3`, func(rows *sql.Rows) error {
 		var table, typ, cols string
 		if err := rows.Scan(&table, &typ, &cols); err != nil {
-			rows.Close()
-			return "", err
+			return err
 		}
 		fmt.Fprintf(&b, "  %s %s (%s)\n", table, typ, cols)
-	}
-	rows.Close()
-	b.WriteString("\nsequences\n")
-	rows, err = s.db.QueryContext(ctx, `SELECT sequence_name FROM duckdb_sequences() WHERE schema_name = 'main' ORDER BY 1`)
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("schema dump: %w", err)
+		return "", fmt.Errorf("schema dump: constraints: %w", err)
 	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return "", err
+	for _, part := range []struct{ title, query string }{
+		{"sequences", `SELECT sequence_name FROM duckdb_sequences() WHERE schema_name = 'main' ORDER BY 1`},
+		{"views", `SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal ORDER BY 1`},
+	} {
+		names, err := Collect(ctx, s.db, part.query, scanOne[string])
+		if err != nil {
+			return "", fmt.Errorf("schema dump: %s: %w", part.title, err)
 		}
-		fmt.Fprintf(&b, "  %s\n", name)
-	}
-	rows.Close()
-	b.WriteString("\nviews\n")
-	rows, err = s.db.QueryContext(ctx, `SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal ORDER BY 1`)
-	if err != nil {
-		return "", fmt.Errorf("schema dump: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return "", err
+		b.WriteString("\n" + part.title + "\n")
+		for _, name := range names {
+			fmt.Fprintf(&b, "  %s\n", name)
 		}
-		fmt.Fprintf(&b, "  %s\n", name)
 	}
-	rows.Close()
 	return strings.TrimLeft(b.String(), "\n"), nil
 }
 
 // Tables lists the tables of the main schema.
 func (s *Store) Tables(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal ORDER BY 1`)
+	out, err := Collect(ctx, s.db, `SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal ORDER BY 1`, scanOne[string])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
+	return out, nil
+}
+
+// ForgetRowHashes clears the digests of every stored issue's rows (see
+// ApplyOptions.KeepPayload), so that the next apply of each issue writes all
+// of its rows and stores them again.
+func ForgetRowHashes(ctx context.Context, tx *Tx) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE raw_issues SET row_hashes = NULL"); err != nil {
+		return fmt.Errorf("forget row digests: %w", err)
 	}
-	return out, rows.Err()
+	return nil
 }
 
 // EmptyTables empties the named tables inside tx by dropping each and
@@ -119,7 +98,7 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 // analyst tables took 33 s to empty and 29 s more to commit; this takes
 // milliseconds. A table with an index of its own, which CREATE TABLE would
 // not bring back, is refused.
-func EmptyTables(ctx context.Context, tx *sql.Tx, tables []string) error {
+func EmptyTables(ctx context.Context, tx *Tx, tables []string) error {
 	for _, t := range tables {
 		var ddl string
 		var dependents int

@@ -490,32 +490,26 @@ func collect(rows *sql.Rows, lim Limits) (*Result, error) {
 	if err := enc.Encode(res); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			vals[i] = plain(v)
+	err = eachRow(rows, func(rows *sql.Rows) error {
+		vals, err := scanPlain(rows, len(cols))
+		if err != nil {
+			return err
 		}
 		if lim.MaxBytes > 0 {
 			if err := enc.Encode(vals); err != nil {
-				return nil, err
+				return err
 			}
 			if size.n > lim.MaxBytes {
-				return nil, fmt.Errorf("%w: more than %d bytes after %d rows; select fewer rows or columns, or shorter values", ErrTooLarge, lim.MaxBytes, len(res.Rows))
+				return fmt.Errorf("%w: more than %d bytes after %d rows; select fewer rows or columns, or shorter values", ErrTooLarge, lim.MaxBytes, len(res.Rows))
 			}
 		}
 		res.Rows = append(res.Rows, vals)
 		if lim.MaxRows > 0 && len(res.Rows) >= lim.MaxRows {
-			break
+			return errStop
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return res, nil

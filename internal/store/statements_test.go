@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -72,7 +71,7 @@ func confinedStore(t *testing.T) (s *Store, dataDir, outside string) {
 func TestStoreConfined(t *testing.T) {
 	ctx := context.Background()
 	s, dataDir, outside := confinedStore(t)
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	q := Quote
 	refused := []struct{ name, sql string }{
 		{"read /etc/passwd", "SELECT * FROM read_text('/etc/passwd')"},
 		{"read a file outside", "SELECT * FROM read_text(" + q(filepath.Join(outside, "secret.txt")) + ")"},
@@ -303,7 +302,7 @@ func TestRunIsolatedLeavesPoolClean(t *testing.T) {
 		"USE system",
 	} {
 		_, _ = s.RunIsolated(ctx, q, Limits{Allow: Maintenance})
-		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		err := s.WithTx(ctx, func(tx *Tx) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO pool_probe VALUES (1)")
 			return err
 		})

@@ -17,6 +17,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
@@ -84,9 +85,7 @@ const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extension
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(discard{})
-		log = l
+		log = logx.Discard()
 	}
 	if !opts.ReadOnly {
 		if err := files.MkdirAll(filepath.Dir(path)); err != nil {
@@ -185,7 +184,7 @@ func sqlList(paths []string, dirs bool) (string, error) {
 		if dirs && !strings.HasSuffix(abs, string(filepath.Separator)) {
 			abs += string(filepath.Separator)
 		}
-		quoted = append(quoted, "'"+strings.ReplaceAll(abs, "'", "''")+"'")
+		quoted = append(quoted, Quote(abs))
 	}
 	if len(quoted) == 0 {
 		return "", nil
@@ -282,23 +281,35 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Tx is a transaction on the store; the helpers that run inside one take it.
+// A Tx of WithBulkTx or of the Writer holds the connection the transaction
+// is open on, and the bulk writes of this package (InsertEvents, the inserts
+// of ApplyBatch) go through DuckDB's appender there, which joins the
+// transaction of its connection; a Tx of WithTx has none, and they bind
+// every value as a parameter instead.
+type Tx struct {
+	*sql.Tx
+	// conn is where the appender may join the transaction, nil when it
+	// may not.
+	conn *sql.Conn
+}
+
 // WithTx runs fn in one transaction, committing when fn returns nil and rolling
 // back on error or panic. DuckDB silently discards a transaction whose statement
 // failed even when Commit returns nil, so fn must return every Exec error; a
 // conflict with a concurrent writer comes back as ErrConflict.
-func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	return finishTx(tx, func() error { return fn(tx) })
+	return finishTx(&Tx{Tx: tx}, fn)
 }
 
 // WithBulkTx is WithTx on a connection of its own, whose transaction DuckDB's
-// appender joins: the ctx fn is given lets the bulk writes of this package
-// (InsertEvents, the inserts of ApplyBatch) append instead of binding every
-// value as a parameter.
-func (s *Store) WithBulkTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+// appender joins: the bulk writes of this package append to the tables instead
+// of binding every value as a parameter.
+func (s *Store) WithBulkTx(ctx context.Context, fn func(tx *Tx) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
@@ -308,11 +319,11 @@ func (s *Store) WithBulkTx(ctx context.Context, fn func(ctx context.Context, tx 
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	return finishTx(tx, func() error { return fn(withBulk(ctx, conn), tx) })
+	return finishTx(&Tx{Tx: tx, conn: conn}, fn)
 }
 
 // finishTx runs fn inside tx, then commits, or rolls back on error or panic.
-func finishTx(tx *sql.Tx, fn func() error) (err error) {
+func finishTx(tx *Tx, fn func(tx *Tx) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
@@ -322,7 +333,7 @@ func finishTx(tx *sql.Tx, fn func() error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(); err != nil {
+	if err = fn(tx); err != nil {
 		return conflict(err)
 	}
 	if err = tx.Commit(); err != nil {
@@ -344,10 +355,6 @@ func conflict(err error) error {
 	}
 	return err
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // EngineVersion is the embedded DuckDB's version, from an in-memory database.
 func EngineVersion(ctx context.Context) (string, error) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"os"
@@ -227,12 +226,12 @@ func TestWithTx(t *testing.T) {
 		}
 		return n
 	}
-	insert := func(tx *sql.Tx, id string) error {
+	insert := func(tx *Tx, id string) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO fields (field_id, name, custom, fetched_at) VALUES (?, 'n', true, now())`, id)
 		return err
 	}
 	t.Run("commit", func(t *testing.T) {
-		if err := s.WithTx(ctx, func(tx *sql.Tx) error { return insert(tx, "a") }); err != nil {
+		if err := s.WithTx(ctx, func(tx *Tx) error { return insert(tx, "a") }); err != nil {
 			t.Fatal(err)
 		}
 		if got := count(); got != 1 {
@@ -241,7 +240,7 @@ func TestWithTx(t *testing.T) {
 	})
 	t.Run("error rolls back", func(t *testing.T) {
 		boom := errors.New("boom")
-		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		err := s.WithTx(ctx, func(tx *Tx) error {
 			if err := insert(tx, "b"); err != nil {
 				return err
 			}
@@ -255,7 +254,7 @@ func TestWithTx(t *testing.T) {
 		}
 	})
 	t.Run("failed statement rolls back", func(t *testing.T) {
-		err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		err := s.WithTx(ctx, func(tx *Tx) error {
 			if err := insert(tx, "c"); err != nil {
 				return err
 			}
@@ -271,7 +270,7 @@ func TestWithTx(t *testing.T) {
 	t.Run("panic rolls back", func(t *testing.T) {
 		func() {
 			defer func() { _ = recover() }()
-			_ = s.WithTx(ctx, func(tx *sql.Tx) error {
+			_ = s.WithTx(ctx, func(tx *Tx) error {
 				if err := insert(tx, "d"); err != nil {
 					return err
 				}
@@ -416,14 +415,7 @@ func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tx, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := EmptyTables(ctx, tx, []string{"issues", "comments"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.WithTx(ctx, func(tx *Tx) error { return EmptyTables(ctx, tx, []string{"issues", "comments"}) }); err != nil {
 		t.Fatal(err)
 	}
 	after, err := s.SchemaDump(ctx)
@@ -446,12 +438,8 @@ func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
 	if _, err := s.DB().ExecContext(ctx, `CREATE INDEX comments_issue ON comments (issue_key)`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err = s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if err := EmptyTables(ctx, tx, []string{"comments"}); err == nil || !strings.Contains(err.Error(), "indexes") {
+	err = s.WithTx(ctx, func(tx *Tx) error { return EmptyTables(ctx, tx, []string{"comments"}) })
+	if err == nil || !strings.Contains(err.Error(), "indexes") {
 		t.Errorf("a table with an index: got %v, want a refusal", err)
 	}
 }

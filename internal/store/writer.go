@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jiraduck/jiraduck/internal/gather"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
 // Op is a unit of work for the Writer, run inside its transaction. An Op may
 // run twice (once in a batch that failed, then alone), so it must only touch
 // the database.
-type Op func(ctx context.Context, tx *sql.Tx) error
+type Op func(ctx context.Context, tx *Tx) error
 
 // Writer serialises every write of a long-lived process through one goroutine
 // that groups queued ops into one transaction. DuckDB aborts the second of two
@@ -122,20 +123,7 @@ func (w *Writer) Close() error {
 func (w *Writer) loop() {
 	defer w.wg.Done()
 	for first := range w.ops {
-		batch := []*pendingOp{first}
-	drain:
-		for len(batch) < w.maxBatch {
-			select {
-			case p, ok := <-w.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		w.run(batch)
+		w.run(gather.Waiting(w.ops, []*pendingOp{first}, w.maxBatch))
 	}
 }
 
@@ -190,7 +178,7 @@ func (w *Writer) explain(p *pendingOp, err error) error {
 func (w *Writer) commit(batch []*pendingOp) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = w.inTx(func(ctx context.Context, tx *sql.Tx) error {
+		err = w.inTx(func(ctx context.Context, tx *Tx) error {
 			var applies []*applyOp
 			for _, p := range batch {
 				if p.apply != nil {
@@ -210,11 +198,11 @@ func (w *Writer) commit(batch []*pendingOp) error {
 	return fmt.Errorf("after 3 attempts: %w", err)
 }
 
-// inTx runs fn in a transaction on the writer's own connection. The
-// connection travels in ctx so that bulk inserts can use DuckDB's appender on
+// inTx runs fn in a transaction on the writer's own connection. The Tx
+// carries the connection so that bulk inserts can use DuckDB's appender on
 // it: the appender joins the transaction open on its connection, and appends
 // rows about ten times faster than multi-row INSERTs.
-func (w *Writer) inTx(fn func(ctx context.Context, tx *sql.Tx) error) (err error) {
+func (w *Writer) inTx(fn func(ctx context.Context, tx *Tx) error) (err error) {
 	if w.conn == nil {
 		if w.conn, err = w.s.db.Conn(w.ctx); err != nil {
 			return fmt.Errorf("writer connection: %w", err)
@@ -227,12 +215,12 @@ func (w *Writer) inTx(fn func(ctx context.Context, tx *sql.Tx) error) (err error
 		w.conn = nil
 		return fmt.Errorf("begin: %w", err)
 	}
-	return finishTx(tx, func() error { return fn(withBulk(w.ctx, w.conn), tx) })
+	return finishTx(&Tx{Tx: tx, conn: w.conn}, func(tx *Tx) error { return fn(w.ctx, tx) })
 }
 
 // applyAll writes the issue writes of a batch with as few ApplyBatch calls as
 // the rule "an issue appears once per call" allows, in arrival order.
-func (w *Writer) applyAll(ctx context.Context, tx *sql.Tx, ops []*applyOp) error {
+func (w *Writer) applyAll(ctx context.Context, tx *Tx, ops []*applyOp) error {
 	for len(ops) > 0 {
 		seen := map[string]bool{}
 		var now, later []*applyOp

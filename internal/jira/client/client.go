@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/sirupsen/logrus"
 )
 
@@ -120,7 +121,7 @@ type credential struct {
 	settings string
 }
 
-// The settings that hold each account's credentials (DESIGN.md, settings):
+// The settings that hold each account's credentials (docs/configuration.md):
 // a 401 names the pair to check, never its values.
 const (
 	mainSettings = "JIRA_EMAIL and JIRA_API_TOKEN"
@@ -214,9 +215,7 @@ func New(opts Options) (*Client, error) {
 		c.sla = &credential{opts.SLAEmail, opts.SLAAPIToken, slaSettings}
 	}
 	if c.log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		c.log = l
+		c.log = logx.Discard()
 	}
 	if c.obs == nil {
 		c.obs = nopObserver{}
