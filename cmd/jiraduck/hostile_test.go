@@ -75,10 +75,9 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := loopbackListener(t)
+	addr := ln.Addr().String()
+	var err error
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	hs := &hostileSite{dir: dir, evil: newRecorder(t), extraAttach: map[string][]map[string]any{}, throttled: map[string]bool{}}
@@ -102,7 +101,7 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.svc, err = startService(context.Background(), hs.cfg, log, nil)
+	hs.svc, err = startService(context.Background(), hs.cfg, ln, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

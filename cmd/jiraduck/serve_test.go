@@ -28,7 +28,7 @@ func watchedService(t *testing.T, usable func(context.Context) error) (*service,
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs),
+	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs),
 		&serviceHooks{storeUsable: usable, storeWatchEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestServeUnsignedMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs), nil)
+	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
