@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -232,12 +233,12 @@ func TestEmulatorIDBase(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"emulator", "--listen", "127.0.0.1:0", "--issues", "10", "--id-base", "900000"}, e)
 	}()
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "jira emulator on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not start: %q", out.String())
+	waitFor(t, time.Minute, func() error {
+		if !strings.Contains(out.String(), "jira emulator on") {
+			return fmt.Errorf("the emulator did not start: %q", out.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("got %v, want the emulator to start and stop", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -27,17 +28,17 @@ func serveLog(t *testing.T, environ []string) string {
 	e := &env{stdin: strings.NewReader(""), stdout: logs, stderr: logs, environ: environ}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, e) }()
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(logs.String(), `"msg":"serving"`); {
+	waitFor(t, time.Minute, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("serve stopped before serving: %v\n%s", err, logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not serving after a minute:\n%s", logs.String())
+		if !strings.Contains(logs.String(), `"msg":"serving"`) {
+			return fmt.Errorf("serve not serving:\n%s", logs.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)

@@ -91,12 +91,12 @@ func TestServeOutlivesOtherProbeErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- waitService(ctx, svc, svc.log) }()
-	for deadline := time.Now().Add(30 * time.Second); asked.Load() < 20; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the probe was asked %d times in 30 s", asked.Load())
+	waitFor(t, 30*time.Second, func() error {
+		if n := asked.Load(); n < 20 {
+			return fmt.Errorf("the probe was asked %d times, want 20", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("serve stopped on a probe error that is not an invalidation: %v", err)
