@@ -14,6 +14,7 @@ import (
 )
 
 func TestSplitStatements(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		in   string
@@ -70,6 +71,7 @@ func confinedStore(t *testing.T) (s *Store, dataDir, outside string) {
 // package's own code (exports, snapshots) does, so that it is DuckDB's
 // confinement that refuses, not the statement check of RunChecked.
 func TestStoreConfined(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, dataDir, outside := confinedStore(t)
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -152,6 +154,7 @@ func TestStoreConfinedRelativeDataDir(t *testing.T) {
 }
 
 func TestStoreAllowedDirs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	root := t.TempDir()
 	elsewhere := filepath.Join(root, "elsewhere")
@@ -172,6 +175,7 @@ func TestStoreAllowedDirs(t *testing.T) {
 }
 
 func TestRunIsolatedRefuses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, dataDir, _ := confinedStore(t)
 	if err := os.WriteFile(filepath.Join(dataDir, "x.csv"), []byte("a\n1\n"), 0o644); err != nil {
@@ -228,6 +232,7 @@ func TestRunIsolatedRefuses(t *testing.T) {
 }
 
 func TestRunCheckedReadOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := OpenConfined(ctx, []string{t.TempDir()}, nil)
 	if err != nil {
@@ -287,6 +292,7 @@ func TestRunCheckedReadOnly(t *testing.T) {
 // TestRunIsolatedLeavesPoolClean: a transaction an operator leaves open, or
 // aborted, must not reach the connections the writer uses.
 func TestRunIsolatedLeavesPoolClean(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := confinedStore(t)
 	// One pooled connection: any connection left dirty would be the next
@@ -318,6 +324,7 @@ func TestRunIsolatedLeavesPoolClean(t *testing.T) {
 }
 
 func TestRunIsolatedByteCap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := confinedStore(t)
 	_, err := s.RunIsolated(ctx, "SELECT repeat('x', 100000) FROM range(100)", Limits{Allow: Maintenance, MaxBytes: 1 << 20})
