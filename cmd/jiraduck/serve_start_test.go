@@ -74,6 +74,7 @@ func TestServeWarnsWithoutWebhookSecret(t *testing.T) {
 // TestServeHelpPointsToSettings: serve has no flags; its help says where its
 // settings are described.
 func TestServeHelpPointsToSettings(t *testing.T) {
+	t.Parallel()
 	_, errOut, code := runCmd(t, nil, "serve", "-h")
 	if code != 0 || !strings.Contains(errOut, "docs/configuration.md") {
 		t.Errorf("got exit code %d, stderr %q, want 0 and a pointer to docs/configuration.md", code, errOut)
