@@ -134,7 +134,9 @@ func (s *site) settle(ctx context.Context) error {
 // (serve started as a child by the crash tests and the P3 benchmark). Within
 // a process, bind 127.0.0.1:0 once and pass the listener instead: between
 // this close and the child's bind, any connection may take the port as its
-// own ephemeral one.
+// own ephemeral one. A child cannot inherit a socket the test keeps instead:
+// while a killed serve is down, deliveries must be refused, as by a dead
+// host, not wait in the backlog of a socket still open.
 func freeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
