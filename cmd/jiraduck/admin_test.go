@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -70,20 +71,18 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("run reconcile: got %d %s", code, body)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	waitFor(t, 30*time.Second, func() error {
 		runs, err := live.svc.store.LastRuns(ctx)
 		must(t, err)
 		for _, r := range runs {
 			if r.Job == "reconcile" && r.Status == store.RunOK {
-				live.settle(t)
-				if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "10" {
-					t.Errorf("issues after reconcile run through the admin API: %s, want 10", n)
-				}
-				return
+				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		return fmt.Errorf("reconcile started through the admin API has not finished: last runs %+v", runs)
+	})
+	live.settle(t)
+	if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "10" {
+		t.Errorf("issues after reconcile run through the admin API: %s, want 10", n)
 	}
-	t.Fatal("reconcile started through the admin API never finished")
 }

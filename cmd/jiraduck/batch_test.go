@@ -467,6 +467,7 @@ func runProcess(t *testing.T, environ []string, args ...string) (string, string,
 // partitions are written (the exports after a 1,000,000-issue rebuild ran
 // out of memory without it). The WAL is empty once the export has run.
 func TestBatchExportCheckpointsFirst(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LOG_LEVEL": "warn"})
 	must(t, err)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		values []float64
@@ -35,6 +36,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestReportJudgesMedians(t *testing.T) {
+	t.Parallel()
 	r := newReport()
 	r.add("P9", "latency", "ms", goalAtMost, 10, 12)
 	r.add("P9", "latency", "ms", goalAtMost, 10, 8)
@@ -118,6 +120,7 @@ func TestChildEnvPassesMemorySettings(t *testing.T) {
 // TestChildLogTail reads what a running child has logged while it is still
 // writing (the race detector checks the locking), and keeps the end of it.
 func TestChildLogTail(t *testing.T) {
+	t.Parallel()
 	c := &childProc{}
 	c.log = &limitedBuffer{b: &c.stderr, max: 1 << 20}
 	done := make(chan struct{})

@@ -130,20 +130,23 @@ func (c *serveProc) start() {
 		c.t.Fatal(err)
 	}
 	c.cmd = cmd
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+	err = poll(90*time.Second, func() error {
 		resp, err := http.Get("http://" + c.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz: status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	if err == nil {
+		return
 	}
 	c.kill()
 	b, _ := os.ReadFile(logFile.Name())
-	c.t.Fatalf("serve did not come up:\n%s", lastBytes(string(b), 3000))
+	c.t.Fatalf("serve did not come up (%v):\n%s", err, lastBytes(string(b), 3000))
 }
 
 // kill ends serve with SIGKILL: no shutdown code runs.
@@ -198,26 +201,29 @@ func (c *serveProc) adminSQL(token, q string) (string, error) {
 // settleChild waits until the serve process has no pending event, no queued
 // issue and no dirty partition.
 func (c *serveProc) settle(token string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
+	err := poll(timeout, func() error {
 		v, err := c.adminSQL(token, `SELECT (SELECT count(*) FROM webhook_events WHERE state = 'pending') || ',' || (SELECT count(*) FROM dirty_partitions)`)
-		if err == nil && v == "0,0" && journalEmpty(c.dataDir) {
-			var h struct {
-				QueueDepth int `json:"queue_depth"`
-			}
-			if resp, err := http.Get("http://" + c.addr + "/webhooks/jira/health"); err == nil {
-				json.NewDecoder(resp.Body).Decode(&h)
-				resp.Body.Close()
-				if h.QueueDepth == 0 {
-					return nil
-				}
-			}
+		if err != nil || v != "0,0" || !journalEmpty(c.dataDir) {
+			return fmt.Errorf("pending events, dirty partitions: %s (%v)", v, err)
 		}
-		last = fmt.Sprint(v, err)
-		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get("http://" + c.addr + "/webhooks/jira/health")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var h struct {
+			QueueDepth int `json:"queue_depth"`
+		}
+		json.NewDecoder(resp.Body).Decode(&h)
+		if h.QueueDepth != 0 {
+			return fmt.Errorf("queue depth %d", h.QueueDepth)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("serve not settled after %v: %w", timeout, err)
 	}
-	return fmt.Errorf("serve not settled after %v (pending events, dirty partitions: %s)", timeout, last)
+	return nil
 }
 
 // crashSite is an emulator whose webhooks go through an ackProxy to a serve

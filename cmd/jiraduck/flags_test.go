@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 // parsed, never silently dropped; an unknown one, or an argument a command
 // does not take, is a usage error (exit 2) before anything is written.
 func TestEverySubcommandRefusesStrayArguments(t *testing.T) {
+	t.Parallel()
 	takesSQL := map[string]bool{"query": true, "sql": true}
 	for _, c := range commands() {
 		cases := [][]string{
@@ -48,6 +50,7 @@ func TestEverySubcommandRefusesStrayArguments(t *testing.T) {
 // TestFlagsAfterTheStatement: query and sql honour flags written after the
 // SQL, and a statement may still start with a "--" comment.
 func TestFlagsAfterTheStatement(t *testing.T) {
+	t.Parallel()
 	environ := dataEnv(t)
 	dataDir := strings.TrimPrefix(environ[0], "JIRADUCK_DATA_DIR=")
 	if err := os.MkdirAll(export.Root(dataDir), 0o750); err != nil {
@@ -94,6 +97,7 @@ func TestFlagsAfterTheStatement(t *testing.T) {
 }
 
 func TestFlagName(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		arg      string
 		name     string
@@ -125,6 +129,7 @@ func TestFlagName(t *testing.T) {
 // TestExportRefusesABadMonth: a month that is not YYYY-MM is a usage error
 // before the store is opened (or created).
 func TestExportRefusesABadMonth(t *testing.T) {
+	t.Parallel()
 	for _, month := range []string{"2024-13", "2024-00", "2024-1", "24-01", "2024/01", "2024-01-01", "january"} {
 		t.Run(month, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
@@ -142,6 +147,7 @@ func TestExportRefusesABadMonth(t *testing.T) {
 // TestConfigRefusesSettingsServeWouldFailOn: the settings of the issue that
 // passed `config` and then made serve fail or misbehave.
 func TestConfigRefusesSettingsServeWouldFailOn(t *testing.T) {
+	t.Parallel()
 	for _, setting := range []string{
 		"JIRADUCK_SNAPSHOT_SCHEDULE=@every 0s",
 		"JIRADUCK_SNAPSHOT_SCHEDULE=*/61 * * * *",
@@ -204,6 +210,7 @@ func TestInvalidSettingStopsTheCommandsThatReadSettings(t *testing.T) {
 // settings points to docs/configuration.md; that of one that reads none
 // does not send the reader there.
 func TestHelpNamesWhereSettingsAre(t *testing.T) {
+	t.Parallel()
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
 			_, errOut, code := runCmd(t, nil, c.name, "-h")
@@ -221,6 +228,7 @@ func TestHelpNamesWhereSettingsAre(t *testing.T) {
 // TestEmulatorIDBase: --id-base chooses the first id of what is created
 // after start; one among the generated ids is a usage error.
 func TestEmulatorIDBase(t *testing.T) {
+	t.Parallel()
 	_, errOut, code := runCmd(t, nil, "emulator", "--issues", "10", "--id-base", "5")
 	if code != 2 || !strings.Contains(errOut, "id base 5 is not above the generated ids") {
 		t.Errorf("got exit code %d, stderr %q, want 2 and the reason", code, errOut)
@@ -232,12 +240,12 @@ func TestEmulatorIDBase(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"emulator", "--listen", "127.0.0.1:0", "--issues", "10", "--id-base", "900000"}, e)
 	}()
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "jira emulator on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not start: %q", out.String())
+	waitFor(t, time.Minute, func() error {
+		if !strings.Contains(out.String(), "jira emulator on") {
+			return fmt.Errorf("the emulator did not start: %q", out.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("got %v, want the emulator to start and stop", err)

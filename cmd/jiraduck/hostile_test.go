@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,6 +45,7 @@ type hostileSite struct {
 	mu          sync.Mutex
 	extraAttach map[string][]map[string]any // issue key -> attachments added to GET issue
 	throttled   map[string]bool             // issue key -> 429 with a 10-year Retry-After
+	refused     int                         // 429s answered
 }
 
 // recorder is a server that notes every request it gets.
@@ -75,10 +77,9 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := loopbackListener(t)
+	addr := ln.Addr().String()
+	var err error
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	hs := &hostileSite{dir: dir, evil: newRecorder(t), extraAttach: map[string][]map[string]any{}, throttled: map[string]bool{}}
@@ -102,7 +103,7 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.svc, err = startService(context.Background(), hs.cfg, log, nil)
+	hs.svc, err = startService(context.Background(), hs.cfg, ln, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +129,9 @@ func (hs *hostileSite) wrap(next http.Handler) http.Handler {
 		}
 		hs.mu.Lock()
 		throttled, attach := hs.throttled[key], hs.extraAttach[key]
+		if throttled {
+			hs.refused++
+		}
 		hs.mu.Unlock()
 		if throttled {
 			w.Header().Set("Retry-After", "315360000")
@@ -504,14 +508,23 @@ func TestHostileInput(t *testing.T) {
 		hs.throttled[victim], hs.throttled[is.ID] = true, true
 		hs.mu.Unlock()
 		must(t, hs.em.Update(victim, func(i *emulator.Issue) { i.Summary = "throttled for ten years" }))
-		time.Sleep(200 * time.Millisecond)
+		// The other issue changes once a worker waits on the victim.
+		waitFor(t, 20*time.Second, func() error {
+			hs.mu.Lock()
+			defer hs.mu.Unlock()
+			if hs.refused == 0 {
+				return errors.New("the throttled issue was not fetched")
+			}
+			return nil
+		})
 		must(t, hs.em.Update(other, func(i *emulator.Issue) { i.Summary = "processed while another issue waits" }))
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) && hs.value(t, "SELECT summary FROM issues WHERE issue_key = ?", other) != "processed while another issue waits" {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if got := hs.value(t, "SELECT summary FROM issues WHERE issue_key = ?", other); got != "processed while another issue waits" {
-			t.Errorf("another issue was not processed while one waited for Retry-After: %q", got)
+		if err := poll(20*time.Second, func() error {
+			if got := hs.value(t, "SELECT summary FROM issues WHERE issue_key = ?", other); got != "processed while another issue waits" {
+				return fmt.Errorf("got summary %q", got)
+			}
+			return nil
+		}); err != nil {
+			t.Errorf("another issue was not processed while one waited for Retry-After: %v", err)
 		}
 		if got := hs.value(t, "SELECT count(*) FROM webhook_events WHERE issue_key = ? AND state = 'pending'", victim); got == "0" {
 			t.Errorf("the throttled issue's event is not pending")

@@ -220,6 +220,7 @@ func describeFile(t *testing.T, db *sql.DB, path string) [][2]string {
 // how issues get there, instead of reporting zero partitions; query does not
 // send the user back to export.
 func TestExportOfAnEmptyStore(t *testing.T) {
+	t.Parallel()
 	environ := dataEnv(t)
 	out, errOut, code := runCmd(t, environ, "export")
 	if code != 0 || !strings.Contains(out, "nothing to export") || !strings.Contains(out, "backfill") || strings.Contains(out, "exported 0") {

@@ -290,9 +290,8 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 		c.SLAPollSchedule, c.ReconcileSchedule = "@every 1s", "@every 1s"
 	})
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
 	seen := map[string]bool{}
-	for time.Now().Before(deadline) && !(seen["sla-poll"] && seen["reconcile"]) {
+	waitFor(t, 30*time.Second, func() error {
 		runs, err := live.svc.store.LastRuns(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -302,11 +301,11 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 				seen[r.Job] = true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !seen["sla-poll"] || !seen["reconcile"] {
-		t.Fatalf("jobs that ran: %v, want sla-poll and reconcile", seen)
-	}
+		if !seen["sla-poll"] || !seen["reconcile"] {
+			return fmt.Errorf("jobs that ran: %v, want sla-poll and reconcile", seen)
+		}
+		return nil
+	})
 	// Reconcile (the first run compares the whole scope) fetched every issue.
 	live.settle(t)
 	if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "20" {

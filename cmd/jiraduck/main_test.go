@@ -33,6 +33,7 @@ func dataEnv(t *testing.T) []string {
 }
 
 func TestMigrateThenNoop(t *testing.T) {
+	t.Parallel()
 	environ := dataEnv(t)
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil || len(files) == 0 {
@@ -50,6 +51,7 @@ func TestMigrateThenNoop(t *testing.T) {
 }
 
 func TestSQL(t *testing.T) {
+	t.Parallel()
 	environ := dataEnv(t)
 	cases := []struct {
 		name     string
@@ -84,6 +86,7 @@ func TestSQL(t *testing.T) {
 }
 
 func TestSQLTableAlignment(t *testing.T) {
+	t.Parallel()
 	out, _, code := runCmd(t, dataEnv(t), "sql", "select * from (values ('a', 1), ('bbbb', 22)) t(name, n) order by n")
 	if code != 0 {
 		t.Fatalf("code %d", code)
@@ -95,6 +98,7 @@ func TestSQLTableAlignment(t *testing.T) {
 }
 
 func TestJSONOutputIsValid(t *testing.T) {
+	t.Parallel()
 	out, _, code := runCmd(t, dataEnv(t), "sql", "--format", "json", "select [1,2] AS l, NULL AS z, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS t")
 	if code != 0 {
 		t.Fatalf("code %d", code)
@@ -109,6 +113,7 @@ func TestJSONOutputIsValid(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		environ  []string
@@ -141,6 +146,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	out, _, code := runCmd(t, nil, "version")
 	if code != 0 || !strings.HasPrefix(out, "jiraduck ") || !strings.Contains(out, "DuckDB v1.") {
 		t.Errorf("got code %d out %q", code, out)
@@ -148,6 +154,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestConfigRedactsSecrets(t *testing.T) {
+	t.Parallel()
 	environ := append(dataEnv(t), "JIRA_API_TOKEN=supersecret-token-1", "JIRA_EMAIL=a@b", "JIRA_WEBHOOK_SECRET=supersecret-hook-2")
 	out, errOut, code := runCmd(t, environ, "config")
 	if code != 0 {
@@ -162,6 +169,7 @@ func TestConfigRedactsSecrets(t *testing.T) {
 }
 
 func TestSQLStartingWithAComment(t *testing.T) {
+	t.Parallel()
 	out, errOut, code := runCmd(t, dataEnv(t), "sql", "--format", "csv", "-- how many issues?\nSELECT count(*) AS n FROM issues")
 	if code != 0 || out != "n\n0\n" {
 		t.Errorf("got code %d out %q err %q", code, out, errOut)
@@ -172,6 +180,7 @@ func TestSQLStartingWithAComment(t *testing.T) {
 // opens the store with the smaller cap and the other commands with the
 // default; a setting applies to every command, an empty one counts as unset.
 func TestMemoryLimitPerCommand(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, c := range []struct {
 		setting        []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -195,28 +196,24 @@ func TestMetricsAfterABurst(t *testing.T) {
 	// A fetch that Jira throttles once: the retry and the wait are counted.
 	must(t, em.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Second}))
 	must(t, em.Update(sup[4], func(is *emulator.Issue) { is.Summary = "throttled once" }))
-	deadline := time.Now().Add(15 * time.Second)
-	for em.Stats().Faults.Throttled == 0 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFor(t, 15*time.Second, func() error {
+		if em.Stats().Faults.Throttled == 0 {
+			return errors.New("no request was throttled")
+		}
+		return nil
+	})
 	must(t, em.SetFaults(emulator.Faults{}))
-	if em.Stats().Faults.Throttled == 0 {
-		t.Fatal("no request was throttled")
-	}
 	live.settle(t)
 
 	// Wait for a scheduled SLA poll (every second) to have succeeded.
-	var s scraped
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		s = scrape(t, addr)
-		if s.sum("jiraduck_job_runs_total", "job_name", "sla-poll", "status", "ok") >= 1 || time.Now().After(deadline) {
-			break
+	_ = poll(15*time.Second, func() error {
+		if n := scrape(t, addr).sum("jiraduck_job_runs_total", "job_name", "sla-poll", "status", "ok"); n < 1 {
+			return fmt.Errorf("sla-poll runs ok: %v", n)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	live.settle(t)
-	s = scrape(t, addr)
+	s := scrape(t, addr)
 
 	type check struct {
 		name string

@@ -15,6 +15,7 @@ import (
 // TestRunJobErrorKinds: the admin API's job runner says by kind, not by
 // text, that a job is unknown (404) or running already (409).
 func TestRunJobErrorKinds(t *testing.T) {
+	t.Parallel()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	sched := schedule.NewScheduler(nil, log, nil)

@@ -72,10 +72,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := loopbackListener(t)
+	addr := ln.Addr().String()
 	emLog := logrus.New()
 	emLog.SetOutput(io.Discard)
 	em, err := emulator.New(emulator.Options{Issues: 12, Months: 2, Seed: 61, Clock: frozen(),
@@ -161,7 +159,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs), nil)
+	svc, err := startService(context.Background(), cfg, ln, newLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if !cfg.WebhookSecret.IsSet() && !cfg.AllowUnsigned {
 		log.Warn("JIRA_WEBHOOK_SECRET is not set: webhooks are refused with 503 until it is (see docs/configuration.md)")
 	}
-	svc, err := startService(ctx, cfg, log, nil)
+	ln, err := listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	svc, err := startService(ctx, cfg, ln, log, nil)
 	if err != nil {
 		return err
 	}
@@ -131,13 +135,28 @@ func jiraClient(cfg *config.Config, log logrus.FieldLogger, obs client.Observer)
 	})
 }
 
+// listen binds the address serve answers on (JIRADUCK_LISTEN). It is the one
+// place serve's listener is made from the settings; the demo, benchmarks and
+// tests bind 127.0.0.1:0 themselves and hand startService the listener, so
+// that no port is picked first and bound later, when something else may hold
+// it.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
 // startService opens the store and starts every part of serve: workers,
-// exporter, intake, cron jobs and the HTTP server.
-func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, hooks *serviceHooks) (svc *service, err error) {
+// exporter, intake, cron jobs and the HTTP server on ln. The service owns ln
+// from then on: it closes it when it fails to start, and in Close.
+// Connections that arrive while the store opens wait in ln's backlog.
+func startService(ctx context.Context, cfg *config.Config, ln net.Listener, log logrus.FieldLogger, hooks *serviceHooks) (svc *service, err error) {
 	if hooks == nil {
 		hooks = &serviceHooks{}
 	}
-	s := &service{cfg: cfg, log: log, fatal: make(chan error, 1)}
+	s := &service{cfg: cfg, log: log, fatal: make(chan error, 1), listener: server.LimitListener(ln, cfg.MaxConnections)}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -242,11 +261,6 @@ func startService(ctx context.Context, cfg *config.Config, log logrus.FieldLogge
 		Exporter: s.exporter, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
 			r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 		}})
-	s.listener, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	s.listener = server.LimitListener(s.listener, cfg.MaxConnections)
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	s.wg.Add(1)
@@ -451,6 +465,9 @@ func (s *service) close() error {
 			errs = append(errs, fmt.Errorf("stop http: %w", err))
 		}
 		cancel()
+	} else if s.listener != nil {
+		// Never served: Shutdown would not close it.
+		s.listener.Close()
 	}
 	if s.intake != nil {
 		s.intake.Close()

@@ -28,7 +28,7 @@ func watchedService(t *testing.T, usable func(context.Context) error) (*service,
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs),
+	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs),
 		&serviceHooks{storeUsable: usable, storeWatchEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +91,12 @@ func TestServeOutlivesOtherProbeErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- waitService(ctx, svc, svc.log) }()
-	for deadline := time.Now().Add(30 * time.Second); asked.Load() < 20; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the probe was asked %d times in 30 s", asked.Load())
+	waitFor(t, 30*time.Second, func() error {
+		if n := asked.Load(); n < 20 {
+			return fmt.Errorf("the probe was asked %d times, want 20", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("serve stopped on a probe error that is not an invalidation: %v", err)
@@ -120,7 +120,7 @@ func TestServeUnsignedMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, newLogger(cfg, logs), nil)
+	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,12 +41,15 @@ const (
 	siteAdmin  = "loopback-admin-token"
 )
 
-// startSite starts an emulator and a serve that receives its webhooks.
+// startSite starts an emulator and a serve that receives its webhooks. Serve's
+// port is bound before anything needs its address, and stays bound: the
+// emulator's webhook URL names a port no one else can take meanwhile.
 func startSite(ctx context.Context, o siteOptions) (*site, error) {
-	addr, err := freeLoopbackAddr()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("site listen: %w", err)
 	}
+	addr := ln.Addr().String()
 	eo := o.Emulator
 	eo.Email, eo.APIToken = siteEmail, siteToken
 	eo.WebhookURL = "http://" + addr + "/webhooks/jira"
@@ -56,10 +59,12 @@ func startSite(ctx context.Context, o siteOptions) (*site, error) {
 	}
 	em, err := emulator.New(eo)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	url, err := em.Start(ctx, "127.0.0.1:0")
 	if err != nil {
+		ln.Close()
 		em.Close()
 		return nil, err
 	}
@@ -73,13 +78,14 @@ func startSite(ctx context.Context, o siteOptions) (*site, error) {
 	}
 	cfg, err := config.FromMap(vars)
 	if err != nil {
+		ln.Close()
 		em.Close()
 		return nil, err
 	}
 	if o.Tune != nil {
 		o.Tune(cfg)
 	}
-	svc, err := startService(ctx, cfg, o.Logger, nil)
+	svc, err := startService(ctx, cfg, ln, o.Logger, nil)
 	if err != nil {
 		em.Close()
 		return nil, err
@@ -124,6 +130,13 @@ func (s *site) settle(ctx context.Context) error {
 	}
 }
 
+// freeLoopbackAddr picks a loopback address for another process to bind
+// (serve started as a child by the crash tests and the P3 benchmark). Within
+// a process, bind 127.0.0.1:0 once and pass the listener instead: between
+// this close and the child's bind, any connection may take the port as its
+// own ephemeral one. A child cannot inherit a socket the test keeps instead:
+// while a killed serve is down, deliveries must be refused, as by a dead
+// host, not wait in the backlog of a socket still open.
 func freeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // TestUnauthorizedNamesSettings: when Jira refuses an account, the command's
 // error and its log lines name the settings to check, never their values.
 func TestUnauthorizedNamesSettings(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDescribeBuild(t *testing.T) {
+	t.Parallel()
 	stamped := func(version string, settings ...string) *debug.BuildInfo {
 		info := &debug.BuildInfo{Main: debug.Module{Path: "github.com/jiraduck/jiraduck", Version: version}}
 		for i := 0; i+1 < len(settings); i += 2 {

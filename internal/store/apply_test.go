@@ -87,6 +87,7 @@ func clearDirty(t *testing.T, s *Store) {
 var march = time.Date(2024, 3, 10, 23, 30, 0, 0, time.FixedZone("", -5*3600)) // 2024-03-11 04:30 UTC
 
 func TestApplyIssueWritesEveryTable(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	res := apply(t, s, sampleRows("SUP-1", "100", march))
 	// A new issue dirties the tables it has rows in: not issuelinks and
@@ -106,6 +107,7 @@ func TestApplyIssueWritesEveryTable(t *testing.T) {
 }
 
 func TestApplyUnchangedIssueDirtiesNothing(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	apply(t, s, sampleRows("SUP-1", "100", march))
 	clearDirty(t, s)
@@ -131,6 +133,7 @@ func TestApplyUnchangedIssueDirtiesNothing(t *testing.T) {
 }
 
 func TestApplyStates(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name         string
 		state        normalize.State
@@ -178,6 +181,7 @@ func TestApplyStates(t *testing.T) {
 }
 
 func TestApplyMovedIssue(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	apply(t, s, sampleRows("SUP-1", "100", march))
 	moved := sampleRows("OPS-7", "100", march)
@@ -201,6 +205,7 @@ func TestApplyMovedIssue(t *testing.T) {
 }
 
 func TestApplyKeepsDownloadedAttachment(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	r := sampleRows("SUP-1", "100", march)
 	size := int64(5)
@@ -219,6 +224,7 @@ func TestApplyKeepsDownloadedAttachment(t *testing.T) {
 }
 
 func TestDeleteIssue(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	apply(t, s, sampleRows("SUP-1", "100", march))
 	apply(t, s, sampleRows("SUP-2", "200", march))
@@ -259,6 +265,7 @@ func TestDeleteIssue(t *testing.T) {
 }
 
 func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	var commits []int
 	w := s.NewWriter(16, func(n int) { commits = append(commits, n) })
@@ -296,6 +303,7 @@ func TestWriterBatchesAndIsolatesFailures(t *testing.T) {
 }
 
 func TestApplyUnknownSLAKeepsFlatColumns(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	r := sampleRows("SUP-1", "100", march)
 	el := int64(4200)
@@ -318,6 +326,7 @@ func TestApplyUnknownSLAKeepsFlatColumns(t *testing.T) {
 }
 
 func TestPruneKeepsNewestEvent(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	ctx := context.Background()
 	old := time.Now().Add(-48 * time.Hour).UTC()
@@ -363,6 +372,7 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 // TestWriterAppendsJSONAsJSON checks the bulk path: JSON columns written
 // through the appender hold JSON values, not JSON strings of their text.
 func TestWriterAppendsJSONAsJSON(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	w := s.NewWriter(8, nil)
 	defer w.Close()
@@ -402,6 +412,7 @@ func sampleRowsWithField(key, id string) *normalize.Rows {
 // multi-row INSERT (WithTx) store an event identically: NULLs for the
 // absent ids and timestamp, the body byte for byte, the counters.
 func TestInsertEventsPathsAgree(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	received := time.Date(2025, 3, 1, 9, 34, 49, 730000000, time.UTC)
 	events := func(first int64) []*Event {
@@ -463,6 +474,7 @@ func TestInsertEventsPathsAgree(t *testing.T) {
 // nothing behind, a duplicate key included (the appender reports it only
 // when it is closed).
 func TestWithBulkTxRollsBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	ev := func(id int64, delivery string) *Event {
@@ -498,6 +510,7 @@ func TestWithBulkTxRollsBack(t *testing.T) {
 // the rebuild cleared stay NULL; the next apply of the issue rewrites every
 // table and stores them, and the one after it changes nothing.
 func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	ctx := context.Background()
 	apply(t, s, sampleRows("SUP-1", "100", march))
@@ -543,6 +556,7 @@ func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
 // TestDirtyPartitionsIssuesFirst: the exporter publishes in this order, so the
 // issues table's partitions come before the rows an edit adds elsewhere.
 func TestDirtyPartitionsIssuesFirst(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	ctx := context.Background()
 	err := s.WithTx(ctx, func(tx *Tx) error {
@@ -571,6 +585,7 @@ func TestDirtyPartitionsIssuesFirst(t *testing.T) {
 // with a *KeyConflictError naming both issues, on the writer's appender path
 // as in a plain transaction, and SUP-1 is left as it was.
 func TestKeyConflictNamesBothIssues(t *testing.T) {
+	t.Parallel()
 	created := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name, table, id string
@@ -624,6 +639,7 @@ func TestKeyConflictNamesBothIssues(t *testing.T) {
 // TestExplainConflictLeavesOtherErrors checks that failures other than a
 // key another issue holds come back unchanged.
 func TestExplainConflictLeavesOtherErrors(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	ctx := context.Background()
 	created := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)

@@ -12,6 +12,7 @@ import (
 // TestMigrationHashesStoredBodies: events stored before body_sha256 existed
 // get the hash the intake computes, so a replay of one of them is known.
 func TestMigrationHashesStoredBodies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := openTemp(t)
 	all, err := Migrations()
@@ -54,6 +55,7 @@ func TestMigrationHashesStoredBodies(t *testing.T) {
 }
 
 func TestFetchFailures(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

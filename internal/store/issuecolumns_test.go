@@ -20,6 +20,7 @@ func noErr(t *testing.T, err error) {
 }
 
 func TestDropIssueColumns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name        string
@@ -76,6 +77,7 @@ func TestDropIssueColumns(t *testing.T) {
 }
 
 func TestAppliedIssueColumns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name   string
@@ -122,6 +124,7 @@ func TestAppliedIssueColumns(t *testing.T) {
 }
 
 func TestColumnTypesMatchTheMigrations(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	rows, err := s.DB().QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns()

@@ -58,6 +58,7 @@ func parentKeys(t *testing.T, s *Store) map[string]string {
 // and in others) show its new key and their partitions are republished,
 // though Jira sends nothing for them; other issues are left alone.
 func TestParentFollowsMove(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	april := time.Date(2024, 4, 2, 0, 0, 0, 0, time.UTC)
 	may := time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
@@ -92,6 +93,7 @@ func TestParentFollowsMove(t *testing.T) {
 // payload's parent id names; children of parents the store does not hold,
 // and those already right, keep theirs.
 func TestResolveAllParents(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	apply(t, s, sampleRows("OPS-7", "100", march))                    // moved from SUP-1
 	apply(t, s, child("SUP-2", "200", march, "100", "SUP-1"))         // fetched before the move

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSplitStatements(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		in   string
@@ -69,6 +70,7 @@ func confinedStore(t *testing.T) (s *Store, dataDir, outside string) {
 // package's own code (exports, snapshots) does, so that it is DuckDB's
 // confinement that refuses, not the statement check of RunChecked.
 func TestStoreConfined(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, dataDir, outside := confinedStore(t)
 	q := Quote
@@ -151,6 +153,7 @@ func TestStoreConfinedRelativeDataDir(t *testing.T) {
 }
 
 func TestStoreAllowedDirs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	root := t.TempDir()
 	elsewhere := filepath.Join(root, "elsewhere")
@@ -171,6 +174,7 @@ func TestStoreAllowedDirs(t *testing.T) {
 }
 
 func TestRunIsolatedRefuses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, dataDir, _ := confinedStore(t)
 	if err := os.WriteFile(filepath.Join(dataDir, "x.csv"), []byte("a\n1\n"), 0o644); err != nil {
@@ -227,6 +231,7 @@ func TestRunIsolatedRefuses(t *testing.T) {
 }
 
 func TestRunCheckedReadOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := OpenConfined(ctx, []string{t.TempDir()}, nil)
 	if err != nil {
@@ -286,6 +291,7 @@ func TestRunCheckedReadOnly(t *testing.T) {
 // TestRunIsolatedLeavesPoolClean: a transaction an operator leaves open, or
 // aborted, must not reach the connections the writer uses.
 func TestRunIsolatedLeavesPoolClean(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := confinedStore(t)
 	// One pooled connection: any connection left dirty would be the next
@@ -317,6 +323,7 @@ func TestRunIsolatedLeavesPoolClean(t *testing.T) {
 }
 
 func TestRunIsolatedByteCap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := confinedStore(t)
 	_, err := s.RunIsolated(ctx, "SELECT repeat('x', 100000) FROM range(100)", Limits{Allow: Maintenance, MaxBytes: 1 << 20})

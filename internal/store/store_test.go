@@ -27,16 +27,8 @@ func openTemp(t testing.TB) *Store {
 	return s
 }
 
-func migrated(t testing.TB) *Store {
-	t.Helper()
-	s := openTemp(t)
-	if _, _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestMigrateGoldenSchema(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := openTemp(t)
 	version, applied, err := s.Migrate(ctx)
@@ -85,6 +77,7 @@ func lineDiff(want, got string) string {
 }
 
 func TestMigrateIdempotent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), FileName)
 	s, err := Open(ctx, path, Options{})
@@ -118,6 +111,7 @@ func TestMigrateIdempotent(t *testing.T) {
 }
 
 func TestEveryDesignTableExists(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	tables, err := s.Tables(context.Background())
 	if err != nil {
@@ -136,6 +130,7 @@ func TestEveryDesignTableExists(t *testing.T) {
 }
 
 func TestFailedMigrationRollsBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := openTemp(t)
 	bad := []Migration{
@@ -159,6 +154,7 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 }
 
 func TestNewerDatabaseRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	if _, err := s.DB().ExecContext(ctx, `INSERT INTO schema_migrations VALUES (999, 'future', now())`); err != nil {
@@ -170,6 +166,7 @@ func TestNewerDatabaseRefused(t *testing.T) {
 }
 
 func TestLoadMigrationsChecksNumbering(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		files   fstest.MapFS
@@ -196,6 +193,7 @@ func TestLoadMigrationsChecksNumbering(t *testing.T) {
 }
 
 func TestEnsureIssueColumns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	cols := []Column{{"severity", "VARCHAR"}, {"time_to_triage_breached", "BOOLEAN"}}
@@ -217,6 +215,7 @@ func TestEnsureIssueColumns(t *testing.T) {
 }
 
 func TestWithTx(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	count := func() int {
@@ -284,6 +283,7 @@ func TestWithTx(t *testing.T) {
 }
 
 func TestFileModes(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "nested", "data")
 	s, err := Open(context.Background(), filepath.Join(dir, FileName), Options{})
 	if err != nil {
@@ -300,6 +300,7 @@ func TestFileModes(t *testing.T) {
 }
 
 func TestRunSQL(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	res, err := s.RunSQL(ctx, `SELECT 1 AS n, 'x' AS s, [1,2] AS l, TIMESTAMPTZ '2024-03-01 10:00:00+02' AS t, NULL AS z`, 0)
@@ -358,6 +359,7 @@ func TestLockedByAnotherProcess(t *testing.T) {
 
 // TestMemoryLimit: the buffer pool cap reaches DuckDB.
 func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []string{"100MB", "2 GiB"} {
 		s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName), Options{MemoryLimit: limit})
 		if err != nil {
@@ -378,6 +380,7 @@ func TestMemoryLimit(t *testing.T) {
 // TestReleaseMemory: ReleaseMemory reaches DuckDB as a zero threshold for
 // purging freed memory, and the default leaves DuckDB's.
 func TestReleaseMemory(t *testing.T) {
+	t.Parallel()
 	for _, release := range []bool{false, true} {
 		s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName), Options{ReleaseMemory: release})
 		if err != nil {
@@ -398,6 +401,7 @@ func TestReleaseMemory(t *testing.T) {
 // TestEmptyTablesKeepsTheirDefinition: emptied tables keep their columns,
 // keys and constraints, promoted field columns included, and take rows again.
 func TestEmptyTablesKeepsTheirDefinition(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := migrated(t)
 	if _, err := s.DB().ExecContext(ctx, `ALTER TABLE issues ADD COLUMN severity VARCHAR`); err != nil {
@@ -453,6 +457,7 @@ const invalidatedByOOM = "FATAL Error: Failed: database has been invalidated bec
 	"Possible solutions:\n* Reducing the number of threads (SET threads=X)\n\""
 
 func TestUsable(t *testing.T) {
+	t.Parallel()
 	s := migrated(t)
 	ctx := context.Background()
 	if err := s.Usable(ctx); err != nil {
