@@ -120,6 +120,12 @@ func (s *site) settle(ctx context.Context) error {
 			return err
 		}
 		if counts[store.EventPending] == 0 && s.svc.queue.Depth() == 0 && len(dirty) == 0 {
+			// The marks are cleared before a pass writes the manifest: a
+			// pass of our own waits for one in progress (the exporter runs
+			// one at a time) and finds nothing left to do.
+			if _, err := s.svc.exporter.ExportDirty(ctx); err != nil {
+				return fmt.Errorf("not settled: export: %w", err)
+			}
 			return nil
 		}
 		select {
