@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/logx"
@@ -299,14 +300,14 @@ func (b *bench) profile(name string) string {
 // one emulator matches a later emulator of the same size.
 func (b *bench) emulatorOptions(issues int) emulator.Options {
 	return emulator.Options{Issues: issues, Months: b.sz.months, Seed: 7, Logger: b.quiet,
-		Email: siteEmail, APIToken: siteToken, WebhookSecret: siteSecret}
+		Email: app.SiteEmail, APIToken: app.SiteToken, WebhookSecret: app.SiteSecret}
 }
 
 // jiraVars are the settings of a jiraduck child talking to an emulator.
 func jiraVars(url, dataDir string) map[string]string {
 	return map[string]string{
-		"JIRA_BASE_URL": url, "JIRA_EMAIL": siteEmail, "JIRA_API_TOKEN": siteToken, "JIRA_WEBHOOK_SECRET": siteSecret,
-		"JIRADUCK_DATA_DIR": dataDir, "JIRADUCK_ADMIN_TOKEN": siteAdmin,
+		"JIRA_BASE_URL": url, "JIRA_EMAIL": app.SiteEmail, "JIRA_API_TOKEN": app.SiteToken, "JIRA_WEBHOOK_SECRET": app.SiteSecret,
+		"JIRADUCK_DATA_DIR": dataDir, "JIRADUCK_ADMIN_TOKEN": app.SiteAdmin,
 		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -80,7 +81,7 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freeLoopbackAddr()
+	addr, err := app.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}

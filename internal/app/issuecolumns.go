@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // column whose setting was removed is in none of them: every partition of a
 // table has the same columns in the same order (alignIssueColumns rewrites
 // them all when the settings change).
-func exportIssueColumns(cfg *config.Config) []string {
+func ExportIssueColumns(cfg *config.Config) []string {
 	var promoted []string
 	for _, f := range cfg.FieldMap {
 		promoted = append(promoted, f.Name)
@@ -38,7 +38,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 		FieldMap  []pair `json:"field_map"`
 		SLAFields []pair `json:"sla_fields"`
 	}{Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}}
-	for _, c := range promotedColumns(cfg) {
+	for _, c := range PromotedColumns(cfg) {
 		rec.Columns = append(rec.Columns, pair{c.Name, c.Type})
 	}
 	for _, f := range cfg.FieldMap {
@@ -65,7 +65,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 // marked for export: the issues partitions go first. The new settings are
 // recorded only once that is done, so an interrupted pass runs again at the
 // next start.
-func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer) error {
+func AlignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer) error {
 	want := issueColumnsRecord(cfg)
 	have, ok, err := s.AppliedIssueColumns(ctx)
 	if err != nil {
@@ -75,7 +75,7 @@ func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.Field
 		return nil
 	}
 	var keep []string
-	for _, c := range promotedColumns(cfg) {
+	for _, c := range PromotedColumns(cfg) {
 		keep = append(keep, c.Name)
 	}
 	dropped, err := s.DropIssueColumns(ctx, keep)
