@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 	}
 	took := time.Since(start)
 	scen := "P2"
-	if !b.o.scenarios["P2"] {
+	if !b.o.Scenarios["P2"] {
 		scen = "P1"
 	}
 	b.rep.info(scen, fmt.Sprintf("setup: backfill of %d issues, in-process", res.Fetched), "s", took.Seconds())
@@ -58,7 +58,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 		return fmt.Errorf("site backfill fetched %d issues, want %d", res.Fetched, b.sz.mid)
 	}
 
-	if b.o.scenarios["P1"] {
+	if b.o.Scenarios["P1"] {
 		bodies, err := captureBodies(ctx, b.emulatorOptions(b.sz.mid), b.sz.ackBody, min(b.sz.ackBody/2, b.sz.mid))
 		if err != nil {
 			return fmt.Errorf("P1: capture webhook bodies: %w", err)
@@ -72,7 +72,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 			}
 		}
 	}
-	if b.o.scenarios["P2"] {
+	if b.o.Scenarios["P2"] {
 		for run := range b.runsFor(true) {
 			for _, lat := range []time.Duration{0, b.sz.latency} {
 				if err := b.freshRun(ctx, s, lat, run); err != nil {
