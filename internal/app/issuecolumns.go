@@ -15,10 +15,10 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// exportIssueColumns orders the issues columns of the files as the design
+// ExportIssueColumns orders the issues columns of the files as the design
 // lists them: fixed columns, SLA metrics, promoted fields, synced_at. A
 // column whose setting was removed is in none of them: every partition of a
-// table has the same columns in the same order (alignIssueColumns rewrites
+// table has the same columns in the same order (AlignIssueColumns rewrites
 // them all when the settings change).
 func ExportIssueColumns(cfg *config.Config) []string {
 	var promoted []string
@@ -54,7 +54,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 	return string(b)
 }
 
-// alignIssueColumns makes the stored rows and the published partitions
+// AlignIssueColumns makes the stored rows and the published partitions
 // follow the settings' issue columns before anything is published. When
 // JIRA_FIELD_MAP or JIRA_SLA_FIELDS changed since the rows were derived,
 // only the months rewritten afterwards would get the new columns (and only

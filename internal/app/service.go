@@ -1,3 +1,8 @@
+// Package app wires jiraduck's parts together: Service is serve (its parts
+// started in order and closed in reverse), Batch is what the one-shot
+// commands that write the store share, and Site is an emulator and a serve
+// on loopback for the demo, the benchmarks and the tests. The commands in
+// cmd/jiraduck parse flags, call into it and format the output.
 package app
 
 import (
