@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
 
@@ -29,7 +30,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_ADMIN_SQL_MAX_BYTES": "1048576"})
-	addr := live.svc.Addr()
+	addr := live.Service.Addr()
 	outside := t.TempDir()
 	dotenv := filepath.Join(outside, ".env")
 	if err := os.WriteFile(dotenv, []byte("JIRA_SLA_API_TOKEN=s3cret\n"), 0o600); err != nil {
@@ -54,7 +55,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body := adminPost(t, addr, "/admin/sql", siteAdmin, sqlBody(t, tc.sql))
+			code, body := adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, tc.sql))
 			if code != http.StatusForbidden || !strings.Contains(body, tc.says) {
 				t.Errorf("got %d %s, want 403 naming %s", code, body, tc.says)
 			}
@@ -68,7 +69,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	}
 
 	t.Run("sql through the admin api", func(t *testing.T) {
-		environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+siteAdmin, "JIRADUCK_LISTEN="+addr)
+		environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+app.SiteAdmin, "JIRADUCK_LISTEN="+addr)
 		_, errOut, code := runProcess(t, environ, "sql", "ATTACH ':memory:' AS m")
 		if code != 2 || !strings.Contains(errOut, "ATTACH") || !strings.Contains(errOut, "refused") {
 			t.Errorf("sql ATTACH from another process: got code %d err %q, want 2 naming ATTACH", code, errOut)
@@ -80,23 +81,23 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	})
 
 	t.Run("byte cap", func(t *testing.T) {
-		code, body := adminPost(t, addr, "/admin/sql", siteAdmin, sqlBody(t, "SELECT repeat('x', 100000) FROM range(300)"))
+		code, body := adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, "SELECT repeat('x', 100000) FROM range(300)"))
 		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "JIRADUCK_ADMIN_SQL_MAX_BYTES=1048576") {
 			t.Errorf("got %d %.300s, want 422 naming JIRADUCK_ADMIN_SQL_MAX_BYTES", code, body)
 		}
 	})
 
 	t.Run("transaction left open", func(t *testing.T) {
-		key := live.em.Keys()[0]
-		if err := live.em.Update(key, func(i *emulator.Issue) { i.Summary = "edited before" }); err != nil {
+		key := live.Emulator.Keys()[0]
+		if err := live.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = "edited before" }); err != nil {
 			t.Fatal(err)
 		}
 		live.settle(t)
 		before := storedValue(t, live, "SELECT count(*) FROM issues")
 		for _, q := range []string{"BEGIN TRANSACTION; SELECT 1", "BEGIN TRANSACTION; SELECT * FROM no_such_table", "BEGIN TRANSACTION; DELETE FROM issues"} {
-			adminPost(t, addr, "/admin/sql", siteAdmin, sqlBody(t, q))
+			adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, q))
 		}
-		if err := live.em.Update(key, func(i *emulator.Issue) { i.Summary = "edited after open transactions" }); err != nil {
+		if err := live.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = "edited after open transactions" }); err != nil {
 			t.Fatal(err)
 		}
 		live.settle(t)
@@ -106,7 +107,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 		if got := storedValue(t, live, "SELECT count(*) FROM issues"); got != before {
 			t.Errorf("issues: got %s, want %s (the DELETE left open is rolled back)", got, before)
 		}
-		code, body := adminPost(t, addr, "/admin/sql", siteAdmin, sqlBody(t, "SELECT count(*) AS n FROM issues"))
+		code, body := adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, "SELECT count(*) AS n FROM issues"))
 		if code != http.StatusOK || !strings.Contains(body, "["+before+"]") {
 			t.Errorf("a read after: got %d %s, want 200 with %s", code, body, before)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -36,11 +37,11 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	}
 	live := startLiveSite(t, 10, nil, nil)
 	ctx := context.Background()
-	key := live.em.Keys()[0]
-	is, _ := live.em.Issue(key)
+	key := live.Emulator.Keys()[0]
+	is, _ := live.Emulator.Issue(key)
 	// An event that failed for good (say, during an expired-token window).
-	err := live.svc.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
-		next, err := live.svc.store.NextEventID(ctx)
+	err := live.Service.Writer().Do(ctx, func(ctx context.Context, tx *store.Tx) error {
+		next, err := live.Service.Store().NextEventID(ctx)
 		if err != nil {
 			return err
 		}
@@ -48,11 +49,11 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 			ReceivedAt: time.Now().UTC(), State: store.EventFailed}})
 	})
 	must(t, err)
-	addr := live.svc.Addr()
+	addr := live.Service.Addr()
 	if code, _ := adminPost(t, addr, "/admin/events/retry", "", "{}"); code != http.StatusUnauthorized {
 		t.Errorf("retry without a token: got %d, want 401", code)
 	}
-	code, body := adminPost(t, addr, "/admin/events/retry", siteAdmin, "{}")
+	code, body := adminPost(t, addr, "/admin/events/retry", app.SiteAdmin, "{}")
 	if code != http.StatusAccepted || !strings.Contains(body, `"events":1`) {
 		t.Fatalf("retry: got %d %s", code, body)
 	}
@@ -64,15 +65,15 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 		t.Errorf("the retried event's issue was not fetched")
 	}
 
-	if code, _ := adminPost(t, addr, "/admin/jobs/nope/run", siteAdmin, ""); code != http.StatusNotFound {
+	if code, _ := adminPost(t, addr, "/admin/jobs/nope/run", app.SiteAdmin, ""); code != http.StatusNotFound {
 		t.Errorf("unknown job: got %d, want 404", code)
 	}
-	code, body = adminPost(t, addr, "/admin/jobs/reconcile/run", siteAdmin, "")
+	code, body = adminPost(t, addr, "/admin/jobs/reconcile/run", app.SiteAdmin, "")
 	if code != http.StatusAccepted {
 		t.Fatalf("run reconcile: got %d %s", code, body)
 	}
 	waitFor(t, 30*time.Second, func() error {
-		runs, err := live.svc.store.LastRuns(ctx)
+		runs, err := live.Service.Store().LastRuns(ctx)
 		must(t, err)
 		for _, r := range runs {
 			if r.Job == "reconcile" && r.Status == store.RunOK {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/schollz/progressbar/v3"
@@ -47,13 +48,13 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		*jql = cfg.JQL
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := openBatch(ctx, cfg, log, "backfill", true)
+	b, err := app.OpenBatch(ctx, cfg, log, "backfill", true)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 
-	runID, err := b.store.StartRun(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel})
+	runID, err := b.Store.StartRun(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel})
 	if err != nil {
 		return err
 	}
@@ -84,13 +85,13 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 				log.WithFields(map[string]any{"done": done, "total": total, "issues_per_s": fmt.Sprintf("%.0f", rate)}).Info("backfill progress")
 			}
 		},
-		Record: func(counts map[string]int) { _ = b.store.UpdateRun(context.Background(), runID, counts) },
+		Record: func(counts map[string]int) { _ = b.Store.UpdateRun(context.Background(), runID, counts) },
 	}
-	res, runErr := jobs.Backfill(ctx, b.client, b.store, b.proc, opts)
+	res, runErr := jobs.Backfill(ctx, b.Client, b.Store, b.Processor, opts)
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	exported, exportErr := b.exportDirty()
+	exported, exportErr := b.ExportDirty()
 	status := store.RunOK
 	switch {
 	case errors.Is(runErr, context.Canceled):
@@ -100,7 +101,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	}
 	counts := res.Counts()
 	counts["partitions_exported"] = exported
-	_ = b.store.FinishRun(context.Background(), runID, status, counts, errors.Join(runErr, exportErr))
+	_ = b.Store.FinishRun(context.Background(), runID, status, counts, errors.Join(runErr, exportErr))
 	took := time.Since(start)
 	fmt.Fprintf(e.stdout, "backfill %s: listed %d, fetched %d, skipped %d (up to date), gone %d, failed %d; %d partitions exported in %s (%.0f issues/s)\n",
 		status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
@@ -49,13 +50,13 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	n := backfillIssues(t)
 	live := startLiveSite(t, n, frozen(), nil)
 	ctx := context.Background()
-	s := live.svc
+	s := live.Service
 
 	// Interrupted after a part, then run again: the rest is fetched, the
 	// part already done is skipped.
 	cctx, cancel := context.WithCancel(ctx)
 	var done atomic.Int64
-	_, err := jobs.Backfill(cctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4, Progress: func() {
+	_, err := jobs.Backfill(cctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 4, Progress: func() {
 		if done.Add(1) == int64(n/3) {
 			cancel()
 		}
@@ -63,39 +64,39 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	if err == nil {
 		t.Fatal("the interrupted backfill returned no error")
 	}
-	live.em.ResetStats()
+	live.Emulator.ResetStats()
 	// Jira throttling a share of the calls (Retry-After in whole seconds,
 	// some 429s without it): survived.
-	must(t, live.em.SetFaults(emulator.Faults{ThrottleRate: 0.05}))
-	res, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8, RetryDelay: 50 * time.Millisecond})
-	must(t, live.em.SetFaults(emulator.Faults{}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{ThrottleRate: 0.05}))
+	res, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 8, RetryDelay: 50 * time.Millisecond})
+	must(t, live.Emulator.SetFaults(emulator.Faults{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Listed != n || res.Skipped < n/3-4 || res.Fetched+res.Skipped != n || res.Failed != 0 {
 		t.Errorf("resumed backfill: got %+v, want %d listed, about %d skipped, the rest fetched", res, n, n/3)
 	}
-	if st := live.em.Stats(); st.Faults.Throttled == 0 {
+	if st := live.Emulator.Stats(); st.Faults.Throttled == 0 {
 		t.Errorf("no 429 was injected: %+v", st.Faults)
 	}
 	live.settle(t)
 	// An attachment download that hit the throttling left its issue
 	// incomplete: incomplete issues are always fetched again.
-	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 
 	// Then a run fetches nothing.
-	live.em.ResetStats()
-	res, err = jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4})
+	live.Emulator.ResetStats()
+	res, err = jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 4})
 	if err != nil || res.Fetched != 0 || res.Skipped != n {
 		t.Errorf("second backfill: got %+v, %v; want everything skipped", res, err)
 	}
-	if calls := live.em.Stats().Calls[emulator.EndpointIssue]; calls != 0 {
+	if calls := live.Emulator.Stats().Calls[emulator.EndpointIssue]; calls != 0 {
 		t.Errorf("second backfill made %d GET issue calls, want 0", calls)
 	}
-	compareExports(t, live.dir, live.reference(t, live.em.Keys()))
+	compareExports(t, live.dir, live.reference(t, live.Emulator.Keys()))
 }
 
 func TestBackfillWithLaggingSearchLosesNothing(t *testing.T) {
@@ -104,17 +105,17 @@ func TestBackfillWithLaggingSearchLosesNothing(t *testing.T) {
 	}
 	live := startLiveSite(t, 40, nil, nil)
 	ctx := context.Background()
-	must(t, live.em.SetFaults(emulator.Faults{SearchLag: time.Hour}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{SearchLag: time.Hour}))
 	// Issues created now stay out of search for an hour; their webhooks
 	// bring them in, and reconcile asks for them by id.
 	var keys []string
 	for i := 0; i < 3; i++ {
-		is, err := live.em.Create("SUP", func(i *emulator.Issue) { i.Summary = "fresh" })
+		is, err := live.Emulator.Create("SUP", func(i *emulator.Issue) { i.Summary = "fresh" })
 		must(t, err)
 		keys = append(keys, is.Key)
 	}
 	live.settle(t)
-	res, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{})
+	res, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestRebuildRestoresIdenticalParquet(t *testing.T) {
 	ctx := context.Background()
 
 	// Drop every analyst row, then rebuild with the command.
-	s, err := store.Open(ctx, storePath(live.cfg), store.Options{})
+	s, err := store.Open(ctx, app.StorePath(live.Config), store.Options{})
 	must(t, err)
 	for _, table := range []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links", "sla", "issue_fields"} {
 		if _, err := s.DB().Exec("DELETE FROM " + table); err != nil {
@@ -164,7 +165,7 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 	live, before := publishedSite(t, 60)
 	ctx := context.Background()
 
-	s, err := store.Open(ctx, storePath(live.cfg), store.Options{})
+	s, err := store.Open(ctx, app.StorePath(live.Config), store.Options{})
 	must(t, err)
 	var taken, dup, key string
 	err = s.DB().QueryRow(`SELECT a.comment_id, b.comment_id, b.issue_key FROM comments a, comments b
@@ -197,7 +198,7 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 	}
 
 	// The cause removed, a rebuild completes and publishes as before.
-	s, err = store.Open(ctx, storePath(live.cfg), store.Options{})
+	s, err = store.Open(ctx, app.StorePath(live.Config), store.Options{})
 	must(t, err)
 	_, err = s.DB().Exec(`UPDATE raw_issues SET payload = replace(payload, '"id":"' || ? || '"', '"id":"' || ? || '"') WHERE issue_key = ?`, taken, dup, key)
 	must(t, err)
@@ -217,21 +218,23 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 func publishedSite(t *testing.T, n int) (*liveSite, string) {
 	t.Helper()
 	live := startLiveSite(t, n, frozen(), nil)
-	if _, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
+	// Copied once serve has stopped: a settled exporter may still be
+	// replacing the manifest, whose temporary file the walk would race.
+	must(t, live.Service.Close())
 	before := t.TempDir()
 	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
-	must(t, live.svc.Close())
 	return live, before
 }
 
 // siteEnviron is the environment of a site's serve, for running commands
 // against its data directory (serve must be stopped).
 func siteEnviron(l *liveSite) []string {
-	return []string{"JIRADUCK_DATA_DIR=" + l.dir, "JIRA_BASE_URL=" + l.cfg.JiraBaseURL, "JIRA_EMAIL=" + l.cfg.JiraEmail,
-		"JIRA_API_TOKEN=" + l.cfg.JiraAPIToken.Reveal(), "JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"}
+	return []string{"JIRADUCK_DATA_DIR=" + l.dir, "JIRA_BASE_URL=" + l.Config.JiraBaseURL, "JIRA_EMAIL=" + l.Config.JiraEmail,
+		"JIRA_API_TOKEN=" + l.Config.JiraAPIToken.Reveal(), "JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"}
 }
 
 // compareExportsExact is compareExports with no column left out.
@@ -271,7 +274,7 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 	}
 	live := startLiveSite(t, 60, frozen(), nil)
 	ctx := context.Background()
-	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
@@ -280,8 +283,8 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 	// with every comment and history embedded, plus its private keys.
 	raw := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(raw, "issues"), 0o755))
-	for _, key := range live.em.Keys() {
-		st, err := live.em.State(key)
+	for _, key := range live.Emulator.Keys() {
+		st, err := live.Emulator.State(key)
 		must(t, err)
 		// Raw values keep Jira's key order, as the broker's files do.
 		var issue map[string]json.RawMessage
@@ -301,7 +304,7 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 		b, err := json.Marshal(issue)
 		must(t, err)
 		must(t, os.WriteFile(filepath.Join(raw, "issues", key+".json"), b, 0o644))
-		is, _ := live.em.Issue(key)
+		is, _ := live.Emulator.Issue(key)
 		for _, a := range is.Attachments {
 			dir := filepath.Join(raw, "attachments", key)
 			must(t, os.MkdirAll(dir, 0o755))
@@ -315,14 +318,14 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 			}
 		}
 	}
-	issueCalls := live.em.Stats().Calls[emulator.EndpointIssue]
+	issueCalls := live.Emulator.Stats().Calls[emulator.EndpointIssue]
 	// Broken files are refused and named; everything else is imported, and
 	// the command exits 1 at the end.
 	must(t, os.WriteFile(filepath.Join(raw, "issues", "SUP-99999.json"), []byte(`{"key": "SUP-`), 0o644))
 	must(t, os.WriteFile(filepath.Join(raw, "issues", "not-a-key.json"), []byte(`{}`), 0o644))
 	// An older copy of an issue under a former key (kept by the broker
 	// after a move) is superseded by the newer file, not refused.
-	first := live.em.Keys()[0]
+	first := live.Emulator.Keys()[0]
 	var stale map[string]any
 	b, err := os.ReadFile(filepath.Join(raw, "issues", first+".json"))
 	must(t, err)
@@ -350,7 +353,7 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 	}
 	// The import reads the field list from Jira (no issue is fetched) so
 	// names and SLA fields match; the files are copied, not downloaded.
-	if calls := live.em.Stats().Calls[emulator.EndpointIssue]; calls != issueCalls {
+	if calls := live.Emulator.Stats().Calls[emulator.EndpointIssue]; calls != issueCalls {
 		t.Errorf("import fetched issues: %d GET issue calls, want none", calls-issueCalls)
 	}
 	saved := excluded
@@ -365,11 +368,11 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 	}
 	live := startLiveSite(t, 50, nil, nil)
 	ctx := context.Background()
-	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
-	res, err := export.Snapshot(ctx, live.svc.store, export.SnapshotPath(live.dir))
+	res, err := export.Snapshot(ctx, live.Service.Store(), export.SnapshotPath(live.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +389,7 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 		}
 	}
 
-	environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+siteAdmin, "JIRADUCK_LISTEN="+live.svc.Addr())
+	environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+app.SiteAdmin, "JIRADUCK_LISTEN="+live.Service.Addr())
 	out, errOut, code := runCmd(t, environ, "query", "--format", "csv", "SELECT count(*) AS n FROM jira_issues")
 	if code != 0 || !strings.Contains(out, "n\n50\n") {
 		t.Errorf("query during serve: code %d out %q err %q", code, out, errOut)
@@ -401,11 +404,11 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "n\n50\n") {
 		t.Errorf("sql through the admin API from another process: code %d out %q err %q", code, out, errOut)
 	}
-	_, errOut, code = runProcess(t, append(siteEnviron(live), "JIRADUCK_LISTEN="+live.svc.Addr()), "sql", "SELECT 1")
+	_, errOut, code = runProcess(t, append(siteEnviron(live), "JIRADUCK_LISTEN="+live.Service.Addr()), "sql", "SELECT 1")
 	if code != 1 || !strings.Contains(errOut, "JIRADUCK_ADMIN_TOKEN") {
 		t.Errorf("sql without a token during serve: code %d err %q", code, errOut)
 	}
-	_, errOut, code = runProcess(t, append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN=wrong", "JIRADUCK_LISTEN="+live.svc.Addr()), "sql", "SELECT 1")
+	_, errOut, code = runProcess(t, append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN=wrong", "JIRADUCK_LISTEN="+live.Service.Addr()), "sql", "SELECT 1")
 	if code != 1 || !strings.Contains(errOut, "admin token") {
 		t.Errorf("sql with a wrong token: code %d err %q", code, errOut)
 	}
@@ -413,7 +416,7 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "n\n50\n") {
 		t.Errorf("query from another process during serve: code %d out %q err %q", code, out, errOut)
 	}
-	must(t, live.svc.Close())
+	must(t, live.Service.Close())
 	out, errOut, code = runCmd(t, siteEnviron(live), "sql", "--format", "csv", "SELECT count(*) AS n FROM raw_issues")
 	if code != 0 || !strings.Contains(out, "n\n50\n") {
 		t.Errorf("sql directly after serve stopped: code %d out %q err %q", code, out, errOut)
@@ -471,16 +474,16 @@ func TestBatchExportCheckpointsFirst(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LOG_LEVEL": "warn"})
 	must(t, err)
-	b, err := openBatch(ctx, cfg, newLogger(cfg, io.Discard), "test", false)
+	b, err := app.OpenBatch(ctx, cfg, newLogger(cfg, io.Discard), "test", false)
 	must(t, err)
 	defer b.Close()
-	_, err = b.store.StartRun(ctx, "test", nil)
+	_, err = b.Store.StartRun(ctx, "test", nil)
 	must(t, err)
-	wal := storePath(cfg) + ".wal"
+	wal := app.StorePath(cfg) + ".wal"
 	if st, err := os.Stat(wal); err != nil || st.Size() == 0 {
 		t.Fatalf("the WAL holds nothing to checkpoint (%v)", err)
 	}
-	_, err = b.exportDirty()
+	_, err = b.ExportDirty()
 	must(t, err)
 	if st, err := os.Stat(wal); err == nil && st.Size() > 0 {
 		t.Errorf("the WAL holds %d bytes after the export, want them checkpointed first", st.Size())

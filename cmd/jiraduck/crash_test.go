@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -104,7 +105,7 @@ func (c *serveProc) runJob(name string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+siteAdmin)
+	req.Header.Set("Authorization", "Bearer "+app.SiteAdmin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("run job %s: %v", name, err)
@@ -241,7 +242,7 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	addr, err := freeLoopbackAddr()
+	addr, err := app.FreeLoopbackAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	em, err := emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: seed, Clock: frozen(),
-		Email: siteEmail, APIToken: siteToken, WebhookURL: front.URL + "/webhooks/jira", WebhookSecret: siteSecret,
+		Email: app.SiteEmail, APIToken: app.SiteToken, WebhookURL: front.URL + "/webhooks/jira", WebhookSecret: app.SiteSecret,
 		WebhookRetries: 12, WebhookBackoff: 100 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -262,8 +263,8 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 	}
 	t.Cleanup(func() { em.Close() })
 	vars := map[string]string{
-		"JIRA_BASE_URL": url, "JIRA_EMAIL": siteEmail, "JIRA_API_TOKEN": siteToken, "JIRA_WEBHOOK_SECRET": siteSecret,
-		"JIRADUCK_DATA_DIR": dir, "JIRADUCK_LISTEN": addr, "JIRADUCK_ADMIN_TOKEN": siteAdmin,
+		"JIRA_BASE_URL": url, "JIRA_EMAIL": app.SiteEmail, "JIRA_API_TOKEN": app.SiteToken, "JIRA_WEBHOOK_SECRET": app.SiteSecret,
+		"JIRADUCK_DATA_DIR": dir, "JIRADUCK_LISTEN": addr, "JIRADUCK_ADMIN_TOKEN": app.SiteAdmin,
 		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
 		"JIRADUCK_LOG_FORMAT": "json", "JIRADUCK_LOG_LEVEL": "info",
 	}
@@ -300,7 +301,7 @@ func (cs *crashSite) verify(t *testing.T) (acked int, rows int, audit partitionA
 	if err := cs.em.WaitWebhooks(wctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := cs.srv.settle(siteAdmin, 3*time.Minute); err != nil {
+	if err := cs.srv.settle(app.SiteAdmin, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	cs.srv.stop()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -53,14 +54,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(out, "jiraduck demo: a fake Jira Cloud site with %d issues and jiraduck serve, both on loopback.\n", *issues)
 	fmt.Fprintf(out, "data directory: %s\n\n", dir)
 
-	s, err := startSite(ctx, siteOptions{
+	s, err := app.StartSite(ctx, app.SiteOptions{
 		Emulator: emulator.Options{Issues: *issues, Months: 6, Seed: 1, Now: time.Now().UTC().Truncate(time.Second)},
 		DataDir:  dir, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	fmt.Fprintf(out, "emulator  %s\nserve     http://%s (health: /webhooks/jira/health, metrics: /metrics)\n\n", s.em.URL(), s.svc.Addr())
+	fmt.Fprintf(out, "emulator  %s\nserve     http://%s (health: /webhooks/jira/health, metrics: /metrics)\n\n", s.Emulator.URL(), s.Service.Addr())
 
 	settleCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -69,44 +70,44 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	// queries would describe a fraction of the site.
 	start := time.Now()
 	fmt.Fprintf(out, "backfilling the site... ")
-	filled, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4})
+	filled, err := jobs.Backfill(ctx, s.Service.Client(), s.Service.Store(), s.Service.Processor(), jobs.BackfillOptions{Parallel: 4})
 	if err != nil {
 		return err
 	}
-	if err := s.settle(settleCtx); err != nil {
+	if err := s.Settle(settleCtx); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "done in %s: %d issues fetched, %d already up to date\n", time.Since(start).Round(time.Millisecond), filled.Fetched, filled.Skipped)
-	s.em.ResetStats()
+	s.Emulator.ResetStats()
 
 	start = time.Now()
 	touched := min(*issues, max(*events/4, 1))
 	fmt.Fprintf(out, "sending a burst of %d signed webhooks over %d issues... ", *events, touched)
-	res, err := s.em.Storm(ctx, emulator.StormOptions{Events: *events, Issues: touched})
+	res, err := s.Emulator.Storm(ctx, emulator.StormOptions{Events: *events, Issues: touched})
 	if err != nil {
 		return err
 	}
-	if err := s.settle(settleCtx); err != nil {
+	if err := s.Settle(settleCtx); err != nil {
 		return err
 	}
-	st := s.em.Stats()
+	st := s.Emulator.Stats()
 	fmt.Fprintf(out, "done in %s: %d webhooks, %d issue fetches (events per issue coalesce)\n", time.Since(start).Round(time.Millisecond),
 		res.Events, st.Calls[emulator.EndpointIssue])
 
 	// Freshness: one edit on a quiet site, timed from the change in Jira to
 	// the row in Parquet. Right after the burst the queue is still in storm
 	// mode and would hold the edit until the storm is a second old.
-	for s.svc.queue.Storming() {
+	for s.Service.Queue().Storming() {
 		select {
 		case <-settleCtx.Done():
 			return settleCtx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	key := s.em.Keys()[0]
+	key := s.Emulator.Keys()[0]
 	marker := fmt.Sprintf("edited by the demo at %s", time.Now().Format("15:04:05.000"))
 	t0 := time.Now()
-	if err := s.em.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
+	if err := s.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
 		return err
 	}
 	if err := waitVisible(settleCtx, dir, key, marker); err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -90,7 +91,7 @@ func adminGetJSON(t *testing.T, url string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+siteAdmin)
+	req.Header.Set("Authorization", "Bearer "+app.SiteAdmin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -117,39 +118,39 @@ func TestDiskFull(t *testing.T) {
 		WebhookRetries: 10, WebhookBackoff: 100 * time.Millisecond}, map[string]string{"JIRADUCK_DATA_DIR": filepath.Join(disk, "data")})
 	live.dir = filepath.Join(disk, "data")
 	ctx := context.Background()
-	s := live.svc
-	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
+	s := live.Service
+	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 	base := "http://" + s.Addr()
-	keys := live.em.Keys()
+	keys := live.Emulator.Keys()
 
 	// Accepted while Jira fails: these events wait, pending.
-	must(t, live.em.SetFaults(emulator.Faults{ErrorRate: 1}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
 	for _, k := range keys[:5] {
-		must(t, live.em.Update(k, func(i *emulator.Issue) { i.Summary = "accepted before the disk filled" }))
+		must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "accepted before the disk filled" }))
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	must(t, live.em.WaitWebhooks(waitCtx))
+	must(t, live.Emulator.WaitWebhooks(waitCtx))
 	cancel()
 	pendingBefore := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'pending'")
 
 	filler := fillDisk(t, disk)
-	must(t, live.em.SetFaults(emulator.Faults{}))
-	live.em.ResetStats()
+	must(t, live.Emulator.SetFaults(emulator.Faults{}))
+	live.Emulator.ResetStats()
 	// Changed while the disk is full: their deliveries cannot be stored.
 	for _, k := range keys[5:10] {
-		must(t, live.em.Update(k, func(i *emulator.Issue) { i.Summary = "changed while the disk was full" }))
+		must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "changed while the disk was full" }))
 	}
-	_, err := live.em.AddComment(keys[10], emulator.Comment{Body: emulator.Text("a comment while the disk was full")})
+	_, err := live.Emulator.AddComment(keys[10], emulator.Comment{Body: emulator.Text("a comment while the disk was full")})
 	must(t, err)
 	// Until a delivery was refused and a write to the store failed too (the
 	// journal's write fails first); the checks below say what was missing
 	// when it never happens. The long variant then stays full for most of a
 	// minute.
 	_ = poll(30*time.Second, func() error {
-		st := live.em.Stats().Webhooks
+		st := live.Emulator.Stats().Webhooks
 		writable := scrape(t, s.Addr()).sum("jiraduck_store_writable")
 		h, _ := adminGetJSON(t, base+"/admin/health")["health"].(map[string]any)
 		if st.Attempts == st.Delivered || writable != 0 || !strings.Contains(fmt.Sprint(h["store_error"]), "No space left on device") {
@@ -160,12 +161,12 @@ func TestDiskFull(t *testing.T) {
 	if longRun() {
 		time.Sleep(50 * time.Second)
 	}
-	full := live.em.Stats().Webhooks
+	full := live.Emulator.Stats().Webhooks
 	healthStatus, health := getJSON(t, base+"/webhooks/jira/health")
 	readyStatus, ready := getJSON(t, base+"/readyz")
 	adminHealth := adminGetJSON(t, base+"/admin/health")
 	writableFull := scrape(t, s.Addr()).sum("jiraduck_store_writable")
-	pendingFull, _ := s.store.EventCounts(ctx)
+	pendingFull, _ := s.Store().EventCounts(ctx)
 
 	// Space returns: no restart.
 	must(t, os.Remove(filler))
@@ -186,8 +187,8 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	compareExports(t, live.dir, live.reference(t, keys))
-	checkPartitions(t, live.dir, s.store.DB())
-	states := eventStates(t, s.store.DB())
+	checkPartitions(t, live.dir, s.Store().DB())
+	states := eventStates(t, s.Store().DB())
 	if states[store.EventFailed] != 0 || states[store.EventPending] != 0 {
 		t.Errorf("events after space returned: %v, want all done", states)
 	}

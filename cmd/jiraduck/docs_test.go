@@ -59,8 +59,8 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
 		"JIRADUCK_RECONCILE_SCHEDULE": "@every 1h", "JIRADUCK_SNAPSHOT_SCHEDULE": "@every 1h"})
 	var names []string
-	for _, j := range live.svc.sched.Jobs() {
-		if err := live.svc.sched.RunNow(j); err != nil {
+	for _, j := range live.Service.Scheduler().Jobs() {
+		if err := live.Service.Scheduler().RunNow(j); err != nil {
 			t.Fatalf("job %s: %v", j.Name, err)
 		}
 		names = append(names, j.Name)
@@ -69,7 +69,7 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 	if want := []string{"reconcile", "retention", "sla-poll", "snapshot"}; !slices.Equal(names, want) {
 		t.Fatalf("serve's jobs: got %v, want %v", names, want)
 	}
-	s := scrape(t, live.svc.Addr())
+	s := scrape(t, live.Service.Addr())
 	doc := docMetricRows(t)
 
 	for name, f := range s {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
@@ -35,7 +36,7 @@ func (c *testClock) now() time.Time {
 
 // liveSite is a site for one test.
 type liveSite struct {
-	*site
+	*app.Site
 	dir string
 }
 
@@ -60,20 +61,20 @@ func startTunedLiveSite(t *testing.T, eo emulator.Options, extra map[string]stri
 		log.SetLevel(logrus.DebugLevel)
 	}
 	dir := t.TempDir()
-	s, err := startSite(context.Background(), siteOptions{
+	s, err := app.StartSite(context.Background(), app.SiteOptions{
 		Emulator: eo, DataDir: dir, Vars: extra, Tune: tune, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &liveSite{site: s, dir: dir}
+	return &liveSite{Site: s, dir: dir}
 }
 
 func (l *liveSite) settle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := l.site.settle(ctx); err != nil {
+	if err := l.Site.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -111,7 +112,7 @@ func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
 // fresh store and the same normalizer, into dir.
 func (l *liveSite) reference(t *testing.T, keys []string) string {
 	t.Helper()
-	return referenceExport(t, l.em, l.cfg, l.svc.catalog.Options(), keys)
+	return referenceExport(t, l.Emulator, l.Config, l.Service.Catalog().Options(), keys)
 }
 
 // excluded columns differ by design between a live fetch and the reference:
@@ -180,7 +181,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
 	live := startLiveSite(t, 40, clock.now, nil)
-	em := live.em
+	em := live.Emulator
 	keys := em.Keys()
 	var sup []string
 	for _, k := range keys {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -45,9 +46,9 @@ func runExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log, "export")
+	s, err := app.OpenStore(ctx, cfg, log, "export")
 	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("export: %s is held by a running jiraduck serve, which exports every change itself", storePath(cfg))
+		return fmt.Errorf("export: %s is held by a running jiraduck serve, which exports every change itself", app.StorePath(cfg))
 	}
 	if err != nil {
 		return err
@@ -55,18 +56,18 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	defer s.Close()
 	w := s.NewWriter(64, nil)
 	defer w.Close()
-	if err := alignIssueColumns(ctx, cfg, log, s, w); err != nil {
+	if err := app.AlignIssueColumns(ctx, cfg, log, s, w); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: exportIssueColumns(cfg), Logger: log,
-		Workers: batchExportWorkers})
+	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: app.ExportIssueColumns(cfg), Logger: log,
+		Workers: app.BatchExportWorkers})
 	held, err := s.HoldsIssues(ctx)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	if !held {
 		fmt.Fprintf(e.stdout, "nothing to export: the store at %s holds no issue yet; "+
-			"jiraduck backfill (or serve, as webhooks arrive) loads issues and publishes them as it goes\n", storePath(cfg))
+			"jiraduck backfill (or serve, as webhooks arrive) loads issues and publishes them as it goes\n", app.StorePath(cfg))
 		return nil
 	}
 	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {

@@ -23,20 +23,20 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 	}
 	live := startLiveSiteWith(t, emulator.Options{Issues: 3, Months: 1, Seed: 5, Clock: frozen()}, nil)
 	ctx := context.Background()
-	s := live.svc
+	s := live.Service
 	base := "http://" + s.Addr()
-	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 3}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 3}); err != nil {
 		t.Fatal(err)
 	}
 	// Reconcile and the SLA heal fetch an issue as this does.
-	must(t, live.em.SetFaults(emulator.Faults{ErrorRate: 1}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	key := live.em.Keys()[0]
-	if _, err := s.proc.Process(pctx, pipeline.Request{KeyOrID: key, Key: key}); err == nil {
+	key := live.Emulator.Keys()[0]
+	if _, err := s.Processor().Process(pctx, pipeline.Request{KeyOrID: key, Key: key}); err == nil {
 		t.Fatal("fetch while Jira fails: got no error")
 	}
 	cancel()
-	must(t, live.em.SetFaults(emulator.Faults{}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{}))
 
 	_, health := getJSON(t, base+"/webhooks/jira/health")
 	if n, _ := health["failed_fetches"].(float64); health["status"] != "degraded" || n < 1 {
@@ -51,7 +51,7 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 		t.Errorf("readyz after a failing backfill: %d %s, want 200 with the failed fetches", code, compactJSON(ready))
 	}
 
-	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 3, Force: true}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 3, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	_, health = getJSON(t, base+"/webhooks/jira/health")

@@ -8,7 +8,7 @@ import (
 
 // loopbackListener binds 127.0.0.1:0 once, for a serve started in-process:
 // the test knows the address before serve starts, and no other socket can
-// take the port between picking it and binding it. startService owns the
+// take the port between picking it and binding it. app.StartService owns the
 // listener from then on; the cleanup only matters when it never got it.
 func loopbackListener(t testing.TB) net.Listener {
 	t.Helper()

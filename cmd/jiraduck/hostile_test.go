@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -36,7 +37,7 @@ import (
 // in-process on a real HTTP listener.
 type hostileSite struct {
 	em    *emulator.Emulator
-	svc   *service
+	svc   *app.Service
 	cfg   *config.Config
 	dir   string
 	front *httptest.Server
@@ -83,8 +84,8 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	hs := &hostileSite{dir: dir, evil: newRecorder(t), extraAttach: map[string][]map[string]any{}, throttled: map[string]bool{}}
-	hs.em, err = emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: 53, Clock: frozen(), Email: siteEmail, APIToken: siteToken,
-		WebhookURL: "http://" + addr + "/webhooks/jira", WebhookSecret: siteSecret, Logger: log})
+	hs.em, err = emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: 53, Clock: frozen(), Email: app.SiteEmail, APIToken: app.SiteToken,
+		WebhookURL: "http://" + addr + "/webhooks/jira", WebhookSecret: app.SiteSecret, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +93,8 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	hs.front = httptest.NewServer(hs.wrap(hs.em.Handler()))
 	t.Cleanup(hs.front.Close)
 	vars := map[string]string{
-		"JIRA_BASE_URL": hs.front.URL, "JIRA_EMAIL": siteEmail, "JIRA_API_TOKEN": siteToken, "JIRA_WEBHOOK_SECRET": siteSecret,
-		"JIRADUCK_DATA_DIR": dir, "JIRADUCK_LISTEN": addr, "JIRADUCK_ADMIN_TOKEN": siteAdmin, "JIRADUCK_DEBUG": "true",
+		"JIRA_BASE_URL": hs.front.URL, "JIRA_EMAIL": app.SiteEmail, "JIRA_API_TOKEN": app.SiteToken, "JIRA_WEBHOOK_SECRET": app.SiteSecret,
+		"JIRADUCK_DATA_DIR": dir, "JIRADUCK_LISTEN": addr, "JIRADUCK_ADMIN_TOKEN": app.SiteAdmin, "JIRADUCK_DEBUG": "true",
 		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
 	}
 	for k, v := range extra {
@@ -103,7 +104,7 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.svc, err = startService(context.Background(), hs.cfg, ln, log, nil)
+	hs.svc, err = app.StartService(context.Background(), hs.cfg, ln, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +198,10 @@ func (hs *hostileSite) post(t *testing.T, body []byte, hdr http.Header) (int, st
 
 func (hs *hostileSite) settle(t *testing.T) {
 	t.Helper()
-	s := &site{em: hs.em, svc: hs.svc, cfg: hs.cfg}
+	s := &app.Site{Emulator: hs.em, Service: hs.svc, Config: hs.cfg}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := s.settle(ctx); err != nil {
+	if err := s.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -209,7 +210,7 @@ func (hs *hostileSite) value(t *testing.T, q string, args ...any) string {
 	t.Helper()
 	flushIntake(t, hs.svc)
 	var v sql.NullString
-	if err := hs.svc.store.DB().QueryRow(q, args...).Scan(&v); err != nil {
+	if err := hs.svc.Store().DB().QueryRow(q, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return v.String
@@ -229,7 +230,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	hs := startHostileSite(t, 12, nil)
 	ctx := context.Background()
-	if _, err := jobs.Backfill(ctx, hs.svc.client, hs.svc.store, hs.svc.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, hs.svc.Client(), hs.svc.Store(), hs.svc.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
 	hs.settle(t)
@@ -245,11 +246,11 @@ func TestHostileInput(t *testing.T) {
 
 	t.Run("webhooks", func(t *testing.T) {
 		good := []byte(fmt.Sprintf(`{"timestamp":1719748800000,"webhookEvent":"jira:issue_updated","issue":{"id":%q,"key":%q}}`, targetID, target))
-		mac1 := hmac.New(sha1.New, []byte(siteSecret))
+		mac1 := hmac.New(sha1.New, []byte(app.SiteSecret))
 		mac1.Write(good)
-		mac512 := hmac.New(sha512.New, []byte(siteSecret))
+		mac512 := hmac.New(sha512.New, []byte(app.SiteSecret))
 		mac512.Write(good)
-		sig := intake.Sign([]byte(siteSecret), good)
+		sig := intake.Sign([]byte(app.SiteSecret), good)
 		keyBody := func(key string) []byte {
 			b, _ := json.Marshal(map[string]any{"webhookEvent": "jira:issue_updated", "issue": map[string]any{"id": targetID, "key": key}})
 			return b
@@ -277,27 +278,27 @@ func TestHostileInput(t *testing.T) {
 			{"sha1 signature", good, http.Header{"X-Hub-Signature": {"sha1=" + hex.EncodeToString(mac1.Sum(nil))}}, 401, "unsupported signature method"},
 			{"sha512 signature", good, http.Header{"X-Hub-Signature": {"sha512=" + hex.EncodeToString(mac512.Sum(nil))}}, 401, "unsupported signature method"},
 			{"truncated signature", good, http.Header{"X-Hub-Signature": {sig[:20]}}, 401, "invalid signature"},
-			{"signature of another body", good, signed(siteSecret, append([]byte(" "), good...)), 401, "invalid signature"},
+			{"signature of another body", good, signed(app.SiteSecret, append([]byte(" "), good...)), 401, "invalid signature"},
 			{"signature not hex", good, http.Header{"X-Hub-Signature": {"sha256=" + strings.Repeat("zz", 32)}}, 401, "invalid signature"},
 			{"empty signature value", good, http.Header{"X-Hub-Signature": {"sha256="}}, 401, "invalid signature"},
 			{"X-Hub-Signature-256 header", good, http.Header{"X-Hub-Signature-256": {sig}, "X-Atlassian-Webhook-Identifier": {"hostile-256"}}, 202, "accepted"},
-			{"0-byte body", nil, signed(siteSecret, nil), 400, "empty body"},
-			{"10 MiB + 1 byte body", huge, signed(siteSecret, huge), 413, "body over"},
-			{"10 MiB body, not an issue event", exact, signed(siteSecret, exact), 202, "accepted"},
-			{"deeply nested objects", nested, signed(siteSecret, nested), 400, "invalid webhook"},
-			{"deeply nested arrays", nestedArr, signed(siteSecret, nestedArr), 400, "invalid webhook"},
-			{"invalid UTF-8", []byte("{\"webhookEvent\":\"jira:issue_updated\",\"x\":\"\xff\xfe\"}"), signed(siteSecret, []byte("{\"webhookEvent\":\"jira:issue_updated\",\"x\":\"\xff\xfe\"}")), 400, "UTF-8"},
-			{"not JSON", []byte("webhookEvent=jira:issue_updated"), signed(siteSecret, []byte("webhookEvent=jira:issue_updated")), 400, "not a json object"},
-			{"key with ../", keyBody("../../etc/passwd"), signed(siteSecret, keyBody("../../etc/passwd")), 400, "key"},
-			{"key with a path", keyBody("SUP-1/../../x"), signed(siteSecret, keyBody("SUP-1/../../x")), 400, "key"},
-			{"key with NUL", keyBody("SUP-1\x00"), signed(siteSecret, keyBody("SUP-1\x00")), 400, "key"},
-			{"key with Arabic-Indic digits", keyBody("SUP-١٢"), signed(siteSecret, keyBody("SUP-١٢")), 400, "key"},
-			{"key with fullwidth digits", keyBody("SUP-１２"), signed(siteSecret, keyBody("SUP-１２")), 400, "key"},
-			{"key of 10,000 characters", keyBody("SUP-" + strings.Repeat("9", 9996)), signed(siteSecret, keyBody("SUP-"+strings.Repeat("9", 9996))), 400, "key"},
-			{"project of 40 letters", keyBody(strings.Repeat("A", 40) + "-1"), signed(siteSecret, keyBody(strings.Repeat("A", 40)+"-1")), 400, "key"},
-			{"lower-case key", keyBody("sup-1"), signed(siteSecret, keyBody("sup-1")), 400, "key"},
-			{"id with ../", idBody("../10001"), signed(siteSecret, idBody("../10001")), 400, "id"},
-			{"id with letters", idBody("10001abc"), signed(siteSecret, idBody("10001abc")), 400, "id"},
+			{"0-byte body", nil, signed(app.SiteSecret, nil), 400, "empty body"},
+			{"10 MiB + 1 byte body", huge, signed(app.SiteSecret, huge), 413, "body over"},
+			{"10 MiB body, not an issue event", exact, signed(app.SiteSecret, exact), 202, "accepted"},
+			{"deeply nested objects", nested, signed(app.SiteSecret, nested), 400, "invalid webhook"},
+			{"deeply nested arrays", nestedArr, signed(app.SiteSecret, nestedArr), 400, "invalid webhook"},
+			{"invalid UTF-8", []byte("{\"webhookEvent\":\"jira:issue_updated\",\"x\":\"\xff\xfe\"}"), signed(app.SiteSecret, []byte("{\"webhookEvent\":\"jira:issue_updated\",\"x\":\"\xff\xfe\"}")), 400, "UTF-8"},
+			{"not JSON", []byte("webhookEvent=jira:issue_updated"), signed(app.SiteSecret, []byte("webhookEvent=jira:issue_updated")), 400, "not a json object"},
+			{"key with ../", keyBody("../../etc/passwd"), signed(app.SiteSecret, keyBody("../../etc/passwd")), 400, "key"},
+			{"key with a path", keyBody("SUP-1/../../x"), signed(app.SiteSecret, keyBody("SUP-1/../../x")), 400, "key"},
+			{"key with NUL", keyBody("SUP-1\x00"), signed(app.SiteSecret, keyBody("SUP-1\x00")), 400, "key"},
+			{"key with Arabic-Indic digits", keyBody("SUP-١٢"), signed(app.SiteSecret, keyBody("SUP-١٢")), 400, "key"},
+			{"key with fullwidth digits", keyBody("SUP-１２"), signed(app.SiteSecret, keyBody("SUP-１２")), 400, "key"},
+			{"key of 10,000 characters", keyBody("SUP-" + strings.Repeat("9", 9996)), signed(app.SiteSecret, keyBody("SUP-"+strings.Repeat("9", 9996))), 400, "key"},
+			{"project of 40 letters", keyBody(strings.Repeat("A", 40) + "-1"), signed(app.SiteSecret, keyBody(strings.Repeat("A", 40)+"-1")), 400, "key"},
+			{"lower-case key", keyBody("sup-1"), signed(app.SiteSecret, keyBody("sup-1")), 400, "key"},
+			{"id with ../", idBody("../10001"), signed(app.SiteSecret, idBody("../10001")), 400, "id"},
+			{"id with letters", idBody("10001abc"), signed(app.SiteSecret, idBody("10001abc")), 400, "id"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +313,7 @@ func TestHostileInput(t *testing.T) {
 		// its body under a new identifier: Jira's bodies carry a millisecond
 		// timestamp, so only a replay of a captured delivery repeats one.
 		fresh := []byte(fmt.Sprintf(`{"timestamp":1719748800001,"webhookEvent":"jira:issue_updated","issue":{"id":%q,"key":%q}}`, targetID, target))
-		hdr := signed(siteSecret, fresh)
+		hdr := signed(app.SiteSecret, fresh)
 		hdr.Set("X-Atlassian-Webhook-Identifier", "replayed-delivery-1")
 		if status, answer := hs.post(t, fresh, hdr); status != 202 {
 			t.Fatalf("first delivery: got %d %s", status, answer)
@@ -341,15 +342,15 @@ func TestHostileInput(t *testing.T) {
 		}{
 			{"sql without a token", "/admin/sql", "", `{"sql":"SELECT 1"}`, 401},
 			{"sql with a wrong token", "/admin/sql", "Bearer wrong", `{"sql":"SELECT 1"}`, 401},
-			{"sql with the token and more", "/admin/sql", "Bearer " + siteAdmin + "x", `{"sql":"SELECT 1"}`, 401},
-			{"sql with a prefix of the token", "/admin/sql", "Bearer " + siteAdmin[:5], `{"sql":"SELECT 1"}`, 401},
-			{"sql with the token as basic auth", "/admin/sql", "Basic " + siteAdmin, `{"sql":"SELECT 1"}`, 401},
-			{"sql with the token", "/admin/sql", "Bearer " + siteAdmin, `{"sql":"SELECT 1 AS one"}`, 200},
-			{"sql with the token, no statement", "/admin/sql", "Bearer " + siteAdmin, `{}`, 400},
+			{"sql with the token and more", "/admin/sql", "Bearer " + app.SiteAdmin + "x", `{"sql":"SELECT 1"}`, 401},
+			{"sql with a prefix of the token", "/admin/sql", "Bearer " + app.SiteAdmin[:5], `{"sql":"SELECT 1"}`, 401},
+			{"sql with the token as basic auth", "/admin/sql", "Basic " + app.SiteAdmin, `{"sql":"SELECT 1"}`, 401},
+			{"sql with the token", "/admin/sql", "Bearer " + app.SiteAdmin, `{"sql":"SELECT 1 AS one"}`, 200},
+			{"sql with the token, no statement", "/admin/sql", "Bearer " + app.SiteAdmin, `{}`, 400},
 			{"test fetch without a token", "/webhooks/jira/test", "", `{"issue_key":"` + target + `"}`, 401},
 			{"test fetch with a wrong token", "/webhooks/jira/test", "Bearer wrong", `{"issue_key":"` + target + `"}`, 401},
-			{"test fetch of a hostile key", "/webhooks/jira/test", "Bearer " + siteAdmin, `{"issue_key":"../../etc/passwd"}`, 400},
-			{"test fetch", "/webhooks/jira/test", "Bearer " + siteAdmin, `{"issue_key":"` + target + `"}`, 200},
+			{"test fetch of a hostile key", "/webhooks/jira/test", "Bearer " + app.SiteAdmin, `{"issue_key":"../../etc/passwd"}`, 400},
+			{"test fetch", "/webhooks/jira/test", "Bearer " + app.SiteAdmin, `{"issue_key":"` + target + `"}`, 200},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -399,7 +400,7 @@ func TestHostileInput(t *testing.T) {
 		}
 		hs.settle(t)
 		folder := filepath.Join(hs.dir, "attachments", victim)
-		rows, err := hs.svc.store.DB().Query(`SELECT attachment_id, filename, coalesce(local_path, ''), coalesce(skipped_reason, '') FROM attachments WHERE issue_key = ? ORDER BY attachment_id`, victim)
+		rows, err := hs.svc.Store().DB().Query(`SELECT attachment_id, filename, coalesce(local_path, ''), coalesce(skipped_reason, '') FROM attachments WHERE issue_key = ? ORDER BY attachment_id`, victim)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -68,7 +69,7 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 					t.Errorf("issues %s columns:\n got %v\nwant %v", month, got, want)
 				}
 			}
-			s, err := store.Open(context.Background(), storePath(live.cfg), store.Options{ReadOnly: true})
+			s, err := store.Open(context.Background(), app.StorePath(live.Config), store.Options{ReadOnly: true})
 			must(t, err)
 			defer s.Close()
 			// The values come from the stored payloads: the files hold as
@@ -155,13 +156,13 @@ func TestServeRewritesPartitionsWhenIssueColumnsChange(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live, _ := publishedSite(t, 40)
-	restarted, err := startSite(context.Background(), siteOptions{
+	restarted, err := app.StartSite(context.Background(), app.SiteOptions{
 		Emulator: emulator.Options{Issues: 40, Months: 3, Seed: 11, Clock: frozen()}, DataDir: live.dir,
 		Vars:   map[string]string{"JIRA_FIELD_MAP": emulator.FieldSeverity + ":severity", "JIRADUCK_LOG_LEVEL": "warn"},
-		Logger: live.svc.log})
+		Logger: live.Service.Logger()})
 	must(t, err)
 	defer restarted.Close()
-	again := &liveSite{site: restarted, dir: live.dir}
+	again := &liveSite{Site: restarted, dir: live.dir}
 	again.settle(t)
 	want := store.IssueColumns([]string{"first_response", "time_to_resolution"}, []string{"severity"})
 	db := memoryDB(t)

@@ -2,58 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/jobs"
-	"github.com/jiraduck/jiraduck/internal/pipeline"
-	"github.com/jiraduck/jiraduck/internal/store"
 )
-
-// jobDeps are a batch command's dependencies for the scheduled jobs: a healed
-// issue is fetched and written at once through the processor.
-func (b *batch) jobDeps() jobs.Deps {
-	return jobs.Deps{Client: b.client, Store: b.store, Writer: b.writer, Options: b.catalog.Options,
-		SLAFields: b.catalog.SLAFieldIDs,
-		Heal: func(ctx context.Context, id, key string) error {
-			_, err := b.proc.Process(ctx, pipeline.Request{KeyOrID: id, ID: id, Key: key})
-			return err
-		}}
-}
-
-// recordRun runs fn as a job recorded in sync_runs, exports the partitions
-// it changed and returns its error. A job that fails still publishes what it
-// wrote (each issue it wrote is whole), unless publishPartial is false: a
-// rebuild that fails leaves tables it emptied partly filled, and exporting
-// them would take rows away from the analysts' files.
-func (b *batch) recordRun(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func(runID int64) (map[string]int, error)) (map[string]int, error) {
-	id, err := b.store.StartRun(ctx, job, args)
-	if err != nil {
-		return nil, err
-	}
-	counts, runErr := fn(id)
-	var exported int
-	var exportErr error
-	if runErr == nil || publishPartial {
-		exported, exportErr = b.exportDirty()
-	}
-	if counts == nil {
-		counts = map[string]int{}
-	}
-	counts["partitions_exported"] = exported
-	status := store.RunOK
-	switch {
-	case errors.Is(runErr, context.Canceled):
-		status = store.RunInterrupted
-	case runErr != nil || exportErr != nil:
-		status = store.RunFailed
-	}
-	if err := b.store.FinishRun(context.Background(), id, status, counts, errors.Join(runErr, exportErr)); err != nil {
-		return counts, err
-	}
-	return counts, errors.Join(runErr, exportErr)
-}
 
 func runPollSLA(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "poll-sla", "[--dry-run]")
@@ -75,16 +29,16 @@ func pollSLA(ctx context.Context, e *env, job string, opts jobs.SLAPollOptions) 
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := openBatch(ctx, cfg, log, job, true)
+	b, err := app.OpenBatch(ctx, cfg, log, job, true)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	start := time.Now()
 	var res jobs.SLAPollResult
-	_, runErr := b.recordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, true, func(int64) (map[string]int, error) {
+	_, runErr := b.RecordRun(ctx, job, map[string]any{"dry_run": opts.DryRun, "all": opts.All}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = jobs.PollSLA(ctx, b.jobDeps(), opts)
+		res, err = jobs.PollSLA(ctx, b.JobDeps(), opts)
 		return res.Counts(), err
 	})
 	verb := ""
@@ -116,16 +70,16 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := openBatch(ctx, cfg, log, "reconcile", true)
+	b, err := app.OpenBatch(ctx, cfg, log, "reconcile", true)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	start := time.Now()
 	var res jobs.ReconcileResult
-	_, runErr := b.recordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, true, func(int64) (map[string]int, error) {
+	_, runErr := b.RecordRun(ctx, "reconcile", map[string]any{"since": *sinceFlag, "dry_run": *dry, "force": *force}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = jobs.Reconcile(ctx, b.jobDeps(), jobs.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
+		res, err = jobs.Reconcile(ctx, b.JobDeps(), jobs.ReconcileOptions{JQL: cfg.JQL, Since: since, DryRun: *dry, Force: *force})
 		return res.Counts(), err
 	})
 	verb := ""

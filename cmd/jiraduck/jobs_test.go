@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -28,7 +29,7 @@ func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
 func backfilledWith(t *testing.T, opts emulator.Options, extra map[string]string) *liveSite {
 	t.Helper()
 	live := startLiveSiteWith(t, opts, extra)
-	res, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{Parallel: 8})
+	res, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{Parallel: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +43,8 @@ func backfilledWith(t *testing.T, opts emulator.Options, extra map[string]string
 // storedValue returns the first column of the first row of q on the store.
 func storedValue(t *testing.T, l *liveSite, q string) string {
 	t.Helper()
-	flushIntake(t, l.svc)
-	res, err := l.svc.store.RunSQL(context.Background(), q, 1)
+	flushIntake(t, l.Service)
+	res, err := l.Service.Store().RunSQL(context.Background(), q, 1)
 	if err != nil || len(res.Rows) == 0 {
 		t.Fatalf("%s: %v", q, err)
 	}
@@ -55,8 +56,8 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := backfilled(t, 150, nil)
-	em, ctx := live.em, context.Background()
-	deps := live.svc.jobDeps()
+	em, ctx := live.Emulator, context.Background()
+	deps := live.Service.JobDeps()
 
 	// Pick open issues: one with a running SLA, one to resolve and one done
 	// issue to reopen, all without a webhook.
@@ -158,8 +159,8 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := backfilled(t, 80, nil)
-	em, ctx := live.em, context.Background()
-	deps := live.svc.jobDeps()
+	em, ctx := live.Emulator, context.Background()
+	deps := live.Service.JobDeps()
 	keys := em.Keys()
 
 	created, err := em.Silent().Create("SUP", func(i *emulator.Issue) { i.Summary = "created while the webhook was lost" })
@@ -224,8 +225,8 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := backfilled(t, 250, nil)
-	em, ctx := live.em, context.Background()
-	deps := live.svc.jobDeps()
+	em, ctx := live.Emulator, context.Background()
+	deps := live.Service.JobDeps()
 	var sup []string
 	for _, k := range em.Keys() {
 		if strings.HasPrefix(k, "SUP-") {
@@ -292,7 +293,7 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	ctx := context.Background()
 	seen := map[string]bool{}
 	waitFor(t, 30*time.Second, func() error {
-		runs, err := live.svc.store.LastRuns(ctx)
+		runs, err := live.Service.Store().LastRuns(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,11 +313,11 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 		t.Errorf("issues after a scheduled reconcile: got %s, want 20", n)
 	}
 	// Close stops the jobs: no run starts afterwards.
-	if err := live.svc.Close(); err != nil {
+	if err := live.Service.Close(); err != nil {
 		t.Fatal(err)
 	}
 	countRuns := func() int {
-		st, err := store.Open(ctx, storePath(live.cfg), store.Options{})
+		st, err := store.Open(ctx, app.StorePath(live.Config), store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,11 +336,11 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 }
 
 // flushIntake waits until the events svc acknowledged are in its store.
-func flushIntake(t *testing.T, svc *service) {
+func flushIntake(t *testing.T, svc *app.Service) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := svc.intake.Flush(ctx); err != nil {
+	if err := svc.Intake().Flush(ctx); err != nil {
 		t.Fatalf("webhook journal not moved to the store: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/migrations"
 )
@@ -195,10 +196,10 @@ func TestMemoryLimitPerCommand(t *testing.T) {
 		log := logrus.New()
 		log.SetOutput(io.Discard)
 		for _, cmd := range []struct{ name, want string }{{"rebuild", c.rebuild}, {"backfill", c.other}, {"export", c.other}} {
-			b, err := openBatch(ctx, cfg, log, cmd.name, false)
+			b, err := app.OpenBatch(ctx, cfg, log, cmd.name, false)
 			must(t, err)
 			var got string
-			err = b.store.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got)
+			err = b.Store.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got)
 			b.Close()
 			must(t, err)
 			if got != cmd.want {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -26,16 +27,16 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := openBatch(ctx, cfg, log, "rebuild", false)
+	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	start := time.Now()
 	var res jobs.RebuildResult
-	counts, runErr := b.recordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func(runID int64) (map[string]int, error) {
+	counts, runErr := b.RecordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func(runID int64) (map[string]int, error) {
 		var err error
-		res, err = jobs.Rebuild(ctx, b.store, b.writer, b.catalog.Options(), jobs.RebuildOptions{
+		res, err = jobs.Rebuild(ctx, b.Store, b.Writer, b.Catalog.Options(), jobs.RebuildOptions{
 			Batch: *batchSize, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, RunID: runID,
 			Progress: func(done int) {
 				if done%10000 < *batchSize {
@@ -45,7 +46,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 		if err == nil {
 			// Every partition is rewritten, and months no longer holding
 			// issues are removed.
-			err = export.MarkAll(ctx, b.store, b.writer, nil, nil)
+			err = export.MarkAll(ctx, b.Store, b.Writer, nil, nil)
 		}
 		return map[string]int{"issues": res.Issues, "skipped": res.Skipped, "superseded": res.Superseded}, err
 	})
@@ -84,16 +85,16 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	// With Jira configured, its field list names the custom fields and says
 	// which hold SLA values (one call; no issue is fetched). Without it,
 	// JIRA_SLA_FIELDS says which fields are SLAs.
-	b, err := openBatch(ctx, cfg, log, "import", cfg.JiraConfigured())
+	b, err := app.OpenBatch(ctx, cfg, log, "import", cfg.JiraConfigured())
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	start := time.Now()
 	var res jobs.ImportResult
-	_, runErr := b.recordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func(int64) (map[string]int, error) {
+	_, runErr := b.RecordRun(ctx, "import", map[string]any{"raw_dir": *rawDir}, true, func(int64) (map[string]int, error) {
 		var err error
-		res, err = jobs.Import(ctx, b.store, b.writer, b.catalog.Options(), jobs.ImportOptions{
+		res, err = jobs.Import(ctx, b.Store, b.Writer, b.Catalog.Options(), jobs.ImportOptions{
 			RawDir: *rawDir, DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes})
 		if err == nil && res.Refused > 0 {
 			// Everything else is imported and published; the run is
@@ -148,9 +149,9 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	log := newLogger(cfg, e.stderr)
 	// DuckDB writes the snapshot, next to its target: that folder joins
 	// the data directory in what the store may write.
-	s, err := openStore(ctx, cfg, log, "snapshot", filepath.Dir(path))
+	s, err := app.OpenStore(ctx, cfg, log, "snapshot", filepath.Dir(path))
 	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", storePath(cfg), export.SnapshotPath(cfg.DataDir))
+		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", app.StorePath(cfg), export.SnapshotPath(cfg.DataDir))
 	}
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	dto "github.com/prometheus/client_model/go"
@@ -144,7 +145,7 @@ func TestMetricsAfterABurst(t *testing.T) {
 	live := startTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11, Clock: clock.now},
 		map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1000"},
 		func(c *config.Config) { c.SLAPollSchedule = "@every 1s" })
-	em, addr := live.em, live.svc.Addr()
+	em, addr := live.Emulator, live.Service.Addr()
 	var sup []string
 	for _, k := range em.Keys() {
 		if strings.HasPrefix(k, "SUP-") {
@@ -337,7 +338,7 @@ func TestMetricsAfterABurst(t *testing.T) {
 		{"jiraduck_store_file_bytes", gauge, func(s scraped) error {
 			got := s.sum("jiraduck_store_file_bytes")
 			var want int64
-			for _, p := range []string{storePath(live.cfg), storePath(live.cfg) + ".wal"} {
+			for _, p := range []string{app.StorePath(live.Config), app.StorePath(live.Config) + ".wal"} {
 				if st, err := os.Stat(p); err == nil {
 					want += st.Size()
 				}

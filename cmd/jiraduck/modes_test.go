@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
 
@@ -43,7 +44,7 @@ func TestDataDirModes(t *testing.T) {
 	if err := cs.em.WaitWebhooks(wctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := cs.srv.settle(siteAdmin, 2*time.Minute); err != nil {
+	if err := cs.srv.settle(app.SiteAdmin, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	seen := checkModes(t, "while serve runs", cs.dir)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/files"
@@ -32,7 +33,7 @@ type outputTarget struct {
 // path relative to the data directory; a folder covers everything below it,
 // a file also the names it starts (the journal's rotations).
 func protectedAreas(cfg *config.Config) []struct{ path, what string } {
-	store := storePath(cfg)
+	store := app.StorePath(cfg)
 	return []struct{ path, what string }{
 		{store, "the store"},
 		{store + ".wal", "the store's write-ahead log"},

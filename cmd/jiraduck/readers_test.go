@@ -132,14 +132,14 @@ func TestReadersDuringStorm(t *testing.T) {
 	}
 	live := startLiveSiteWith(t, emulator.Options{Issues: pick(60, 1500), Months: 3, Seed: 41, Clock: frozen()}, nil)
 	ctx := context.Background()
-	if _, err := jobs.Backfill(ctx, live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{Parallel: 8}); err != nil {
+	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 	reader := startReader(t, live.dir)
 	start := time.Now()
 	before := exportedAt(t, live.dir)
-	res, err := live.em.Storm(ctx, emulator.StormOptions{Events: pick(180, 6000), Issues: pick(50, 1200), Rate: pick(120.0, 200.0)})
+	res, err := live.Emulator.Storm(ctx, emulator.StormOptions{Events: pick(180, 6000), Issues: pick(50, 1200), Rate: pick(120.0, 200.0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +153,10 @@ func TestReadersDuringStorm(t *testing.T) {
 		}
 	}
 	stats := reader.stop(t)
-	ref := live.reference(t, live.em.Keys())
+	ref := live.reference(t, live.Emulator.Keys())
 	compareExports(t, live.dir, ref)
 	rows := checkNoDuplicates(t, live.dir)
-	audit := checkPartitions(t, live.dir, live.svc.store.DB())
+	audit := checkPartitions(t, live.dir, live.Service.Store().DB())
 	figures(t, "readers", "storm_events", res.Events, "issues", len(res.Keys), "partitions", audit.Files,
 		"partitions_rewritten", rewritten, "rows", sumRows(rows), "reader", stats, "settled_after_storm", settled.Round(100*time.Millisecond),
 		"took", time.Since(start).Round(time.Second))

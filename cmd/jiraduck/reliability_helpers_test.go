@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
@@ -430,7 +431,7 @@ func referenceExport(t *testing.T, em *emulator.Emulator, cfg *config.Config, op
 	if _, _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnsureIssueColumns(ctx, promotedColumns(cfg)); err != nil {
+	if err := s.EnsureIssueColumns(ctx, app.PromotedColumns(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	w := s.NewWriter(64, nil)
@@ -455,7 +456,7 @@ func referenceExport(t *testing.T, em *emulator.Emulator, cfg *config.Config, op
 			t.Fatal(err)
 		}
 	}
-	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: exportIssueColumns(cfg)})
+	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: app.ExportIssueColumns(cfg)})
 	if err := export.MarkAll(ctx, s, w, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +584,7 @@ func lastBytes(s string, n int) string {
 
 // reopenStore opens the canonical store of cfg once serve has stopped.
 func reopenStore(cfg *config.Config) (*store.Store, error) {
-	return store.Open(context.Background(), storePath(cfg), store.Options{})
+	return store.Open(context.Background(), app.StorePath(cfg), store.Options{})
 }
 
 // settleWithin is liveSite.settle with a deadline of the caller's choosing.
@@ -591,7 +592,7 @@ func settleWithin(t *testing.T, l *liveSite, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	if err := l.site.settle(ctx); err != nil {
+	if err := l.Site.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -39,39 +39,39 @@ func TestFaultsConverge(t *testing.T) {
 	live := startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 23, Clock: frozen(),
 		WebhookRetries: 10}, map[string]string{"JIRADUCK_WORKERS": "8"})
 	ctx := context.Background()
-	s := live.svc
-	if _, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8}); err != nil {
+	s := live.Service
+	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 
 	start := time.Now()
-	live.em.ResetStats()
-	must(t, live.em.SetFaults(faults))
-	m := newMutator(live.em, 23)
+	live.Emulator.ResetStats()
+	must(t, live.Emulator.SetFaults(faults))
+	m := newMutator(live.Emulator, 23)
 	m.run(t, changes, 4, pick(20*time.Millisecond, 5*time.Millisecond))
 	// Faults stay on until every webhook was delivered and processed: the
 	// workers fetch through them.
 	live.settle(t)
-	during := live.em.Stats()
+	during := live.Emulator.Stats()
 	// Search catches up too (it lags by seconds to minutes in Jira).
-	must(t, live.em.SetFaults(emulator.Faults{}))
+	must(t, live.Emulator.SetFaults(emulator.Faults{}))
 	incomplete := storedValue(t, live, "SELECT count(*) FROM raw_issues WHERE incomplete AND deleted_at IS NULL")
 	failed := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'")
 
 	// The healing passes serve runs on its own schedule.
-	res, err := jobs.Backfill(ctx, s.client, s.store, s.proc, jobs.BackfillOptions{Parallel: 8})
+	res, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
-	rec, err := jobs.Reconcile(ctx, s.jobDeps(), jobs.ReconcileOptions{})
+	rec, err := jobs.Reconcile(ctx, s.JobDeps(), jobs.ReconcileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
 
-	keys := live.em.Keys()
+	keys := live.Emulator.Keys()
 	sort.Strings(keys)
 	ref := live.reference(t, keys)
 	compareExports(t, live.dir, ref)
@@ -82,7 +82,7 @@ func TestFaultsConverge(t *testing.T) {
 			t.Errorf("%s: %d rows exported, the emulator has %d", table, rows[table], want[table])
 		}
 	}
-	audit := checkPartitions(t, live.dir, s.store.DB())
+	audit := checkPartitions(t, live.dir, s.Store().DB())
 	if n := storedValue(t, live, "SELECT count(*) FROM raw_issues WHERE incomplete AND deleted_at IS NULL"); n != "0" {
 		t.Errorf("%s issues still incomplete after the healing passes: %s", n,
 			storedValue(t, live, "SELECT string_agg(issue_key || ' ' || comments_state || '/' || changelog_state || '/' || remote_links_state || '/' || sla_state || '/' || attachments_state, ', ') FROM raw_issues WHERE incomplete AND deleted_at IS NULL"))
@@ -91,7 +91,7 @@ func TestFaultsConverge(t *testing.T) {
 		t.Errorf("%s attachments without their bytes after the healing passes: %s", n,
 			storedValue(t, live, "SELECT string_agg(issue_key || ' ' || attachment_id || ' size ' || coalesce(size_bytes::VARCHAR, '?') || ': ' || coalesce(skipped_reason, ''), '; ') FROM attachments WHERE local_path IS NULL AND coalesce(skipped_reason, '') NOT LIKE 'larger than%'"))
 	}
-	states := eventStates(t, s.store.DB())
+	states := eventStates(t, s.Store().DB())
 	if states["pending"] != 0 {
 		t.Errorf("events still pending: %v", states)
 	}
@@ -131,7 +131,7 @@ func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := backfilledWith(t, emulator.Options{Issues: 30, Months: 3, Seed: 11, Clock: frozen()}, nil)
-	em := live.em
+	em := live.Emulator
 	// Issues without a parent or sub-tasks: a move keeps them whole, and a
 	// deletion takes no other issue with it.
 	var keys []string
@@ -193,7 +193,7 @@ func rebuildEndsWhereLiveDid(t *testing.T, live *liveSite) {
 	t.Helper()
 	before := t.TempDir()
 	copyTree(t, export.Root(live.dir), filepath.Join(before, "parquet", "jira"))
-	must(t, live.svc.Close())
+	must(t, live.Service.Close())
 	if out, errOut, code := runCmd(t, siteEnviron(live), "rebuild"); code != 0 {
 		t.Fatalf("rebuild: code %d\n%s\n%s", code, out, errOut)
 	}
@@ -211,7 +211,7 @@ func TestParentKeyFollowsAMovedEpic(t *testing.T) {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := backfilledWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 12, Clock: frozen()}, nil)
-	em := live.em
+	em := live.Emulator
 	epic, err := em.Create("SUP", func(is *emulator.Issue) { is.Type, is.Summary = "Epic", "an epic" })
 	must(t, err)
 	story, err := em.Create("OPS", func(is *emulator.Issue) { is.Type, is.Summary, is.Parent = "Story", "a story of the epic", epic.Key })

@@ -19,11 +19,11 @@ import (
 func stoppedSite(t *testing.T) *liveSite {
 	t.Helper()
 	live := startLiveSite(t, 20, nil, nil)
-	if _, err := jobs.Backfill(context.Background(), live.svc.client, live.svc.store, live.svc.proc, jobs.BackfillOptions{}); err != nil {
+	if _, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live.settle(t)
-	must(t, live.svc.Close())
+	must(t, live.Service.Close())
 	return live
 }
 

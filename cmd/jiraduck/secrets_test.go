@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -159,7 +160,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := startService(context.Background(), cfg, ln, newLogger(cfg, logs), nil)
+	svc, err := app.StartService(context.Background(), cfg, ln, newLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,10 +197,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, key := range em.Keys()[3:6] {
 		must(t, em.Update(key, func(i *emulator.Issue) { i.Summary = "edited while Jira fails" }))
 	}
-	s := &site{em: em, svc: svc, cfg: cfg}
+	s := &app.Site{Emulator: em, Service: svc, Config: cfg}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := s.settle(ctx); err != nil {
+	if err := s.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	must(t, em.SetFaults(emulator.Faults{}))

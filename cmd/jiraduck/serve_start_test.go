@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -106,7 +107,7 @@ func TestServeOwnsItsListener(t *testing.T) {
 			}
 			ln := loopbackListener(t)
 			addr := ln.Addr().String()
-			svc, err := startService(context.Background(), cfg, ln, newLogger(cfg, io.Discard), nil)
+			svc, err := app.StartService(context.Background(), cfg, ln, newLogger(cfg, io.Discard), nil)
 			if (err == nil) != tc.starts {
 				t.Fatalf("start: got error %v, want started %v", err, tc.starts)
 			}

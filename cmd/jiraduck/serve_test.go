@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 // watchedService starts serve on an empty store with its store probe
 // replaced by usable, asked every 10 ms.
-func watchedService(t *testing.T, usable func(context.Context) error) (*service, *lockedBuffer) {
+func watchedService(t *testing.T, usable func(context.Context) error) (*app.Service, *lockedBuffer) {
 	t.Helper()
 	cfg, err := config.FromMap(map[string]string{
 		"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LISTEN": "127.0.0.1:0", "JIRA_WEBHOOK_SECRET": "watch-secret",
@@ -28,8 +29,8 @@ func watchedService(t *testing.T, usable func(context.Context) error) (*service,
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs),
-		&serviceHooks{storeUsable: usable, storeWatchEvery: 10 * time.Millisecond})
+	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs),
+		&app.Hooks{StoreUsable: usable, StoreWatchEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestServeStopsWhenStoreInvalidated(t *testing.T) {
 	})
 	addr := svc.Addr()
 	done := make(chan error, 1)
-	go func() { done <- waitService(context.Background(), svc, svc.log) }()
+	go func() { done <- svc.Wait(context.Background()) }()
 	var err error
 	select {
 	case err = <-done:
@@ -73,7 +74,7 @@ func TestServeStopsWhenStoreInvalidated(t *testing.T) {
 		t.Errorf("serve still answers on %s after stopping", addr)
 	}
 	// The file is free for the next serve.
-	s, err := store.Open(context.Background(), filepath.Join(svc.cfg.DataDir, store.FileName), store.Options{})
+	s, err := store.Open(context.Background(), filepath.Join(svc.Config().DataDir, store.FileName), store.Options{})
 	if err != nil {
 		t.Fatalf("opening the store after serve stopped: %v", err)
 	}
@@ -90,7 +91,7 @@ func TestServeOutlivesOtherProbeErrors(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- waitService(ctx, svc, svc.log) }()
+	go func() { done <- svc.Wait(ctx) }()
 	waitFor(t, 30*time.Second, func() error {
 		if n := asked.Load(); n < 20 {
 			return fmt.Errorf("the probe was asked %d times, want 20", n)
@@ -120,7 +121,7 @@ func TestServeUnsignedMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := startService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs), nil)
+	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -34,7 +35,7 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := openStore(ctx, cfg, log, "sql")
+	s, err := app.OpenStore(ctx, cfg, log, "sql")
 	if errors.Is(err, store.ErrLocked) {
 		// serve holds the only write handle: go through its admin API.
 		res, err := adminSQL(ctx, cfg, query)
@@ -65,7 +66,7 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 // adminSQL runs a statement through POST /admin/sql of the running server.
 func adminSQL(ctx context.Context, cfg *config.Config, query string) (*store.Result, error) {
 	if !cfg.AdminToken.IsSet() {
-		return nil, fmt.Errorf("%s is held by a running jiraduck serve; set JIRADUCK_ADMIN_TOKEN (the same as the server's) to run SQL through its admin API", storePath(cfg))
+		return nil, fmt.Errorf("%s is held by a running jiraduck serve; set JIRADUCK_ADMIN_TOKEN (the same as the server's) to run SQL through its admin API", app.StorePath(cfg))
 	}
 	body, _ := json.Marshal(map[string]string{"sql": query})
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -76,7 +77,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	// A tiny attachment limit, so one attachment is stored and one skipped.
 	live := startLiveSite(t, 16, nil, map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1024"})
-	em := live.em
+	em := live.Emulator
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -104,7 +105,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	// What the page must say, read from the store behind it.
 	ctx := context.Background()
-	st := live.svc.store
+	st := live.Service.Store()
 	issues, err := st.IssueCounts(ctx)
 	must(err)
 	counts, err := st.EventCounts(ctx)
@@ -121,7 +122,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	att, err := st.AttachmentCounts(ctx)
 	must(err)
 
-	url := "http://" + live.svc.Addr() + "/"
+	url := "http://" + live.Service.Addr() + "/"
 	dom := string(chromium(t, browser, url, "--dump-dom"))
 	shot := filepath.Join(t.TempDir(), "status.png")
 	chromium(t, browser, url, "--screenshot="+shot, "--window-size=1366,2200", "--hide-scrollbars")
@@ -140,7 +141,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	for _, tc := range []struct{ name, want string }{
 		{"title", "<title>jiraduck · ok</title>"},
-		{"queue depth", fmt.Sprintf(`id="queue-depth">%d<`, live.svc.queue.Depth())},
+		{"queue depth", fmt.Sprintf(`id="queue-depth">%d<`, live.Service.Queue().Depth())},
 		{"issues stored", fmt.Sprintf(`id="issues-stored">%d<`, issues.Live)},
 		{"event count", fmt.Sprintf(`id="events-total">%d<`, events)},
 		{"events done", fmt.Sprintf(`id="state-done">done %d<`, counts[store.EventDone])},
@@ -160,7 +161,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if att.Stored == 0 || att.Skipped == 0 {
 		t.Errorf("attachments: got %+v, want some stored and some skipped", att)
 	}
-	for _, bad := range []string{"Could not read", "Some sections could not be read", siteToken, siteSecret, siteAdmin} {
+	for _, bad := range []string{"Could not read", "Some sections could not be read", app.SiteToken, app.SiteSecret, app.SiteAdmin} {
 		if strings.Contains(dom, bad) {
 			t.Errorf("rendered page contains %q", bad)
 		}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ import (
 // child is a jiraduck subcommand run as a process of its own, so that its
 // memory can be measured apart from the benchmark's (which holds the emulator
 // and the client). The binary is this one; a test binary plays it through
-// JIRADUCK_TEST_AS_MAIN (see TestMain).
+// JIRADUCK_TEST_AS_MAIN (see the TestMain of cmd/jiraduck).
 type childProc struct {
 	name   string
 	cmd    *exec.Cmd

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// exportIssueColumns orders the issues columns of the files as the design
+// ExportIssueColumns orders the issues columns of the files as the design
 // lists them: fixed columns, SLA metrics, promoted fields, synced_at. A
 // column whose setting was removed is in none of them: every partition of a
-// table has the same columns in the same order (alignIssueColumns rewrites
+// table has the same columns in the same order (AlignIssueColumns rewrites
 // them all when the settings change).
-func exportIssueColumns(cfg *config.Config) []string {
+func ExportIssueColumns(cfg *config.Config) []string {
 	var promoted []string
 	for _, f := range cfg.FieldMap {
 		promoted = append(promoted, f.Name)
@@ -38,7 +38,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 		FieldMap  []pair `json:"field_map"`
 		SLAFields []pair `json:"sla_fields"`
 	}{Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}}
-	for _, c := range promotedColumns(cfg) {
+	for _, c := range PromotedColumns(cfg) {
 		rec.Columns = append(rec.Columns, pair{c.Name, c.Type})
 	}
 	for _, f := range cfg.FieldMap {
@@ -54,7 +54,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 	return string(b)
 }
 
-// alignIssueColumns makes the stored rows and the published partitions
+// AlignIssueColumns makes the stored rows and the published partitions
 // follow the settings' issue columns before anything is published. When
 // JIRA_FIELD_MAP or JIRA_SLA_FIELDS changed since the rows were derived,
 // only the months rewritten afterwards would get the new columns (and only
@@ -65,7 +65,7 @@ func issueColumnsRecord(cfg *config.Config) string {
 // marked for export: the issues partitions go first. The new settings are
 // recorded only once that is done, so an interrupted pass runs again at the
 // next start.
-func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer) error {
+func AlignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer) error {
 	want := issueColumnsRecord(cfg)
 	have, ok, err := s.AppliedIssueColumns(ctx)
 	if err != nil {
@@ -75,7 +75,7 @@ func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.Field
 		return nil
 	}
 	var keep []string
-	for _, c := range promotedColumns(cfg) {
+	for _, c := range PromotedColumns(cfg) {
 		keep = append(keep, c.Name)
 	}
 	dropped, err := s.DropIssueColumns(ctx, keep)

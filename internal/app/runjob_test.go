@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestRunJobErrorKinds(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	s := &service{sched: sched}
+	s := &Service{sched: sched}
 	if err := s.runJob("slow"); err != nil {
 		t.Fatalf("first run: got %v, want nil", err)
 	}

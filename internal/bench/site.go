@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -33,13 +34,13 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 		return err
 	}
 	b.progress("P1/P2: starting a site and backfilling %d issues", b.sz.mid)
-	s, err := startSite(ctx, siteOptions{Emulator: b.emulatorOptions(b.sz.mid), DataDir: dir, Logger: b.quiet})
+	s, err := app.StartSite(ctx, app.SiteOptions{Emulator: b.emulatorOptions(b.sz.mid), DataDir: dir, Logger: b.quiet})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	start := time.Now()
-	res, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4})
+	res, err := jobs.Backfill(ctx, s.Service.Client(), s.Service.Store(), s.Service.Processor(), jobs.BackfillOptions{Parallel: 4})
 	if err != nil {
 		return fmt.Errorf("backfill of the site: %w", err)
 	}
@@ -48,7 +49,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 	}
 	took := time.Since(start)
 	scen := "P2"
-	if !b.o.scenarios["P2"] {
+	if !b.o.Scenarios["P2"] {
 		scen = "P1"
 	}
 	b.rep.info(scen, fmt.Sprintf("setup: backfill of %d issues, in-process", res.Fetched), "s", took.Seconds())
@@ -57,7 +58,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 		return fmt.Errorf("site backfill fetched %d issues, want %d", res.Fetched, b.sz.mid)
 	}
 
-	if b.o.scenarios["P1"] {
+	if b.o.Scenarios["P1"] {
 		bodies, err := captureBodies(ctx, b.emulatorOptions(b.sz.mid), b.sz.ackBody, min(b.sz.ackBody/2, b.sz.mid))
 		if err != nil {
 			return fmt.Errorf("P1: capture webhook bodies: %w", err)
@@ -71,7 +72,7 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 			}
 		}
 	}
-	if b.o.scenarios["P2"] {
+	if b.o.Scenarios["P2"] {
 		for run := range b.runsFor(true) {
 			for _, lat := range []time.Duration{0, b.sz.latency} {
 				if err := b.freshRun(ctx, s, lat, run); err != nil {
@@ -83,10 +84,10 @@ func (b *bench) siteScenarios(ctx context.Context) error {
 	return nil
 }
 
-func settleSite(ctx context.Context, s *site, limit time.Duration) error {
+func settleSite(ctx context.Context, s *app.Site, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	return s.settle(ctx)
+	return s.Settle(ctx)
 }
 
 // captureBodies makes n real webhook bodies: a storm on an emulator of the
@@ -173,7 +174,7 @@ func sendWebhooks(ctx context.Context, addr string, bodies [][]byte, rate, total
 			body := append([]byte(fmt.Sprintf(`{"bench_delivery":"%s%d",`, prefix, i)), orig[1:]...)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-			req.Header.Set("X-Hub-Signature", intake.Sign([]byte(siteSecret), body))
+			req.Header.Set("X-Hub-Signature", intake.Sign([]byte(app.SiteSecret), body))
 			req.Header.Set("X-Atlassian-Webhook-Identifier", fmt.Sprintf("%s%d", prefix, i))
 			t0 := time.Now()
 			resp, err := client.Do(req)
@@ -218,18 +219,18 @@ func storedWith(ctx context.Context, db *sql.DB, prefix string) (int, error) {
 
 // ackRun is one run of P1 on the backfilled site, whose serve fetches,
 // writes and exports the issues the webhooks name while they arrive.
-func (b *bench) ackRun(ctx context.Context, s *site, bodies [][]byte, run int) error {
+func (b *bench) ackRun(ctx context.Context, s *app.Site, bodies [][]byte, run int) error {
 	total := int(float64(b.sz.ackRate) * b.sz.ackFor.Seconds())
 	b.progress("P1 run %d: %d signed webhooks at %d/s", run+1, total, b.sz.ackRate)
-	l, err := sendWebhooks(ctx, s.svc.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-%d-%d-", time.Now().UnixNano(), run))
+	l, err := sendWebhooks(ctx, s.Service.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-%d-%d-", time.Now().UnixNano(), run))
 	if err != nil {
 		return err
 	}
 	lastSent := time.Now()
-	if err := s.svc.intake.Flush(ctx); err != nil {
+	if err := s.Service.Intake().Flush(ctx); err != nil {
 		return err
 	}
-	stored, err := storedWith(ctx, s.svc.store.DB(), l.prefix)
+	stored, err := storedWith(ctx, s.Service.Store().DB(), l.prefix)
 	if err != nil {
 		return err
 	}
@@ -266,20 +267,20 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 	b.progress("P1 run %d, intake alone: %d signed webhooks at %d/s", run+1, total, b.sz.ackRate)
 	dir := filepath.Join(b.dir, "intake-alone")
 	defer os.RemoveAll(dir)
-	s, err := startSite(ctx, siteOptions{Emulator: b.emulatorOptions(0), DataDir: dir, Logger: b.quiet,
+	s, err := app.StartSite(ctx, app.SiteOptions{Emulator: b.emulatorOptions(0), DataDir: dir, Logger: b.quiet,
 		Vars: map[string]string{"JIRA_EMAIL": "", "JIRA_API_TOKEN": ""}})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	l, err := sendWebhooks(ctx, s.svc.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-alone-%d-%d-", time.Now().UnixNano(), run))
+	l, err := sendWebhooks(ctx, s.Service.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-alone-%d-%d-", time.Now().UnixNano(), run))
 	if err != nil {
 		return err
 	}
-	if err := s.svc.intake.Flush(ctx); err != nil {
+	if err := s.Service.Intake().Flush(ctx); err != nil {
 		return err
 	}
-	stored, err := storedWith(ctx, s.svc.store.DB(), l.prefix)
+	stored, err := storedWith(ctx, s.Service.Store().DB(), l.prefix)
 	if err != nil {
 		return err
 	}
@@ -295,30 +296,30 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 // freshRun is one run of P2 at one Jira latency: edits spread over the site,
 // one at a time, each timed from the change in the emulator to the new value
 // being readable from its month's Parquet file.
-func (b *bench) freshRun(ctx context.Context, s *site, latency time.Duration, run int) error {
+func (b *bench) freshRun(ctx context.Context, s *app.Site, latency time.Duration, run int) error {
 	b.progress("P2 run %d: %d edits with Jira answering in %s", run+1, b.sz.edits, latency)
-	if err := s.em.SetFaults(emulator.Faults{Latency: latency}); err != nil {
+	if err := s.Emulator.SetFaults(emulator.Faults{Latency: latency}); err != nil {
 		return err
 	}
-	defer s.em.SetFaults(emulator.Faults{})
+	defer s.Emulator.SetFaults(emulator.Faults{})
 	db, err := store.OpenMemory(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	keys := s.em.Keys()
+	keys := s.Emulator.Keys()
 	rng := rand.New(rand.NewPCG(uint64(run), uint64(latency)))
 	var took []time.Duration
 	for i := range b.sz.edits {
 		key := keys[rng.IntN(len(keys))]
-		is, err := s.em.Issue(key)
+		is, err := s.Emulator.Issue(key)
 		if err != nil {
 			return err
 		}
-		path := export.PartitionPath(s.cfg.DataDir, "issues", is.Created.UTC().Format("2006-01"))
+		path := export.PartitionPath(s.Config.DataDir, "issues", is.Created.UTC().Format("2006-01"))
 		marker := fmt.Sprintf("bench freshness %d/%d/%d at %s", run, i, latency.Milliseconds(), time.Now().Format(time.RFC3339Nano))
 		t0 := time.Now()
-		if err := s.em.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
+		if err := s.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
 			return err
 		}
 		if err := pollVisible(ctx, db, path, key, marker, 60*time.Second); err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ var backfillLine = regexp.MustCompile(`fetched (\d+), skipped (\d+).*; (\d+) par
 
 func (b *bench) buildBase(ctx context.Context) error {
 	dir := filepath.Join(b.dir, fmt.Sprintf("base-%d", b.sz.big))
-	if b.o.reuse {
+	if b.o.Reuse {
 		if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
 			b.base = dir
 			b.rep.note("P4 not measured: the %d-issue store of a previous run in %s was reused", b.sz.big, dir)
@@ -56,7 +56,7 @@ func (b *bench) buildBase(ctx context.Context) error {
 		}
 		em.ResetStats()
 		b.progress("P4 run %d: jiraduck backfill of %d issues", run+1, b.sz.big)
-		c, err := startChild("backfill", b.dir, jiraVars(url, target), b.profile(fmt.Sprintf("P4-backfill-%d", run+1)), b.o.rssCap, "backfill")
+		c, err := startChild("backfill", b.dir, jiraVars(url, target), b.profile(fmt.Sprintf("P4-backfill-%d", run+1)), b.o.RSSCap, "backfill")
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (b *bench) rebuildChild(ctx context.Context, src, name string, inPlace bool
 		defer os.RemoveAll(dir)
 	}
 	vars := map[string]string{"JIRADUCK_DATA_DIR": dir}
-	c, err := startChild("rebuild", b.dir, vars, b.profile(name), b.o.rssCap, "rebuild")
+	c, err := startChild("rebuild", b.dir, vars, b.profile(name), b.o.RSSCap, "rebuild")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -299,7 +299,7 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 		return nil
 	}
 	dir := filepath.Join(b.dir, fmt.Sprintf("clone-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil || !b.o.reuse {
+	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil || !b.o.Reuse {
 		os.RemoveAll(dir)
 		b.progress("P7: cloning the %d stored payloads up to %d issues", b.sz.big, n)
 		start := time.Now()
@@ -311,7 +311,7 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.o.dir == "" {
+	if b.o.Dir == "" {
 		defer os.RemoveAll(dir)
 	}
 	for run := range b.runsFor(false) {

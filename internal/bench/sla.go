@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 )
@@ -56,37 +57,37 @@ func (b *bench) slaScenario(ctx context.Context) error {
 	b.progress("P6: a site of %d issues with %d open, backfilled", n, b.sz.slaOpen)
 	eo := b.emulatorOptions(n)
 	eo.Now = now
-	s, err := startSite(ctx, siteOptions{Emulator: eo, DataDir: filepath.Join(b.dir, "sla"), Logger: b.quiet})
+	s, err := app.StartSite(ctx, app.SiteOptions{Emulator: eo, DataDir: filepath.Join(b.dir, "sla"), Logger: b.quiet})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	open := 0
-	for _, k := range s.em.Keys() {
-		is, err := s.em.Issue(k)
+	for _, k := range s.Emulator.Keys() {
+		is, err := s.Emulator.Issue(k)
 		if err != nil || !openStatus(is.Status) {
 			continue
 		}
 		open++
 		if open > b.sz.slaOpen {
-			if err := s.em.Silent().Transition(k, emulator.StatusDone); err != nil {
+			if err := s.Emulator.Silent().Transition(k, emulator.StatusDone); err != nil {
 				return fmt.Errorf("P6: resolve %s: %w", k, err)
 			}
 		}
 	}
-	if _, err := jobs.Backfill(ctx, s.svc.client, s.svc.store, s.svc.proc, jobs.BackfillOptions{Parallel: 4}); err != nil {
+	if _, err := jobs.Backfill(ctx, s.Service.Client(), s.Service.Store(), s.Service.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
 		return fmt.Errorf("P6: backfill: %w", err)
 	}
 	if err := settleSite(ctx, s, 10*time.Minute); err != nil {
 		return err
 	}
 	for run := range b.runsFor(true) {
-		if err := s.em.SetFaults(emulator.Faults{Latency: b.sz.slaDelay}); err != nil {
+		if err := s.Emulator.SetFaults(emulator.Faults{Latency: b.sz.slaDelay}); err != nil {
 			return err
 		}
-		s.em.ResetStats()
+		s.Emulator.ResetStats()
 		start := time.Now()
-		res, err := jobs.PollSLA(ctx, s.svc.jobDeps(), jobs.SLAPollOptions{})
+		res, err := jobs.PollSLA(ctx, s.Service.JobDeps(), jobs.SLAPollOptions{})
 		took := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("P6: %w", err)
@@ -95,9 +96,9 @@ func (b *bench) slaScenario(ctx context.Context) error {
 		if err := settleSite(ctx, s, 5*time.Minute); err != nil {
 			return err
 		}
-		s.em.SetFaults(emulator.Faults{})
+		s.Emulator.SetFaults(emulator.Faults{})
 		calls := int64(0)
-		for _, c := range s.em.Stats().Calls {
+		for _, c := range s.Emulator.Stats().Calls {
 			calls += c
 		}
 		b.rep.add("P6", "candidates (open issues)", "", goalExactly, float64(b.sz.slaOpen), float64(res.Candidates))

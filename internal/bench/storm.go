@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -80,7 +81,7 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freeLoopbackAddr()
+	addr, err := app.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 	vars["JIRADUCK_LISTEN"] = addr
 	maps.Copy(vars, settings)
 	startedAt := time.Now()
-	c, err := startChild("serve", b.dir, vars, b.profile(profile), b.o.rssCap, "serve")
+	c, err := startChild("serve", b.dir, vars, b.profile(profile), b.o.RSSCap, "serve")
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 	b.rep.info("P3", "storm: events made by the emulator in", "s", lastEvent.Sub(stormStart).Seconds())
 	b.rep.info("P3", "webhooks all delivered after the last event", "s", deliveredAfter.Seconds())
 	b.timed("P3", "all visible in Parquet after the last event", "s", goalAtMost, 15, visible.Seconds())
-	if b.o.quick {
+	if b.o.Quick {
 		// A storm of a few seconds cannot show coalescing; what must hold
 		// is that one fetch serves one event or more.
 		b.rep.add("P3", "fetches per issue, at most one per event", "", goalAtMost, float64(b.sz.storm)/float64(len(res.Keys)), perIssue)

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// StorePath is the canonical store of the settings.
+func StorePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, store.FileName) }
+
+// StoreOptions are the settings the command opens the store with.
+func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) store.Options {
+	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.DuckDBReleaseMemory}
+}
+
+// OpenStore opens the canonical store for the command and brings its schema
+// up to date, as every writer does before its first statement. DuckDB may
+// write files in the data directory and in allowedDirs.
+func OpenStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, allowedDirs ...string) (*store.Store, error) {
+	opts := StoreOptions(cfg, log, command)
+	opts.AllowedDirs = allowedDirs
+	s, err := store.Open(ctx, StorePath(cfg), opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.EnsureIssueColumns(ctx, PromotedColumns(cfg)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// PromotedColumns are the issues columns that the settings add: one per
+// JIRA_FIELD_MAP entry and four per SLA metric beyond the default two.
+func PromotedColumns(cfg *config.Config) []store.Column {
+	var cols []store.Column
+	for _, name := range cfg.SLANames() {
+		cols = append(cols,
+			store.Column{Name: name + "_breached", Type: "BOOLEAN"},
+			store.Column{Name: name + "_goal_millis", Type: "BIGINT"},
+			store.Column{Name: name + "_elapsed_millis", Type: "BIGINT"},
+			store.Column{Name: name + "_remaining_millis", Type: "BIGINT"})
+	}
+	for _, f := range cfg.FieldMap {
+		cols = append(cols, store.Column{Name: f.Name, Type: "VARCHAR"})
+	}
+	return cols
+}
