@@ -31,8 +31,8 @@ type Batch struct {
 
 // BatchExportWorkers is how many partitions a batch command writes at once.
 // A rebuild rewrites every partition, and one COPY of a month keeps about one
-// core busy: two at once took the 200 partitions of a 100,000-issue store
-// from 6.1 s to 4.7 s on two cores. Serve writes one at a time.
+// core busy, so two at once shorten a full export on two cores. Serve
+// writes one at a time.
 const BatchExportWorkers = 2
 
 // BatchOptions say what a batch command needs beyond the store.
