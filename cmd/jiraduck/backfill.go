@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,73 +47,70 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		*jql = cfg.JQL
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := app.OpenBatch(ctx, cfg, log, "backfill", true)
+	b, err := app.OpenBatch(ctx, cfg, log, "backfill", app.BatchOptions{Jira: true})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 
-	runID, err := b.Store.StartRun(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel})
+	start := time.Now()
+	var res jobs.BackfillResult
+	run, err := b.Record(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel}, true,
+		func(runID int64) (map[string]int, error) {
+			var bar *progressbar.ProgressBar
+			var mu sync.Mutex
+			done, total := 0, 0
+			terminal := isTerminal(e.stderr)
+			opts := jobs.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
+				Listed: func(toFetch, skipped int) {
+					total = toFetch
+					log.WithFields(map[string]any{"to_fetch": toFetch, "up_to_date": skipped}).Info("backfill listed the scope")
+					if terminal {
+						bar = progressbar.NewOptions(toFetch, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("fetching"),
+							progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("issues"),
+							progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+							progressbar.OptionClearOnFinish())
+					}
+				},
+				Progress: func() {
+					mu.Lock()
+					defer mu.Unlock()
+					done++
+					if bar != nil {
+						_ = bar.Add(1)
+					} else if done%1000 == 0 {
+						rate := float64(done) / time.Since(start).Seconds()
+						log.WithFields(map[string]any{"done": done, "total": total, "issues_per_s": fmt.Sprintf("%.0f", rate)}).Info("backfill progress")
+					}
+				},
+				Record: func(counts map[string]int) { _ = b.Store.UpdateRun(context.Background(), runID, counts) },
+			}
+			var err error
+			res, err = jobs.Backfill(ctx, b.Client, b.Store, b.Processor, opts)
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			return res.Counts(), err
+		})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	var bar *progressbar.ProgressBar
-	var mu sync.Mutex
-	done, total := 0, 0
-	terminal := isTerminal(e.stderr)
-	opts := jobs.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
-		Listed: func(toFetch, skipped int) {
-			total = toFetch
-			log.WithFields(map[string]any{"to_fetch": toFetch, "up_to_date": skipped}).Info("backfill listed the scope")
-			if terminal {
-				bar = progressbar.NewOptions(toFetch, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("fetching"),
-					progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("issues"),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish())
-			}
-		},
-		Progress: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			done++
-			if bar != nil {
-				_ = bar.Add(1)
-			} else if done%1000 == 0 {
-				rate := float64(done) / time.Since(start).Seconds()
-				log.WithFields(map[string]any{"done": done, "total": total, "issues_per_s": fmt.Sprintf("%.0f", rate)}).Info("backfill progress")
-			}
-		},
-		Record: func(counts map[string]int) { _ = b.Store.UpdateRun(context.Background(), runID, counts) },
-	}
-	res, runErr := jobs.Backfill(ctx, b.Client, b.Store, b.Processor, opts)
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	exported, exportErr := b.ExportDirty()
-	status := store.RunOK
-	switch {
-	case errors.Is(runErr, context.Canceled):
-		status = store.RunInterrupted
-	case runErr != nil || exportErr != nil:
-		status = store.RunFailed
-	}
-	counts := res.Counts()
-	counts["partitions_exported"] = exported
-	_ = b.Store.FinishRun(context.Background(), runID, status, counts, errors.Join(runErr, exportErr))
+	// The summary below says how the run ended; a failure to record that
+	// end is left to the next run, which marks a run left running
+	// interrupted.
 	took := time.Since(start)
 	fmt.Fprintf(e.stdout, "backfill %s: listed %d, fetched %d, skipped %d (up to date), gone %d, failed %d; %d partitions exported in %s (%.0f issues/s)\n",
-		status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())
-	if status == store.RunInterrupted {
+		run.Status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, run.Exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())
+	if run.Status == store.RunInterrupted {
 		return fmt.Errorf("backfill interrupted; run it again to fetch the rest")
 	}
-	if runErr != nil {
+	if run.JobErr != nil {
 		for _, msg := range res.Errors {
 			fmt.Fprintln(e.stderr, "  "+msg)
 		}
-		return runErr
+		return run.JobErr
 	}
-	return exportErr
+	return run.ExportErr
 }
 
 // parseSince reads --since: a date, an RFC 3339 time or an age.

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/normalize"
-	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 func runExport(ctx context.Context, e *env, args []string) error {
@@ -46,22 +44,12 @@ func runExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	s, err := app.OpenStore(ctx, cfg, log, "export")
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("export: %s is held by a running jiraduck serve, which exports every change itself", app.StorePath(cfg))
-	}
+	b, err := app.OpenBatch(ctx, cfg, log, "export", app.BatchOptions{Held: ", which exports every change itself"})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	w := s.NewWriter(64, nil)
-	defer w.Close()
-	if err := app.AlignIssueColumns(ctx, cfg, log, s, w); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	ex := export.New(s, w, export.Options{DataDir: cfg.DataDir, IssueColumns: app.ExportIssueColumns(cfg), Logger: log,
-		Workers: app.BatchExportWorkers})
-	held, err := s.HoldsIssues(ctx)
+	defer b.Close()
+	held, err := b.Store.HoldsIssues(ctx)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -70,10 +58,10 @@ func runExport(ctx context.Context, e *env, args []string) error {
 			"jiraduck backfill (or serve, as webhooks arrive) loads issues and publishes them as it goes\n", app.StorePath(cfg))
 		return nil
 	}
-	if err := export.MarkAll(ctx, s, w, tables, months); err != nil {
+	if err := export.MarkAll(ctx, b.Store, b.Writer, tables, months); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	done, err := ex.ExportDirty(ctx)
+	done, err := b.Exporter.ExportDirty(ctx)
 	fmt.Fprintf(e.stdout, "exported %d partition(s) to %s\n", len(done), export.Root(cfg.DataDir))
 	return err
 }

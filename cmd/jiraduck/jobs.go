@@ -29,7 +29,7 @@ func pollSLA(ctx context.Context, e *env, job string, opts jobs.SLAPollOptions) 
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := app.OpenBatch(ctx, cfg, log, job, true)
+	b, err := app.OpenBatch(ctx, cfg, log, job, app.BatchOptions{Jira: true})
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := app.OpenBatch(ctx, cfg, log, "reconcile", true)
+	b, err := app.OpenBatch(ctx, cfg, log, "reconcile", app.BatchOptions{Jira: true})
 	if err != nil {
 		return err
 	}

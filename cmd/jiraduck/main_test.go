@@ -196,7 +196,7 @@ func TestMemoryLimitPerCommand(t *testing.T) {
 		log := logrus.New()
 		log.SetOutput(io.Discard)
 		for _, cmd := range []struct{ name, want string }{{"rebuild", c.rebuild}, {"backfill", c.other}, {"export", c.other}} {
-			b, err := app.OpenBatch(ctx, cfg, log, cmd.name, false)
+			b, err := app.OpenBatch(ctx, cfg, log, cmd.name, app.BatchOptions{})
 			must(t, err)
 			var got string
 			err = b.Store.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got)

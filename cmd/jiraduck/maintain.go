@@ -27,7 +27,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", false)
+	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", app.BatchOptions{})
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	// With Jira configured, its field list names the custom fields and says
 	// which hold SLA values (one call; no issue is fetched). Without it,
 	// JIRA_SLA_FIELDS says which fields are SLAs.
-	b, err := app.OpenBatch(ctx, cfg, log, "import", cfg.JiraConfigured())
+	b, err := app.OpenBatch(ctx, cfg, log, "import", app.BatchOptions{Jira: cfg.JiraConfigured()})
 	if err != nil {
 		return err
 	}

@@ -215,13 +215,28 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 	})
 }
 
-func TestMigrateWhileServing(t *testing.T) {
+// TestWritersWhileServing: a command that writes the store refuses it while
+// serve holds it, with exit code 1 and a message that says what to do.
+func TestWritersWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
 	live := startLiveSite(t, 5, nil, nil)
-	_, errOut, code := runProcess(t, siteEnviron(live), "migrate")
-	if code != 1 || !strings.Contains(errOut, "held by a running jiraduck serve") {
-		t.Errorf("migrate during serve: got code %d err %q, want 1 and the store held by serve", code, errOut)
+	path := filepath.Join(live.dir, store.FileName)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate"}, "jiraduck: migrate: " + path + " is held by a running jiraduck serve; stop it first (serve applies pending migrations itself when it starts)\n"},
+		{[]string{"export"}, "jiraduck: export: " + path + " is held by a running jiraduck serve, which exports every change itself\n"},
+		{[]string{"rebuild"}, "jiraduck: rebuild: " + path + " is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)\n"},
+		{[]string{"backfill"}, "jiraduck: backfill: " + path + " is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)\n"},
+	} {
+		t.Run(c.args[0], func(t *testing.T) {
+			_, errOut, code := runProcess(t, siteEnviron(live), c.args...)
+			if code != 1 || !strings.HasSuffix(errOut, c.want) {
+				t.Errorf("%s during serve: got code %d err %q, want 1 and %q", c.args[0], code, errOut, c.want)
+			}
+		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 //
 // It exists for speed. Every issue description and comment body is decoded
 // this way in backfill and rebuild, and encoding/json's reflection-driven
-// decoder took a fifth of the CPU of normalizing a stored issue; the
+// decoder was a large share of the CPU of normalizing a stored issue; the
 // segmentio decoder of internal/jsonx is quadratic in the nesting of generic
 // values, which a hostile document controls. FuzzParseJSON checks that the
 // results equal encoding/json's for any input.

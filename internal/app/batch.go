@@ -31,19 +31,38 @@ type Batch struct {
 
 // BatchExportWorkers is how many partitions a batch command writes at once.
 // A rebuild rewrites every partition, and one COPY of a month keeps about one
-// core busy: two at once took the 200 partitions of a 100,000-issue store
-// from 6.1 s to 4.7 s on two cores. Serve writes one at a time.
+// core busy, so two at once shorten a full export on two cores. Serve
+// writes one at a time.
 const BatchExportWorkers = 2
 
-// OpenBatch opens the store for a batch command; needJira also builds the
-// client and loads the field list from Jira.
-func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, name string, needJira bool) (*Batch, error) {
-	if needJira && !cfg.JiraConfigured() {
+// BatchOptions say what a batch command needs beyond the store.
+type BatchOptions struct {
+	// Jira builds the client and loads the field list from Jira.
+	Jira bool
+	// Held ends the error given when serve holds the store, after
+	// "<command>: <store> is held by a running jiraduck serve". The default
+	// asks the operator to stop serve first; export, which serve does by
+	// itself, says so instead.
+	Held string
+}
+
+// heldByServe is how a batch command's error about a store held by serve
+// ends unless BatchOptions.Held says otherwise.
+const heldByServe = "; stop it first (serve keeps the store fresh by itself)"
+
+// OpenBatch opens the store for a batch command, and with opts.Jira builds
+// the client and loads the field list from Jira.
+func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, name string, opts BatchOptions) (*Batch, error) {
+	if opts.Jira && !cfg.JiraConfigured() {
 		return nil, &config.Error{Var: "JIRA_BASE_URL", Problem: name + " needs Jira: set JIRA_DOMAIN or JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"}
 	}
 	s, err := OpenStore(ctx, cfg, log, name)
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s: %s is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)", name, StorePath(cfg))
+		held := opts.Held
+		if held == "" {
+			held = heldByServe
+		}
+		return nil, fmt.Errorf("%s: %s is held by a running jiraduck serve%s", name, StorePath(cfg), held)
 	}
 	if err != nil {
 		return nil, err
@@ -61,7 +80,7 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 		b.Close()
 		return nil, err
 	}
-	if needJira {
+	if opts.Jira {
 		if b.Client, err = jiraClient(cfg, log, nil); err != nil {
 			b.Close()
 			return nil, err
@@ -116,35 +135,60 @@ func (b *Batch) JobDeps() jobs.Deps {
 		}}
 }
 
-// RecordRun runs fn as a job recorded in sync_runs, exports the partitions
-// it changed and returns its error. A job that fails still publishes what it
-// wrote (each issue it wrote is whole), unless publishPartial is false: a
-// rebuild that fails leaves tables it emptied partly filled, and exporting
-// them would take rows away from the analysts' files.
-func (b *Batch) RecordRun(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func(runID int64) (map[string]int, error)) (map[string]int, error) {
+// Run is how a job recorded in sync_runs ended.
+type Run struct {
+	// Status is store.RunOK, store.RunFailed or store.RunInterrupted.
+	Status string
+	// Counts are the job's counts and partitions_exported.
+	Counts map[string]int
+	// Exported is how many partitions the run published.
+	Exported int
+	// JobErr is the job's own error, ExportErr the publishing's.
+	JobErr, ExportErr error
+	// FinishErr is the failure to record the end of the run.
+	FinishErr error
+}
+
+// Record runs fn as a job recorded in sync_runs and exports the partitions
+// it changed. A job that fails still publishes what it wrote (each issue it
+// wrote is whole), unless publishPartial is false: a rebuild that fails
+// leaves tables it emptied partly filled, and exporting them would take rows
+// away from the analysts' files. The error is the failure to record the
+// start, when fn did not run.
+func (b *Batch) Record(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func(runID int64) (map[string]int, error)) (Run, error) {
 	id, err := b.Store.StartRun(ctx, job, args)
+	if err != nil {
+		return Run{}, err
+	}
+	var r Run
+	r.Counts, r.JobErr = fn(id)
+	if r.JobErr == nil || publishPartial {
+		r.Exported, r.ExportErr = b.ExportDirty()
+	}
+	if r.Counts == nil {
+		r.Counts = map[string]int{}
+	}
+	r.Counts["partitions_exported"] = r.Exported
+	r.Status = store.RunOK
+	switch {
+	case errors.Is(r.JobErr, context.Canceled):
+		r.Status = store.RunInterrupted
+	case r.JobErr != nil || r.ExportErr != nil:
+		r.Status = store.RunFailed
+	}
+	r.FinishErr = b.Store.FinishRun(context.Background(), id, r.Status, r.Counts, errors.Join(r.JobErr, r.ExportErr))
+	return r, nil
+}
+
+// RecordRun is Record for a command that reports one error: the failure to
+// record the run, or else the job's and the export's.
+func (b *Batch) RecordRun(ctx context.Context, job string, args map[string]any, publishPartial bool, fn func(runID int64) (map[string]int, error)) (map[string]int, error) {
+	r, err := b.Record(ctx, job, args, publishPartial, fn)
 	if err != nil {
 		return nil, err
 	}
-	counts, runErr := fn(id)
-	var exported int
-	var exportErr error
-	if runErr == nil || publishPartial {
-		exported, exportErr = b.ExportDirty()
+	if r.FinishErr != nil {
+		return r.Counts, r.FinishErr
 	}
-	if counts == nil {
-		counts = map[string]int{}
-	}
-	counts["partitions_exported"] = exported
-	status := store.RunOK
-	switch {
-	case errors.Is(runErr, context.Canceled):
-		status = store.RunInterrupted
-	case runErr != nil || exportErr != nil:
-		status = store.RunFailed
-	}
-	if err := b.Store.FinishRun(context.Background(), id, status, counts, errors.Join(runErr, exportErr)); err != nil {
-		return counts, err
-	}
-	return counts, errors.Join(runErr, exportErr)
+	return r.Counts, errors.Join(r.JobErr, r.ExportErr)
 }

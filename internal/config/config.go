@@ -285,11 +285,9 @@ func (c *Config) normalize() error {
 
 // The caps of DuckDB's buffer pool when JIRADUCK_DUCKDB_MEMORY_LIMIT is
 // unset. A rebuild reads each payload once and appends what it derives, so a
-// larger cache buys it nothing: on 1,000,000 issues it took 7 min 26 s and
-// peaked at 743 MB at 256MB, against 7 min 48 s and 1,111 MB at 512MB, run
-// after run (38.7 and 38.9 s against 41.9 and 36.9 s on 100,000). Serve
-// and the other commands keep 512MB: a full export of 1,000,000 issues took
-// 10% longer at 256MB.
+// larger cache buys it nothing: at 256MB it runs as fast and peaks a third
+// lower (docs/benchmarks.md). Serve and the other commands keep 512MB: a
+// full export of a large store is slower at 256MB.
 const (
 	DefaultDuckDBMemoryLimit = "512MB"
 	RebuildDuckDBMemoryLimit = "256MB"

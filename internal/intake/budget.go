@@ -9,8 +9,8 @@ import (
 
 // budget bounds the bytes of webhook bodies held by deliveries being read at
 // once. Until its signature is checked a body is anybody's, and without a
-// bound 60 connections sending 10 MiB bodies with wrong signatures took serve
-// from 136 MB to 1.22 GB. A delivery that would pass the bound is answered
+// bound a few dozen connections sending large bodies with wrong signatures
+// multiplied serve's memory (docs/reliability.md). A delivery that would pass the bound is answered
 // 503 at once, and Jira retries it.
 type budget struct {
 	mu    sync.Mutex

@@ -10,7 +10,7 @@ import (
 // is certain and its "maybe" is wrong for about one id in a hundred, so a new
 // delivery, nearly every delivery, is acknowledged without asking DuckDB
 // whether it is a repeat; a "maybe" is asked as before. The query it saves
-// took 0.3 ms of DuckDB's CPU per delivery under P3's storm, on the
+// cost DuckDB's CPU on every delivery under P3's storm, on the
 // acknowledgement path.
 //
 // Ids that retention removes from the store stay in the filter and only

@@ -105,8 +105,8 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	// first; every other issue goes into tables the rebuild emptied, with
 	// nothing to delete.
 	//
-	// The keys are kept as 64-bit hashes: a million keys took about 70 MB
-	// as strings (the map and the key bytes it kept alive), 35 MB as hashes.
+	// The keys are kept as 64-bit hashes, half the memory of the strings
+	// (the map and the key bytes it kept alive) at a million keys.
 	// Two keys with one hash only make a batch take the usual way, which is
 	// right for any batch, just slower.
 	seed := maphash.MakeSeed()

@@ -1,8 +1,8 @@
 // Package jsonx decodes the JSON of Jira's answers and stored payloads, the
 // hottest work of backfill and rebuild, with github.com/segmentio/encoding,
 // a drop-in for encoding/json's decoder: decoding and normalizing a stored
-// issue takes 0.24 ms instead of 0.69 ms (BenchmarkFromStored, median
-// issue). Like encoding/json it refuses every document that is not JSON,
+// issue takes a third of the time (BenchmarkFromStored; the figures are in
+// docs/benchmarks.md). Like encoding/json it refuses every document that is not JSON,
 // turns invalid UTF-8 into U+FFFD and copies the strings it decodes.
 // (goccy/go-json was faster still but fails all three: it accepts garbage in
 // what it skips, keeps invalid bytes that DuckDB then refuses, and its
@@ -22,9 +22,9 @@ import (
 // Unmarshal decodes data into v as encoding/json's Unmarshal does; only the
 // wording of errors differs. Generic values (any, map[string]any, []any)
 // are decoded by encoding/json: segmentio/encoding takes time that grows with
-// the square of their nesting (20,000 nested objects: 20 s, where
-// encoding/json refuses them in 1 ms at its limit of 10,000), and a document
-// from outside may nest that deep. Typed values and raw messages decode in
+// the square of their nesting (seconds for a document that encoding/json
+// refuses at once at its limit of 10,000 levels), and a document from
+// outside may nest that deep. Typed values and raw messages decode in
 // time linear in the input.
 func Unmarshal(data []byte, v any) error {
 	switch v.(type) {
@@ -38,8 +38,8 @@ func Unmarshal(data []byte, v any) error {
 // decoded again at once and then dropped: they point into data instead of
 // holding a copy of it, so data must outlive them and stay unchanged.
 // Strings are still copied. A rebuild reads every stored payload into a
-// bundle of raw messages this way, and the copies were a gigabyte per
-// 100,000 issues for the collector to reclaim.
+// bundle of raw messages this way, and the copies were as large as the
+// payloads themselves, all of it for the collector to reclaim.
 func UnmarshalRaw(data []byte, v any) error {
 	switch v.(type) {
 	case *any, *map[string]any, *[]any:

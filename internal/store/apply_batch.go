@@ -24,8 +24,8 @@ type ApplyOptions struct {
 	// hundred MB per 10,000 issues) nor the digests, so every table of
 	// every issue counts as changed. The first apply of an issue after the
 	// rebuild rewrites its rows and stores their digests. Computing the
-	// digests and updating raw_issues with them took 9% of a rebuild's CPU
-	// at 1,000,000 issues, and DuckDB holds the updates in memory until a
+	// digests and updating raw_issues with them was a visible share of a
+	// rebuild's CPU, and DuckDB holds the updates in memory until a
 	// checkpoint.
 	KeepPayload bool
 	// Fresh says no analyst table holds rows of these issues (a rebuild
@@ -37,7 +37,8 @@ type ApplyOptions struct {
 	// DeferLinks leaves the linked_issue_* columns as the payloads say and
 	// the link rows of other issues alone: the caller brings every link of
 	// the store in step at the end with ResolveAllLinks (a rebuild). Done per
-	// batch, that join of all issuelinks took a fifth of a rebuild.
+	// batch, that join of all issuelinks grew with the store and slowed the
+	// whole rebuild.
 	DeferLinks bool
 }
 
@@ -70,8 +71,8 @@ type stored struct {
 //
 // The work is done table by table for the whole batch (one DELETE and a few
 // multi-row INSERTs per table), because in DuckDB a statement costs about a
-// millisecond whatever it touches: per-issue statements capped a backfill at
-// ~50 issues per second. An issue may appear once per batch.
+// millisecond whatever it touches, and per-issue statements capped a
+// backfill far below its target. An issue may appear once per batch.
 func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows, opts ApplyOptions) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(batch))
 	if len(batch) == 0 {
@@ -218,8 +219,8 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 	// are written with it, follow it when it moves and go with it. So only
 	// the keys the issues table holds, found through its primary key, are
 	// cleared from the child tables, whose DELETE by key is a scan of the
-	// whole table (3 to 10 ms each on a 100,000-issue store, most of it for
-	// nothing while a backfill brings new issues).
+	// whole table (a cost that grows with the store, most of it for nothing
+	// while a backfill brings new issues).
 	var held map[string]bool
 	if !opts.Fresh {
 		var all []string
@@ -278,8 +279,7 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 	if !opts.KeepPayload {
 		// Only the payloads raw_issues holds are deleted: readStored found
 		// them, and a backfill's new issues have none. DuckDB answers the
-		// DELETE with a scan of the issue ids, a millisecond or more a batch
-		// on a store of 100,000 issues.
+		// DELETE with a scan of the issue ids, which grows with the store.
 		var replace []any
 		for _, r := range live {
 			if _, ok := old[r.Issue.IssueID]; ok || opts.Fresh {

@@ -142,9 +142,9 @@ var eventColumns = []string{"event_id", "delivery_id", "webhook_event", "issue_k
 	"jira_timestamp", "received_at", "retry_count", "state", "attempts", "body", "body_sha256"}
 
 // InsertEvents appends events: through DuckDB's appender when tx carries its
-// connection (WithBulkTx, the Writer), else in one multi-row INSERT. Webhook bodies are about 15 KB,
-// and a group of 64 took 1.8 times as long to insert with bound parameters
-// as to append (BenchmarkMoveEvents).
+// connection (WithBulkTx, the Writer), else in one multi-row INSERT. Webhook
+// bodies are large, and binding them as parameters is slower than appending
+// them (BenchmarkMoveEvents).
 func InsertEvents(ctx context.Context, tx *Tx, events []*Event) error {
 	if len(events) == 0 {
 		return nil

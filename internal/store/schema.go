@@ -94,10 +94,9 @@ func ForgetRowHashes(ctx context.Context, tx *Tx) error {
 // EmptyTables empties the named tables inside tx by dropping each and
 // creating it again from its own definition (columns, keys and constraints as
 // they stand, JIRA_FIELD_MAP columns included). A DELETE of every row costs
-// each primary key's index a deletion per row: on a 100,000-issue store the
-// analyst tables took 33 s to empty and 29 s more to commit; this takes
-// milliseconds. A table with an index of its own, which CREATE TABLE would
-// not bring back, is refused.
+// each primary key's index a deletion per row, which on a large store was
+// nearly half of a rebuild's time; this takes milliseconds. A table with an
+// index of its own, which CREATE TABLE would not bring back, is refused.
 func EmptyTables(ctx context.Context, tx *Tx, tables []string) error {
 	for _, t := range tables {
 		var ddl string

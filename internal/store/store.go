@@ -42,7 +42,7 @@ type Options struct {
 	MemoryLimit string
 	// ReleaseMemory returns what DuckDB frees to the system at once. DuckDB
 	// allocates with its own jemalloc, which keeps freed pages for about a
-	// second for reuse: under a bulk edit that was 80 to 100 MB of serve's
+	// second for reuse: under a bulk edit that was a good part of serve's
 	// peak, which this removes for some CPU (see docs/configuration.md).
 	ReleaseMemory bool
 	// AllowedDirs are directories besides the store's own where DuckDB may

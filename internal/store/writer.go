@@ -201,7 +201,7 @@ func (w *Writer) commit(batch []*pendingOp) error {
 // inTx runs fn in a transaction on the writer's own connection. The Tx
 // carries the connection so that bulk inserts can use DuckDB's appender on
 // it: the appender joins the transaction open on its connection, and appends
-// rows about ten times faster than multi-row INSERTs.
+// rows much faster than multi-row INSERTs.
 func (w *Writer) inTx(fn func(ctx context.Context, tx *Tx) error) (err error) {
 	if w.conn == nil {
 		if w.conn, err = w.s.db.Conn(w.ctx); err != nil {

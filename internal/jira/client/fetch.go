@@ -37,8 +37,8 @@ type FetchOptions struct {
 func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptions) (*jira.Bundle, error) {
 	// The issue is decoded one level deep only: the bundle needs its key,
 	// its embedded lists and a compacted copy, and normalizing decodes the
-	// compacted copy in full later. Decoding a 25 KB issue whole here and
-	// again there was most of the CPU a fetch cost.
+	// compacted copy in full later. Decoding the issue whole here and again
+	// there was most of the CPU a fetch cost.
 	var top map[string]json.RawMessage
 	_, err := c.getIssue(ctx, keyOrID, &top)
 	if err != nil {
