@@ -144,8 +144,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // EnsureIssueColumns adds promoted columns (JIRA_FIELD_MAP, extra SLA metrics)
-// to issues when they are missing. Columns are only ever added: a column
-// dropped from the settings stays, holding NULL for new rows.
+// to issues when they are missing. It only adds: the columns of a setting
+// removed since are dropped by DropIssueColumns when the recorded promoted
+// set is applied (see AppliedIssueColumns).
 func (s *Store) EnsureIssueColumns(ctx context.Context, cols []Column) error {
 	for _, c := range cols {
 		if !columnName.MatchString(c.Name) {

@@ -33,9 +33,6 @@ type Options struct {
 	ReadOnly bool
 	// Logger receives lifecycle messages; nil discards them.
 	Logger logrus.FieldLogger
-	// ExtraIssueColumns are promoted columns (custom fields, extra SLA metrics)
-	// that must exist on issues; they are added when missing.
-	ExtraIssueColumns []Column
 	// MemoryLimit caps DuckDB's buffer pool ("512MB"); empty leaves DuckDB's
 	// default, 80% of the machine's memory. The process uses more than this:
 	// indexes, query state and Go's own heap are outside it.
