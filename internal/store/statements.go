@@ -157,24 +157,9 @@ func vet(conn *sql.Conn, piece string, allow Allow, i, n int) (duckdb.StmtType, 
 
 func statementType(conn *sql.Conn, piece string) (duckdb.StmtType, error) {
 	var kind duckdb.StmtType
-	err := conn.Raw(func(dc any) error {
-		c, ok := dc.(*duckdb.Conn)
-		if !ok {
-			return fmt.Errorf("not a DuckDB connection: %T", dc)
-		}
-		// Prepare without a context refuses a string DuckDB reads as more
-		// than one statement (PIVOT without IN, IMPORT DATABASE expand to
-		// several), where PrepareContext would run all but the last.
-		st, err := c.Prepare(piece)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		ds, ok := st.(*duckdb.Stmt)
-		if !ok {
-			return fmt.Errorf("not a DuckDB statement: %T", st)
-		}
-		kind, err = ds.StatementType()
+	err := prepared(conn, piece, func(st *duckdb.Stmt) error {
+		var err error
+		kind, err = st.StatementType()
 		return err
 	})
 	switch {
@@ -433,7 +418,29 @@ SELECT *, sum(strlen(__jiraduck_row::VARCHAR)) OVER (ROWS BETWEEN UNBOUNDED PREC
 // columnNames are the names of a prepared statement's columns.
 func columnNames(conn *sql.Conn, piece string) ([]string, error) {
 	var names []string
-	err := conn.Raw(func(dc any) error {
+	err := prepared(conn, piece, func(st *duckdb.Stmt) error {
+		n, err := st.ColumnCount()
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			name, err := st.ColumnName(i)
+			if err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// prepared prepares piece on conn's DuckDB connection, without running it,
+// and hands the statement to fn. Prepare without a context refuses a string
+// DuckDB reads as more than one statement (PIVOT without IN, IMPORT DATABASE
+// expand to several), where PrepareContext would run all but the last.
+func prepared(conn *sql.Conn, piece string, fn func(st *duckdb.Stmt) error) error {
+	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*duckdb.Conn)
 		if !ok {
 			return fmt.Errorf("not a DuckDB connection: %T", dc)
@@ -447,20 +454,8 @@ func columnNames(conn *sql.Conn, piece string) ([]string, error) {
 		if !ok {
 			return fmt.Errorf("not a DuckDB statement: %T", st)
 		}
-		n, err := ds.ColumnCount()
-		if err != nil {
-			return err
-		}
-		for i := range n {
-			name, err := ds.ColumnName(i)
-			if err != nil {
-				return err
-			}
-			names = append(names, name)
-		}
-		return nil
+		return fn(ds)
 	})
-	return names, err
 }
 
 func statementTypeOK(conn *sql.Conn, piece string) bool {
