@@ -12,6 +12,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -47,6 +48,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	}
+	if err := claimDemoDir(dir); err != nil {
+		return err
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -181,4 +185,29 @@ func waitVisible(ctx context.Context, dir, key, want string) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// demoMarker marks a data directory as a demo's own.
+const demoMarker = ".jiraduck-demo"
+
+// claimDemoDir makes dir the demo's: a new or empty folder gets the marker,
+// one an earlier demo made is taken again, and any other is refused. The
+// demo fills its data directory with a fake site; pointed by mistake at a
+// real one (JIRADUCK_DATA_DIR's folder), it would write that site into the
+// store, the Parquet tree and the manifest analysts read.
+func claimDemoDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, demoMarker)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if len(entries) > 0 {
+		return usagef("demo: %s is not empty and no demo made it; the demo fills its data directory with a fake site, so name a new or empty folder (or one an earlier demo made)", dir)
+	}
+	if err := files.MkdirAll(dir); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return files.WriteAtomic(filepath.Join(dir, demoMarker), []byte("made by jiraduck demo: its data is a fake site\n"))
 }

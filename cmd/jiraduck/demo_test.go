@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,5 +68,31 @@ func TestDemoSmallestSite(t *testing.T) {
 		if strings.Contains(out, refused) {
 			t.Errorf("output contains %q:\n%s", refused, out)
 		}
+	}
+}
+
+// TestDemoRefusesADirItDidNotMake: pointed at a folder that holds anything
+// a demo did not make (a real data directory above all), the demo refuses
+// with exit 2 before it writes there, and leaves the store as it was.
+func TestDemoRefusesADirItDidNotMake(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	storeFile := filepath.Join(dir, "jiraduck.duckdb")
+	if err := os.WriteFile(storeFile, []byte("a real store"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runDemoCmd(t, "--data-dir", dir, "--issues", "10", "--events", "1")
+	if code != 2 {
+		t.Fatalf("got exit code %d, want 2:\n%s", code, out)
+	}
+	if !strings.Contains(out, "no demo made it") {
+		t.Errorf("output does not say why:\n%s", out)
+	}
+	if b, err := os.ReadFile(storeFile); err != nil || string(b) != "a real store" {
+		t.Errorf("store after the refusal: got %q (%v), want it untouched", b, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("data directory after the refusal holds %d entries, want only the store", len(entries))
 	}
 }
