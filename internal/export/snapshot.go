@@ -49,6 +49,10 @@ func Snapshot(ctx context.Context, s *store.Store, out string) (*SnapshotResult,
 	return SnapshotTo(ctx, s, out, SnapshotOptions{Replace: true})
 }
 
+// SnapshotStorageVersion is the DuckDB storage format of the snapshot: files
+// in it open in every DuckDB from 1.0 on, whichever DuckDB jiraduck embeds.
+const SnapshotStorageVersion = "v1.0.0"
+
 // SnapshotOptions tune SnapshotTo.
 type SnapshotOptions struct {
 	// Replace lets the snapshot replace an existing file at out; without
@@ -98,7 +102,12 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	}
 	home = `"` + strings.ReplaceAll(home, `"`, `""`) + `"`
 	alias := "snap_" + randomSuffix()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", store.Quote(staging), alias)); err != nil {
+	// The snapshot travels to analysts' laptops, whose DuckDB may be older
+	// than the one writing it: a file in a newer storage format is refused
+	// outright by an older reader ("created with a newer version of
+	// DuckDB"). So the snapshot names its format instead of taking the
+	// writer's default.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s (STORAGE_VERSION %s)", store.Quote(staging), alias, store.Quote(SnapshotStorageVersion))); err != nil {
 		return nil, fmt.Errorf("snapshot: attach: %w", err)
 	}
 	attached := true
