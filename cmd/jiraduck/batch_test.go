@@ -474,7 +474,7 @@ func TestBatchExportCheckpointsFirst(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LOG_LEVEL": "warn"})
 	must(t, err)
-	b, err := app.OpenBatch(ctx, cfg, newLogger(cfg, io.Discard), "test", app.BatchOptions{})
+	b, err := app.OpenBatch(ctx, cfg, app.NewLogger(cfg, io.Discard), "test", app.BatchOptions{})
 	must(t, err)
 	defer b.Close()
 	_, err = b.Store.StartRun(ctx, "test", nil)

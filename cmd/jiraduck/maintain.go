@@ -26,7 +26,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", app.BatchOptions{})
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	// With Jira configured, its field list names the custom fields and says
 	// which hold SLA values (one call; no issue is fetched). Without it,
 	// JIRA_SLA_FIELDS says which fields are SLAs.
@@ -146,7 +146,7 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	if path, err = filepath.Abs(path); err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	// DuckDB writes the snapshot, next to its target: that folder joins
 	// the data directory in what the store may write.
 	s, err := app.OpenStore(ctx, cfg, log, "snapshot", filepath.Dir(path))

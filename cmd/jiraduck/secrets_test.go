@@ -160,7 +160,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := app.StartService(context.Background(), cfg, ln, newLogger(cfg, logs), nil)
+	svc, err := app.StartService(context.Background(), cfg, ln, app.NewLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

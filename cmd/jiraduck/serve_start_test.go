@@ -107,7 +107,7 @@ func TestServeOwnsItsListener(t *testing.T) {
 			}
 			ln := loopbackListener(t)
 			addr := ln.Addr().String()
-			svc, err := app.StartService(context.Background(), cfg, ln, newLogger(cfg, io.Discard), nil)
+			svc, err := app.StartService(context.Background(), cfg, ln, app.NewLogger(cfg, io.Discard), nil)
 			if (err == nil) != tc.starts {
 				t.Fatalf("start: got error %v, want started %v", err, tc.starts)
 			}

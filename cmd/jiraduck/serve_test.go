@@ -29,7 +29,7 @@ func watchedService(t *testing.T, usable func(context.Context) error) (*app.Serv
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs),
+	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), app.NewLogger(cfg, logs),
 		&app.Hooks{StoreUsable: usable, StoreWatchEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestServeUnsignedMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), newLogger(cfg, logs), nil)
+	svc, err := app.StartService(context.Background(), cfg, loopbackListener(t), app.NewLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

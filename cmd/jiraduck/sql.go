@@ -34,7 +34,7 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	s, err := app.OpenStore(ctx, cfg, log, "sql")
 	if errors.Is(err, store.ErrLocked) {
 		// serve holds the only write handle: go through its admin API.
