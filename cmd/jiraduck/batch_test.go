@@ -23,6 +23,7 @@ func TestRebuildRestoresIdenticalParquet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live, before := apptest.PublishedSite(t, 120)
 	ctx := context.Background()
 
@@ -51,6 +52,7 @@ func TestFailedRebuildPublishesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live, before := apptest.PublishedSite(t, 60)
 	ctx := context.Background()
 
@@ -105,6 +107,7 @@ func TestImportOfBrokerLayoutEqualsBackfill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 60, apptest.Frozen(), nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
@@ -196,6 +199,7 @@ func TestSnapshotQueryAndSQLWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 50, nil, nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {

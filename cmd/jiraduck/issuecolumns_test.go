@@ -24,6 +24,7 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live, _ := apptest.PublishedSite(t, 60)
 	m, err := export.ReadManifest(live.Dir)
 	apptest.Must(t, err)
@@ -103,6 +104,7 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live, _ := apptest.PublishedSite(t, 40)
 	m, err := export.ReadManifest(live.Dir)
 	apptest.Must(t, err)

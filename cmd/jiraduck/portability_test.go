@@ -34,6 +34,7 @@ func TestPortableParquet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	node := nodeReader(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	if out, errOut, code := runCmd(t, []string{"JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"},

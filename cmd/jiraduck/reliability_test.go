@@ -22,6 +22,7 @@ func TestLinkedIssueColumnsFollowTheOtherEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.BackfilledWith(t, emulator.Options{Issues: 30, Months: 3, Seed: 11, Clock: apptest.Frozen()}, nil)
 	em := live.Emulator
 	// Issues without a parent or sub-tasks: a move keeps them whole, and a
@@ -102,6 +103,7 @@ func TestParentKeyFollowsAMovedEpic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.BackfilledWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 12, Clock: apptest.Frozen()}, nil)
 	em := live.Emulator
 	epic, err := em.Create("SUP", func(is *emulator.Issue) { is.Type, is.Summary = "Epic", "an epic" })

@@ -55,6 +55,7 @@ func TestQueryRunsReadStatementsOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := stoppedSite(t)
 	environ := apptest.SiteEnviron(live)
 	partition := aPartition(t, live.Dir)
@@ -118,6 +119,7 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := stoppedSite(t)
 	environ := apptest.SiteEnviron(live)
 	partition := aPartition(t, live.Dir)
@@ -222,6 +224,7 @@ func TestWritersWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 5, nil, nil)
 	path := filepath.Join(live.Dir, store.FileName)
 	for _, c := range []struct {

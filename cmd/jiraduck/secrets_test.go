@@ -50,6 +50,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	var outputs []struct{ what, text string }
 	record := func(what, text string) { outputs = append(outputs, struct{ what, text string }{what, text}) }
 

@@ -46,6 +46,7 @@ func serveLog(t *testing.T, environ []string) string {
 // TestServeWarnsWithoutWebhookSecret: a serve that will refuse every webhook
 // says so once at start, and only then.
 func TestServeWarnsWithoutWebhookSecret(t *testing.T) {
+	t.Parallel()
 	const warning = "JIRA_WEBHOOK_SECRET is not set"
 	cases := []struct {
 		name  string
@@ -82,6 +83,7 @@ func TestServeHelpPointsToSettings(t *testing.T) {
 // JIRADUCK_LISTEN first; a port held by someone else is an error naming the
 // address, and the store is not even created.
 func TestServeBindsBeforeOpeningTheStore(t *testing.T) {
+	t.Parallel()
 	held := apptest.LoopbackListener(t)
 	dir := t.TempDir()
 	environ := []string{"JIRADUCK_DATA_DIR=" + dir, "JIRADUCK_LISTEN=" + held.Addr().String()}

@@ -30,6 +30,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 10, nil, map[string]string{"JIRADUCK_ADMIN_SQL_MAX_BYTES": "1048576"})
 	addr := live.Service.Addr()
 	outside := t.TempDir()

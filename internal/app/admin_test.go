@@ -36,6 +36,7 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 10, nil, nil)
 	ctx := context.Background()
 	key := live.Emulator.Keys()[0]

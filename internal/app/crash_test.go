@@ -381,6 +381,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
+	t.Parallel()
 	kills := apptest.Pick(3, 25)
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("JIRADUCK_TEST_SEED"); v != "" {

@@ -114,6 +114,7 @@ func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("disk full test skipped in -short mode")
 	}
+	t.Parallel()
 	disk := mountSmallDisk(t, "96m")
 	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 71, Clock: apptest.Frozen(),
 		WebhookRetries: 10, WebhookBackoff: 100 * time.Millisecond}, map[string]string{"JIRADUCK_DATA_DIR": filepath.Join(disk, "data")})

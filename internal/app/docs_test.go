@@ -57,6 +57,7 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	// Hourly schedules register every job without running one meanwhile.
 	live := apptest.StartLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
 		"JIRADUCK_RECONCILE_SCHEDULE": "@every 1h", "JIRADUCK_SNAPSHOT_SCHEDULE": "@every 1h"})

@@ -54,6 +54,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
+	t.Parallel()
 	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
 	live := apptest.StartLiveSite(t, 40, clock.now, nil)
 	em := live.Emulator

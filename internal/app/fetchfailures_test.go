@@ -22,6 +22,7 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live site test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: 3, Months: 1, Seed: 5, Clock: apptest.Frozen()}, nil)
 	ctx := context.Background()
 	s := live.Service

@@ -229,6 +229,7 @@ func TestHostileInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	hs := startHostileSite(t, 12, nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, hs.svc.Client(), hs.svc.Store(), hs.svc.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {

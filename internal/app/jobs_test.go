@@ -29,6 +29,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 150, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
@@ -125,6 +126,7 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 80, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
@@ -191,6 +193,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 250, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
@@ -253,6 +256,7 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	// Every second: more often than a setting may ask.
 	live := apptest.StartTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11}, nil, func(c *config.Config) {
 		c.SLAPollSchedule, c.ReconcileSchedule = "@every 1s", "@every 1s"

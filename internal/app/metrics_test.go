@@ -138,6 +138,7 @@ func TestMetricsAfterABurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	start := time.Now()
 	// A frozen Jira clock keeps SLA values still, so the scheduled poll
 	// finds nothing to heal and the queue stays empty once settled.

@@ -34,6 +34,7 @@ func TestBackfillMatchesJiraAndResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	n := backfillIssues(t)
 	live := apptest.StartLiveSite(t, n, apptest.Frozen(), nil)
 	ctx := context.Background()
@@ -90,6 +91,7 @@ func TestBackfillWithLaggingSearchLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSite(t, 40, nil, nil)
 	ctx := context.Background()
 	apptest.Must(t, live.Emulator.SetFaults(emulator.Faults{SearchLag: time.Hour}))

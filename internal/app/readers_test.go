@@ -131,6 +131,7 @@ func TestReadersDuringStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: apptest.Pick(60, 1500), Months: 3, Seed: 41, Clock: apptest.Frozen()}, nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{Parallel: 8}); err != nil {

@@ -22,6 +22,7 @@ func TestFaultsConverge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection test skipped in -short mode")
 	}
+	t.Parallel()
 	issues := apptest.Pick(40, 300)
 	changes := apptest.Pick(120, 1500)
 	faults := emulator.Faults{

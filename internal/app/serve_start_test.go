@@ -18,6 +18,7 @@ import (
 // closes it both when it stops and when it fails to start, so that a caller
 // never leaks the port it bound.
 func TestServeOwnsItsListener(t *testing.T) {
+	t.Parallel()
 	notADir := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,7 @@ func watchedService(t *testing.T, usable func(context.Context) error) (*app.Serv
 // cmd/jiraduck) and lets go of the file, instead of acknowledging
 // webhooks it can never process.
 func TestServeStopsWhenStoreInvalidated(t *testing.T) {
+	t.Parallel()
 	var asked atomic.Int32
 	svc, logs := watchedService(t, func(context.Context) error {
 		if asked.Add(1) < 3 {
@@ -82,6 +83,7 @@ func TestServeStopsWhenStoreInvalidated(t *testing.T) {
 // TestServeOutlivesOtherProbeErrors: an error that is not an invalidation (a
 // busy pool, a timeout) does not stop serve.
 func TestServeOutlivesOtherProbeErrors(t *testing.T) {
+	t.Parallel()
 	var asked atomic.Int32
 	svc, _ := watchedService(t, func(context.Context) error {
 		asked.Add(1)
@@ -111,6 +113,7 @@ func TestServeOutlivesOtherProbeErrors(t *testing.T) {
 // secret warns at start, refuses a browser's request, and counts made-up
 // event types under one metric label.
 func TestServeUnsignedMode(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.FromMap(map[string]string{
 		"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_LISTEN": "127.0.0.1:0", "JIRADUCK_ALLOW_UNSIGNED": "true",
 		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",

@@ -21,6 +21,7 @@ func TestServeRewritesPartitionsWhenIssueColumnsChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live, _ := apptest.PublishedSite(t, 40)
 	restarted, err := app.StartSite(context.Background(), app.SiteOptions{
 		Emulator: emulator.Options{Issues: 40, Months: 3, Seed: 11, Clock: apptest.Frozen()}, DataDir: live.Dir,

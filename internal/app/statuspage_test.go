@@ -72,6 +72,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	t.Parallel()
 	browser := findChromium()
 	if browser == "" {
 		t.Skip("no headless browser found: install Chromium (Debian: apt-get install -y chromium) or set JIRADUCK_CHROMIUM")
