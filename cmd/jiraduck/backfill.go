@@ -46,7 +46,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	if *jql == "" {
 		*jql = cfg.JQL
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, "backfill", app.BatchOptions{Jira: true})
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 			var bar *progressbar.ProgressBar
 			var mu sync.Mutex
 			done, total := 0, 0
-			terminal := isTerminal(e.stderr)
+			terminal := app.IsTerminal(e.stderr)
 			opts := jobs.BackfillOptions{JQL: *jql, Since: since, Force: *force, Parallel: *parallel,
 				Listed: func(toFetch, skipped int) {
 					total = toFetch

@@ -18,6 +18,7 @@ func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark smoke test skipped in -short mode")
 	}
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

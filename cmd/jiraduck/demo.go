@@ -114,7 +114,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := s.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = marker }); err != nil {
 		return err
 	}
-	if err := waitVisible(settleCtx, dir, key, marker); err != nil {
+	if err := s.WaitVisible(settleCtx, key, marker); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "an edit of %s was readable in Parquet %s after the change\n\n", key, time.Since(t0).Round(time.Millisecond))
@@ -163,28 +163,6 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// waitVisible polls the exported issues until key's summary is want.
-func waitVisible(ctx context.Context, dir, key, want string) error {
-	db, err := store.OpenMemory(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	glob := filepath.Join(export.Root(dir), "issues", "month=*", "*.parquet")
-	for {
-		var n int
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM read_parquet(?) WHERE issue_key = ? AND summary = ?`, glob, key, want).Scan(&n)
-		if err == nil && n > 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not visible in Parquet: %w", key, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }
 
 // demoMarker marks a data directory as a demo's own.

@@ -31,6 +31,7 @@ func TestDemoTwiceOnOneDataDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("demo test skipped in -short mode")
 	}
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "demo")
 	for run := 1; run <= 2; run++ {
 		out, code := runDemoCmd(t, "--data-dir", dir, "--issues", "40", "--events", "40")
@@ -55,6 +56,7 @@ func TestDemoSmallestSite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("demo test skipped in -short mode")
 	}
+	t.Parallel()
 	out, code := runDemoCmd(t, "--issues", "10", "--events", "1")
 	if code != 0 {
 		t.Fatalf("got exit code %d, want 0:\n%s", code, out)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
@@ -89,7 +90,7 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts.Logger = newLogger(cfg, e.stderr).WithField("component", "emulator")
+	opts.Logger = app.NewLogger(cfg, e.stderr).WithField("component", "emulator")
 
 	em, err := emulator.New(opts)
 	if errors.Is(err, emulator.ErrInvalid) {

@@ -43,7 +43,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, "export", app.BatchOptions{Held: ", which exports every change itself"})
 	if err != nil {
 		return err

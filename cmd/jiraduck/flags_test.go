@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/export"
 )
 
@@ -51,7 +52,7 @@ func TestEverySubcommandRefusesStrayArguments(t *testing.T) {
 // SQL, and a statement may still start with a "--" comment.
 func TestFlagsAfterTheStatement(t *testing.T) {
 	t.Parallel()
-	environ := dataEnv(t)
+	environ := apptest.DataEnv(t)
 	dataDir := strings.TrimPrefix(environ[0], "JIRADUCK_DATA_DIR=")
 	if err := os.MkdirAll(export.Root(dataDir), 0o750); err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestConfigRefusesSettingsServeWouldFailOn(t *testing.T) {
 	} {
 		t.Run(setting, func(t *testing.T) {
 			variable, _, _ := strings.Cut(setting, "=")
-			_, errOut, code := runCmd(t, append(dataEnv(t), setting), "config")
+			_, errOut, code := runCmd(t, append(apptest.DataEnv(t), setting), "config")
 			if code != 2 || !strings.HasPrefix(errOut, "jiraduck: invalid setting "+variable+": ") {
 				t.Errorf("got exit code %d, stderr %q, want 2 and an invalid setting naming %s", code, errOut, variable)
 			}
@@ -234,13 +235,13 @@ func TestEmulatorIDBase(t *testing.T) {
 		t.Errorf("got exit code %d, stderr %q, want 2 and the reason", code, errOut)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out apptest.LockedBuffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"emulator", "--listen", "127.0.0.1:0", "--issues", "10", "--id-base", "900000"}, e)
 	}()
-	waitFor(t, time.Minute, func() error {
+	apptest.WaitFor(t, time.Minute, func() error {
 		if !strings.Contains(out.String(), "jira emulator on") {
 			return fmt.Errorf("the emulator did not start: %q", out.String())
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -24,9 +24,10 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live, _ := publishedSite(t, 60)
-	m, err := export.ReadManifest(live.dir)
-	must(t, err)
+	t.Parallel()
+	live, _ := apptest.PublishedSite(t, 60)
+	m, err := export.ReadManifest(live.Dir)
+	apptest.Must(t, err)
 	var months []string
 	for _, p := range m.Partitions {
 		if p.Table == "issues" {
@@ -36,7 +37,7 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 	if len(months) < 2 {
 		t.Fatalf("issues months: got %v, want at least 2", months)
 	}
-	fieldMap := func(v string) []string { return append(siteEnviron(live), "JIRA_FIELD_MAP="+v) }
+	fieldMap := func(v string) []string { return append(apptest.SiteEnviron(live), "JIRA_FIELD_MAP="+v) }
 	severity, systems := emulator.FieldSeverity+":severity", emulator.FieldAffectedSystems+":affected_systems"
 	steps := []struct {
 		name    string
@@ -54,9 +55,9 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 			wantCols: []string{"affected_systems", "severity"}},
 		{name: "field removed", environ: fieldMap(systems), args: []string{"export", "--month", months[len(months)-1]},
 			wantCols: []string{"affected_systems"}},
-		{name: "map unset", environ: siteEnviron(live), args: []string{"export", "--month", months[0]}},
+		{name: "map unset", environ: apptest.SiteEnviron(live), args: []string{"export", "--month", months[0]}},
 	}
-	db := memoryDB(t)
+	db := apptest.MemoryDB(t)
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			if out, errOut, code := runCmd(t, st.environ, st.args...); code != 0 {
@@ -64,33 +65,33 @@ func TestIssueColumnsChangeRewritesEveryPartition(t *testing.T) {
 			}
 			want := store.IssueColumns([]string{"first_response", "time_to_resolution"}, st.wantCols)
 			for _, month := range months {
-				path := export.PartitionPath(live.dir, "issues", month)
-				if got := parquetColumns(t, db, path); !slices.Equal(got, want) {
+				path := export.PartitionPath(live.Dir, "issues", month)
+				if got := apptest.ParquetColumns(t, db, path); !slices.Equal(got, want) {
 					t.Errorf("issues %s columns:\n got %v\nwant %v", month, got, want)
 				}
 			}
 			s, err := store.Open(context.Background(), app.StorePath(live.Config), store.Options{ReadOnly: true})
-			must(t, err)
+			apptest.Must(t, err)
 			defer s.Close()
 			// The values come from the stored payloads: the files hold as
 			// many as the store, which has some.
 			for _, col := range st.wantCols {
 				var files, stored int
-				q := fmt.Sprintf(`SELECT count(%s) FROM read_parquet('%s')`, col, filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
-				must(t, db.QueryRow(q).Scan(&files))
-				must(t, s.DB().QueryRow(fmt.Sprintf(`SELECT count(%s) FROM issues`, col)).Scan(&stored))
+				q := fmt.Sprintf(`SELECT count(%s) FROM read_parquet('%s')`, col, filepath.Join(export.Root(live.Dir), "issues", "month=*", "*.parquet"))
+				apptest.Must(t, db.QueryRow(q).Scan(&files))
+				apptest.Must(t, s.DB().QueryRow(fmt.Sprintf(`SELECT count(%s) FROM issues`, col)).Scan(&stored))
 				if files == 0 || files != stored {
 					t.Errorf("%s values in the files: got %d, want %d (the store's), more than 0", col, files, stored)
 				}
 			}
 			have, err := s.IssueColumnNames(context.Background())
-			must(t, err)
+			apptest.Must(t, err)
 			for _, c := range have {
 				if !slices.Contains(want, c) {
 					t.Errorf("store's issues keeps column %s that no setting asks for", c)
 				}
 			}
-			checkPartitions(t, live.dir, s.DB())
+			apptest.CheckPartitions(t, live.Dir, s.DB())
 		})
 	}
 }
@@ -103,9 +104,10 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live, _ := publishedSite(t, 40)
-	m, err := export.ReadManifest(live.dir)
-	must(t, err)
+	t.Parallel()
+	live, _ := apptest.PublishedSite(t, 40)
+	m, err := export.ReadManifest(live.Dir)
+	apptest.Must(t, err)
 	var months []string
 	for _, p := range m.Partitions {
 		if p.Table == "issues" {
@@ -118,11 +120,11 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 		environ []string
 		sla     []string
 	}{
-		{name: "metric added", environ: append(siteEnviron(live), "JIRA_SLA_FIELDS="+slaFields),
+		{name: "metric added", environ: append(apptest.SiteEnviron(live), "JIRA_SLA_FIELDS="+slaFields),
 			sla: []string{"first_response", "time_to_resolution", "resolution_sla"}},
-		{name: "setting removed", environ: siteEnviron(live), sla: []string{"first_response", "time_to_resolution"}},
+		{name: "setting removed", environ: apptest.SiteEnviron(live), sla: []string{"first_response", "time_to_resolution"}},
 	}
-	db := memoryDB(t)
+	db := apptest.MemoryDB(t)
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			if out, errOut, code := runCmd(t, st.environ, "export", "--month", months[0]); code != 0 {
@@ -130,7 +132,7 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 			}
 			want := store.IssueColumns(st.sla, nil)
 			for _, month := range months {
-				if got := parquetColumns(t, db, export.PartitionPath(live.dir, "issues", month)); !slices.Equal(got, want) {
+				if got := apptest.ParquetColumns(t, db, export.PartitionPath(live.Dir, "issues", month)); !slices.Equal(got, want) {
 					t.Errorf("issues %s columns:\n got %v\nwant %v", month, got, want)
 				}
 			}
@@ -139,8 +141,8 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 			}
 			var files int
 			q := fmt.Sprintf(`SELECT count(resolution_sla_goal_millis) FROM read_parquet('%s')`,
-				filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
-			must(t, db.QueryRow(q).Scan(&files))
+				filepath.Join(export.Root(live.Dir), "issues", "month=*", "*.parquet"))
+			apptest.Must(t, db.QueryRow(q).Scan(&files))
 			if files == 0 {
 				t.Error("resolution_sla values in the files: got 0, want those of the stored SLA payloads")
 			}
@@ -148,81 +150,12 @@ func TestSLAFieldsChangeRewritesEveryPartition(t *testing.T) {
 	}
 }
 
-// TestServeRewritesPartitionsWhenIssueColumnsChange: serve started with a
-// new JIRA_FIELD_MAP rewrites every issues partition from the stored
-// payloads before it publishes anything else, with no Jira call needed.
-func TestServeRewritesPartitionsWhenIssueColumnsChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator test skipped in -short mode")
-	}
-	live, _ := publishedSite(t, 40)
-	restarted, err := app.StartSite(context.Background(), app.SiteOptions{
-		Emulator: emulator.Options{Issues: 40, Months: 3, Seed: 11, Clock: frozen()}, DataDir: live.dir,
-		Vars:   map[string]string{"JIRA_FIELD_MAP": emulator.FieldSeverity + ":severity", "JIRADUCK_LOG_LEVEL": "warn"},
-		Logger: live.Service.Logger()})
-	must(t, err)
-	defer restarted.Close()
-	again := &liveSite{Site: restarted, dir: live.dir}
-	again.settle(t)
-	want := store.IssueColumns([]string{"first_response", "time_to_resolution"}, []string{"severity"})
-	db := memoryDB(t)
-	m, err := export.ReadManifest(live.dir)
-	must(t, err)
-	n := 0
-	for _, p := range m.Partitions {
-		if p.Table != "issues" {
-			continue
-		}
-		n++
-		if got := parquetColumns(t, db, export.PartitionPath(live.dir, "issues", p.Month)); !slices.Equal(got, want) {
-			t.Errorf("issues %s columns after serve started:\n got %v\nwant %v", p.Month, got, want)
-		}
-	}
-	if n == 0 {
-		t.Error("no issues partition published")
-	}
-	var values int
-	q := fmt.Sprintf(`SELECT count(severity) FROM read_parquet('%s')`, filepath.Join(export.Root(live.dir), "issues", "month=*", "*.parquet"))
-	must(t, db.QueryRow(q).Scan(&values))
-	if values == 0 {
-		t.Error("severity values in the files: got 0, want those of the stored payloads")
-	}
-}
-
-// parquetColumns lists a Parquet file's columns in order.
-func parquetColumns(t *testing.T, db *sql.DB, path string) []string {
-	t.Helper()
-	var out []string
-	for _, c := range describeFile(t, db, path) {
-		out = append(out, c[0])
-	}
-	return out
-}
-
-// describeFile lists a Parquet file's columns and their DuckDB types in
-// order, without the hive month column DuckDB would add from the path.
-func describeFile(t *testing.T, db *sql.DB, path string) [][2]string {
-	t.Helper()
-	rows, err := db.Query(fmt.Sprintf(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(%s, hive_partitioning = false))`,
-		store.Quote(path)))
-	must(t, err)
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var c [2]string
-		must(t, rows.Scan(&c[0], &c[1]))
-		out = append(out, c)
-	}
-	must(t, rows.Err())
-	return out
-}
-
 // TestExportOfAnEmptyStore: export says there is nothing to export, and
 // how issues get there, instead of reporting zero partitions; query does not
 // send the user back to export.
 func TestExportOfAnEmptyStore(t *testing.T) {
 	t.Parallel()
-	environ := dataEnv(t)
+	environ := apptest.DataEnv(t)
 	out, errOut, code := runCmd(t, environ, "export")
 	if code != 0 || !strings.Contains(out, "nothing to export") || !strings.Contains(out, "backfill") || strings.Contains(out, "exported 0") {
 		t.Errorf("export of an empty store: code %d, stdout %q, stderr %q; want 0 and a line saying there is nothing to export", code, out, errOut)

@@ -28,7 +28,7 @@ func pollSLA(ctx context.Context, e *env, job string, opts jobs.SLAPollOptions) 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, job, app.BatchOptions{Jira: true})
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, "reconcile", app.BatchOptions{Jira: true})
 	if err != nil {
 		return err

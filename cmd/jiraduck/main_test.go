@@ -5,16 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/jiraduck/jiraduck/internal/app"
-	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/migrations"
 )
 
@@ -29,13 +24,9 @@ func runCmd(t *testing.T, environ []string, args ...string) (string, string, int
 	return stdout.String(), stderr.String(), code
 }
 
-func dataEnv(t *testing.T) []string {
-	return []string{"JIRADUCK_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "JIRADUCK_LOG_FORMAT=json"}
-}
-
 func TestMigrateThenNoop(t *testing.T) {
 	t.Parallel()
-	environ := dataEnv(t)
+	environ := apptest.DataEnv(t)
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("embedded migrations: %v, %d files", err, len(files))
@@ -53,7 +44,7 @@ func TestMigrateThenNoop(t *testing.T) {
 
 func TestSQL(t *testing.T) {
 	t.Parallel()
-	environ := dataEnv(t)
+	environ := apptest.DataEnv(t)
 	cases := []struct {
 		name     string
 		args     []string
@@ -88,7 +79,7 @@ func TestSQL(t *testing.T) {
 
 func TestSQLTableAlignment(t *testing.T) {
 	t.Parallel()
-	out, _, code := runCmd(t, dataEnv(t), "sql", "select * from (values ('a', 1), ('bbbb', 22)) t(name, n) order by n")
+	out, _, code := runCmd(t, apptest.DataEnv(t), "sql", "select * from (values ('a', 1), ('bbbb', 22)) t(name, n) order by n")
 	if code != 0 {
 		t.Fatalf("code %d", code)
 	}
@@ -100,7 +91,7 @@ func TestSQLTableAlignment(t *testing.T) {
 
 func TestJSONOutputIsValid(t *testing.T) {
 	t.Parallel()
-	out, _, code := runCmd(t, dataEnv(t), "sql", "--format", "json", "select [1,2] AS l, NULL AS z, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS t")
+	out, _, code := runCmd(t, apptest.DataEnv(t), "sql", "--format", "json", "select [1,2] AS l, NULL AS z, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS t")
 	if code != 0 {
 		t.Fatalf("code %d", code)
 	}
@@ -131,7 +122,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			environ := append(dataEnv(t), tc.environ...)
+			environ := append(apptest.DataEnv(t), tc.environ...)
 			_, errOut, code := runCmd(t, environ, tc.args...)
 			if code != tc.wantCode {
 				t.Errorf("got code %d, want %d (stderr %q)", code, tc.wantCode, errOut)
@@ -156,7 +147,7 @@ func TestVersion(t *testing.T) {
 
 func TestConfigRedactsSecrets(t *testing.T) {
 	t.Parallel()
-	environ := append(dataEnv(t), "JIRA_API_TOKEN=supersecret-token-1", "JIRA_EMAIL=a@b", "JIRA_WEBHOOK_SECRET=supersecret-hook-2")
+	environ := append(apptest.DataEnv(t), "JIRA_API_TOKEN=supersecret-token-1", "JIRA_EMAIL=a@b", "JIRA_WEBHOOK_SECRET=supersecret-hook-2")
 	out, errOut, code := runCmd(t, environ, "config")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, errOut)
@@ -171,40 +162,8 @@ func TestConfigRedactsSecrets(t *testing.T) {
 
 func TestSQLStartingWithAComment(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runCmd(t, dataEnv(t), "sql", "--format", "csv", "-- how many issues?\nSELECT count(*) AS n FROM issues")
+	out, errOut, code := runCmd(t, apptest.DataEnv(t), "sql", "--format", "csv", "-- how many issues?\nSELECT count(*) AS n FROM issues")
 	if code != 0 || out != "n\n0\n" {
 		t.Errorf("got code %d out %q err %q", code, out, errOut)
-	}
-}
-
-// TestMemoryLimitPerCommand: without JIRADUCK_DUCKDB_MEMORY_LIMIT a rebuild
-// opens the store with the smaller cap and the other commands with the
-// default; a setting applies to every command, an empty one counts as unset.
-func TestMemoryLimitPerCommand(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	for _, c := range []struct {
-		setting        []string
-		rebuild, other string
-	}{
-		{nil, "244.1 MiB", "488.2 MiB"},
-		{[]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT="}, "244.1 MiB", "488.2 MiB"},
-		{[]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT=1GB"}, "953.6 MiB", "953.6 MiB"},
-	} {
-		cfg, err := config.Load(append(dataEnv(t), c.setting...), "")
-		must(t, err)
-		log := logrus.New()
-		log.SetOutput(io.Discard)
-		for _, cmd := range []struct{ name, want string }{{"rebuild", c.rebuild}, {"backfill", c.other}, {"export", c.other}} {
-			b, err := app.OpenBatch(ctx, cfg, log, cmd.name, app.BatchOptions{})
-			must(t, err)
-			var got string
-			err = b.Store.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got)
-			b.Close()
-			must(t, err)
-			if got != cmd.want {
-				t.Errorf("%v: %s opened the store with memory_limit %s, want %s", c.setting, cmd.name, got, cmd.want)
-			}
-		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
-	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 func runRebuild(ctx context.Context, e *env, args []string) error {
@@ -26,7 +25,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", app.BatchOptions{})
 	if err != nil {
 		return err
@@ -81,7 +80,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	// With Jira configured, its field list names the custom fields and says
 	// which hold SLA values (one call; no issue is fetched). Without it,
 	// JIRA_SLA_FIELDS says which fields are SLAs.
@@ -146,32 +145,7 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	if path, err = filepath.Abs(path); err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
-	// DuckDB writes the snapshot, next to its target: that folder joins
-	// the data directory in what the store may write.
-	s, err := app.OpenStore(ctx, cfg, log, "snapshot", filepath.Dir(path))
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("snapshot: %s is held by a running jiraduck serve, which writes %s on its JIRADUCK_SNAPSHOT_SCHEDULE", app.StorePath(cfg), export.SnapshotPath(cfg.DataDir))
-	}
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	id, err := s.StartRun(ctx, "snapshot", map[string]any{"out": path})
-	if err != nil {
-		return err
-	}
-	res, err := export.SnapshotTo(ctx, s, path, export.SnapshotOptions{Replace: replace})
-	status := store.RunOK
-	counts := map[string]int{}
-	if err != nil {
-		status = store.RunFailed
-	} else {
-		for t, n := range res.Rows {
-			counts[t] = int(n)
-		}
-	}
-	_ = s.FinishRun(context.Background(), id, status, counts, err)
+	res, err := app.Snapshot(ctx, cfg, app.NewLogger(cfg, e.stderr), path, replace)
 	if errors.Is(err, export.ErrExists) {
 		return usagef("snapshot: --out %s exists; pass --force to replace it", path)
 	}

@@ -21,7 +21,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	s, err := store.Open(ctx, app.StorePath(cfg), app.StoreOptions(cfg, log, "migrate"))
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("migrate: %s is held by a running jiraduck serve; stop it first (serve applies pending migrations itself when it starts)", app.StorePath(cfg))

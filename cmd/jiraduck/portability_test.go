@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/export"
 )
 
@@ -33,6 +34,7 @@ func TestPortableParquet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	node := nodeReader(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	if out, errOut, code := runCmd(t, []string{"JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"},
@@ -57,7 +59,7 @@ func TestPortableParquet(t *testing.T) {
 		t.Fatalf("read.mjs output: %v", err)
 	}
 	m, err := export.ReadManifest(dir)
-	must(t, err)
+	apptest.Must(t, err)
 	want := map[string]int64{}
 	for _, p := range m.Partitions {
 		want[filepath.Join(p.Table, "month="+p.Month, "data.parquet")] = p.Rows
@@ -65,7 +67,7 @@ func TestPortableParquet(t *testing.T) {
 	if len(files) != len(want) {
 		t.Errorf("partitions read: got %d, the manifest lists %d", len(files), len(want))
 	}
-	db := memoryDB(t)
+	db := apptest.MemoryDB(t)
 	tableColumns := map[string][][2]string{}
 	tables := map[string]bool{}
 	for _, f := range files {
@@ -77,7 +79,7 @@ func TestPortableParquet(t *testing.T) {
 			t.Errorf("%s: read %d rows (footer says %d), the manifest %d", f.Path, f.Rows, f.NumRows, rows)
 		}
 		var duck [][2]string
-		for _, c := range describeFile(t, db, filepath.Join(root, f.Path)) {
+		for _, c := range apptest.DescribeFile(t, db, filepath.Join(root, f.Path)) {
 			typ, ok := parquetTypes[c[1]]
 			if !ok {
 				t.Errorf("%s: column %s has DuckDB type %s, which this test does not map to Parquet", f.Path, c[0], c[1])

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"unicode"
@@ -249,16 +248,6 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%-*s  %s\n", width, s.Name, s.Value)
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a character device (a person is watching).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // joinArgs joins the positional arguments of a SQL command.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -16,14 +17,14 @@ import (
 
 // stoppedSite is a backfilled site whose serve has stopped, so that batch
 // commands open the store directly: what a user runs them on.
-func stoppedSite(t *testing.T) *liveSite {
+func stoppedSite(t *testing.T) *apptest.LiveSite {
 	t.Helper()
-	live := startLiveSite(t, 20, nil, nil)
+	live := apptest.StartLiveSite(t, 20, nil, nil)
 	if _, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
-	must(t, live.Service.Close())
+	live.Settle(t)
+	apptest.Must(t, live.Service.Close())
 	return live
 }
 
@@ -39,13 +40,13 @@ func aPartition(t *testing.T, dir string) string {
 
 // storeIntact checks that the store still opens and holds its issues, and
 // that the partition is as it was.
-func storeIntact(t *testing.T, live *liveSite, partition, partitionSum string) {
+func storeIntact(t *testing.T, live *apptest.LiveSite, partition, partitionSum string) {
 	t.Helper()
-	out, errOut, code := runCmd(t, siteEnviron(live), "sql", "--format", "csv", "SELECT count(*) AS n FROM issues")
+	out, errOut, code := runCmd(t, apptest.SiteEnviron(live), "sql", "--format", "csv", "SELECT count(*) AS n FROM issues")
 	if code != 0 || out != "n\n20\n" {
 		t.Errorf("the store after: code %d out %q err %q, want 20 issues", code, out, errOut)
 	}
-	if got := fileSHA256(t, partition); got != partitionSum {
+	if got := apptest.FileSHA256(t, partition); got != partitionSum {
 		t.Errorf("%s changed", partition)
 	}
 }
@@ -54,11 +55,12 @@ func TestQueryRunsReadStatementsOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := stoppedSite(t)
-	environ := siteEnviron(live)
-	partition := aPartition(t, live.dir)
-	sum := fileSHA256(t, partition)
-	storeFile := filepath.Join(live.dir, store.FileName)
+	environ := apptest.SiteEnviron(live)
+	partition := aPartition(t, live.Dir)
+	sum := apptest.FileSHA256(t, partition)
+	storeFile := filepath.Join(live.Dir, store.FileName)
 	written := filepath.Join(t.TempDir(), "x.csv")
 	q := store.Quote
 	cases := []struct{ name, sql, says string }{
@@ -117,28 +119,29 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := stoppedSite(t)
-	environ := siteEnviron(live)
-	partition := aPartition(t, live.dir)
-	sum := fileSHA256(t, partition)
-	storeFile := filepath.Join(live.dir, store.FileName)
+	environ := apptest.SiteEnviron(live)
+	partition := aPartition(t, live.Dir)
+	sum := apptest.FileSHA256(t, partition)
+	storeFile := filepath.Join(live.Dir, store.FileName)
 	link := filepath.Join(t.TempDir(), "looks-harmless.duckdb")
-	must(t, os.Symlink(storeFile, link))
+	apptest.Must(t, os.Symlink(storeFile, link))
 	dirLink := filepath.Join(t.TempDir(), "data")
-	must(t, os.Symlink(live.dir, dirLink))
-	hard := filepath.Join(live.dir, "hardlink.duckdb")
-	must(t, os.Link(storeFile, hard))
+	apptest.Must(t, os.Symlink(live.Dir, dirLink))
+	hard := filepath.Join(live.Dir, "hardlink.duckdb")
+	apptest.Must(t, os.Link(storeFile, hard))
 	targets := []struct{ name, path, what string }{
 		{"the store", storeFile, "the store"},
-		{"the store, relative with ..", filepath.Join(live.dir, "..", filepath.Base(live.dir), store.FileName), "the store"},
+		{"the store, relative with ..", filepath.Join(live.Dir, "..", filepath.Base(live.Dir), store.FileName), "the store"},
 		{"a symbolic link to the store", link, "the store"},
 		{"the store through a linked folder", filepath.Join(dirLink, store.FileName), "the store"},
 		{"a hard link to the store", hard, "the store"},
 		{"the WAL", storeFile + ".wal", "write-ahead log"},
-		{"the journal", filepath.Join(live.dir, intake.JournalName), "webhook journal"},
+		{"the journal", filepath.Join(live.Dir, intake.JournalName), "webhook journal"},
 		{"a partition", partition, "Parquet tree"},
-		{"a new file in the parquet tree", filepath.Join(live.dir, "parquet", "new.duckdb"), "Parquet tree"},
-		{"an attachment", filepath.Join(live.dir, "attachments", "X-1", "1_a.txt"), "attachments"},
+		{"a new file in the parquet tree", filepath.Join(live.Dir, "parquet", "new.duckdb"), "Parquet tree"},
+		{"an attachment", filepath.Join(live.Dir, "attachments", "X-1", "1_a.txt"), "attachments"},
 	}
 	for _, tc := range targets {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,7 +163,7 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 	t.Run("existing file", func(t *testing.T) {
 		dir := t.TempDir()
 		existing := filepath.Join(dir, "mine.txt")
-		must(t, os.WriteFile(existing, []byte("keep me\n"), 0o644))
+		apptest.Must(t, os.WriteFile(existing, []byte("keep me\n"), 0o644))
 		for _, args := range [][]string{
 			{"snapshot", "--out", existing},
 			{"query", "--out", existing, "SELECT 1"},
@@ -192,13 +195,13 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 			t.Fatalf("query --format parquet: code %d err %q", code, errOut)
 		}
 		db, err := sql.Open("duckdb", "")
-		must(t, err)
+		apptest.Must(t, err)
 		defer db.Close()
 		var snapIssues, pqRows int
-		must(t, db.QueryRow("SELECT count(*) FROM read_parquet(?)", pq).Scan(&pqRows))
+		apptest.Must(t, db.QueryRow("SELECT count(*) FROM read_parquet(?)", pq).Scan(&pqRows))
 		_, err = db.Exec("ATTACH '" + snap + "' AS snap (READ_ONLY)")
-		must(t, err)
-		must(t, db.QueryRow("SELECT count(*) FROM snap.issues").Scan(&snapIssues))
+		apptest.Must(t, err)
+		apptest.Must(t, db.QueryRow("SELECT count(*) FROM snap.issues").Scan(&snapIssues))
 		if snapIssues != 20 || pqRows != 20 {
 			t.Errorf("snapshot issues %d, parquet rows %d: want 20 and 20", snapIssues, pqRows)
 		}
@@ -209,7 +212,7 @@ func TestOutRefusesTheDataDirectorysFiles(t *testing.T) {
 				t.Fatalf("snapshot %d: code %d err %q", i+1, code, errOut)
 			}
 		}
-		if _, errOut, code := runCmd(t, environ, "snapshot", "--out", export.SnapshotPath(live.dir)); code != 0 {
+		if _, errOut, code := runCmd(t, environ, "snapshot", "--out", export.SnapshotPath(live.Dir)); code != 0 {
 			t.Fatalf("snapshot --out the default path: code %d err %q", code, errOut)
 		}
 	})
@@ -221,8 +224,9 @@ func TestWritersWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 5, nil, nil)
-	path := filepath.Join(live.dir, store.FileName)
+	t.Parallel()
+	live := apptest.StartLiveSite(t, 5, nil, nil)
+	path := filepath.Join(live.Dir, store.FileName)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -233,7 +237,7 @@ func TestWritersWhileServing(t *testing.T) {
 		{[]string{"backfill"}, "jiraduck: backfill: " + path + " is held by a running jiraduck serve; stop it first (serve keeps the store fresh by itself)\n"},
 	} {
 		t.Run(c.args[0], func(t *testing.T) {
-			_, errOut, code := runProcess(t, siteEnviron(live), c.args...)
+			_, errOut, code := runProcess(t, apptest.SiteEnviron(live), c.args...)
 			if code != 1 || !strings.HasSuffix(errOut, c.want) {
 				t.Errorf("%s during serve: got code %d err %q, want 1 and %q", c.args[0], code, errOut, c.want)
 			}

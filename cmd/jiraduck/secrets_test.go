@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -43,24 +43,6 @@ func secretNeedles() []string {
 		basic(secretEmail, secretAPIToken), basic(secretSLAEmail, secretSLAToken)}
 }
 
-// lockedBuffer collects a logger's output from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretsNeverLeak runs every command and calls every endpoint, on the
 // good paths and the failing ones, with known secrets configured and debug
 // logging, and looks for the secrets in everything that comes out.
@@ -68,16 +50,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	var outputs []struct{ what, text string }
 	record := func(what, text string) { outputs = append(outputs, struct{ what, text string }{what, text}) }
 
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	ln := loopbackListener(t)
+	ln := apptest.LoopbackListener(t)
 	addr := ln.Addr().String()
 	emLog := logrus.New()
 	emLog.SetOutput(io.Discard)
-	em, err := emulator.New(emulator.Options{Issues: 12, Months: 2, Seed: 61, Clock: frozen(),
+	em, err := emulator.New(emulator.Options{Issues: 12, Months: 2, Seed: 61, Clock: apptest.Frozen(),
 		Email: secretEmail, APIToken: secretAPIToken, SLAEmail: secretSLAEmail, SLAAPIToken: secretSLAToken,
 		WebhookURL: "http://" + addr + "/webhooks/jira", WebhookSecret: secretWebhook, Logger: emLog})
 	if err != nil {
@@ -107,7 +90,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		start := time.Now()
 		out, errOut, code := runCmd(t, env, args...)
 		if os.Getenv("JIRADUCK_TEST_LOG") != "" {
-			t.Logf("%s: code %d in %v: %s", name, code, time.Since(start), lastBytes(errOut, 300))
+			t.Logf("%s: code %d in %v: %s", name, code, time.Since(start), apptest.LastBytes(errOut, 300))
 		}
 		record(name+" stdout", out)
 		record(name+" stderr", errOut)
@@ -116,13 +99,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// A broker layout for import.
 	raw := filepath.Join(root, "raw")
-	must(t, os.MkdirAll(filepath.Join(raw, "issues"), 0o755))
+	apptest.Must(t, os.MkdirAll(filepath.Join(raw, "issues"), 0o755))
 	for _, key := range em.Keys()[:3] {
 		st, err := em.State(key)
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(raw, "issues", key+".json"), st.Issue, 0o644))
+		apptest.Must(t, err)
+		apptest.Must(t, os.WriteFile(filepath.Join(raw, "issues", key+".json"), st.Issue, 0o644))
 	}
-	must(t, os.WriteFile(filepath.Join(raw, "issues", "SUP-99999.json"), []byte(`{"key":`), 0o644))
+	apptest.Must(t, os.WriteFile(filepath.Join(raw, "issues", "SUP-99999.json"), []byte(`{"key":`), 0o644))
 
 	// Every command, on its good path.
 	for _, c := range [][]string{
@@ -140,7 +123,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// Failing paths: wrong credentials, unreachable Jira, bad settings.
 	command("backfill with a wrong token", environ("JIRA_API_TOKEN=wrong-"+secretAPIToken[:4]), "backfill")
 	command("backfill with a wrong SLA token", environ("JIRA_SLA_API_TOKEN=wrong-token"), "poll-sla")
-	if longRun() {
+	if apptest.LongRun() {
 		// Connection refused: retried with backoff for a few seconds.
 		command("backfill with Jira down", environ("JIRA_BASE_URL=http://127.0.0.1:1", "JIRA_CLOUD_API_URL=http://127.0.0.1:1"), "backfill")
 		command("reconcile with Jira down", environ("JIRA_BASE_URL=http://127.0.0.1:1", "JIRA_CLOUD_API_URL=http://127.0.0.1:1"), "reconcile")
@@ -148,19 +131,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	command("sla token without its email", environ("JIRA_SLA_EMAIL="), "migrate")
 	command("base url with credentials", environ("JIRA_BASE_URL=https://"+secretEmail+":"+secretAPIToken+"@example.atlassian.net"), "config")
 	command("cloud url with credentials", environ("JIRA_CLOUD_API_URL=https://x:"+secretSLAToken+"@api.example.test"), "backfill")
-	if longRun() {
-		must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
+	if apptest.LongRun() {
+		apptest.Must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
 		command("backfill with Jira failing", environ(), "backfill", "--force")
-		must(t, em.SetFaults(emulator.Faults{}))
+		apptest.Must(t, em.SetFaults(emulator.Faults{}))
 	}
 
 	// serve, in-process, with its logger captured.
-	logs := &lockedBuffer{}
+	logs := &apptest.LockedBuffer{}
 	cfg, err := config.FromMap(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := app.StartService(context.Background(), cfg, ln, newLogger(cfg, logs), nil)
+	svc, err := app.StartService(context.Background(), cfg, ln, app.NewLogger(cfg, logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +171,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// Webhooks: signed, badly signed, and Jira failing while they are
 	// processed (retries are logged with their errors).
 	for _, key := range em.Keys()[:3] {
-		must(t, em.Update(key, func(i *emulator.Issue) { i.Summary = "edited while serve runs" }))
+		apptest.Must(t, em.Update(key, func(i *emulator.Issue) { i.Summary = "edited while serve runs" }))
 	}
 	body := []byte(`{"webhookEvent":"jira:issue_updated","issue":{"id":"10001","key":"SUP-1"}}`)
 	call("POST", "/webhooks/jira", "", string(body), http.Header{"X-Hub-Signature": {intake.Sign([]byte("guess"), body)}})
 	call("POST", "/webhooks/jira", "", string(body), http.Header{"X-Hub-Signature": {intake.Sign([]byte(secretWebhook), body)}})
-	must(t, em.SetFaults(emulator.Faults{ErrorRate: 0.3, ThrottleRate: 0.1}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{ErrorRate: 0.3, ThrottleRate: 0.1}))
 	for _, key := range em.Keys()[3:6] {
-		must(t, em.Update(key, func(i *emulator.Issue) { i.Summary = "edited while Jira fails" }))
+		apptest.Must(t, em.Update(key, func(i *emulator.Issue) { i.Summary = "edited while Jira fails" }))
 	}
 	s := &app.Site{Emulator: em, Service: svc, Config: cfg}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -203,7 +186,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := s.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	must(t, em.SetFaults(emulator.Faults{}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{}))
 	for _, path := range []string{"/", "/healthz", "/readyz", "/metrics", "/webhooks/jira/health", "/no/such/page"} {
 		call("GET", path, "", "", nil)
 	}
@@ -231,10 +214,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		record(c.name+" stdout", out)
 		record(c.name+" stderr", errOut)
 		if code != c.code {
-			t.Errorf("%s: exit code %d, want %d: %s", c.name, code, c.code, lastBytes(errOut, 300))
+			t.Errorf("%s: exit code %d, want %d: %s", c.name, code, c.code, apptest.LastBytes(errOut, 300))
 		}
 	}
-	must(t, svc.Close())
+	apptest.Must(t, svc.Close())
 	record("serve log", logs.String())
 	if !strings.Contains(logs.String(), `"level":"debug"`) {
 		t.Errorf("serve wrote no debug line: the test would not see what debug logging leaks")
@@ -251,7 +234,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	lines := strings.Count(logs.String(), "\n")
-	figures(t, "secrets", "outputs_checked", len(outputs), "bytes_checked", checked, "serve_log_lines", lines, "needles", len(secretNeedles()))
+	apptest.Figures(t, "secrets", "outputs_checked", len(outputs), "bytes_checked", checked, "serve_log_lines", lines, "needles", len(secretNeedles()))
 	var health map[string]any
 	for _, o := range outputs {
 		if o.what == "GET /webhooks/jira/health" {

@@ -18,7 +18,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	log := app.NewLogger(cfg, e.stderr)
 	if !cfg.WebhookSecret.IsSet() && !cfg.AllowUnsigned {
 		log.Warn("JIRA_WEBHOOK_SECRET is not set: webhooks are refused with 503 until it is (see docs/configuration.md)")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
 
@@ -21,7 +22,7 @@ func TestUnauthorizedNamesSettings(t *testing.T) {
 	}
 	emLog := logrus.New()
 	emLog.SetOutput(io.Discard)
-	em, err := emulator.New(emulator.Options{Issues: 3, Months: 1, Seed: 7, Clock: frozen(),
+	em, err := emulator.New(emulator.Options{Issues: 3, Months: 1, Seed: 7, Clock: apptest.Frozen(),
 		Email: secretEmail, APIToken: secretAPIToken, SLAEmail: secretSLAEmail, SLAAPIToken: secretSLAToken, Logger: emLog})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestUnauthorizedNamesSettings(t *testing.T) {
 			}
 			if tc.stored {
 				if _, errOut, code := runCmd(t, env(secretAPIToken, secretSLAToken), "backfill"); code != 0 {
-					t.Fatalf("backfill with the right tokens: exit code %d: %s", code, lastBytes(errOut, 1000))
+					t.Fatalf("backfill with the right tokens: exit code %d: %s", code, apptest.LastBytes(errOut, 1000))
 				}
 			}
 			environ := env(tc.token, tc.sla)
@@ -65,7 +66,7 @@ func TestUnauthorizedNamesSettings(t *testing.T) {
 				t.Errorf("got exit code %d, want 1 (stdout %q)", code, out)
 			}
 			if !strings.Contains(errOut, tc.want) {
-				t.Errorf("stderr: got %q, want it to contain %q", lastBytes(errOut, 2000), tc.want)
+				t.Errorf("stderr: got %q, want it to contain %q", apptest.LastBytes(errOut, 2000), tc.want)
 			}
 			for _, secret := range append(secretNeedles(), wrongToken) {
 				if strings.Contains(out+errOut, secret) {

@@ -13,6 +13,7 @@ func TestDemoWithFewIssues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	out, errOut, code := runCmd(t, []string{"JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"},
 		"demo", "--issues", "10", "--events", "1", "--data-dir", dir)

@@ -17,10 +17,12 @@ import (
 
 // Batch is what a one-shot command that writes the store needs: the store,
 // its writer, the Jira client, the field catalog, the processor and an
-// exporter. serve has its own, longer-lived, wiring (Service).
+// exporter, wired as serve's (Service) are, with the exporter run once at
+// the end instead of in the background.
 type Batch struct {
 	cfg       *config.Config
 	log       logrus.FieldLogger
+	core      *core
 	Store     *store.Store
 	Writer    *store.Writer
 	Client    *client.Client // nil unless the command needs Jira
@@ -56,7 +58,8 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	if opts.Jira && !cfg.JiraConfigured() {
 		return nil, &config.Error{Var: "JIRA_BASE_URL", Problem: name + " needs Jira: set JIRA_DOMAIN or JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"}
 	}
-	s, err := OpenStore(ctx, cfg, log, name)
+	o := coreOptions{command: name, exportWorkers: BatchExportWorkers, jira: opts.Jira}
+	c, err := openCore(ctx, cfg, log, o)
 	if errors.Is(err, store.ErrLocked) {
 		held := opts.Held
 		if held == "" {
@@ -67,31 +70,22 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{cfg: cfg, log: log, Store: s}
-	b.Writer = s.NewWriter(64, nil)
-	if err := AlignIssueColumns(ctx, cfg, log, s, b.Writer); err != nil {
+	b := &Batch{cfg: cfg, log: log, core: c}
+	if err := AlignIssueColumns(ctx, cfg, log, c.store, c.writer); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	b.Exporter = export.New(s, b.Writer, export.Options{DataDir: cfg.DataDir, IssueColumns: ExportIssueColumns(cfg), Logger: log,
-		Workers: BatchExportWorkers})
-	b.Catalog = pipeline.NewCatalog(cfg)
-	if err := b.Catalog.Load(ctx, s); err != nil {
+	if err := c.wire(ctx, cfg, log, o); err != nil {
 		b.Close()
 		return nil, err
 	}
-	if opts.Jira {
-		if b.Client, err = jiraClient(cfg, log, nil); err != nil {
-			b.Close()
-			return nil, err
-		}
+	b.Store, b.Writer, b.Client, b.Catalog, b.Processor, b.Exporter = c.store, c.writer, c.client, c.catalog, c.proc, c.exporter
+	if b.Client != nil {
 		if err := b.Catalog.Refresh(ctx, b.Client, b.Writer); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("%s: read Jira's field list: %w", name, err)
 		}
 	}
-	b.Processor = pipeline.NewProcessor(b.Client, s, b.Writer, b.Catalog, pipeline.ProcessorOptions{
-		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log})
 	return b, nil
 }
 
@@ -117,11 +111,7 @@ func (b *Batch) ExportDirty() (int, error) {
 
 // Close flushes the writer and closes the store.
 func (b *Batch) Close() {
-	if b.Writer != nil {
-		b.Writer.Close()
-	}
-	_ = b.Store.Checkpoint(context.Background())
-	b.Store.Close()
+	_ = b.core.close()
 }
 
 // JobDeps are a batch command's dependencies for the scheduled jobs: a healed

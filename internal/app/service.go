@@ -52,15 +52,10 @@ func (s *Service) Wait(ctx context.Context) error {
 
 // Service is a running serve: everything it started, in start order.
 type Service struct {
-	cfg      *config.Config
-	log      logrus.FieldLogger
-	store    *store.Store
-	writer   *store.Writer
-	client   *client.Client
-	catalog  *pipeline.Catalog
-	proc     *pipeline.Processor
+	cfg *config.Config
+	log logrus.FieldLogger
+	*core
 	queue    *pipeline.Queue
-	exporter *export.Exporter
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
 	metrics  *metrics.Metrics
@@ -146,9 +141,6 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted " +
 			"from anyone who can reach the listen address (for trials only; requests from browsers are refused)")
 	}
-	if s.store, err = OpenStore(ctx, cfg, log, "serve"); err != nil {
-		return nil, err
-	}
 	s.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:    func() int { return s.queue.Depth() },
 		OldestPending: func() time.Time { return s.queue.OldestPending() },
@@ -162,46 +154,34 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		StorePath:     StorePath(cfg),
 		StoreWritable: func() bool { return server.StoreTrouble(s.intake, s.queue, time.Now()) == "" },
 	})
-	var exporter *export.Exporter
-	s.writer = s.store.NewWriter(64, func(int) {
-		if exporter != nil {
-			exporter.Notify()
-		}
-	})
-	exporter = export.New(s.store, s.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: ExportIssueColumns(cfg),
-		Logger: log, Observe: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
+	refresh := make(chan struct{}, 1)
+	co := coreOptions{command: "serve", notifyExporter: true, jira: true, observer: s.metrics,
+		exportObserve: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
 			s.metrics.Exported(p.Table, sinceMarked, took)
 			if hooks.OnExport != nil {
 				hooks.OnExport(p, rows, took, sinceMarked)
 			}
-		}})
-	s.exporter = exporter
-	// Before the exporter runs, so that it publishes nothing of the old
-	// issue columns; after it exists, which the writer's notify reads.
-	if err := AlignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
-		return nil, err
-	}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); exporter.Run(s.runCtx) }()
-
-	if s.client, err = jiraClient(cfg, log, s.metrics); err != nil {
-		return nil, err
-	}
-	s.catalog = pipeline.NewCatalog(cfg)
-	if err := s.catalog.Load(ctx, s.store); err != nil {
-		return nil, err
-	}
-	refresh := make(chan struct{}, 1)
-	s.proc = pipeline.NewProcessor(s.client, s.store, s.writer, s.catalog, pipeline.ProcessorOptions{
-		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log,
-		ObserveAttachment: s.metrics.Attachment,
-		OnUnknownField: func() {
+		},
+		observeAttachment: s.metrics.Attachment,
+		onUnknownField: func() {
 			select {
 			case refresh <- struct{}{}:
 			default:
 			}
-		},
-	})
+		}}
+	if s.core, err = openCore(ctx, cfg, log, co); err != nil {
+		return nil, err
+	}
+	// Before the exporter runs, so that it publishes nothing of the old
+	// issue columns.
+	if err := AlignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.exporter.Run(s.runCtx) }()
+	if err := s.wire(ctx, cfg, log, co); err != nil {
+		return nil, err
+	}
 	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log,
 		Observe: func(o pipeline.Outcome, err error, since time.Duration) {
 			s.metrics.Processed(string(o), err != nil, since)
@@ -502,14 +482,8 @@ func (s *Service) close() error {
 		s.runCancel() // the exporter makes a final pass
 	}
 	s.wg.Wait()
-	if s.writer != nil {
-		s.writer.Close()
-	}
-	if s.store != nil {
-		if err := s.store.Checkpoint(context.Background()); err != nil {
-			errs = append(errs, err)
-		}
-		if err := s.store.Close(); err != nil {
+	if s.core != nil {
+		if err := s.core.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

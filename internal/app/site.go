@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -150,4 +152,26 @@ func FreeLoopbackAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// WaitVisible polls the site's exported issues until key's summary is want.
+func (s *Site) WaitVisible(ctx context.Context, key, want string) error {
+	db, err := store.OpenMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	glob := filepath.Join(export.Root(s.Config.DataDir), "issues", "month=*", "*.parquet")
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM read_parquet(?) WHERE issue_key = ? AND summary = ?`, glob, key, want).Scan(&n)
+		if err == nil && n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not visible in Parquet: %w", key, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }

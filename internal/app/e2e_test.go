@@ -1,10 +1,9 @@
-package main
+package app_test
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jiraduck/jiraduck/internal/app"
-	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
-	"github.com/sirupsen/logrus"
 )
 
 // testClock is a frozen clock the test moves by hand, so SLA values read by
@@ -32,51 +28,6 @@ func (c *testClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
-}
-
-// liveSite is a site for one test.
-type liveSite struct {
-	*app.Site
-	dir string
-}
-
-func startLiveSite(t *testing.T, issues int, clock func() time.Time, extra map[string]string) *liveSite {
-	t.Helper()
-	return startLiveSiteWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Clock: clock}, extra)
-}
-
-// startLiveSiteWith starts a site on the given emulator options.
-func startLiveSiteWith(t *testing.T, eo emulator.Options, extra map[string]string) *liveSite {
-	t.Helper()
-	return startTunedLiveSite(t, eo, extra, nil)
-}
-
-// startTunedLiveSite starts a site whose validated settings tune adjusts.
-func startTunedLiveSite(t *testing.T, eo emulator.Options, extra map[string]string, tune func(*config.Config)) *liveSite {
-	t.Helper()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	if os.Getenv("JIRADUCK_TEST_LOG") != "" {
-		log.SetOutput(os.Stderr)
-		log.SetLevel(logrus.DebugLevel)
-	}
-	dir := t.TempDir()
-	s, err := app.StartSite(context.Background(), app.SiteOptions{
-		Emulator: eo, DataDir: dir, Vars: extra, Tune: tune, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return &liveSite{Site: s, dir: dir}
-}
-
-func (l *liveSite) settle(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := l.Site.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // analyst opens the exported Parquet of dir through the analyst views.
@@ -99,88 +50,13 @@ func analyst(t *testing.T, dir string) *sql.DB {
 	return db
 }
 
-func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
-}
-
-// reference exports what the emulator says every stored issue is, through a
-// fresh store and the same normalizer, into dir.
-func (l *liveSite) reference(t *testing.T, keys []string) string {
-	t.Helper()
-	return referenceExport(t, l.Emulator, l.Config, l.Service.Catalog().Options(), keys)
-}
-
-// excluded columns differ by design between a live fetch and the reference:
-// observation times, and what only a download produces.
-var excluded = map[string]string{
-	"issues":      "EXCLUDE (synced_at)",
-	"sla":         "EXCLUDE (observed_at)",
-	"attachments": "EXCLUDE (local_path, sha256, skipped_reason)",
-}
-
-// compareExports asserts that every table's Parquet under got and want hold
-// the same rows, duplicates included.
-func compareExports(t *testing.T, got, want string) {
-	t.Helper()
-	db, err := store.OpenMemory(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, table := range normalize.Tables {
-		read := func(dir string) string {
-			glob := filepath.Join(export.Root(dir), table, "month=*", "*.parquet")
-			if files, _ := filepath.Glob(glob); len(files) == 0 {
-				return ""
-			}
-			return fmt.Sprintf("SELECT * %s FROM read_parquet('%s', hive_partitioning = true)", excluded[table], glob)
-		}
-		g, w := read(got), read(want)
-		switch {
-		case g == "" && w == "":
-			continue
-		case g == "" || w == "":
-			t.Errorf("%s: exported on one side only (got %q, want %q)", table, g, w)
-			continue
-		}
-		differ := false
-		for _, q := range []string{g + " EXCEPT ALL " + w, w + " EXCEPT ALL " + g} {
-			n := queryInt(t, db, "SELECT count(*) FROM ("+q+")")
-			if n != 0 {
-				t.Errorf("%s: %d rows differ between the live export and the emulator's state; first: %s", table, n, firstRow(t, db, q))
-				differ = true
-			}
-		}
-		if differ {
-			logDiff(t, got, want, table, 5)
-		}
-	}
-}
-
-// firstRow renders the first row of a query for a failure message.
-func firstRow(t *testing.T, db *sql.DB, q string) string {
-	res, err := store.RunSQL(context.Background(), db, q+" LIMIT 1", 1)
-	if err != nil || len(res.Rows) == 0 {
-		return fmt.Sprint(err)
-	}
-	var parts []string
-	for i, c := range res.Columns {
-		parts = append(parts, fmt.Sprintf("%s=%v", c, res.Rows[0][i]))
-	}
-	return strings.Join(parts, " ")
-}
-
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
+	t.Parallel()
 	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
-	live := startLiveSite(t, 40, clock.now, nil)
+	live := apptest.StartLiveSite(t, 40, clock.now, nil)
 	em := live.Emulator
 	keys := em.Keys()
 	var sup []string
@@ -220,16 +96,16 @@ func TestEndToEnd(t *testing.T) {
 	// clock moves first so every later fetch sees the same time as the
 	// comparison at the end.
 	elapsed := func() int {
-		return queryInt(t, analyst(t, live.dir), `SELECT coalesce(sum(elapsed_millis), 0) FROM jira_sla WHERE issue_key = ? AND cycle = 'ongoing'`, sup[9])
+		return apptest.QueryInt(t, analyst(t, live.Dir), `SELECT coalesce(sum(elapsed_millis), 0) FROM jira_sla WHERE issue_key = ? AND cycle = 'ongoing'`, sup[9])
 	}
 	must(em.Update(sup[9], func(i *emulator.Issue) { i.Summary = "before the tick" }))
-	live.settle(t)
+	live.Settle(t)
 	slaBefore := elapsed()
 	clock.mu.Lock()
 	clock.t = clock.t.Add(3 * time.Hour)
 	clock.mu.Unlock()
 	must(em.Update(sup[9], func(i *emulator.Issue) { i.Summary = "sla ticked" }))
-	live.settle(t)
+	live.Settle(t)
 	if after := elapsed(); after <= slaBefore {
 		t.Errorf("ongoing SLA elapsed of %s: got %d after 3h, want more than %d", sup[9], after, slaBefore)
 	}
@@ -256,7 +132,7 @@ func TestEndToEnd(t *testing.T) {
 	newKey, err := em.Move(sup[7], "OPS")
 	must(err)
 	must(em.Update(sup[8], func(i *emulator.Issue) { i.Summary = "about to be deleted" }))
-	live.settle(t)
+	live.Settle(t)
 	must(em.Delete(sup[8]))
 	target := emulator.StatusDone
 	if is, _ := em.Issue(sup[10]); is.Status == emulator.StatusDone {
@@ -265,9 +141,9 @@ func TestEndToEnd(t *testing.T) {
 	must(em.Transition(sup[10], target))
 	_, err = em.AddWorklog(sup[11], emulator.Worklog{Spent: time.Hour})
 	must(err)
-	live.settle(t)
+	live.Settle(t)
 
-	db := analyst(t, live.dir)
+	db := analyst(t, live.Dir)
 	stored := func() []string {
 		rows, err := db.Query(`SELECT issue_key FROM jira_issues ORDER BY issue_key`)
 		if err != nil {
@@ -293,33 +169,33 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	withComments, _ := em.Issue(sup[1])
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_comments WHERE issue_key = ?`, sup[1]); n != len(withComments.Comments) || n < 150 {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_comments WHERE issue_key = ?`, sup[1]); n != len(withComments.Comments) || n < 150 {
 		t.Errorf("comments of %s: got %d, want %d (paged past the embedded 100)", sup[1], n, len(withComments.Comments))
 	}
-	if n := queryInt(t, db, `SELECT count(DISTINCT change_id) FROM jira_changelog WHERE issue_key = ?`, sup[2]); n <= 100 {
+	if n := apptest.QueryInt(t, db, `SELECT count(DISTINCT change_id) FROM jira_changelog WHERE issue_key = ?`, sup[2]); n <= 100 {
 		t.Errorf("histories of %s: got %d, want more than 100", sup[2], n)
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_issues WHERE summary = 'edited summary'`); n != 1 {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_issues WHERE summary = 'edited summary'`); n != 1 {
 		t.Errorf("edited summary not visible")
 	}
 	linked, _ := em.Issue(sup[4])
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[4], sup[5]); n != 1 {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[4], sup[5]); n != 1 {
 		t.Errorf("issue link %s -> %s: got %d rows, want 1", sup[4], sup[5], n)
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[5], sup[4]); n != 1 {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ? AND linked_issue_key = ?`, sup[5], sup[4]); n != 1 {
 		t.Errorf("issue link %s <- %s: got %d rows, want 1 (both ends are fetched)", sup[5], sup[4], n)
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ?`, sup[4]); n != len(linked.Links) {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_issuelinks WHERE issue_key = ?`, sup[4]); n != len(linked.Links) {
 		t.Errorf("links of %s: got %d, want %d", sup[4], n, len(linked.Links))
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM jira_remote_links WHERE url LIKE '%token=REDACTED%'`); n != 1 {
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_remote_links WHERE url LIKE '%token=REDACTED%'`); n != 1 {
 		t.Errorf("remote link with a redacted token: got %d, want 1", n)
 	}
 	var path sql.NullString
 	db.QueryRow(`SELECT local_path FROM jira_attachments WHERE issue_key = ? AND filename LIKE '%report%'`, sup[3]).Scan(&path)
 	if !path.Valid || strings.Contains(path.String, "..") || !strings.HasPrefix(path.String, filepath.Join("attachments", sup[3])) {
 		t.Errorf("attachment path: got %v", path)
-	} else if st, err := os.Stat(filepath.Join(live.dir, path.String)); err != nil || st.Size() != 42 {
+	} else if st, err := os.Stat(filepath.Join(live.Dir, path.String)); err != nil || st.Size() != 42 {
 		t.Errorf("attachment file: %v %v", st, err)
 	}
 	var status string
@@ -327,21 +203,21 @@ func TestEndToEnd(t *testing.T) {
 	if status != target {
 		t.Errorf("transitioned issue: got status %q, want %q", status, target)
 	}
-	compareExports(t, live.dir, live.reference(t, stored))
+	apptest.CompareExports(t, live.Dir, live.Reference(t, stored))
 
 	// Untouched months are not rewritten.
-	before, err := export.ReadManifest(live.dir)
+	before, err := export.ReadManifest(live.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	iss, _ := em.Issue(sup[0])
 	month := iss.Created.UTC().Format("2006-01")
 	must(em.Update(sup[0], func(i *emulator.Issue) { i.Summary = "edited again" }))
-	live.settle(t)
-	if n := queryInt(t, analyst(t, live.dir), `SELECT count(*) FROM jira_issues WHERE summary = 'edited again'`); n != 1 {
+	live.Settle(t)
+	if n := apptest.QueryInt(t, analyst(t, live.Dir), `SELECT count(*) FROM jira_issues WHERE summary = 'edited again'`); n != 1 {
 		t.Fatalf("second edit not visible after settling (webhooks %+v)", em.Stats().Webhooks)
 	}
-	after, err := export.ReadManifest(live.dir)
+	after, err := export.ReadManifest(live.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}

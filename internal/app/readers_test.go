@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -130,34 +131,35 @@ func TestReadersDuringStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSiteWith(t, emulator.Options{Issues: pick(60, 1500), Months: 3, Seed: 41, Clock: frozen()}, nil)
+	t.Parallel()
+	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: apptest.Pick(60, 1500), Months: 3, Seed: 41, Clock: apptest.Frozen()}, nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{Parallel: 8}); err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
-	reader := startReader(t, live.dir)
+	live.Settle(t)
+	reader := startReader(t, live.Dir)
 	start := time.Now()
-	before := exportedAt(t, live.dir)
-	res, err := live.Emulator.Storm(ctx, emulator.StormOptions{Events: pick(180, 6000), Issues: pick(50, 1200), Rate: pick(120.0, 200.0)})
+	before := exportedAt(t, live.Dir)
+	res, err := live.Emulator.Storm(ctx, emulator.StormOptions{Events: apptest.Pick(180, 6000), Issues: apptest.Pick(50, 1200), Rate: apptest.Pick(120.0, 200.0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stormEnd := time.Now()
-	settleWithin(t, live, pick(90*time.Second, 10*time.Minute))
+	settleWithin(t, live, apptest.Pick(90*time.Second, 10*time.Minute))
 	settled := time.Since(stormEnd)
 	rewritten := 0
-	for p := range exportedAt(t, live.dir) {
+	for p := range exportedAt(t, live.Dir) {
 		if !before[p] {
 			rewritten++
 		}
 	}
 	stats := reader.stop(t)
-	ref := live.reference(t, live.Emulator.Keys())
-	compareExports(t, live.dir, ref)
-	rows := checkNoDuplicates(t, live.dir)
-	audit := checkPartitions(t, live.dir, live.Service.Store().DB())
-	figures(t, "readers", "storm_events", res.Events, "issues", len(res.Keys), "partitions", audit.Files,
+	ref := live.Reference(t, live.Emulator.Keys())
+	apptest.CompareExports(t, live.Dir, ref)
+	rows := checkNoDuplicates(t, live.Dir)
+	audit := apptest.CheckPartitions(t, live.Dir, live.Service.Store().DB())
+	apptest.Figures(t, "readers", "storm_events", res.Events, "issues", len(res.Keys), "partitions", audit.Files,
 		"partitions_rewritten", rewritten, "rows", sumRows(rows), "reader", stats, "settled_after_storm", settled.Round(100*time.Millisecond),
 		"took", time.Since(start).Round(time.Second))
 }

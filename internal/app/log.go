@@ -1,15 +1,16 @@
-package main
+package app
 
 import (
 	"io"
+	"os"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/sirupsen/logrus"
 )
 
-// newLogger builds the one logger of the process: text for a person at a
+// NewLogger builds the one logger of the process: text for a person at a
 // terminal, JSON for journald and log shippers, unless the settings say which.
-func newLogger(cfg *config.Config, w io.Writer) *logrus.Logger {
+func NewLogger(cfg *config.Config, w io.Writer) *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(w)
 	level, err := logrus.ParseLevel(cfg.LogLevel)
@@ -20,7 +21,7 @@ func newLogger(cfg *config.Config, w io.Writer) *logrus.Logger {
 	format := cfg.LogFormat
 	if format == "" {
 		format = "json"
-		if isTerminal(w) {
+		if IsTerminal(w) {
 			format = "text"
 		}
 	}
@@ -30,4 +31,14 @@ func newLogger(cfg *config.Config, w io.Writer) *logrus.Logger {
 		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000"})
 	}
 	return l
+}
+
+// IsTerminal reports whether w is a character device (a person is watching).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -71,12 +72,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	t.Parallel()
 	browser := findChromium()
 	if browser == "" {
 		t.Skip("no headless browser found: install Chromium (Debian: apt-get install -y chromium) or set JIRADUCK_CHROMIUM")
 	}
 	// A tiny attachment limit, so one attachment is stored and one skipped.
-	live := startLiveSite(t, 16, nil, map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1024"})
+	live := apptest.StartLiveSite(t, 16, nil, map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1024"})
 	em := live.Emulator
 	must := func(err error) {
 		t.Helper()
@@ -101,7 +103,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	must(err)
 	_, err = em.Create("SUP", func(is *emulator.Issue) { is.Summary = "created for the status page" })
 	must(err)
-	live.settle(t)
+	live.Settle(t)
 
 	// What the page must say, read from the store behind it.
 	ctx := context.Background()

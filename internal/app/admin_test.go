@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -35,7 +36,8 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 10, nil, nil)
+	t.Parallel()
+	live := apptest.StartLiveSite(t, 10, nil, nil)
 	ctx := context.Background()
 	key := live.Emulator.Keys()[0]
 	is, _ := live.Emulator.Issue(key)
@@ -48,7 +50,7 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 		return store.InsertEvents(ctx, tx, []*store.Event{{ID: next + 1000, Type: "jira:issue_updated", IssueKey: key, IssueID: is.ID,
 			ReceivedAt: time.Now().UTC(), State: store.EventFailed}})
 	})
-	must(t, err)
+	apptest.Must(t, err)
 	addr := live.Service.Addr()
 	if code, _ := adminPost(t, addr, "/admin/events/retry", "", "{}"); code != http.StatusUnauthorized {
 		t.Errorf("retry without a token: got %d, want 401", code)
@@ -57,11 +59,11 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	if code != http.StatusAccepted || !strings.Contains(body, `"events":1`) {
 		t.Fatalf("retry: got %d %s", code, body)
 	}
-	live.settle(t)
-	if n := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'"); n != "0" {
+	live.Settle(t)
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'failed'"); n != "0" {
 		t.Errorf("failed events after a retry: %s", n)
 	}
-	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+key+"'"); n != "1" {
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+key+"'"); n != "1" {
 		t.Errorf("the retried event's issue was not fetched")
 	}
 
@@ -72,9 +74,9 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("run reconcile: got %d %s", code, body)
 	}
-	waitFor(t, 30*time.Second, func() error {
+	apptest.WaitFor(t, 30*time.Second, func() error {
 		runs, err := live.Service.Store().LastRuns(ctx)
-		must(t, err)
+		apptest.Must(t, err)
 		for _, r := range runs {
 			if r.Job == "reconcile" && r.Status == store.RunOK {
 				return nil
@@ -82,8 +84,8 @@ func TestAdminRetryFailedEventsAndRunJob(t *testing.T) {
 		}
 		return fmt.Errorf("reconcile started through the admin API has not finished: last runs %+v", runs)
 	})
-	live.settle(t)
-	if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "10" {
+	live.Settle(t)
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues"); n != "10" {
 		t.Errorf("issues after reconcile run through the admin API: %s, want 10", n)
 	}
 }

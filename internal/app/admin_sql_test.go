@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 )
 
@@ -29,7 +30,8 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
-	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_ADMIN_SQL_MAX_BYTES": "1048576"})
+	t.Parallel()
+	live := apptest.StartLiveSite(t, 10, nil, map[string]string{"JIRADUCK_ADMIN_SQL_MAX_BYTES": "1048576"})
 	addr := live.Service.Addr()
 	outside := t.TempDir()
 	dotenv := filepath.Join(outside, ".env")
@@ -43,7 +45,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 		{"read /etc/passwd", "SELECT * FROM read_text('/etc/passwd')", "Permission Error"},
 		{"read the .env", "SELECT content FROM read_text('" + dotenv + "')", "Permission Error"},
 		{"copy out", "COPY (SELECT 1) TO '" + copied + "'", "Permission Error"},
-		{"copy over a partition", "COPY (SELECT 1) TO '" + filepath.Join(live.dir, "parquet", "x.parquet") + "'", "COPY"},
+		{"copy over a partition", "COPY (SELECT 1) TO '" + filepath.Join(live.Dir, "parquet", "x.parquet") + "'", "COPY"},
 		{"attach", "ATTACH '" + filepath.Join(outside, "o.duckdb") + "' AS o", "ATTACH"},
 		{"attach in memory", "ATTACH ':memory:' AS m", "ATTACH"},
 		{"install from a url", "SET custom_extension_repository = 'http://127.0.0.1:1'; INSTALL httpfs", "SET"},
@@ -69,7 +71,7 @@ func TestAdminSQLSandboxed(t *testing.T) {
 	}
 
 	t.Run("sql through the admin api", func(t *testing.T) {
-		environ := append(siteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+app.SiteAdmin, "JIRADUCK_LISTEN="+addr)
+		environ := append(apptest.SiteEnviron(live), "JIRADUCK_ADMIN_TOKEN="+app.SiteAdmin, "JIRADUCK_LISTEN="+addr)
 		_, errOut, code := runProcess(t, environ, "sql", "ATTACH ':memory:' AS m")
 		if code != 2 || !strings.Contains(errOut, "ATTACH") || !strings.Contains(errOut, "refused") {
 			t.Errorf("sql ATTACH from another process: got code %d err %q, want 2 naming ATTACH", code, errOut)
@@ -92,19 +94,19 @@ func TestAdminSQLSandboxed(t *testing.T) {
 		if err := live.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = "edited before" }); err != nil {
 			t.Fatal(err)
 		}
-		live.settle(t)
-		before := storedValue(t, live, "SELECT count(*) FROM issues")
+		live.Settle(t)
+		before := apptest.StoredValue(t, live, "SELECT count(*) FROM issues")
 		for _, q := range []string{"BEGIN TRANSACTION; SELECT 1", "BEGIN TRANSACTION; SELECT * FROM no_such_table", "BEGIN TRANSACTION; DELETE FROM issues"} {
 			adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, q))
 		}
 		if err := live.Emulator.Update(key, func(i *emulator.Issue) { i.Summary = "edited after open transactions" }); err != nil {
 			t.Fatal(err)
 		}
-		live.settle(t)
-		if got := storedValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+key+"'"); got != "edited after open transactions" {
+		live.Settle(t)
+		if got := apptest.StoredValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+key+"'"); got != "edited after open transactions" {
 			t.Errorf("summary after the edit: got %q, want the edit stored", got)
 		}
-		if got := storedValue(t, live, "SELECT count(*) FROM issues"); got != before {
+		if got := apptest.StoredValue(t, live, "SELECT count(*) FROM issues"); got != before {
 			t.Errorf("issues: got %s, want %s (the DELETE left open is rolled back)", got, before)
 		}
 		code, body := adminPost(t, addr, "/admin/sql", app.SiteAdmin, sqlBody(t, "SELECT count(*) AS n FROM issues"))

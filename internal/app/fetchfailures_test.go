@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
@@ -21,7 +22,8 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live site test skipped in -short mode")
 	}
-	live := startLiveSiteWith(t, emulator.Options{Issues: 3, Months: 1, Seed: 5, Clock: frozen()}, nil)
+	t.Parallel()
+	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: 3, Months: 1, Seed: 5, Clock: apptest.Frozen()}, nil)
 	ctx := context.Background()
 	s := live.Service
 	base := "http://" + s.Addr()
@@ -29,14 +31,14 @@ func TestFetchFailuresShowOnHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reconcile and the SLA heal fetch an issue as this does.
-	must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
+	apptest.Must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	key := live.Emulator.Keys()[0]
 	if _, err := s.Processor().Process(pctx, pipeline.Request{KeyOrID: key, Key: key}); err == nil {
 		t.Fatal("fetch while Jira fails: got no error")
 	}
 	cancel()
-	must(t, live.Emulator.SetFaults(emulator.Faults{}))
+	apptest.Must(t, live.Emulator.SetFaults(emulator.Faults{}))
 
 	_, health := getJSON(t, base+"/webhooks/jira/health")
 	if n, _ := health["failed_fetches"].(float64); health["status"] != "degraded" || n < 1 {

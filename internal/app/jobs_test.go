@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -17,44 +18,18 @@ import (
 )
 
 // backfilled is a live site whose store holds every issue of the emulator.
-func backfilled(t *testing.T, issues int, extra map[string]string) *liveSite {
+func backfilled(t *testing.T, issues int, extra map[string]string) *apptest.LiveSite {
 	t.Helper()
 	// Jira's clock is the wall clock here: the poll's "done within the last
 	// day" is measured against it.
-	return backfilledWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Now: time.Now().UTC()}, extra)
-}
-
-// backfilledWith is a live site of the given emulator whose store holds
-// every issue, exported.
-func backfilledWith(t *testing.T, opts emulator.Options, extra map[string]string) *liveSite {
-	t.Helper()
-	live := startLiveSiteWith(t, opts, extra)
-	res, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{Parallel: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Fetched != opts.Issues {
-		t.Fatalf("backfill fetched %d, want %d", res.Fetched, opts.Issues)
-	}
-	live.settle(t)
-	return live
-}
-
-// storedValue returns the first column of the first row of q on the store.
-func storedValue(t *testing.T, l *liveSite, q string) string {
-	t.Helper()
-	flushIntake(t, l.Service)
-	res, err := l.Service.Store().RunSQL(context.Background(), q, 1)
-	if err != nil || len(res.Rows) == 0 {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return fmt.Sprint(res.Rows[0][0])
+	return apptest.BackfilledWith(t, emulator.Options{Issues: issues, Months: 3, Seed: 11, Now: time.Now().UTC()}, extra)
 }
 
 func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 150, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
@@ -81,7 +56,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 		t.Fatalf("emulator lacks the issues this test needs: %q %q %q", ticking, toResolve, toReopen)
 	}
 	elapsed := func() string {
-		return storedValue(t, live, "SELECT coalesce(sum(elapsed_millis), 0) FROM sla WHERE cycle = 'ongoing' AND issue_key = '"+ticking+"'")
+		return apptest.StoredValue(t, live, "SELECT coalesce(sum(elapsed_millis), 0) FROM sla WHERE cycle = 'ongoing' AND issue_key = '"+ticking+"'")
 	}
 	before := elapsed()
 
@@ -93,7 +68,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if err := em.Silent().Update(toReopen, func(i *emulator.Issue) {}); err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
+	live.Settle(t)
 	res, err := jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +85,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
+	live.Settle(t)
 	calls := em.Stats().Calls[emulator.EndpointBulkFetch]
 	if max := int64((res.Candidates+99)/100) + 1; calls > max {
 		t.Errorf("bulk calls: got %d for %d candidates, want at most %d", calls, res.Candidates, max)
@@ -118,7 +93,7 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 	if got := elapsed(); got == before {
 		t.Errorf("ongoing SLA of %s not updated by the poll (still %s)", ticking, got)
 	}
-	if st := storedValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusDone {
+	if st := apptest.StoredValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusDone {
 		t.Errorf("issue resolved without a webhook: stored status %q, want Done (healed)", st)
 	}
 	if res.Healed < 1 || res.Updated < 1 || res.Failed != 0 {
@@ -133,24 +108,17 @@ func TestSLAPollUpdatesHealsAndCounts(t *testing.T) {
 		is, _ := em.Issue(toResolve)
 		t.Fatalf("poll after a reopening: got %+v, %v; emulator status %q", res, err, is.Status)
 	}
-	live.settle(t)
-	if st := storedValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusToDo {
+	live.Settle(t)
+	if st := apptest.StoredValue(t, live, "SELECT status FROM issues WHERE issue_key = '"+toResolve+"'"); st != emulator.StatusToDo {
 		t.Errorf("issue reopened without a webhook: stored status %q, want To Do", st)
 	}
 
 	// Jira failing: errors are counted and reported, not hidden.
-	must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{ErrorRate: 1}))
 	res, err = jobs.PollSLA(ctx, deps, jobs.SLAPollOptions{})
-	must(t, em.SetFaults(emulator.Faults{}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{}))
 	if err == nil || res.Failed == 0 {
 		t.Errorf("poll against a failing Jira: got %+v, %v; want failures counted and an error", res, err)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -158,15 +126,16 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 80, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
 	keys := em.Keys()
 
 	created, err := em.Silent().Create("SUP", func(i *emulator.Issue) { i.Summary = "created while the webhook was lost" })
-	must(t, err)
-	must(t, em.Silent().Update(keys[3], func(i *emulator.Issue) { i.Summary = "edited while the webhook was lost" }))
-	must(t, em.Silent().Delete(keys[5]))
+	apptest.Must(t, err)
+	apptest.Must(t, em.Silent().Update(keys[3], func(i *emulator.Issue) { i.Summary = "edited while the webhook was lost" }))
+	apptest.Must(t, em.Silent().Delete(keys[5]))
 
 	res, err := jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{DryRun: true})
 	if err != nil {
@@ -179,17 +148,17 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
-	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+created.Key+"'"); n != "1" {
+	live.Settle(t)
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+created.Key+"'"); n != "1" {
 		t.Errorf("missing issue not fetched")
 	}
-	if s := storedValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+keys[3]+"'"); s != "edited while the webhook was lost" {
+	if s := apptest.StoredValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+keys[3]+"'"); s != "edited while the webhook was lost" {
 		t.Errorf("stale issue not refreshed: %q", s)
 	}
-	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+keys[5]+"'"); n != "0" {
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues WHERE issue_key = '"+keys[5]+"'"); n != "0" {
 		t.Errorf("deleted issue still stored")
 	}
-	if r := storedValue(t, live, "SELECT deleted_reason FROM raw_issues WHERE issue_key = '"+keys[5]+"'"); !strings.Contains(r, "reconcile") {
+	if r := apptest.StoredValue(t, live, "SELECT deleted_reason FROM raw_issues WHERE issue_key = '"+keys[5]+"'"); !strings.Contains(r, "reconcile") {
 		t.Errorf("deletion reason: got %q", r)
 	}
 
@@ -206,7 +175,7 @@ func TestReconcileFindsWhatWebhooksMissed(t *testing.T) {
 	if !errors.Is(err, jobs.ErrTooManyDeletions) {
 		t.Fatalf("mass deletion: got %+v, %v; want a refusal", res, err)
 	}
-	if n := storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'"); n == "0" {
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'"); n == "0" {
 		t.Error("a refused reconcile deleted issues")
 	}
 	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{Force: true})
@@ -224,6 +193,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	live := backfilled(t, 250, nil)
 	em, ctx := live.Emulator, context.Background()
 	deps := live.Service.JobDeps()
@@ -236,7 +206,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 	if len(sup) <= 100 {
 		t.Fatalf("only %d SUP issues; the test needs more than one bulk fetch", len(sup))
 	}
-	must(t, em.Silent().Delete(sup[7]))
+	apptest.Must(t, em.Silent().Delete(sup[7]))
 	left := map[string]bool{}
 	for _, k := range em.Keys() {
 		left[k] = true
@@ -248,7 +218,7 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 		}
 	}
 	stored := func() string {
-		return storedValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'")
+		return apptest.StoredValue(t, live, "SELECT count(*) FROM issues WHERE issue_key LIKE 'SUP-%'")
 	}
 
 	em.ResetStats()
@@ -264,19 +234,19 @@ func TestReconcileConfirmsAbsentIssuesInBulk(t *testing.T) {
 		t.Errorf("calls to confirm %d issues: %d bulk fetches (want %d), %d GET issue (want 0)",
 			len(sup), calls[emulator.EndpointBulkFetch], want, calls[emulator.EndpointIssue])
 	}
-	live.settle(t)
+	live.Settle(t)
 	if n := stored(); n != strconv.Itoa(len(sup)-gone) {
 		t.Errorf("SUP issues stored: %s, want %d", n, len(sup)-gone)
 	}
 
 	// Jira failing to return them: counted as failed, nothing deleted.
-	must(t, em.SetFaults(emulator.Faults{BulkErrorRate: 1}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{BulkErrorRate: 1}))
 	res, err = jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{JQL: "project = OPS"})
-	must(t, em.SetFaults(emulator.Faults{}))
+	apptest.Must(t, em.SetFaults(emulator.Faults{}))
 	if err == nil || res.Failed != len(sup)-gone || res.Deleted != 0 || res.Kept != 0 {
 		t.Errorf("bulk errors: got %+v, %v; want %d failed, none deleted, an error", res, err, len(sup)-gone)
 	}
-	live.settle(t)
+	live.Settle(t)
 	if n := stored(); n != strconv.Itoa(len(sup)-gone) {
 		t.Errorf("SUP issues stored after a failed confirmation: %s, want %d", n, len(sup)-gone)
 	}
@@ -286,13 +256,14 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	// Every second: more often than a setting may ask.
-	live := startTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11}, nil, func(c *config.Config) {
+	live := apptest.StartTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11}, nil, func(c *config.Config) {
 		c.SLAPollSchedule, c.ReconcileSchedule = "@every 1s", "@every 1s"
 	})
 	ctx := context.Background()
 	seen := map[string]bool{}
-	waitFor(t, 30*time.Second, func() error {
+	apptest.WaitFor(t, 30*time.Second, func() error {
 		runs, err := live.Service.Store().LastRuns(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -308,8 +279,8 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 		return nil
 	})
 	// Reconcile (the first run compares the whole scope) fetched every issue.
-	live.settle(t)
-	if n := storedValue(t, live, "SELECT count(*) FROM issues"); n != "20" {
+	live.Settle(t)
+	if n := apptest.StoredValue(t, live, "SELECT count(*) FROM issues"); n != "20" {
 		t.Errorf("issues after a scheduled reconcile: got %s, want 20", n)
 	}
 	// Close stops the jobs: no run starts afterwards.
@@ -332,15 +303,5 @@ func TestCronJobsRunInsideServe(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if again := countRuns(); again != n {
 		t.Errorf("runs after serve stopped: %d, then %d", n, again)
-	}
-}
-
-// flushIntake waits until the events svc acknowledged are in its store.
-func flushIntake(t *testing.T, svc *app.Service) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := svc.Intake().Flush(ctx); err != nil {
-		t.Fatalf("webhook journal not moved to the store: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -78,13 +79,13 @@ func startHostileSite(t *testing.T, issues int, extra map[string]string) *hostil
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
-	ln := loopbackListener(t)
+	ln := apptest.LoopbackListener(t)
 	addr := ln.Addr().String()
 	var err error
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	hs := &hostileSite{dir: dir, evil: newRecorder(t), extraAttach: map[string][]map[string]any{}, throttled: map[string]bool{}}
-	hs.em, err = emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: 53, Clock: frozen(), Email: app.SiteEmail, APIToken: app.SiteToken,
+	hs.em, err = emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: 53, Clock: apptest.Frozen(), Email: app.SiteEmail, APIToken: app.SiteToken,
 		WebhookURL: "http://" + addr + "/webhooks/jira", WebhookSecret: app.SiteSecret, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func (hs *hostileSite) settle(t *testing.T) {
 
 func (hs *hostileSite) value(t *testing.T, q string, args ...any) string {
 	t.Helper()
-	flushIntake(t, hs.svc)
+	apptest.FlushIntake(t, hs.svc)
 	var v sql.NullString
 	if err := hs.svc.Store().DB().QueryRow(q, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -228,6 +229,7 @@ func TestHostileInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	hs := startHostileSite(t, 12, nil)
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, hs.svc.Client(), hs.svc.Store(), hs.svc.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
@@ -304,7 +306,7 @@ func TestHostileInput(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				status, answer := hs.post(t, tc.body, tc.hdr)
 				if status != tc.status || !strings.Contains(strings.ToLower(answer), strings.ToLower(tc.message)) {
-					t.Errorf("got %d %s, want %d with %q", status, lastBytes(answer, 300), tc.status, tc.message)
+					t.Errorf("got %d %s, want %d with %q", status, apptest.LastBytes(answer, 300), tc.status, tc.message)
 				}
 			})
 		}
@@ -413,12 +415,12 @@ func TestHostileInput(t *testing.T) {
 			}
 			n++
 			if local == "" {
-				t.Errorf("attachment %s (%q) not stored: %s", id, lastBytes(name, 40), reason)
+				t.Errorf("attachment %s (%q) not stored: %s", id, apptest.LastBytes(name, 40), reason)
 				continue
 			}
 			full := filepath.Join(hs.dir, local)
 			if filepath.Dir(full) != folder || strings.Contains(local, "..") || filepath.IsAbs(local) {
-				t.Errorf("attachment %s (%q) stored at %q, outside %s", id, lastBytes(name, 40), local, folder)
+				t.Errorf("attachment %s (%q) stored at %q, outside %s", id, apptest.LastBytes(name, 40), local, folder)
 			}
 			base := filepath.Base(local)
 			if len(base) > 255 || !utf8.ValidString(base) || strings.IndexFunc(base, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
@@ -429,7 +431,7 @@ func TestHostileInput(t *testing.T) {
 			}
 		}
 		is, err := hs.em.Issue(victim)
-		must(t, err)
+		apptest.Must(t, err)
 		if want := len(names) + len(is.Attachments); n != want {
 			t.Errorf("attachments stored: got %d rows, want %d (%d injected, %d in the emulator, %d of them uploaded now)", n, want, len(names), len(is.Attachments), uploaded)
 		}
@@ -479,7 +481,7 @@ func TestHostileInput(t *testing.T) {
 		list = append(list, map[string]any{"id": "989999", "filename": "media.txt", "size": 20, "mimeType": "text/plain",
 			"content": jiraURL + "/hostile/redirect", "created": "2025-06-01T00:00:00.000+0000"})
 		hs.setAttachments(t, victim, list)
-		must(t, hs.em.Update(victim, func(i *emulator.Issue) { i.Summary = "hostile attachment urls" }))
+		apptest.Must(t, hs.em.Update(victim, func(i *emulator.Issue) { i.Summary = "hostile attachment urls" }))
 		hs.settle(t)
 		for id, name := range ids {
 			local := hs.value(t, "SELECT coalesce(local_path, '') FROM attachments WHERE attachment_id = ?", id)
@@ -504,13 +506,13 @@ func TestHostileInput(t *testing.T) {
 	t.Run("retry-after of ten years", func(t *testing.T) {
 		victim, other := keys[3], keys[4]
 		is, err := hs.em.Issue(victim)
-		must(t, err)
+		apptest.Must(t, err)
 		hs.mu.Lock()
 		hs.throttled[victim], hs.throttled[is.ID] = true, true
 		hs.mu.Unlock()
-		must(t, hs.em.Update(victim, func(i *emulator.Issue) { i.Summary = "throttled for ten years" }))
+		apptest.Must(t, hs.em.Update(victim, func(i *emulator.Issue) { i.Summary = "throttled for ten years" }))
 		// The other issue changes once a worker waits on the victim.
-		waitFor(t, 20*time.Second, func() error {
+		apptest.WaitFor(t, 20*time.Second, func() error {
 			hs.mu.Lock()
 			defer hs.mu.Unlock()
 			if hs.refused == 0 {
@@ -518,8 +520,8 @@ func TestHostileInput(t *testing.T) {
 			}
 			return nil
 		})
-		must(t, hs.em.Update(other, func(i *emulator.Issue) { i.Summary = "processed while another issue waits" }))
-		if err := poll(20*time.Second, func() error {
+		apptest.Must(t, hs.em.Update(other, func(i *emulator.Issue) { i.Summary = "processed while another issue waits" }))
+		if err := apptest.Poll(20*time.Second, func() error {
 			if got := hs.value(t, "SELECT summary FROM issues WHERE issue_key = ?", other); got != "processed while another issue waits" {
 				return fmt.Errorf("got summary %q", got)
 			}
@@ -542,7 +544,7 @@ func TestHostileInput(t *testing.T) {
 		if took > 25*time.Second {
 			t.Errorf("serve took %v to stop while a worker waited for Retry-After: the drain waited for it", took)
 		}
-		figures(t, "retry-after", "other_issue_processed", true, "shutdown_took", took.Round(100*time.Millisecond))
+		apptest.Figures(t, "retry-after", "other_issue_processed", true, "shutdown_took", took.Round(100*time.Millisecond))
 	})
 
 	// Nothing outside the data directory changed, and nothing stored was

@@ -1,4 +1,4 @@
-package main
+package apptest
 
 import (
 	"net"
@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// loopbackListener binds 127.0.0.1:0 once, for a serve started in-process:
+// LoopbackListener binds 127.0.0.1:0 once, for a serve started in-process:
 // the test knows the address before serve starts, and no other socket can
 // take the port between picking it and binding it. app.StartService owns the
 // listener from then on; the cleanup only matters when it never got it.
-func loopbackListener(t testing.TB) net.Listener {
+func LoopbackListener(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -20,19 +20,19 @@ func loopbackListener(t testing.TB) net.Listener {
 	return ln
 }
 
-// waitFor asks cond every few milliseconds until it returns nil, and fails
+// WaitFor asks cond every few milliseconds until it returns nil, and fails
 // the test with cond's last answer when timeout passes first.
-func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
+func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	if err := poll(timeout, cond); err != nil {
+	if err := Poll(timeout, cond); err != nil {
 		t.Fatalf("after %v: %v", timeout, err)
 	}
 }
 
-// poll asks cond until it returns nil or timeout passes, and then returns
-// cond's last answer. It is waitFor for callers that must not end the test
+// Poll asks cond until it returns nil or timeout passes, and then returns
+// cond's last answer. It is WaitFor for callers that must not end the test
 // (a helper that kills a child process first, or reports with t.Errorf).
-func poll(timeout time.Duration, cond func() error) error {
+func Poll(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	wait := time.Millisecond
 	for {

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/intake"
@@ -123,15 +124,14 @@ func (c *serveProc) start() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "serve")
-	cmd.Env = append([]string{"JIRADUCK_TEST_AS_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, c.environ...)
+	cmd := built.Program(c.t).Command(c.environ, "serve")
 	cmd.Dir = c.logDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
 	c.cmd = cmd
-	err = poll(90*time.Second, func() error {
+	err = apptest.Poll(90*time.Second, func() error {
 		resp, err := http.Get("http://" + c.addr + "/healthz")
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (c *serveProc) start() {
 	}
 	c.kill()
 	b, _ := os.ReadFile(logFile.Name())
-	c.t.Fatalf("serve did not come up (%v):\n%s", err, lastBytes(string(b), 3000))
+	c.t.Fatalf("serve did not come up (%v):\n%s", err, apptest.LastBytes(string(b), 3000))
 }
 
 // kill ends serve with SIGKILL: no shutdown code runs.
@@ -202,7 +202,7 @@ func (c *serveProc) adminSQL(token, q string) (string, error) {
 // settleChild waits until the serve process has no pending event, no queued
 // issue and no dirty partition.
 func (c *serveProc) settle(token string, timeout time.Duration) error {
-	err := poll(timeout, func() error {
+	err := apptest.Poll(timeout, func() error {
 		v, err := c.adminSQL(token, `SELECT (SELECT count(*) FROM webhook_events WHERE state = 'pending') || ',' || (SELECT count(*) FROM dirty_partitions)`)
 		if err != nil || v != "0,0" || !journalEmpty(c.dataDir) {
 			return fmt.Errorf("pending events, dirty partitions: %s (%v)", v, err)
@@ -251,7 +251,7 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 	t.Cleanup(front.Close)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	em, err := emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: seed, Clock: frozen(),
+	em, err := emulator.New(emulator.Options{Issues: issues, Months: 3, Seed: seed, Clock: apptest.Frozen(),
 		Email: app.SiteEmail, APIToken: app.SiteToken, WebhookURL: front.URL + "/webhooks/jira", WebhookSecret: app.SiteSecret,
 		WebhookRetries: 12, WebhookBackoff: 100 * time.Millisecond, Logger: log})
 	if err != nil {
@@ -288,7 +288,7 @@ func startCrashSite(t *testing.T, issues int, seed int64, extra map[string]strin
 
 // verify stops serve and checks the data directory against the emulator
 // and the acknowledgements. It returns the rows compared.
-func (cs *crashSite) verify(t *testing.T) (acked int, rows int, audit partitionAudit) {
+func (cs *crashSite) verify(t *testing.T) (acked int, rows int, audit apptest.PartitionAudit) {
 	t.Helper()
 	// One more download after the last restart: the first download of a
 	// process removes the partial ones a kill left.
@@ -355,13 +355,13 @@ func (cs *crashSite) verify(t *testing.T) (acked int, rows int, audit partitionA
 		t.Fatal(err)
 	}
 	keys = cs.em.Keys()
-	ref := referenceExport(t, cs.em, cs.cfg, cat.Options(), keys)
-	compareExports(t, cs.dir, ref)
+	ref := apptest.ReferenceExport(t, cs.em, cs.cfg, cat.Options(), keys)
+	apptest.CompareExports(t, cs.dir, ref)
 	perTable := checkNoDuplicates(t, cs.dir)
 	for _, n := range perTable {
 		rows += n
 	}
-	audit = checkPartitions(t, cs.dir, db)
+	audit = apptest.CheckPartitions(t, cs.dir, db)
 	var leftovers []string
 	for _, pattern := range []string{".staging/*.parquet", ".staging/downloads/*", "parquet/jira/.*", "snapshot/.*", "attachments/*/.*"} {
 		found, _ := filepath.Glob(filepath.Join(cs.dir, pattern))
@@ -381,7 +381,8 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
-	kills := pick(3, 25)
+	t.Parallel()
+	kills := apptest.Pick(3, 25)
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("JIRADUCK_TEST_SEED"); v != "" {
 		fmt.Sscan(v, &seed)
@@ -389,7 +390,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("kill timing seed %d (JIRADUCK_TEST_SEED reproduces it)", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	extra := map[string]string{"JIRADUCK_WORKERS": "4"}
-	cs := startCrashSite(t, pick(30, 150), 31, extra)
+	cs := startCrashSite(t, apptest.Pick(30, 150), 31, extra)
 	start := time.Now()
 	if out, errOut, code := runProcess(t, cs.environ, "backfill", "--parallel", "8"); code != 0 {
 		t.Fatalf("backfill: code %d\n%s\n%s", code, out, errOut)
@@ -400,7 +401,7 @@ func TestCrashRecovery(t *testing.T) {
 	reader := startReader(t, cs.dir)
 
 	m := newMutator(cs.em, 31)
-	changes := kills * pick(40, 60)
+	changes := kills * apptest.Pick(40, 60)
 	mutated := make(chan struct{})
 	go func() {
 		defer close(mutated)
@@ -415,7 +416,7 @@ func TestCrashRecovery(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		cs.srv.start()
 		downtime += time.Since(down)
-		if longRun() {
+		if apptest.LongRun() {
 			// Snapshots too get interrupted: their staging file must not
 			// stay. A schedule may not ask for one every few seconds.
 			cs.srv.runJob("snapshot")
@@ -434,7 +435,7 @@ func TestCrashRecovery(t *testing.T) {
 	if st.Failed != 0 {
 		t.Errorf("%d deliveries given up by the emulator", st.Failed)
 	}
-	figures(t, "crash", "kills", kills, "restarts", cs.srv.starts-1, "downtime", downtime.Round(time.Millisecond),
+	apptest.Figures(t, "crash", "kills", kills, "restarts", cs.srv.starts-1, "downtime", downtime.Round(time.Millisecond),
 		"changes", m.Made(), "events_sent", st.Events, "delivery_attempts", attempts, "refused_while_down", refused,
 		"acknowledged", acked, "given_up", st.Failed, "rows_compared", rows, "partitions", audit.Files,
 		"reader", readerStats, "took", time.Since(start).Round(time.Second))
@@ -467,7 +468,7 @@ func startReader(t *testing.T, dir string) *readerProc {
 		text := out.String()
 		i := strings.Index(text, "reader-stats")
 		if err != nil || i < 0 {
-			t.Errorf("reader process: %v\n%s", err, lastBytes(text, 4000))
+			t.Errorf("reader process: %v\n%s", err, apptest.LastBytes(text, 4000))
 			return ""
 		}
 		line := text[i:]

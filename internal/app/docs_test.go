@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 )
 
 // docMetricRows returns the rows of docs/operations.md's metrics table by
@@ -55,8 +57,9 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	// Hourly schedules register every job without running one meanwhile.
-	live := startLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
+	live := apptest.StartLiveSite(t, 10, nil, map[string]string{"JIRADUCK_SLA_POLL_SCHEDULE": "@every 1h",
 		"JIRADUCK_RECONCILE_SCHEDULE": "@every 1h", "JIRADUCK_SNAPSHOT_SCHEDULE": "@every 1h"})
 	var names []string
 	for _, j := range live.Service.Scheduler().Jobs() {

@@ -1,17 +1,12 @@
-package main
+package app_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,10 +15,10 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -31,27 +26,6 @@ import (
 // The reliability tests have a short variant, run by `go test` (and CI), and
 // a long one for the figures of docs/reliability.md, run with
 // JIRADUCK_TEST_LONG=1. Both are skipped with -short.
-
-// longRun reports whether the long variants run.
-func longRun() bool { return os.Getenv("JIRADUCK_TEST_LONG") != "" }
-
-// pick returns short or long by the variant that runs.
-func pick[T any](short, long T) T {
-	if longRun() {
-		return long
-	}
-	return short
-}
-
-// figures logs a scenario's figures on one line, for docs/reliability.md.
-func figures(t *testing.T, scenario string, kv ...any) {
-	t.Helper()
-	var b strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&b, " %v=%v", kv[i], kv[i+1])
-	}
-	t.Logf("figures %s variant=%s%s", scenario, pick("short", "long"), b.String())
-}
 
 // mutator makes random changes of every kind Jira sends a webhook for, the
 // way people and automation change a site while jiraduck follows it.
@@ -245,7 +219,7 @@ var primaryKeys = map[string]string{
 // month, holds a primary key twice, and returns the rows per table.
 func checkNoDuplicates(t *testing.T, dataDir string) map[string]int {
 	t.Helper()
-	db := memoryDB(t)
+	db := apptest.MemoryDB(t)
 	rows := map[string]int{}
 	for _, table := range normalize.Tables {
 		glob := filepath.Join(export.Root(dataDir), table, "month=*", "*.parquet")
@@ -263,207 +237,6 @@ func checkNoDuplicates(t *testing.T, dataDir string) map[string]int {
 		rows[table] = all
 	}
 	return rows
-}
-
-func memoryDB(t *testing.T) *sql.DB {
-	t.Helper()
-	db, err := store.OpenMemory(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// partitionAudit is what checkPartitions found.
-type partitionAudit struct {
-	Files int
-	Rows  int64
-}
-
-// checkPartitions asserts that the published layout is whole: every file
-// under parquet/jira is either the manifest or a partition that DuckDB reads,
-// whose rows and digest are those the manifest and the store's partitions
-// table record, and whose rows are exactly the store's rows of that table and
-// month; no partition the store holds rows for is missing, and nothing half
-// written (staging or temporary files) is left in parquet/.
-func checkPartitions(t *testing.T, dataDir string, db *sql.DB) partitionAudit {
-	t.Helper()
-	var audit partitionAudit
-	man, err := export.ReadManifest(dataDir)
-	if err != nil {
-		t.Fatalf("manifest: %v", err)
-	}
-	inManifest := map[string]store.PublishedPartition{}
-	for _, p := range man.Partitions {
-		inManifest[p.Table+"/"+p.Month] = p
-	}
-	recorded := map[string]int64{}
-	rs, err := db.Query(`SELECT table_name, month, rows FROM partitions`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var table, month string
-		var n int64
-		if err := rs.Scan(&table, &month, &n); err != nil {
-			t.Fatal(err)
-		}
-		recorded[table+"/"+month] = n
-	}
-	rs.Close()
-	stored := storedRowsPerPartition(t, db)
-
-	reader := memoryDB(t)
-	seen := map[string]bool{}
-	root := export.Root(dataDir)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "manifest.json" {
-			return nil
-		}
-		parts := strings.Split(filepath.ToSlash(rel), "/")
-		if len(parts) != 3 || !strings.HasPrefix(parts[1], "month=") || parts[2] != "data.parquet" {
-			t.Errorf("unexpected file in the published layout: %s", rel)
-			return nil
-		}
-		id := parts[0] + "/" + strings.TrimPrefix(parts[1], "month=")
-		seen[id] = true
-		audit.Files++
-		var n int64
-		if err := reader.QueryRow(fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", p)).Scan(&n); err != nil {
-			t.Errorf("%s does not read: %v", rel, err)
-			return nil
-		}
-		audit.Rows += n
-		m, ok := inManifest[id]
-		switch {
-		case !ok:
-			t.Errorf("%s: %d rows, not in the manifest", rel, n)
-		case m.Rows != n:
-			t.Errorf("%s: %d rows, manifest says %d", rel, n, m.Rows)
-		case m.SHA256 != fileSHA256(t, p):
-			t.Errorf("%s: digest differs from the manifest's", rel)
-		}
-		if r, ok := recorded[id]; !ok || r != n {
-			t.Errorf("%s: %d rows, the store's partitions table says %d (recorded %v)", rel, n, r, ok)
-		}
-		if s := stored[id]; s != n {
-			t.Errorf("%s: %d rows, the store holds %d", rel, n, s)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, n := range stored {
-		if !seen[id] && n > 0 {
-			t.Errorf("partition %s: the store holds %d rows but no file is published", id, n)
-		}
-	}
-	for id := range inManifest {
-		if !seen[id] {
-			t.Errorf("partition %s is in the manifest but has no file", id)
-		}
-	}
-	return audit
-}
-
-// storedRowsPerPartition counts the store's rows per table and month of the
-// parent issue's creation.
-func storedRowsPerPartition(t *testing.T, db *sql.DB) map[string]int64 {
-	t.Helper()
-	out := map[string]int64{}
-	for _, table := range normalize.Tables {
-		q := fmt.Sprintf(`SELECT strftime(i.created_at AT TIME ZONE 'UTC', '%%Y-%%m'), count(*) FROM %s t JOIN issues i ON t.issue_key = i.issue_key GROUP BY 1`, table)
-		if table == "issues" {
-			q = `SELECT strftime(created_at AT TIME ZONE 'UTC', '%Y-%m'), count(*) FROM issues GROUP BY 1`
-		}
-		rs, err := db.Query(q)
-		if err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		for rs.Next() {
-			var month string
-			var n int64
-			if err := rs.Scan(&month, &n); err != nil {
-				t.Fatal(err)
-			}
-			out[table+"/"+month] = n
-		}
-		rs.Close()
-	}
-	return out
-}
-
-func fileSHA256(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// referenceExport exports what the emulator says every given issue is,
-// through a fresh store and the normalizer, into a new folder: the expected
-// Parquet of a serve with settings cfg whose catalog gives opts.
-func referenceExport(t *testing.T, em *emulator.Emulator, cfg *config.Config, opts normalize.Options, keys []string) string {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := store.Open(ctx, filepath.Join(dir, store.FileName), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureIssueColumns(ctx, app.PromotedColumns(cfg)); err != nil {
-		t.Fatal(err)
-	}
-	w := s.NewWriter(64, nil)
-	defer w.Close()
-	for _, key := range keys {
-		st, err := em.State(key)
-		if err != nil {
-			t.Fatalf("state of %s: %v", key, err)
-		}
-		var links []json.RawMessage
-		if err := json.Unmarshal(st.RemoteLinks, &links); err != nil {
-			t.Fatal(err)
-		}
-		b := &jira.Bundle{Issue: st.Issue, Comments: st.Comments, Histories: st.Changelog, RemoteLinks: links,
-			State: jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete,
-				RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}, FetchedAt: time.Now()}
-		rows, err := normalize.FromBundle(b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { _, err := s.ApplyIssue(ctx, tx, rows); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ex := export.New(s, w, export.Options{DataDir: dir, IssueColumns: app.ExportIssueColumns(cfg)})
-	if err := export.MarkAll(ctx, s, w, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ex.ExportDirty(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // treeState is a listing of every file under a folder with its size and
@@ -545,50 +318,13 @@ func eventStates(t *testing.T, db *sql.DB) map[string]int {
 	return out
 }
 
-// logDiff logs up to limit rows of table that differ between two exports,
-// both ways, to explain a failed comparison.
-func logDiff(t *testing.T, got, want, table string, limit int) {
-	t.Helper()
-	db := memoryDB(t)
-	read := func(dir string) string {
-		return fmt.Sprintf("SELECT * %s FROM read_parquet('%s', hive_partitioning = true)", excluded[table],
-			filepath.Join(export.Root(dir), table, "month=*", "*.parquet"))
-	}
-	for _, side := range []struct{ name, q string }{{"only live", read(got) + " EXCEPT ALL " + read(want)}, {"only emulator", read(want) + " EXCEPT ALL " + read(got)}} {
-		res, err := store.RunSQL(context.Background(), db, side.q+fmt.Sprintf(" LIMIT %d", limit), limit)
-		if err != nil {
-			t.Logf("%s %s: %v", table, side.name, err)
-			continue
-		}
-		for _, r := range res.Rows {
-			var parts []string
-			for i, c := range res.Columns {
-				s := fmt.Sprint(r[i])
-				if len(s) > 60 {
-					s = s[:60] + "..."
-				}
-				parts = append(parts, c+"="+s)
-			}
-			t.Logf("%s %s: %s", table, side.name, strings.Join(parts, " "))
-		}
-	}
-}
-
-// lastBytes returns the end of s, for failure messages.
-func lastBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
 // reopenStore opens the canonical store of cfg once serve has stopped.
 func reopenStore(cfg *config.Config) (*store.Store, error) {
 	return store.Open(context.Background(), app.StorePath(cfg), store.Options{})
 }
 
-// settleWithin is liveSite.settle with a deadline of the caller's choosing.
-func settleWithin(t *testing.T, l *liveSite, d time.Duration) {
+// settleWithin is apptest.LiveSite's Settle with a deadline of the caller's choosing.
+func settleWithin(t *testing.T, l *apptest.LiveSite, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

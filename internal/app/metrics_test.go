@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	dto "github.com/prometheus/client_model/go"
@@ -137,12 +138,13 @@ func TestMetricsAfterABurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator test skipped in -short mode")
 	}
+	t.Parallel()
 	start := time.Now()
 	// A frozen Jira clock keeps SLA values still, so the scheduled poll
 	// finds nothing to heal and the queue stays empty once settled.
 	clock := &testClock{t: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
 	// An SLA poll every second: more often than a setting may ask.
-	live := startTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11, Clock: clock.now},
+	live := apptest.StartTunedLiveSite(t, emulator.Options{Issues: 20, Months: 3, Seed: 11, Clock: clock.now},
 		map[string]string{"JIRADUCK_ATTACHMENT_MAX_BYTES": "1000"},
 		func(c *config.Config) { c.SLAPollSchedule = "@every 1s" })
 	em, addr := live.Emulator, live.Service.Addr()
@@ -169,51 +171,51 @@ func TestMetricsAfterABurst(t *testing.T) {
 
 	// The burst: every change below sends a signed webhook.
 	for i := 0; i < 4; i++ {
-		must(t, em.Update(sup[i], func(is *emulator.Issue) { is.Summary = fmt.Sprintf("metrics edit %d", i) }))
+		apptest.Must(t, em.Update(sup[i], func(is *emulator.Issue) { is.Summary = fmt.Sprintf("metrics edit %d", i) }))
 	}
 	_, err := em.AddComment(sup[0], emulator.Comment{Body: emulator.Text("a comment for the metrics test")})
-	must(t, err)
+	apptest.Must(t, err)
 	_, err = em.AddAttachment(sup[1], emulator.Attachment{Filename: "small.txt", MimeType: "text/plain", Size: 42}, nil)
-	must(t, err)
+	apptest.Must(t, err)
 	_, err = em.AddAttachment(sup[2], emulator.Attachment{Filename: "large.bin", MimeType: "application/octet-stream", Size: 5000}, nil)
-	must(t, err)
+	apptest.Must(t, err)
 	_, err = em.Create("SUP", func(is *emulator.Issue) { is.Summary = "created for the metrics test" })
-	must(t, err)
+	apptest.Must(t, err)
 
 	// A delivery signed with the wrong secret.
 	bad := strings.NewReader(`{"timestamp":1751284800000,"webhookEvent":"jira:issue_updated","issue":{"id":"10001","key":"SUP-1"}}`)
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/jira", bad)
-	must(t, err)
+	apptest.Must(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Hub-Signature", "sha256="+strings.Repeat("0", 64))
 	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
+	apptest.Must(t, err)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("badly signed delivery: status %d, want 401", resp.StatusCode)
 	}
-	live.settle(t)
+	live.Settle(t)
 
 	// A fetch that Jira throttles once: the retry and the wait are counted.
-	must(t, em.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Second}))
-	must(t, em.Update(sup[4], func(is *emulator.Issue) { is.Summary = "throttled once" }))
-	waitFor(t, 15*time.Second, func() error {
+	apptest.Must(t, em.SetFaults(emulator.Faults{ThrottleRate: 1, RetryAfter: time.Second}))
+	apptest.Must(t, em.Update(sup[4], func(is *emulator.Issue) { is.Summary = "throttled once" }))
+	apptest.WaitFor(t, 15*time.Second, func() error {
 		if em.Stats().Faults.Throttled == 0 {
 			return errors.New("no request was throttled")
 		}
 		return nil
 	})
-	must(t, em.SetFaults(emulator.Faults{}))
-	live.settle(t)
+	apptest.Must(t, em.SetFaults(emulator.Faults{}))
+	live.Settle(t)
 
 	// Wait for a scheduled SLA poll (every second) to have succeeded.
-	_ = poll(15*time.Second, func() error {
+	_ = apptest.Poll(15*time.Second, func() error {
 		if n := scrape(t, addr).sum("jiraduck_job_runs_total", "job_name", "sla-poll", "status", "ok"); n < 1 {
 			return fmt.Errorf("sla-poll runs ok: %v", n)
 		}
 		return nil
 	})
-	live.settle(t)
+	live.Settle(t)
 	s := scrape(t, addr)
 
 	type check struct {

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -113,43 +114,44 @@ func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("disk full test skipped in -short mode")
 	}
+	t.Parallel()
 	disk := mountSmallDisk(t, "96m")
-	live := startLiveSiteWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 71, Clock: frozen(),
+	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: 20, Months: 3, Seed: 71, Clock: apptest.Frozen(),
 		WebhookRetries: 10, WebhookBackoff: 100 * time.Millisecond}, map[string]string{"JIRADUCK_DATA_DIR": filepath.Join(disk, "data")})
-	live.dir = filepath.Join(disk, "data")
+	live.Dir = filepath.Join(disk, "data")
 	ctx := context.Background()
 	s := live.Service
 	if _, err := jobs.Backfill(ctx, s.Client(), s.Store(), s.Processor(), jobs.BackfillOptions{Parallel: 4}); err != nil {
 		t.Fatal(err)
 	}
-	live.settle(t)
+	live.Settle(t)
 	base := "http://" + s.Addr()
 	keys := live.Emulator.Keys()
 
 	// Accepted while Jira fails: these events wait, pending.
-	must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
+	apptest.Must(t, live.Emulator.SetFaults(emulator.Faults{ErrorRate: 1}))
 	for _, k := range keys[:5] {
-		must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "accepted before the disk filled" }))
+		apptest.Must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "accepted before the disk filled" }))
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	must(t, live.Emulator.WaitWebhooks(waitCtx))
+	apptest.Must(t, live.Emulator.WaitWebhooks(waitCtx))
 	cancel()
-	pendingBefore := storedValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'pending'")
+	pendingBefore := apptest.StoredValue(t, live, "SELECT count(*) FROM webhook_events WHERE state = 'pending'")
 
 	filler := fillDisk(t, disk)
-	must(t, live.Emulator.SetFaults(emulator.Faults{}))
+	apptest.Must(t, live.Emulator.SetFaults(emulator.Faults{}))
 	live.Emulator.ResetStats()
 	// Changed while the disk is full: their deliveries cannot be stored.
 	for _, k := range keys[5:10] {
-		must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "changed while the disk was full" }))
+		apptest.Must(t, live.Emulator.Update(k, func(i *emulator.Issue) { i.Summary = "changed while the disk was full" }))
 	}
 	_, err := live.Emulator.AddComment(keys[10], emulator.Comment{Body: emulator.Text("a comment while the disk was full")})
-	must(t, err)
+	apptest.Must(t, err)
 	// Until a delivery was refused and a write to the store failed too (the
 	// journal's write fails first); the checks below say what was missing
 	// when it never happens. The long variant then stays full for most of a
 	// minute.
-	_ = poll(30*time.Second, func() error {
+	_ = apptest.Poll(30*time.Second, func() error {
 		st := live.Emulator.Stats().Webhooks
 		writable := scrape(t, s.Addr()).sum("jiraduck_store_writable")
 		h, _ := adminGetJSON(t, base+"/admin/health")["health"].(map[string]any)
@@ -158,7 +160,7 @@ func TestDiskFull(t *testing.T) {
 		}
 		return nil
 	})
-	if longRun() {
+	if apptest.LongRun() {
 		time.Sleep(50 * time.Second)
 	}
 	full := live.Emulator.Stats().Webhooks
@@ -169,9 +171,9 @@ func TestDiskFull(t *testing.T) {
 	pendingFull, _ := s.Store().EventCounts(ctx)
 
 	// Space returns: no restart.
-	must(t, os.Remove(filler))
+	apptest.Must(t, os.Remove(filler))
 	freed := time.Now()
-	live.settle(t)
+	live.Settle(t)
 	healed := time.Since(freed)
 	_, healthAfter := getJSON(t, base+"/webhooks/jira/health")
 	readyAfter, _ := getJSON(t, base+"/readyz")
@@ -182,12 +184,12 @@ func TestDiskFull(t *testing.T) {
 		if k == keys[0] || k == keys[1] || k == keys[2] || k == keys[3] || k == keys[4] {
 			want = "accepted before the disk filled"
 		}
-		if got := storedValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+k+"'"); got != want {
+		if got := apptest.StoredValue(t, live, "SELECT summary FROM issues WHERE issue_key = '"+k+"'"); got != want {
 			t.Errorf("%s: summary %q, want %q", k, got, want)
 		}
 	}
-	compareExports(t, live.dir, live.reference(t, keys))
-	checkPartitions(t, live.dir, s.Store().DB())
+	apptest.CompareExports(t, live.Dir, live.Reference(t, keys))
+	apptest.CheckPartitions(t, live.Dir, s.Store().DB())
 	states := eventStates(t, s.Store().DB())
 	if states[store.EventFailed] != 0 || states[store.EventPending] != 0 {
 		t.Errorf("events after space returned: %v, want all done", states)
@@ -213,7 +215,7 @@ func TestDiskFull(t *testing.T) {
 	if healthAfter["status"] != "ok" || healthAfter["store_error"] != nil || readyAfter != http.StatusOK || writableAfter != 1 {
 		t.Errorf("after space returned: health %s, readiness %d, jiraduck_store_writable %v; want ok, 200, 1", compactJSON(healthAfter), readyAfter, writableAfter)
 	}
-	figures(t, "disk-full", "pending_before", pendingBefore, "events_while_full", full.Events, "delivery_attempts_while_full", full.Attempts,
+	apptest.Figures(t, "disk-full", "pending_before", pendingBefore, "events_while_full", full.Events, "delivery_attempts_while_full", full.Attempts,
 		"acknowledged_while_full", full.Delivered, "health_while_full", healthStatus, "health_body", compactJSON(health),
 		"readyz_while_full", readyStatus, "readyz_body", compactJSON(ready), "store_writable_while_full", writableFull,
 		"event_states_while_full", pendingFull,

@@ -1,0 +1,6 @@
+//go:build !race
+
+package apptest
+
+// raceEnabled says the test binary runs with the race detector.
+const raceEnabled = false

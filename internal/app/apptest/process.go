@@ -1,0 +1,99 @@
+package apptest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Program is jiraduck as a test runs it in a process of its own, for what
+// only another process sees: file locks, a SIGKILL, the exit code.
+type Program struct {
+	// Path is the executable.
+	Path string
+	// Env is set before the caller's settings.
+	Env []string
+}
+
+// TestBinary is the running test binary playing jiraduck: its TestMain
+// calls main when JIRADUCK_TEST_AS_MAIN is set, as cmd/jiraduck's does.
+func TestBinary() Program {
+	return Program{Path: os.Args[0], Env: []string{"JIRADUCK_TEST_AS_MAIN=1"}}
+}
+
+// Command is the program run with args in a complete environment: nothing
+// is inherited but the path and the home folder, so no setting of the
+// caller's shell leaks in.
+func (p Program) Command(environ []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(p.Path, args...)
+	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.Env...), environ...)
+	return cmd
+}
+
+// Run runs the program to its end in a folder of its own (where no .env is
+// picked up) and returns its output and exit code.
+func (p Program) Run(t testing.TB, environ []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := p.Command(environ, args...)
+	cmd.Dir = t.TempDir()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// A Builder builds the jiraduck binary once, for the tests of a package
+// that is not cmd/jiraduck and so cannot play it.
+type Builder struct {
+	once sync.Once
+	dir  string
+	prog Program
+	err  error
+}
+
+// Program returns the built binary, building it on the first call. It is
+// built with the race detector when the test binary is, so that the child
+// processes are checked as the in-process serve is.
+func (b *Builder) Program(t testing.TB) Program {
+	t.Helper()
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "jiraduck-bin-")
+		if b.err != nil {
+			return
+		}
+		exe := filepath.Join(b.dir, "jiraduck")
+		args := []string{"build", "-o", exe}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, "github.com/jiraduck/jiraduck/cmd/jiraduck")
+		// go test puts its own go command first on the path.
+		cmd := exec.Command("go", args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build jiraduck: %w\n%s", err, out)
+			return
+		}
+		b.prog = Program{Path: exe}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.prog
+}
+
+// Remove deletes the built binary; a TestMain calls it after the tests ran.
+func (b *Builder) Remove() {
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+}

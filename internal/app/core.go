@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/export"
+	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// core is what serve (Service) and the one-shot commands that write the
+// store (Batch) wire the same way: the store and its writer, the exporter,
+// the field catalog, the Jira client and the processor.
+type core struct {
+	store    *store.Store
+	writer   *store.Writer
+	exporter *export.Exporter
+	client   *client.Client // nil unless Jira is configured and asked for
+	catalog  *pipeline.Catalog
+	proc     *pipeline.Processor
+}
+
+// coreOptions are where serve and the batch commands differ.
+type coreOptions struct {
+	// command names the store's memory limit (config.MemoryLimitFor).
+	command string
+	// notifyExporter wakes the exporter after each write, for a running
+	// exporter (serve's); a batch command exports once, at its end.
+	notifyExporter bool
+	// exportWorkers and exportObserve go to the exporter.
+	exportWorkers int
+	exportObserve func(p store.Partition, rows int64, took, sinceMarked time.Duration)
+	// jira builds the Jira client, when Jira is configured; observer
+	// watches its calls.
+	jira     bool
+	observer client.Observer
+	// observeAttachment and onUnknownField go to the processor.
+	observeAttachment func(bytes int64, skipped string)
+	onUnknownField    func()
+}
+
+// openCore opens the store, bringing its schema up to date, with its writer
+// and an exporter that is not started. The caller aligns the issue columns
+// (AlignIssueColumns) before the exporter runs, and then calls wire.
+func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o coreOptions) (*core, error) {
+	s, err := OpenStore(ctx, cfg, log, o.command)
+	if err != nil {
+		return nil, err
+	}
+	c := &core{store: s}
+	var notify func(int)
+	if o.notifyExporter {
+		// c.exporter is set below, before the first write.
+		notify = func(int) {
+			if c.exporter != nil {
+				c.exporter.Notify()
+			}
+		}
+	}
+	c.writer = s.NewWriter(64, notify)
+	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: ExportIssueColumns(cfg), Logger: log,
+		Workers: o.exportWorkers, Observe: o.exportObserve})
+	return c, nil
+}
+
+// wire builds the Jira client (with o.jira, when Jira is configured), loads
+// the field catalog from the store and builds the processor on them.
+func (c *core) wire(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o coreOptions) error {
+	if o.jira {
+		var err error
+		if c.client, err = jiraClient(cfg, log, o.observer); err != nil {
+			return err
+		}
+	}
+	c.catalog = pipeline.NewCatalog(cfg)
+	if err := c.catalog.Load(ctx, c.store); err != nil {
+		return err
+	}
+	c.proc = pipeline.NewProcessor(c.client, c.store, c.writer, c.catalog, pipeline.ProcessorOptions{
+		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log,
+		ObserveAttachment: o.observeAttachment, OnUnknownField: o.onUnknownField})
+	return nil
+}
+
+// close flushes the writer, then checkpoints and closes the store: closing
+// is what checkpoints DuckDB's WAL, the explicit checkpoint first says when
+// that failed.
+func (c *core) close() error {
+	if c.writer != nil {
+		c.writer.Close()
+	}
+	return errors.Join(c.store.Checkpoint(context.Background()), c.store.Close())
+}
