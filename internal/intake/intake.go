@@ -118,6 +118,8 @@ type Intake struct {
 	// and moveGrace bounds how long Close waits for the mover.
 	insert    func(events []*store.Event) error
 	moveGrace time.Duration
+	// load makes the delivery filters (tests replace it to hold a reload).
+	load func(ctx context.Context, atLeast int) (ids, bodies *deliveryFilter, err error)
 
 	statsMu   sync.Mutex
 	lastEvent time.Time
@@ -138,11 +140,9 @@ type Intake struct {
 	reading                          budget
 	badSignatures, replays, overflow warnLimiter
 
-	// delivered holds every delivery id the store or the journal has, and
-	// bodies every body hash; only the appender goroutine (and New, before
-	// it starts) uses them.
-	delivered *deliveryFilter
-	bodies    *deliveryFilter
+	// delivered holds every delivery id and every body hash the store or
+	// the journal has.
+	delivered deliverySet
 }
 
 type appendReq struct {
@@ -205,6 +205,7 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 		l.interval = opts.WarnEvery
 	}
 	in.moveGrace = moveGrace
+	in.load = in.loadDeliveries
 	in.insert = func(events []*store.Event) error {
 		// The mover outlives the ctx of New, and retries a failing store
 		// itself: the insert has no deadline of its own.
@@ -243,7 +244,8 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 			in.queueMoves(todo)
 		}
 	}
-	if err := in.loadDeliveries(ctx, 0); err != nil {
+	in.delivered.ids, in.delivered.bodies, err = in.loadDeliveries(ctx, 0)
+	if err != nil {
 		j.close()
 		return nil, err
 	}
@@ -267,6 +269,7 @@ func (in *Intake) Close() error {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
+	in.delivered.wg.Wait()
 	in.moveMu.Lock()
 	in.movesClosed = true
 	in.moveMu.Unlock()
@@ -332,7 +335,7 @@ func (in *Intake) queueMoves(events []*store.Event) {
 // stored or journaled, each with room for twice as many as it finds (and at
 // least twice atLeast). The journaled ones are read first: one the mover
 // moves meanwhile is then in the store when it is scanned.
-func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
+func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) (*deliveryFilter, *deliveryFilter, error) {
 	in.moveMu.Lock()
 	unmoved := make([]string, 0, len(in.unmovedIDs))
 	for d := range in.unmovedIDs {
@@ -345,7 +348,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	in.moveMu.Unlock()
 	storedIDs, storedBodies, err := in.s.DeliveryCount(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	smallest := in.opts.filterCapacity
 	if smallest <= 0 {
@@ -362,7 +365,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, d := range unmoved {
 		ids.add(d)
@@ -370,8 +373,27 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	for _, b := range unmovedBodies {
 		bodies.add(b)
 	}
-	in.delivered, in.bodies = ids, bodies
-	return nil
+	return ids, bodies, nil
+}
+
+// reloadDeliveries makes new delivery filters in the background when one
+// is full. Started here, between groups, it finds every id accepted so far
+// in the store or still journaled; those accepted later are added to the
+// new filters when they replace the full ones.
+func (in *Intake) reloadDeliveries() {
+	atLeast, start := in.delivered.startReload()
+	if !start {
+		return
+	}
+	in.delivered.wg.Go(func() {
+		ids, bodies, err := in.load(context.Background(), atLeast)
+		if err != nil {
+			// The full filters stay right; they only say "maybe" more
+			// often.
+			in.log.WithError(err).Warn("delivery filter not reloaded")
+		}
+		in.delivered.finishReload(ids, bodies, err)
+	})
 }
 
 // wakeMover tells the mover that events wait, or that none will come.
@@ -944,17 +966,7 @@ func (in *Intake) commit(batch []*appendReq) {
 // to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	results := make([]appendResult, len(batch))
-	if in.delivered.full() || in.bodies.full() {
-		// Here, between groups, every accepted id is in the store or
-		// still journaled, where loadDeliveries finds it.
-		if err := in.loadDeliveries(context.Background(), max(in.delivered.held, in.bodies.held)); err != nil {
-			// The full filters stay right; they only say "maybe" more
-			// often. The next attempt waits for as many ids again.
-			in.log.WithError(err).Warn("delivery filter not reloaded")
-			in.delivered.capacity = 2 * in.delivered.held
-			in.bodies.capacity = 2 * in.bodies.held
-		}
-	}
+	in.reloadDeliveries()
 	for _, r := range batch {
 		if r.ev.BodySHA256 == "" && len(r.ev.Body) > 0 {
 			r.ev.BodySHA256 = bodySHA256(r.ev.Body)
@@ -968,18 +980,19 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	var ask, askBodies []string
 	for _, r := range batch {
 		d, b := r.ev.DeliveryID, r.ev.BodySHA256
+		idMaybe, bodyMaybe := in.delivered.mayHold(d, b)
 		switch {
 		case d == "":
 		case in.unmovedIDs[d]:
 			dup[d] = true
-		case in.delivered.mayHold(d):
+		case idMaybe:
 			ask = append(ask, d)
 		}
 		switch {
 		case b == "":
 		case in.unmovedBodies[b]:
 			dupBody[b] = true
-		case in.bodies.mayHold(b):
+		case bodyMaybe:
 			askBodies = append(askBodies, b)
 		}
 	}
@@ -1033,12 +1046,7 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		return nil, err
 	}
 	for _, e := range rows {
-		if e.DeliveryID != "" {
-			in.delivered.add(e.DeliveryID)
-		}
-		if e.BodySHA256 != "" {
-			in.bodies.add(e.BodySHA256)
-		}
+		in.delivered.add(e.DeliveryID, e.BodySHA256)
 	}
 	in.commits.Add(1)
 	in.nextID = next
