@@ -216,6 +216,9 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 	b.rep.info("P1", "intake alone: ack p99", "ms", sum.p99)
 	b.rep.info("P1", "intake alone: ack max", "ms", sum.max)
 	b.rep.add("P1", "intake alone: lost", "", goalExactly, 0, float64(total-min(l.accepted(), stored)))
+	if l.failures > 0 {
+		b.rep.note("P1 run %d, intake alone: %d requests failed; first: %s", run+1, l.failures, l.firstErr)
+	}
 	b.progress("P1 run %d, intake alone: sent at %.0f/s; p50 %.1f ms, p99 %.1f ms, max %.0f ms", run+1, l.rate(), sum.p50, sum.p99, sum.max)
 	return nil
 }
