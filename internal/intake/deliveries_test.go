@@ -171,3 +171,39 @@ func TestDeliveryFilterReloadFails(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsADeliveryFilterReload: Close does not wait for a reload to
+// read the whole store; it ends it, and what was accepted stays stored.
+func TestCloseEndsADeliveryFilterReload(t *testing.T) {
+	h := newHarness(t, Options{filterCapacity: 4})
+	entered := make(chan struct{})
+	var once sync.Once
+	h.in.load = func(ctx context.Context, atLeast int) (*deliveryFilter, *deliveryFilter, error) {
+		once.Do(func() { close(entered) })
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	}
+	for i := range 6 {
+		h.accepted(t, h.post(issueBody("SUP-1"), header("X-Atlassian-Webhook-Identifier", fmt.Sprint("delivery-", i))))
+	}
+	select {
+	case <-entered:
+	case <-time.After(time.Minute):
+		t.Fatal("no reload started after the filter filled")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- h.in.Close() }()
+	// The bound turns a hang into a failure; nothing is asserted on time.
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("Close waited for the reload of the delivery filter")
+	}
+	var n int
+	if err := h.s.DB().QueryRow(`SELECT count(*) FROM webhook_events`).Scan(&n); err != nil || n != 6 {
+		t.Errorf("got %d events stored (%v), want 6", n, err)
+	}
+}

@@ -141,8 +141,10 @@ type Intake struct {
 	badSignatures, replays, overflow warnLimiter
 
 	// delivered holds every delivery id and every body hash the store or
-	// the journal has.
-	delivered deliverySet
+	// the journal has; Close ends a reload of it with stopReload.
+	delivered  deliverySet
+	stopReload context.CancelFunc
+	reloadCtx  context.Context
 }
 
 type appendReq struct {
@@ -206,6 +208,7 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	in.moveGrace = moveGrace
 	in.load = in.loadDeliveries
+	in.reloadCtx, in.stopReload = context.WithCancel(context.Background())
 	in.insert = func(events []*store.Event) error {
 		// The mover outlives the ctx of New, and retries a failing store
 		// itself: the insert has no deadline of its own.
@@ -269,6 +272,9 @@ func (in *Intake) Close() error {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
+	// A reload reads every stored delivery: a second or more on a large
+	// store, for filters nobody will ask once the intake is closed.
+	in.stopReload()
 	in.delivered.wg.Wait()
 	in.moveMu.Lock()
 	in.movesClosed = true
@@ -386,8 +392,8 @@ func (in *Intake) reloadDeliveries() {
 		return
 	}
 	in.delivered.wg.Go(func() {
-		ids, bodies, err := in.load(context.Background(), atLeast)
-		if err != nil {
+		ids, bodies, err := in.load(in.reloadCtx, atLeast)
+		if err != nil && in.reloadCtx.Err() == nil {
 			// The full filters stay right; they only say "maybe" more
 			// often.
 			in.log.WithError(err).Warn("delivery filter not reloaded")
