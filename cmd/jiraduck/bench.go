@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/bench"
 )
 
-const benchUsage = "[--scenario NAME|all] [--issues N] [--runs R] [--quick] [--json] [--dir DIR [--reuse] [--keep]] [--rss-issues N] [--rss-cap MB] [--profile-dir DIR]"
+const benchUsage = "[--scenario NAME|all] [--issues N] [--runs R] [--quick] [--json] [--dir DIR [--reuse] [--keep]] [--rss-issues N] [--rss-cap MB] [--profile-dir DIR] [--rate N] [--rate-for D]"
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "bench", benchUsage)
@@ -22,6 +23,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rss := fs.Int("rss-issues", -1, "issues of the large rebuild of P7 (default 10 x --issues; 0 skips it)")
 	profileDir := fs.String("profile-dir", "", "write a CPU profile of every child process and scenario here")
 	rssCap := fs.Int("rss-cap", 8000, "kill a child process whose resident set passes this many MB (0: no limit); its figure is then reported as a miss")
+	rate := fs.Int("rate", bench.DefaultRate, "P1: signed webhooks sent per second")
+	rateFor := fs.Duration("rate-for", 0, "P1: how long to send at --rate (default 60s; 2s with --quick)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,12 +32,18 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return usagef("bench takes no arguments")
 	}
 	o := bench.Options{Issues: *issues, Runs: *runs, Quick: *quick, JSON: *asJSON, Dir: *dir, Reuse: *reuse, Keep: *keep,
-		RSSIssues: *rss, RSSCap: int64(*rssCap) * 1e6, ProfileDir: *profileDir, Scenarios: map[string]bool{}}
+		RSSIssues: *rss, RSSCap: int64(*rssCap) * 1e6, ProfileDir: *profileDir, Rate: *rate, RateFor: *rateFor, Scenarios: map[string]bool{}}
 	if o.Issues < 1000 && !o.Quick {
 		return usagef("bench: --issues must be at least 1000 (use --quick for a smoke test)")
 	}
 	if o.Runs < 0 || o.Runs > 20 {
 		return usagef("bench: --runs must be between 1 and 20")
+	}
+	if o.Rate < 1 || o.Rate > 100000 {
+		return usagef("bench: --rate must be between 1 and 100000 webhooks per second")
+	}
+	if o.RateFor < 0 || (o.RateFor > 0 && o.RateFor < 100*time.Millisecond) {
+		return usagef("bench: --rate-for must be at least 100ms")
 	}
 	if o.Reuse && o.Dir == "" {
 		return usagef("bench: --reuse needs --dir")

@@ -50,7 +50,13 @@ type Options struct {
 	RSSIssues  int             // issues of P7's large rebuild (0: skipped)
 	RSSCap     int64           // bytes a child process may hold before it is killed (0: no limit)
 	ProfileDir string          // CPU profiles of every child process and scenario go here
+	Rate       int             // P1 webhooks per second (0: DefaultRate)
+	RateFor    time.Duration   // how long P1 sends (0: 60 s, 2 s with Quick)
 }
+
+// DefaultRate is P1's rate of signed webhooks per second unless
+// Options.Rate sets it.
+const DefaultRate = 1000
 
 // benchSizes are the sizes of every scenario, derived from --issues (the
 // size of the large store) or --quick.
@@ -73,15 +79,26 @@ type benchSizes struct {
 }
 
 func sizesFor(o Options) benchSizes {
+	rate := o.Rate
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	var sz benchSizes
 	if o.Quick {
-		return benchSizes{big: 300, mid: 200, months: 6, ackRate: 200, ackFor: 2 * time.Second, ackBody: 100,
+		sz = benchSizes{big: 300, mid: 200, months: 6, ackFor: 2 * time.Second, ackBody: 100,
 			edits: 4, editGap: 20 * time.Millisecond, latency: 150 * time.Millisecond, storm: 300, stormOn: 30,
 			slaOpen: 101, slaDelay: 100 * time.Millisecond, rss: o.RSSIssues}
+	} else {
+		n := o.Issues
+		sz = benchSizes{big: n, mid: max(n*15/100, 100), months: 24, ackFor: 60 * time.Second, ackBody: 2000,
+			edits: 50, editGap: 200 * time.Millisecond, latency: 150 * time.Millisecond, storm: max(n/10, 10), stormOn: max(n/100, 1),
+			slaOpen: max((n*1345+50000)/100000, 10), slaDelay: 100 * time.Millisecond, rss: o.RSSIssues}
 	}
-	n := o.Issues
-	return benchSizes{big: n, mid: max(n*15/100, 100), months: 24, ackRate: 200, ackFor: 60 * time.Second, ackBody: 2000,
-		edits: 50, editGap: 200 * time.Millisecond, latency: 150 * time.Millisecond, storm: max(n/10, 10), stormOn: max(n/100, 1),
-		slaOpen: max((n*1345+50000)/100000, 10), slaDelay: 100 * time.Millisecond, rss: o.RSSIssues}
+	sz.ackRate = rate
+	if o.RateFor > 0 {
+		sz.ackFor = o.RateFor
+	}
+	return sz
 }
 
 // bench is one invocation of the benchmark.

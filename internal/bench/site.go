@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -12,13 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
-	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
@@ -133,83 +130,6 @@ func captureBodies(ctx context.Context, eo emulator.Options, n, issues int) ([][
 	return bodies, nil
 }
 
-// ackLoad is the client of P1: an open-loop sender of signed webhooks at a
-// fixed rate, each from its own goroutine at its planned instant, so a slow
-// answer does not delay the next delivery (as Jira's deliveries are not
-// delayed by ours). Latency is from sending a request to reading its answer.
-type ackLoad struct {
-	latency  []time.Duration
-	codes    []int
-	failures int64
-	firstErr string
-	sentIn   time.Duration
-	prefix   string
-}
-
-// sendWebhooks sends total deliveries at rate. Each carries a body of its
-// own, as Jira's do (serve refuses a repeated body as a replay): a captured
-// body with its delivery id added as a field, signed in the delivery's
-// goroutine before its clock starts.
-func sendWebhooks(ctx context.Context, addr string, bodies [][]byte, rate, total int, prefix string) (*ackLoad, error) {
-	url := "http://" + addr + "/webhooks/jira"
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
-	l := &ackLoad{latency: make([]time.Duration, total), codes: make([]int, total), prefix: prefix}
-	var failures atomic.Int64
-	var firstErr atomic.Value
-	interval := time.Second / time.Duration(rate)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range total {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				wg.Wait()
-				return nil, ctx.Err()
-			}
-		}
-		wg.Go(func() {
-			orig := bodies[i%len(bodies)]
-			body := append([]byte(fmt.Sprintf(`{"bench_delivery":"%s%d",`, prefix, i)), orig[1:]...)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-			req.Header.Set("X-Hub-Signature", intake.Sign([]byte(app.SiteSecret), body))
-			req.Header.Set("X-Atlassian-Webhook-Identifier", fmt.Sprintf("%s%d", prefix, i))
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
-				l.latency[i] = time.Since(t0)
-				if failures.Add(1) == 1 {
-					firstErr.Store(err.Error())
-				}
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			l.latency[i] = time.Since(t0)
-			l.codes[i] = resp.StatusCode
-		})
-	}
-	l.sentIn = time.Since(start)
-	wg.Wait()
-	l.failures = failures.Load()
-	if v, ok := firstErr.Load().(string); ok {
-		l.firstErr = v
-	}
-	return l, nil
-}
-
-func (l *ackLoad) accepted() int {
-	n := 0
-	for _, c := range l.codes {
-		if c == http.StatusAccepted {
-			n++
-		}
-	}
-	return n
-}
-
 // storedWith counts the events of a load stored in webhook_events.
 func storedWith(ctx context.Context, db *sql.DB, prefix string) (int, error) {
 	var n int
@@ -220,9 +140,11 @@ func storedWith(ctx context.Context, db *sql.DB, prefix string) (int, error) {
 // ackRun is one run of P1 on the backfilled site, whose serve fetches,
 // writes and exports the issues the webhooks name while they arrive.
 func (b *bench) ackRun(ctx context.Context, s *app.Site, bodies [][]byte, run int) error {
-	total := int(float64(b.sz.ackRate) * b.sz.ackFor.Seconds())
+	total := b.ackTotal()
 	b.progress("P1 run %d: %d signed webhooks at %d/s", run+1, total, b.sz.ackRate)
+	stop := b.profileInProcess(fmt.Sprintf("P1-ack-%d", run+1))
 	l, err := sendWebhooks(ctx, s.Service.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-%d-%d-", time.Now().UnixNano(), run))
+	stop()
 	if err != nil {
 		return err
 	}
@@ -236,8 +158,10 @@ func (b *bench) ackRun(ctx context.Context, s *app.Site, bodies [][]byte, run in
 	}
 	accepted := l.accepted()
 	sum := summarizeDurations(l.latency)
+	lag := summarizeDurations(l.lag)
 	b.rep.info("P1", "webhooks sent", "", float64(total))
-	b.rep.info("P1", "send rate achieved", "/s", float64(total)/l.sentIn.Seconds())
+	b.rep.info("P1", "send rate achieved", "/s", l.rate())
+	b.rep.info("P1", "sender lag p99 (handed over after its planned instant)", "ms", lag.p99)
 	b.rep.info("P1", "ack p50", "ms", sum.p50)
 	b.rep.info("P1", "ack p95", "ms", sum.p95)
 	b.timed("P1", "ack p99", "ms", goalAtMost, 10, sum.p99)
@@ -253,8 +177,8 @@ func (b *bench) ackRun(ctx context.Context, s *app.Site, bodies [][]byte, run in
 	drained := time.Since(lastSent)
 	b.rep.info("P1", "all processed and exported after the last ack", "s", drained.Seconds())
 	b.recordLoad("P1")
-	b.progress("P1 run %d: p50 %.1f ms, p99 %.1f ms, max %.0f ms; %d/%d accepted, %d stored; drained %s after", run+1,
-		sum.p50, sum.p99, sum.max, accepted, total, stored, drained.Round(time.Millisecond))
+	b.progress("P1 run %d: sent at %.0f/s (lag p99 %.1f ms); p50 %.1f ms, p99 %.1f ms, max %.0f ms; %d/%d accepted, %d stored; drained %s after", run+1,
+		l.rate(), lag.p99, sum.p50, sum.p99, sum.max, accepted, total, stored, drained.Round(time.Millisecond))
 	return nil
 }
 
@@ -263,7 +187,7 @@ func (b *bench) ackRun(ctx context.Context, s *app.Site, bodies [][]byte, run in
 // tell the intake's own latency from that of sharing the store with the
 // write path.
 func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error {
-	total := int(float64(b.sz.ackRate) * b.sz.ackFor.Seconds())
+	total := b.ackTotal()
 	b.progress("P1 run %d, intake alone: %d signed webhooks at %d/s", run+1, total, b.sz.ackRate)
 	dir := filepath.Join(b.dir, "intake-alone")
 	defer os.RemoveAll(dir)
@@ -273,7 +197,9 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 		return err
 	}
 	defer s.Close()
+	stop := b.profileInProcess(fmt.Sprintf("P1-alone-%d", run+1))
 	l, err := sendWebhooks(ctx, s.Service.Addr(), bodies, b.sz.ackRate, total, fmt.Sprintf("bench-p1-alone-%d-%d-", time.Now().UnixNano(), run))
+	stop()
 	if err != nil {
 		return err
 	}
@@ -285,13 +211,20 @@ func (b *bench) ackAloneRun(ctx context.Context, bodies [][]byte, run int) error
 		return err
 	}
 	sum := summarizeDurations(l.latency)
+	b.rep.info("P1", "intake alone: send rate achieved", "/s", l.rate())
 	b.rep.info("P1", "intake alone: ack p50", "ms", sum.p50)
 	b.rep.info("P1", "intake alone: ack p99", "ms", sum.p99)
 	b.rep.info("P1", "intake alone: ack max", "ms", sum.max)
 	b.rep.add("P1", "intake alone: lost", "", goalExactly, 0, float64(total-min(l.accepted(), stored)))
-	b.progress("P1 run %d, intake alone: p50 %.1f ms, p99 %.1f ms, max %.0f ms", run+1, sum.p50, sum.p99, sum.max)
+	if l.failures > 0 {
+		b.rep.note("P1 run %d, intake alone: %d requests failed; first: %s", run+1, l.failures, l.firstErr)
+	}
+	b.progress("P1 run %d, intake alone: sent at %.0f/s; p50 %.1f ms, p99 %.1f ms, max %.0f ms", run+1, l.rate(), sum.p50, sum.p99, sum.max)
 	return nil
 }
+
+// ackTotal is the number of deliveries of one P1 load.
+func (b *bench) ackTotal() int { return max(int(float64(b.sz.ackRate)*b.sz.ackFor.Seconds()), 1) }
 
 // freshRun is one run of P2 at one Jira latency: edits spread over the site,
 // one at a time, each timed from the change in the emulator to the new value

@@ -87,18 +87,6 @@ func BenchmarkDelivery(b *testing.B) {
 			deliver(b, h)
 		}
 	})
-	// DuckDB's worker threads make the client thread spin while it waits for
-	// their tasks; with one thread the client runs the tasks itself.
-	b.Run("serial-threads1", func(b *testing.B) {
-		h := newHarness(b, Options{})
-		if _, err := h.s.DB().Exec("SET threads = 1"); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			deliver(b, h)
-		}
-	})
 	b.Run("parallel", func(b *testing.B) {
 		h := newHarness(b, Options{})
 		b.ReportAllocs()

@@ -6,13 +6,14 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"net/http"
@@ -92,7 +93,6 @@ type Intake struct {
 	closed bool
 
 	journal *journal
-	moves   chan []*store.Event
 	moverWG sync.WaitGroup
 	// moveMu guards what is journaled but not yet in the store: the
 	// delivery ids and body hashes (a repeated delivery is a duplicate
@@ -105,11 +105,21 @@ type Intake struct {
 	unmovedBytes  int64
 	moverDone     bool
 	moveStop      chan struct{}
-	afterJournal  func() // tests: called after each group is journaled
+	// waiting are the journaled events the mover has not taken yet, in
+	// journal order, and movesClosed says that none will follow them;
+	// moveWake tells the mover that there are some. A slice, not a
+	// channel: the appender never waits for the mover (MaxUnmoved bounds
+	// what waits).
+	waiting      []*store.Event
+	movesClosed  bool
+	moveWake     chan struct{}
+	afterJournal func() // tests: called after each group is journaled
 	// insert puts moved events into the store (tests replace it to fail),
 	// and moveGrace bounds how long Close waits for the mover.
 	insert    func(events []*store.Event) error
 	moveGrace time.Duration
+	// load makes the delivery filters (tests replace it to hold a reload).
+	load func(ctx context.Context, atLeast int) (ids, bodies *deliveryFilter, err error)
 
 	statsMu   sync.Mutex
 	lastEvent time.Time
@@ -122,16 +132,19 @@ type Intake struct {
 	// that concurrent deliveries share a commit.
 	commits atomic.Int64
 
+	// macs are HMAC-SHA256 hashes keyed with the secret, reset after use.
+	macs sync.Pool
+
 	// reading bounds the bodies being read; the limiters keep refused
 	// deliveries from writing a log line each.
 	reading                          budget
 	badSignatures, replays, overflow warnLimiter
 
-	// delivered holds every delivery id the store or the journal has, and
-	// bodies every body hash; only the appender goroutine (and New, before
-	// it starts) uses them.
-	delivered *deliveryFilter
-	bodies    *deliveryFilter
+	// delivered holds every delivery id and every body hash the store or
+	// the journal has; Close ends a reload of it with stopReload.
+	delivered  deliverySet
+	stopReload context.CancelFunc
+	reloadCtx  context.Context
 }
 
 type appendReq struct {
@@ -185,14 +198,17 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	}
 	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
 		reqs: make(chan *appendReq, 4*maxGroup), nextID: next, journal: j,
-		moves: make(chan []*store.Event, 4*maxGroup), unmovedIDs: map[string]bool{}, unmovedBodies: map[string]bool{}, moveStop: make(chan struct{})}
+		unmovedIDs: map[string]bool{}, unmovedBodies: map[string]bool{}, moveStop: make(chan struct{}), moveWake: make(chan struct{}, 1)}
 	in.reply = httpx.Format{Log: in.log}
+	in.macs.New = func() any { return hmac.New(sha256.New, opts.Secret) }
 	in.moveCond = sync.NewCond(&in.moveMu)
 	in.reading.limit = opts.MaxReading
 	for _, l := range []*warnLimiter{&in.badSignatures, &in.replays, &in.overflow} {
 		l.interval = opts.WarnEvery
 	}
 	in.moveGrace = moveGrace
+	in.load = in.loadDeliveries
+	in.reloadCtx, in.stopReload = context.WithCancel(context.Background())
 	in.insert = func(events []*store.Event) error {
 		// The mover outlives the ctx of New, and retries a failing store
 		// itself: the insert has no deadline of its own.
@@ -228,11 +244,11 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 			_ = j.moved(len(left) - len(todo))
 		}
 		if len(todo) > 0 {
-			in.track(todo)
-			in.moves <- todo
+			in.queueMoves(todo)
 		}
 	}
-	if err := in.loadDeliveries(ctx, 0); err != nil {
+	in.delivered.ids, in.delivered.bodies, err = in.loadDeliveries(ctx, 0)
+	if err != nil {
 		j.close()
 		return nil, err
 	}
@@ -256,7 +272,14 @@ func (in *Intake) Close() error {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
-	close(in.moves)
+	// A reload reads every stored delivery: a second or more on a large
+	// store, for filters nobody will ask once the intake is closed.
+	in.stopReload()
+	in.delivered.wg.Wait()
+	in.moveMu.Lock()
+	in.movesClosed = true
+	in.moveMu.Unlock()
+	in.wakeMover()
 	done := make(chan struct{})
 	go func() { in.moverWG.Wait(); close(done) }()
 	select {
@@ -295,10 +318,13 @@ func (in *Intake) Flush(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// track notes journaled events as not yet in the store.
-func (in *Intake) track(events []*store.Event) {
+// queueMoves notes journaled events as not yet in the store and hands them
+// to the mover.
+func (in *Intake) queueMoves(events []*store.Event) {
 	in.moveMu.Lock()
+	defer in.wakeMover()
 	defer in.moveMu.Unlock()
+	in.waiting = append(in.waiting, events...)
 	for _, e := range events {
 		if e.DeliveryID != "" {
 			in.unmovedIDs[e.DeliveryID] = true
@@ -315,7 +341,7 @@ func (in *Intake) track(events []*store.Event) {
 // stored or journaled, each with room for twice as many as it finds (and at
 // least twice atLeast). The journaled ones are read first: one the mover
 // moves meanwhile is then in the store when it is scanned.
-func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
+func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) (*deliveryFilter, *deliveryFilter, error) {
 	in.moveMu.Lock()
 	unmoved := make([]string, 0, len(in.unmovedIDs))
 	for d := range in.unmovedIDs {
@@ -328,7 +354,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	in.moveMu.Unlock()
 	storedIDs, storedBodies, err := in.s.DeliveryCount(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	smallest := in.opts.filterCapacity
 	if smallest <= 0 {
@@ -345,7 +371,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, d := range unmoved {
 		ids.add(d)
@@ -353,15 +379,75 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) error {
 	for _, b := range unmovedBodies {
 		bodies.add(b)
 	}
-	in.delivered, in.bodies = ids, bodies
-	return nil
+	return ids, bodies, nil
+}
+
+// reloadDeliveries makes new delivery filters in the background when one
+// is full. Started here, between groups, it finds every id accepted so far
+// in the store or still journaled; those accepted later are added to the
+// new filters when they replace the full ones.
+func (in *Intake) reloadDeliveries() {
+	atLeast, start := in.delivered.startReload()
+	if !start {
+		return
+	}
+	in.delivered.wg.Go(func() {
+		ids, bodies, err := in.load(in.reloadCtx, atLeast)
+		if err != nil && in.reloadCtx.Err() == nil {
+			// The full filters stay right; they only say "maybe" more
+			// often.
+			in.log.WithError(err).Warn("delivery filter not reloaded")
+		}
+		in.delivered.finishReload(ids, bodies, err)
+	})
+}
+
+// wakeMover tells the mover that events wait, or that none will come.
+func (in *Intake) wakeMover() {
+	select {
+	case in.moveWake <- struct{}{}:
+	default:
+	}
+}
+
+// maxMove bounds the events of one move.
+const maxMove = 4 * maxGroup
+
+// moveEvery is the least time from one move to the next while events keep
+// coming: a DuckDB transaction costs milliseconds whatever its size, and
+// at 1,000 deliveries a second a mover that moved whatever waited after
+// each commit made a few events a commit, hundreds of commits a second, a
+// fourth of serve's CPU beside the intake. A lone event after a quiet
+// moment is moved at once.
+const moveEvery = 50 * time.Millisecond
+
+// takeMoves takes up to maxMove waiting events, and reports whether more
+// wait and whether none will come after those.
+func (in *Intake) takeMoves() (batch []*store.Event, more, closed bool) {
+	in.moveMu.Lock()
+	defer in.moveMu.Unlock()
+	n := min(len(in.waiting), maxMove)
+	batch = in.waiting[:n:n]
+	in.waiting = in.waiting[n:]
+	if len(in.waiting) == 0 {
+		in.waiting = nil
+	}
+	return batch, len(in.waiting) > 0, in.movesClosed
+}
+
+// movesWaiting reports whether journaled events wait for the mover.
+func (in *Intake) movesWaiting() bool {
+	in.moveMu.Lock()
+	defer in.moveMu.Unlock()
+	return len(in.waiting) > 0
 }
 
 // mover puts journaled events into webhook_events, in the order they were
-// journaled, one transaction for whatever is waiting; then hands the
-// pending ones to the sink and lets the journal empty. A failing store is
-// retried with backoff for as long as it fails: the events are
-// acknowledged and in the journal, and nothing is dropped.
+// journaled, one transaction for whatever is waiting (at most one every
+// moveEvery while they keep coming); then hands the pending ones to the
+// sink and lets the journal empty. A failing store is retried with backoff
+// for as long as it fails: the events are acknowledged and in the journal,
+// and nothing is dropped.
 func (in *Intake) mover() {
 	defer in.moverWG.Done()
 	defer func() {
@@ -370,8 +456,16 @@ func (in *Intake) mover() {
 		in.moveCond.Broadcast()
 		in.moveMu.Unlock()
 	}()
-	for first := range in.moves {
-		batch := gather.WaitingFunc(in.moves, first, 4*maxGroup, func(b, more []*store.Event) []*store.Event { return append(b, more...) })
+	for {
+		batch, more, closed := in.takeMoves()
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-in.moveWake
+			continue
+		}
+		started := time.Now()
 		for failures := 0; ; failures++ {
 			err := in.moveBatch(batch, failures > 0)
 			if err == nil {
@@ -389,32 +483,48 @@ func (in *Intake) mover() {
 			}
 		}
 		in.succeeded()
-		var pending []*store.Event
-		for _, e := range batch {
-			if e.State == store.EventPending {
-				pending = append(pending, e)
+		in.moved(batch)
+		if closed || more {
+			continue // draining, or a backlog: no pause
+		}
+		if wait := time.Until(started.Add(moveEvery)); wait > 0 && in.movesWaiting() {
+			select {
+			case <-in.moveStop:
+				return
+			case <-time.After(wait):
 			}
 		}
-		if len(pending) > 0 && in.sink != nil {
-			in.sink.Accept(pending)
-		}
-		if err := in.journal.moved(len(batch)); err != nil {
-			in.log.WithError(err).Warn("webhook journal not emptied")
-		}
-		in.moveMu.Lock()
-		for _, e := range batch {
-			if e.DeliveryID != "" {
-				delete(in.unmovedIDs, e.DeliveryID)
-			}
-			if e.BodySHA256 != "" {
-				delete(in.unmovedBodies, e.BodySHA256)
-			}
-			in.unmovedBytes -= int64(len(e.Body))
-		}
-		in.unmoved -= len(batch)
-		in.moveCond.Broadcast()
-		in.moveMu.Unlock()
 	}
+}
+
+// moved hands the pending events of a moved batch to the sink, lets the
+// journal drop the batch and forgets it as unmoved.
+func (in *Intake) moved(batch []*store.Event) {
+	var pending []*store.Event
+	for _, e := range batch {
+		if e.State == store.EventPending {
+			pending = append(pending, e)
+		}
+	}
+	if len(pending) > 0 && in.sink != nil {
+		in.sink.Accept(pending)
+	}
+	if err := in.journal.moved(len(batch)); err != nil {
+		in.log.WithError(err).Warn("webhook journal not emptied")
+	}
+	in.moveMu.Lock()
+	defer in.moveMu.Unlock()
+	for _, e := range batch {
+		if e.DeliveryID != "" {
+			delete(in.unmovedIDs, e.DeliveryID)
+		}
+		if e.BodySHA256 != "" {
+			delete(in.unmovedBodies, e.BodySHA256)
+		}
+		in.unmovedBytes -= int64(len(e.Body))
+	}
+	in.unmoved -= len(batch)
+	in.moveCond.Broadcast()
 }
 
 // moveBatch inserts the events of batch. A retry first asks which of them
@@ -551,9 +661,7 @@ func (in *Intake) handle(r *http.Request) (status int, body any, eventType strin
 		return 0, nil, "", errkind.New(errkind.Invalid, "could not read body")
 	}
 	if len(in.opts.Secret) > 0 {
-		mac := hmac.New(sha256.New, in.opts.Secret)
-		read.each(func(b []byte) { mac.Write(b) })
-		if !hmac.Equal(digest, mac.Sum(nil)) {
+		if !in.signedBy(digest, read) {
 			read.release()
 			in.badSignatures.note(in.log, in.opts.Now(), msgBadSignatures, logrus.Fields{"remote": r.RemoteAddr, "error": ErrBadSignature.Error()})
 			return 0, nil, "", errkind.Mark(errkind.Unauthorized, ErrBadSignature)
@@ -564,11 +672,14 @@ func (in *Intake) handle(r *http.Request) (status int, body any, eventType strin
 	if !utf8.Valid(raw) {
 		return 0, nil, "", errkind.New(errkind.Invalid, "body is not valid UTF-8")
 	}
+	// DecodeWebhook refuses a body that is not JSON as encoding/json reads
+	// it, whole: the store's strict parser takes any such body but one with
+	// an unpaired surrogate escape.
 	ev, err := jira.DecodeWebhook(raw)
 	if err != nil {
 		return 0, nil, "", errkind.Mark(errkind.Invalid, err)
 	}
-	if !storableJSON(raw) {
+	if unpairedSurrogate(raw) {
 		return 0, nil, ev.WebhookEvent, errkind.New(errkind.Invalid, "body is not strict JSON (space other than JSON whitespace around it, or an unpaired \\u surrogate escape)")
 	}
 	e := &store.Event{
@@ -602,9 +713,30 @@ func (in *Intake) handle(r *http.Request) (status int, body any, eventType strin
 			in.replays.note(in.log, in.opts.Now(), msgReplays, logrus.Fields{"remote": r.RemoteAddr, "webhook_event": e.Type,
 				"delivery_id": e.DeliveryID})
 		}
-		return http.StatusOK, map[string]any{"status": "duplicate"}, e.Type, nil
+		return http.StatusOK, reply{Status: "duplicate"}, e.Type, nil
 	}
-	return http.StatusAccepted, map[string]any{"status": "accepted", "id": res.id}, e.Type, nil
+	return http.StatusAccepted, reply{Status: "accepted", ID: res.id}, e.Type, nil
+}
+
+// reply is the body of a 202 or a 200 answer; a struct, not a map, since it
+// is encoded for every delivery.
+type reply struct {
+	Status string `json:"status"`
+	ID     int64  `json:"id,omitempty"`
+}
+
+// signedBy reports whether digest is the HMAC-SHA256 of the body under the
+// secret. The keyed hashes are pooled: a new one per delivery costs the
+// key's two blocks and half a dozen allocations.
+func (in *Intake) signedBy(digest []byte, body *chunks) bool {
+	mac := in.macs.Get().(hash.Hash)
+	defer func() {
+		mac.Reset()
+		in.macs.Put(mac)
+	}()
+	body.each(func(b []byte) { mac.Write(b) })
+	var sum [sha256.Size]byte
+	return hmac.Equal(digest, mac.Sum(sum[:0]))
 }
 
 // readChunk is the size of the pooled buffers a body is read into.
@@ -708,23 +840,22 @@ func retryCount(v string) int {
 	return int(min(n, math.MaxInt32))
 }
 
-// storableJSON reports whether body is JSON that any strict parser reading
-// the stored webhook_events.body later accepts as it is. jira.DecodeWebhook is
-// more lenient in two ways: it trims any Unicode space (\v, \f, U+0085,
-// U+00A0) around the object, and encoding/json turns an unpaired
-// \uD800-\uDFFF escape into U+FFFD. Such a body is refused up front, since
-// the body is stored verbatim (it is what the signature covers).
-func storableJSON(body []byte) bool {
-	if !json.Valid(body) {
-		return false
-	}
+// unpairedSurrogate reports whether body, JSON that encoding/json accepted,
+// has a \uD800-\uDFFF escape that is not half of a pair: encoding/json
+// turns one into U+FFFD, but a strict parser reading the stored
+// webhook_events.body later refuses it, and the body is stored verbatim (it
+// is what the signature covers). (jira.DecodeWebhook also refuses any space
+// around the object but JSON's own.)
+func unpairedSurrogate(body []byte) bool {
 	// In valid JSON a backslash only starts an escape inside a string, and
-	// \u is always followed by four hex digits.
+	// \u is always followed by four hex digits. Most bodies have few
+	// escapes: the scan jumps from one backslash to the next.
 	for i := 0; i < len(body); i++ {
-		if body[i] != '\\' {
-			continue
+		k := bytes.IndexByte(body[i:], '\\')
+		if k < 0 {
+			return false
 		}
-		i++
+		i += k + 1
 		if body[i] != 'u' {
 			continue
 		}
@@ -732,18 +863,18 @@ func storableJSON(body []byte) bool {
 		i += 4
 		switch {
 		case r >= 0xDC00 && r <= 0xDFFF:
-			return false
+			return true
 		case r >= 0xD800 && r <= 0xDBFF:
 			if i+6 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
-				return false
+				return true
 			}
 			if lo := hex4(body[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
-				return false
+				return true
 			}
 			i += 6
 		}
 	}
-	return true
+	return false
 }
 
 // hex4 decodes the four hex digits of a \u escape that json.Valid accepted.
@@ -841,17 +972,7 @@ func (in *Intake) commit(batch []*appendReq) {
 // to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	results := make([]appendResult, len(batch))
-	if in.delivered.full() || in.bodies.full() {
-		// Here, between groups, every accepted id is in the store or
-		// still journaled, where loadDeliveries finds it.
-		if err := in.loadDeliveries(context.Background(), max(in.delivered.held, in.bodies.held)); err != nil {
-			// The full filters stay right; they only say "maybe" more
-			// often. The next attempt waits for as many ids again.
-			in.log.WithError(err).Warn("delivery filter not reloaded")
-			in.delivered.capacity = 2 * in.delivered.held
-			in.bodies.capacity = 2 * in.bodies.held
-		}
-	}
+	in.reloadDeliveries()
 	for _, r := range batch {
 		if r.ev.BodySHA256 == "" && len(r.ev.Body) > 0 {
 			r.ev.BodySHA256 = bodySHA256(r.ev.Body)
@@ -865,18 +986,19 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	var ask, askBodies []string
 	for _, r := range batch {
 		d, b := r.ev.DeliveryID, r.ev.BodySHA256
+		idMaybe, bodyMaybe := in.delivered.mayHold(d, b)
 		switch {
 		case d == "":
 		case in.unmovedIDs[d]:
 			dup[d] = true
-		case in.delivered.mayHold(d):
+		case idMaybe:
 			ask = append(ask, d)
 		}
 		switch {
 		case b == "":
 		case in.unmovedBodies[b]:
 			dupBody[b] = true
-		case in.bodies.mayHold(b):
+		case bodyMaybe:
 			askBodies = append(askBodies, b)
 		}
 	}
@@ -930,20 +1052,14 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 		return nil, err
 	}
 	for _, e := range rows {
-		if e.DeliveryID != "" {
-			in.delivered.add(e.DeliveryID)
-		}
-		if e.BodySHA256 != "" {
-			in.bodies.add(e.BodySHA256)
-		}
+		in.delivered.add(e.DeliveryID, e.BodySHA256)
 	}
 	in.commits.Add(1)
 	in.nextID = next
 	in.statsMu.Lock()
 	in.lastEvent = in.opts.Now().UTC()
 	in.statsMu.Unlock()
-	in.track(rows)
-	in.moves <- rows
+	in.queueMoves(rows)
 	return results, nil
 }
 

@@ -227,6 +227,7 @@ func TestBadRequest(t *testing.T) {
 		{name: "vertical tab after the object", body: []byte(`{"webhookEvent":"jira:issue_updated"}` + "\v")},
 		{name: "no-break space before the object", body: []byte("\u00a0" + `{"webhookEvent":"jira:issue_updated"}`)},
 		{name: "NEL after the object", body: []byte(`{"webhookEvent":"jira:issue_updated"}` + "\u0085")},
+		{name: "form feed before the object", body: []byte("\f" + `{"webhookEvent":"jira:issue_updated"}`)},
 		{name: "unpaired high surrogate", body: []byte(`{"webhookEvent":"jira:issue_updated","x":"\ud800"}`)},
 		{name: "unpaired low surrogate", body: []byte(`{"webhookEvent":"jira:issue_updated","x":"a\udc00b"}`)},
 		{name: "reversed surrogate pair", body: []byte(`{"webhookEvent":"jira:issue_updated","x":"\ude00\ud83d"}`)},
@@ -885,26 +886,32 @@ func TestObserve(t *testing.T) {
 	})
 }
 
-func TestStorableJSON(t *testing.T) {
+// TestUnpairedSurrogate covers the escapes of valid JSON that a strict
+// parser refuses; bodies that are not JSON are DecodeWebhook's to refuse
+// (TestBadRequest).
+func TestUnpairedSurrogate(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		in   string
 		want bool
 	}{
-		{`{}`, true},
-		{` {"a":"\u00e9\ud83d\ude00\\u"} `, true},
-		{`{"a":"\\\ud83d\ude00"}`, true},
-		{`{"a":"\\\ud83d"}`, false},
-		{`{"a":"\ud83d\\ude00"}`, false},
-		{`{"a":"\ud83d\u0041"}`, false},
-		{`{"a":"\ud83d"}`, false},
-		{`{"a":"\udfff"}`, false},
-		{`{"a":"\uD7FF\uE000"}`, true},
-		{"\f{}", false},
-		{`{`, false},
+		{"no escape", `{}`, false},
+		{"pair, escaped backslash, spaces", ` {"a":"\u00e9\ud83d\ude00\\u"} `, false},
+		{"escaped backslash before a pair", `{"a":"\\\ud83d\ude00"}`, false},
+		{"escaped backslash before a high half", `{"a":"\\\ud83d"}`, true},
+		{"high half, then an escaped backslash", `{"a":"\ud83d\\ude00"}`, true},
+		{"high half, then a letter", `{"a":"\ud83d\u0041"}`, true},
+		{"high half alone", `{"a":"\ud83d"}`, true},
+		{"low half alone", `{"a":"\udfff"}`, true},
+		{"around the halves", `{"a":"\uD7FF\uE000"}`, false},
+		{"other escapes first", `{"a":"\n\t\"\/","b":"\udc00"}`, true},
+		{"escape at the end", `{"a":"x\n"}`, false},
 	} {
-		if got := storableJSON([]byte(tc.in)); got != tc.want {
-			t.Errorf("storableJSON(%q): got %v, want %v", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unpairedSurrogate([]byte(tc.in)); got != tc.want {
+				t.Errorf("unpairedSurrogate(%q): got %v, want %v", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 

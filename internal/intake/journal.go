@@ -61,7 +61,16 @@ type journal struct {
 	size int64
 	// unmoved counts the records not yet in the store.
 	unmoved int
+	// buf is the encoding of the last group, reused by the next.
+	buf []byte
 }
+
+// recordOverhead is about the bytes of a record besides its body: the
+// header and the fields as JSON.
+const recordOverhead = 12 + 320
+
+// maxKeptBuffer bounds the buffer the journal keeps between groups.
+const maxKeptBuffer = 1 << 20
 
 // openJournal opens (creating it) the journal at path and returns the events
 // of its whole records.
@@ -144,17 +153,32 @@ func encodeRecord(buf []byte, e *store.Event) ([]byte, error) {
 // file is cut back to where it was, so a half-written group is not followed
 // by the next one.
 func (j *journal) append(events []*store.Event) error {
-	var buf []byte
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("webhook journal closed")
+	}
+	// One buffer of the group's size, kept for the next group unless a
+	// large one made it big: grown record by record, the copies were a
+	// third of the bytes the intake allocated.
+	size := 0
+	for _, e := range events {
+		size += recordOverhead + len(e.Body)
+	}
+	buf := j.buf[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
 	for _, e := range events {
 		var err error
 		if buf, err = encodeRecord(buf, e); err != nil {
 			return fmt.Errorf("encode webhook journal record: %w", err)
 		}
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.f == nil {
-		return errors.New("webhook journal closed")
+	if cap(buf) <= maxKeptBuffer {
+		j.buf = buf
+	} else {
+		j.buf = nil
 	}
 	_, err := j.f.Write(buf)
 	if err == nil {
