@@ -152,6 +152,14 @@ type Client struct {
 
 	cloudMu sync.Mutex
 	cloudID string
+
+	// pauseMu guards pausedUntil, the end of the last wait Jira asked for
+	// (429, or Retry-After on a 5xx). Every call holds off until then, not
+	// only the one that was told: a fetch runs several calls at once and
+	// workers run several fetches, and each of them finding the limit on
+	// its own would multiply the 429s and the retries.
+	pauseMu     sync.Mutex
+	pausedUntil time.Time
 }
 
 // New checks opts and returns a Client.
@@ -435,8 +443,12 @@ func permanent(err error) error {
 // maxAttempts; consume errors are retried too unless marked permanent.
 func (c *Client) execute(ctx context.Context, method, endpoint string, timeout time.Duration,
 	send func(context.Context) (*http.Response, error), consume func(*http.Response) error) error {
+	var ownPause time.Time // the pause this call set and has waited out
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.holdOff(ctx, endpoint, ownPause); err != nil {
 			return err
 		}
 		o := c.attempt(ctx, method, endpoint, timeout, send, consume)
@@ -462,6 +474,7 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 		c.obs.ObserveRetry(endpoint, o.reason)
 		if o.status == http.StatusTooManyRequests || o.hasRetryAfter {
 			c.obs.ObserveThrottle(endpoint, wait)
+			ownPause = c.pause(wait)
 		}
 		c.log.WithFields(logrus.Fields{
 			"endpoint": endpoint, "reason": o.reason, "status": o.status, "attempt": attempt,
@@ -474,6 +487,42 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 			return err
 		}
 	}
+}
+
+// pause makes every call hold off for d from now (unless a longer pause is
+// on) and returns the end of the pause in force.
+func (c *Client) pause(d time.Duration) time.Time {
+	until := c.now().Add(d)
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if until.After(c.pausedUntil) {
+		c.pausedUntil = until
+	}
+	return c.pausedUntil
+}
+
+// holdOff waits, before an attempt, until the end of the pause Jira asked
+// for, unless it is own: the pause this call set and has just waited out
+// itself.
+func (c *Client) holdOff(ctx context.Context, endpoint string, own time.Time) error {
+	c.pauseMu.Lock()
+	until := c.pausedUntil
+	c.pauseMu.Unlock()
+	if until.IsZero() || !until.After(own) {
+		return nil
+	}
+	d := until.Sub(c.now())
+	if d <= 0 {
+		return nil
+	}
+	c.obs.ObserveThrottle(endpoint, d)
+	if err := c.wait(ctx, d); err != nil {
+		if errors.Is(err, ErrWaitAborted) {
+			return fmt.Errorf("%w: jira asked to wait %s", err, d.Round(time.Millisecond))
+		}
+		return err
+	}
+	return nil
 }
 
 // stopWaitsKey carries the channel of StopWaits in a context.
