@@ -53,13 +53,17 @@ type BackfillResult struct {
 	Skipped int
 	Failed  int
 	Gone    int
+	// Alone counts the issues a bulk fetch did not return (issueErrors,
+	// left out, a failed call) and that were fetched one by one instead.
+	Alone int
 	// Errors holds the first few failures.
 	Errors []string
 }
 
 // Counts is the result as sync_runs stores it.
 func (r BackfillResult) Counts() map[string]int {
-	return map[string]int{"listed": r.Listed, "fetched": r.Fetched, "skipped": r.Skipped, "failed": r.Failed, "gone": r.Gone}
+	return map[string]int{"listed": r.Listed, "fetched": r.Fetched, "skipped": r.Skipped, "failed": r.Failed, "gone": r.Gone,
+		"fetched_alone": r.Alone}
 }
 
 // Backfill enumerates the scope with search/jql (ids and updated only), then
@@ -111,7 +115,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 5 * time.Second
 	}
-	var fetched, gone atomic.Int64
+	var fetched, gone, alone atomic.Int64
 	var errMu sync.Mutex
 	var failedIDs []string
 	var lastErrs []string
@@ -196,7 +200,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 			}()
 		}
 		if bulk {
-			feedBulk(ctx, jc, p.FetchOptions(), ids, work)
+			alone.Add(int64(feedBulk(ctx, jc, p.FetchOptions(), ids, work)))
 		} else {
 		feed:
 			for _, id := range ids {
@@ -229,7 +233,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 					errMu.Lock()
 					snap.Failed = len(failedIDs)
 					errMu.Unlock()
-					snap.Fetched, snap.Gone = int(fetched.Load()), int(gone.Load())
+					snap.Fetched, snap.Gone, snap.Alone = int(fetched.Load()), int(gone.Load()), int(alone.Load())
 					opts.Record(snap.Counts())
 				}
 			}
@@ -251,7 +255,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 	close(stopRecord)
 	<-recorded
 	res.Errors = lastErrs
-	res.Fetched, res.Failed, res.Gone = int(fetched.Load()), len(failedIDs), int(gone.Load())
+	res.Fetched, res.Failed, res.Gone, res.Alone = int(fetched.Load()), len(failedIDs), int(gone.Load()), int(alone.Load())
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -290,8 +294,10 @@ func prepareItem(ctx context.Context, jc *client.Client, p *pipeline.Processor, 
 // issue to the workers: those a bulk fetch returned with its answer, the
 // others (listed in issueErrors, left out, or in a call that failed) to be
 // fetched alone, which tells a deleted or hidden issue (404) from one that
-// failed. It returns when every id is handed over or ctx ends.
-func feedBulk(ctx context.Context, jc *client.Client, opts client.FetchOptions, ids []string, work chan<- backfillItem) {
+// failed. It returns when every id is handed over or ctx ends, with the
+// number handed over to be fetched alone.
+func feedBulk(ctx context.Context, jc *client.Client, opts client.FetchOptions, ids []string, work chan<- backfillItem) int {
+	var alone atomic.Int64
 	send := func(it backfillItem) bool {
 		select {
 		case work <- it:
@@ -320,9 +326,13 @@ func feedBulk(ctx context.Context, jc *client.Client, opts client.FetchOptions, 
 					}
 				}
 				for _, id := range chunk {
-					if !handed[id] && !send(backfillItem{id: id}) {
+					if handed[id] {
+						continue
+					}
+					if !send(backfillItem{id: id}) {
 						return
 					}
+					alone.Add(1)
 				}
 			}
 		})
@@ -337,6 +347,7 @@ func feedBulk(ctx context.Context, jc *client.Client, opts client.FetchOptions, 
 	}
 	close(chunks)
 	wg.Wait()
+	return int(alone.Load())
 }
 
 var orderBy = regexp.MustCompile(`(?i)\border\s+by\b`)

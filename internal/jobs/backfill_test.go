@@ -167,6 +167,9 @@ func TestBackfillFetchesInBulk(t *testing.T) {
 			if got := st.Calls[emulator.EndpointIssue]; got != wantAlone {
 				t.Errorf("GET issue calls: got %d, want %d", got, wantAlone)
 			}
+			if int64(res.Alone) != wantAlone || res.Counts()["fetched_alone"] != res.Alone {
+				t.Errorf("fetched alone: got %d (counts %v), want %d", res.Alone, res.Counts(), wantAlone)
+			}
 			wantBulk := tt.wantBulk
 			if wantBulk == 0 {
 				wantBulk = (n + 99) / 100
