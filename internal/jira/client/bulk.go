@@ -58,6 +58,7 @@ func (c *Client) FetchIssues(ctx context.Context, idsOrKeys []string, opts Fetch
 	if err != nil {
 		return nil, fmt.Errorf("bulk fetch: %w", err)
 	}
+	ctx = withPauseGroup(ctx)
 	var (
 		wg     sync.WaitGroup
 		slas   map[string]*slaResult
@@ -151,6 +152,7 @@ func (c *Client) CompleteIssue(ctx context.Context, bi *BulkIssue) (*jira.Bundle
 		// No SLA account, or no SLA fields: the issue holds their only view.
 		sla = &slaResult{state: jira.StateComplete}
 	}
+	ctx = withPauseGroup(ctx)
 	side := c.startSideCalls(ctx, name, bi.opts, sla)
 	return c.completeIssue(ctx, name, bi.top, side)
 }

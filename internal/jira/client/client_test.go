@@ -449,10 +449,9 @@ func TestStopWaits(t *testing.T) {
 	if ctx.Err() != nil || n.Load() != 1 {
 		t.Errorf("context error %v after %d attempts, want nil after 1", ctx.Err(), n.Load())
 	}
-	// Already stopped, with Jira's hour still running: the next call sends
-	// nothing and gives up at once.
-	if _, err := c.Fields(ctx); !errors.Is(err, ErrWaitAborted) || n.Load() != 1 {
-		t.Errorf("got %v after %d attempts, want ErrWaitAborted and no new attempt", err, n.Load())
+	// Already stopped: no wait at all, one attempt.
+	if _, err := c.Fields(ctx); !errors.Is(err, ErrWaitAborted) || n.Load() != 2 {
+		t.Errorf("got %v after %d attempts, want ErrWaitAborted after 2", err, n.Load())
 	}
 }
 

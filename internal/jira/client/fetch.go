@@ -38,6 +38,7 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 	if err := checkKeyOrID(keyOrID); err != nil {
 		return nil, fmt.Errorf("get issue: %w", err)
 	}
+	ctx = withPauseGroup(ctx)
 	// The side calls are dropped when GET issue fails: without the issue
 	// there is no bundle for them to complete.
 	sctx, cancel := context.WithCancel(ctx)

@@ -126,10 +126,11 @@ func TestFetchIssueNotFoundDropsSideCalls(t *testing.T) {
 	}
 }
 
-// TestThrottleHoldsOffEveryCall: once Jira asks one call to wait, the
-// client's other calls wait out the same pause before sending, instead of
-// each finding the limit with a 429 of its own.
-func TestThrottleHoldsOffEveryCall(t *testing.T) {
+// TestThrottleHoldsOffTheFetch: once Jira asks one call of a fetch to
+// wait, the fetch's other calls wait out the same pause before sending,
+// instead of each finding the limit with a 429 of its own; a call of
+// another fetch (another worker's issue) is not held.
+func TestThrottleHoldsOffTheFetch(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var throttled atomic.Int32
 	var calls atomic.Int32
@@ -144,22 +145,31 @@ func TestThrottleHoldsOffEveryCall(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newTestClient(t, srv.URL, func(o *Options) { o.Now = func() time.Time { return now } })
-	if _, err := c.RemoteLinks(context.Background(), "SUP-1"); err != nil {
+	fetch := withPauseGroup(context.Background())
+	if _, err := c.RemoteLinks(fetch, "SUP-1"); err != nil {
 		t.Fatal(err)
 	}
-	// The clock stands still: the pause Jira asked for is still on.
+	// Another worker's call: not held.
 	if _, err := c.Fields(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.sleeper.recorded()); got != 1 {
+		t.Errorf("waits after another fetch's call: got %d, want 1 (the throttled call's own)", got)
+	}
+	// The clock stands still: the pause Jira asked for is still on for
+	// the fetch's next call.
+	if _, err := c.Fields(fetch); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]time.Duration{7 * time.Second, 7 * time.Second}, c.sleeper.recorded()); diff != "" {
-		t.Errorf("waits: the throttled call's own, then the other call's (-want +got):\n%s", diff)
+		t.Errorf("waits: the throttled call's own, then the fetch's next call's (-want +got):\n%s", diff)
 	}
-	if got := calls.Load(); got != 3 {
-		t.Errorf("requests: got %d, want 3 (429, retry, the other call)", got)
+	if got := calls.Load(); got != 4 {
+		t.Errorf("requests: got %d, want 4 (429, retry, the other worker's, the fetch's next)", got)
 	}
 	// Once the pause is over nobody waits.
 	now = now.Add(8 * time.Second)
-	if _, err := c.Fields(context.Background()); err != nil {
+	if _, err := c.Fields(fetch); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(c.sleeper.recorded()); got != 2 {
