@@ -78,6 +78,7 @@ func (b *bench) buildBase(ctx context.Context) error {
 		b.rep.info("P4", "issues per second", "/s", float64(fetched)/secs)
 		b.rep.info("P4", "backfill CPU time (the emulator's not counted)", "s", c.cpu.Seconds())
 		b.rep.info("P4", "Jira calls per issue", "", float64(calls)/float64(max(fetched, 1)))
+		b.reportBackfillCalls(em.Stats().Calls, fetched)
 		b.rep.info("P4", "backfill peak RSS", "MB", megabytes(c.PeakRSS()))
 		b.rep.info("P4", "data directory size", "MB", megabytes(dataDirSize(target)))
 		b.recordLoad("P4")
@@ -86,6 +87,9 @@ func (b *bench) buildBase(ctx context.Context) error {
 		if run > 0 {
 			os.RemoveAll(target)
 		}
+	}
+	if err := b.backfillAtLatency(ctx); err != nil {
+		return err
 	}
 	b.base = dir
 	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), files.FileMode)

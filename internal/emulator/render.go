@@ -163,6 +163,9 @@ func (f *fieldSel) onlyIDs() bool {
 
 type expandSet struct {
 	rendered, changelog, names, schema, renderedBody bool
+	// histories is how many histories an expanded changelog embeds:
+	// maxEmbedded when 0 (GET issue), maxBulkHistories in a bulk fetch.
+	histories int
 }
 
 func parseExpand(list []string) expandSet {
@@ -221,7 +224,11 @@ func (v *view) writeIssue(w *enc, iv *issueView, sel *fieldSel, ex expandSet) {
 		hs := iv.is.Histories
 		w.kopen("changelog")
 		w.kint("startAt", 0)
-		n := min(len(hs), maxEmbedded)
+		limit := ex.histories
+		if limit <= 0 {
+			limit = maxEmbedded
+		}
+		n := min(len(hs), limit)
 		w.kint("maxResults", int64(n))
 		w.kint("total", int64(len(hs)))
 		// The newest histories, newest first, as Jira Cloud embeds them.

@@ -26,6 +26,10 @@ const (
 	maxSearchFields   = 100
 	maxReconcile      = 50
 	maxBulkFetch      = 100
+	// maxBulkHistories is how many histories a bulk fetch embeds with
+	// expand=changelog, the newest first: Atlassian's documentation of the
+	// endpoint says at most 40, against about 100 in GET issue.
+	maxBulkHistories = 40
 )
 
 var issueKeyRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}-[1-9][0-9]{0,11}$`)
@@ -518,6 +522,11 @@ func (s *site) bulkFetch(w http.ResponseWriter, r *http.Request) {
 		IssueIDsOrKeys []string        `json:"issueIdsOrKeys"`
 		Fields         json.RawMessage `json:"fields"`
 		Expand         json.RawMessage `json:"expand"`
+		// FieldsByKeys and Properties are read as Jira reads them; the
+		// emulator's fields have no keys apart from their ids, and its
+		// issues no properties.
+		FieldsByKeys bool     `json:"fieldsByKeys"`
+		Properties   []string `json:"properties"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
 		badRequest(w, "Invalid request payload. Refer to the REST API documentation and try again.")
@@ -539,17 +548,17 @@ func (s *site) bulkFetch(w http.ResponseWriter, r *http.Request) {
 	}
 	sel := parseFields(fields, "*all")
 	ex := parseExpand(expand)
+	ex.histories = maxBulkHistories
 	rate := s.faults.get().BulkErrorRate
 	v := s.newView(r)
 	seen := map[int64]bool{}
-	var e enc
-	e.open()
-	e.kstr("expand", "schema,names")
-	e.karr("issues")
-	var failed []int64
+	var (
+		found  []*issueView
+		failed []int64
+	)
 	for _, k := range body.IssueIDsOrKeys {
 		// Like Jira, issues that do not exist or may not be seen are
-		// simply left out.
+		// simply left out, in neither list.
 		iv, rc, err := s.viewRec(strings.TrimSpace(k))
 		if err != nil || seen[iv.id] {
 			continue
@@ -561,6 +570,16 @@ func (s *site) bulkFetch(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		rc.fetches.Add(1)
+		found = append(found, iv)
+	}
+	// Jira answers in ascending id order, whatever the order asked.
+	slices.SortFunc(found, func(a, b *issueView) int { return cmp.Compare(a.id, b.id) })
+	slices.Sort(failed)
+	var e enc
+	e.open()
+	e.kstr("expand", "schema,names")
+	e.karr("issues")
+	for _, iv := range found {
 		v.writeIssue(&e, iv, &sel, ex)
 	}
 	e.closeArr()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,19 +53,27 @@ type BackfillResult struct {
 	Skipped int
 	Failed  int
 	Gone    int
+	// Alone counts the issues a bulk fetch did not return (issueErrors,
+	// left out, a failed call) and that were fetched one by one instead.
+	Alone int
 	// Errors holds the first few failures.
 	Errors []string
 }
 
 // Counts is the result as sync_runs stores it.
 func (r BackfillResult) Counts() map[string]int {
-	return map[string]int{"listed": r.Listed, "fetched": r.Fetched, "skipped": r.Skipped, "failed": r.Failed, "gone": r.Gone}
+	return map[string]int{"listed": r.Listed, "fetched": r.Fetched, "skipped": r.Skipped, "failed": r.Failed, "gone": r.Gone,
+		"fetched_alone": r.Alone}
 }
 
 // Backfill enumerates the scope with search/jql (ids and updated only), then
-// fetches, through the same Processor as webhooks, every issue the store does
-// not hold up to date: missing, older `updated`, or incomplete. A run that was
-// interrupted is resumed by running it again: what it finished is skipped.
+// fetches every issue the store does not hold up to date (missing, older
+// `updated`, or incomplete) and prepares it through the same Processor as
+// webhooks. Issues are fetched in bulk, jira.MaxBulkFetch a call, each then
+// completed with its remote links and the pages of the lists the bulk
+// answer cut short; an issue the bulk fetch did not return is fetched
+// alone. A run that was interrupted is resumed by running it again: what
+// it finished is skipped.
 func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipeline.Processor, opts BackfillOptions) (BackfillResult, error) {
 	var res BackfillResult
 	if opts.Parallel < 1 {
@@ -106,13 +115,14 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 5 * time.Second
 	}
-	var fetched, gone atomic.Int64
+	var fetched, gone, alone atomic.Int64
 	var errMu sync.Mutex
 	var failedIDs []string
 	var lastErrs []string
-	// pass fetches ids with opts.Parallel workers, writes what they prepare
-	// in batches of up to writeBatch issues, and returns the ids that failed.
-	pass := func(ids []string, report bool) []string {
+	// pass fetches ids with opts.Parallel workers, in bulk or each alone,
+	// writes what they prepare in batches of up to writeBatch issues, and
+	// returns the ids that failed.
+	pass := func(ids []string, report, bulk bool) []string {
 		var failedNow []string
 		fail := func(id string, err error) {
 			errMu.Lock()
@@ -163,14 +173,15 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 				}
 			}
 		}()
-		work := make(chan string)
+		work := make(chan backfillItem)
 		var wg sync.WaitGroup
 		for i := 0; i < opts.Parallel; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for id := range work {
-					rows, out, err := p.Prepare(ctx, pipeline.Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
+				for it := range work {
+					id := it.id
+					rows, out, err := prepareItem(ctx, jc, p, it, pipeline.Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
 					switch {
 					case err != nil && ctx.Err() != nil:
 						// Interrupted: not a failure of the issue.
@@ -188,12 +199,16 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 				}
 			}()
 		}
-	feed:
-		for _, id := range ids {
-			select {
-			case work <- id:
-			case <-ctx.Done():
-				break feed
+		if bulk {
+			alone.Add(int64(feedBulk(ctx, jc, p.FetchOptions(), ids, work)))
+		} else {
+		feed:
+			for _, id := range ids {
+				select {
+				case work <- backfillItem{id: id}:
+				case <-ctx.Done():
+					break feed
+				}
 			}
 		}
 		close(work)
@@ -218,13 +233,13 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 					errMu.Lock()
 					snap.Failed = len(failedIDs)
 					errMu.Unlock()
-					snap.Fetched, snap.Gone = int(fetched.Load()), int(gone.Load())
+					snap.Fetched, snap.Gone, snap.Alone = int(fetched.Load()), int(gone.Load()), int(alone.Load())
 					opts.Record(snap.Counts())
 				}
 			}
 		}
 	}()
-	failedIDs = pass(todo, true)
+	failedIDs = pass(todo, true, true)
 	for round := 0; round < opts.Retries && len(failedIDs) > 0 && ctx.Err() == nil; round++ {
 		select {
 		case <-time.After(opts.RetryDelay):
@@ -234,12 +249,13 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 			break
 		}
 		lastErrs = nil
-		failedIDs = pass(failedIDs, false)
+		// What failed is fetched alone: its errors are then its own.
+		failedIDs = pass(failedIDs, false, false)
 	}
 	close(stopRecord)
 	<-recorded
 	res.Errors = lastErrs
-	res.Fetched, res.Failed, res.Gone = int(fetched.Load()), len(failedIDs), int(gone.Load())
+	res.Fetched, res.Failed, res.Gone, res.Alone = int(fetched.Load()), len(failedIDs), int(gone.Load()), int(alone.Load())
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -247,6 +263,91 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 		return res, fmt.Errorf("backfill: %d issue(s) failed; first: %s", res.Failed, res.Errors[0])
 	}
 	return res, nil
+}
+
+// bulkInFlight is how many bulk fetches a backfill has under way: one
+// being answered while the workers complete the issues of another.
+const bulkInFlight = 2
+
+// backfillItem is one issue for a backfill worker: its bulk fetch answer,
+// or none when it is to be fetched alone.
+type backfillItem struct {
+	id string
+	bi *client.BulkIssue
+}
+
+// prepareItem fetches (or completes) one issue and prepares its rows, as
+// Processor.Prepare does.
+func prepareItem(ctx context.Context, jc *client.Client, p *pipeline.Processor, it backfillItem, req pipeline.Request) (*normalize.Rows, pipeline.Outcome, error) {
+	if it.bi == nil {
+		return p.Prepare(ctx, req)
+	}
+	b, err := jc.CompleteIssue(ctx, it.bi)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := p.PrepareFetched(ctx, req, b)
+	return rows, "", err
+}
+
+// feedBulk fetches ids in bulk, jira.MaxBulkFetch a call, and hands every
+// issue to the workers: those a bulk fetch returned with its answer, the
+// others (listed in issueErrors, left out, or in a call that failed) to be
+// fetched alone, which tells a deleted or hidden issue (404) from one that
+// failed. It returns when every id is handed over or ctx ends, with the
+// number handed over to be fetched alone.
+func feedBulk(ctx context.Context, jc *client.Client, opts client.FetchOptions, ids []string, work chan<- backfillItem) int {
+	var alone atomic.Int64
+	send := func(it backfillItem) bool {
+		select {
+		case work <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	chunks := make(chan []string)
+	var wg sync.WaitGroup
+	for range bulkInFlight {
+		wg.Go(func() {
+			for chunk := range chunks {
+				got, err := jc.FetchIssues(ctx, chunk, opts)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					got = &client.BulkIssues{}
+				}
+				handed := make(map[string]bool, len(chunk))
+				for _, bi := range got.Issues {
+					handed[bi.Asked] = true
+					if !send(backfillItem{id: bi.Asked, bi: bi}) {
+						return
+					}
+				}
+				for _, id := range chunk {
+					if handed[id] {
+						continue
+					}
+					if !send(backfillItem{id: id}) {
+						return
+					}
+					alone.Add(1)
+				}
+			}
+		})
+	}
+	for chunk := range slices.Chunk(ids, jira.MaxBulkFetch) {
+		select {
+		case chunks <- chunk:
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	close(chunks)
+	wg.Wait()
+	return int(alone.Load())
 }
 
 var orderBy = regexp.MustCompile(`(?i)\border\s+by\b`)

@@ -100,7 +100,7 @@ func (p *Processor) Process(ctx context.Context, req Request) (Outcome, error) {
 // requested deletion is written) and returns no rows. Batch jobs write the
 // prepared rows of many issues in one transaction.
 func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, Outcome, error) {
-	b, err := p.client.FetchIssue(ctx, req.KeyOrID, client.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()})
+	b, err := p.client.FetchIssue(ctx, req.KeyOrID, p.FetchOptions())
 	if errors.Is(err, jira.ErrNotFound) {
 		p.fetched(ctx, req, nil)
 		out, err := p.notFound(ctx, req)
@@ -110,12 +110,26 @@ func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, 
 		p.fetchFailed(ctx, req, err)
 		return nil, "", err
 	}
+	rows, err := p.PrepareFetched(ctx, req, b)
+	return rows, "", err
+}
+
+// FetchOptions are the options every fetch of the processor's issues takes:
+// a batch job that fetches issues itself (a bulk fetch) passes them too.
+func (p *Processor) FetchOptions() client.FetchOptions {
+	return client.FetchOptions{SLAFieldIDs: p.catalog.SLAFieldIDs()}
+}
+
+// PrepareFetched is Prepare of an issue already fetched whole (a bundle a
+// bulk fetch and client.CompleteIssue made): it normalizes the bundle and
+// downloads the attachments.
+func (p *Processor) PrepareFetched(ctx context.Context, req Request, b *jira.Bundle) (*normalize.Rows, error) {
 	rows, err := normalize.FromBundle(b, p.catalog.Options())
 	if err != nil {
 		// A payload we cannot use will not get better by asking again soon.
 		err = &PermanentError{Err: fmt.Errorf("normalize %s: %w", req.KeyOrID, err)}
 		p.fetchFailed(ctx, req, err)
-		return nil, "", err
+		return nil, err
 	}
 	p.fetched(ctx, req, rows)
 	if p.onUnknownField != nil {
@@ -132,12 +146,12 @@ func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, 
 		if !req.Unstored {
 			stored, err = p.store.StoredAttachments(ctx, rows.Issue.IssueKey)
 			if err != nil {
-				return nil, "", err
+				return nil, err
 			}
 		}
 		rows.Raw.AttachmentsState = p.dl.fetchAll(ctx, rows.Attachments, stored)
 	}
-	return rows, "", nil
+	return rows, nil
 }
 
 // WriteBatch writes prepared issues in one transaction (each issue at most

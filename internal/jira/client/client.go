@@ -435,8 +435,13 @@ func permanent(err error) error {
 // maxAttempts; consume errors are retried too unless marked permanent.
 func (c *Client) execute(ctx context.Context, method, endpoint string, timeout time.Duration,
 	send func(context.Context) (*http.Response, error), consume func(*http.Response) error) error {
+	group, _ := ctx.Value(pauseKey{}).(*pauseGroup)
+	var ownPause time.Time // the pause this call set and has waited out
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.holdOff(ctx, group, endpoint, ownPause); err != nil {
 			return err
 		}
 		o := c.attempt(ctx, method, endpoint, timeout, send, consume)
@@ -462,6 +467,7 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 		c.obs.ObserveRetry(endpoint, o.reason)
 		if o.status == http.StatusTooManyRequests || o.hasRetryAfter {
 			c.obs.ObserveThrottle(endpoint, wait)
+			ownPause = c.pause(group, wait)
 		}
 		c.log.WithFields(logrus.Fields{
 			"endpoint": endpoint, "reason": o.reason, "status": o.status, "attempt": attempt,
@@ -474,6 +480,70 @@ func (c *Client) execute(ctx context.Context, method, endpoint string, timeout t
 			return err
 		}
 	}
+}
+
+// pauseKey carries a *pauseGroup in a context.
+type pauseKey struct{}
+
+// pauseGroup is the calls of one fetch, made at once: when Jira asks one of
+// them to wait (429, or Retry-After on a 5xx), the others hold off until
+// then too, instead of each finding the limit with a 429 and a retry of its
+// own. Calls of other fetches are not held: one issue's answer, however
+// long the wait it asks for, does not stall the other workers.
+type pauseGroup struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// withPauseGroup gives the calls made under ctx one pause group, unless
+// they have one already.
+func withPauseGroup(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(pauseKey{}).(*pauseGroup); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, pauseKey{}, &pauseGroup{})
+}
+
+// pause makes the calls of g hold off for d from now (unless a longer
+// pause is on) and returns the end of the pause in force. Without a group
+// only the call itself waits.
+func (c *Client) pause(g *pauseGroup, d time.Duration) time.Time {
+	if g == nil {
+		return time.Time{}
+	}
+	until := c.now().Add(d)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until.After(g.until) {
+		g.until = until
+	}
+	return g.until
+}
+
+// holdOff waits, before an attempt, until the end of the pause of g, unless
+// it is own: the pause this call set and has just waited out itself.
+func (c *Client) holdOff(ctx context.Context, g *pauseGroup, endpoint string, own time.Time) error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	until := g.until
+	g.mu.Unlock()
+	if until.IsZero() || !until.After(own) {
+		return nil
+	}
+	d := until.Sub(c.now())
+	if d <= 0 {
+		return nil
+	}
+	c.obs.ObserveThrottle(endpoint, d)
+	if err := c.wait(ctx, d); err != nil {
+		if errors.Is(err, ErrWaitAborted) {
+			return fmt.Errorf("%w: jira asked to wait %s", err, d.Round(time.Millisecond))
+		}
+		return err
+	}
+	return nil
 }
 
 // stopWaitsKey carries the channel of StopWaits in a context.

@@ -28,22 +28,75 @@ type FetchOptions struct {
 	SLAFieldIDs []string
 }
 
-// FetchIssue fetches an issue whole: GET issue, then every comment and
-// changelog page when the embedded lists fall short of their totals, the remote
-// links, and the SLA overlay through the SLA account, the last three at once.
-// Only a failure of GET issue (or the end of ctx) fails FetchIssue; any other
-// failure is recorded in the bundle's State and Errors, keeping what was
-// fetched.
+// FetchIssue fetches an issue whole. GET issue, the remote links and the
+// SLA overlay need nothing from one another and are asked for at once; once
+// the issue is in, comments and changelog are paged only where the issue
+// embedded fewer than their totals. Only a failure of GET issue (or the end
+// of ctx) fails FetchIssue; any other failure is recorded in the bundle's
+// State and Errors, keeping what was fetched.
 func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptions) (*jira.Bundle, error) {
+	if err := checkKeyOrID(keyOrID); err != nil {
+		return nil, fmt.Errorf("get issue: %w", err)
+	}
+	ctx = withPauseGroup(ctx)
+	// The side calls are dropped when GET issue fails: without the issue
+	// there is no bundle for them to complete.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	side := c.startSideCalls(sctx, keyOrID, opts, nil)
 	// The issue is decoded one level deep only: the bundle needs its key,
 	// its embedded lists and a compacted copy, and normalizing decodes the
 	// compacted copy in full later. Decoding the issue whole here and again
 	// there was most of the CPU a fetch cost.
 	var top map[string]json.RawMessage
-	_, err := c.getIssue(ctx, keyOrID, &top)
-	if err != nil {
+	if _, err := c.getIssue(ctx, keyOrID, &top); err != nil {
+		cancel()
+		side.wg.Wait()
 		return nil, err
 	}
+	return c.completeIssue(ctx, keyOrID, top, side)
+}
+
+// sideCalls are the calls of one issue that need nothing from the issue
+// itself, under way beside it. Each writes only its own result.
+type sideCalls struct {
+	wg    sync.WaitGroup
+	links listResult
+	sla   slaResult
+}
+
+// listResult is one fetched collection and how complete it is.
+type listResult struct {
+	items []json.RawMessage
+	state jira.State
+	msg   string
+}
+
+// startSideCalls starts the remote links and, unless sla is given (a bulk
+// fetch read it for many issues at once), the SLA overlay of an issue.
+func (c *Client) startSideCalls(ctx context.Context, keyOrID string, opts FetchOptions, sla *slaResult) *sideCalls {
+	s := &sideCalls{}
+	s.wg.Go(func() { s.links = c.allRemoteLinks(ctx, keyOrID) })
+	switch {
+	case sla != nil:
+		s.sla = *sla
+	case c.sla != nil && len(opts.SLAFieldIDs) > 0:
+		s.wg.Go(func() { s.sla = c.slaOverlay(ctx, keyOrID, opts.SLAFieldIDs) })
+	default:
+		// Without a second account the issue already holds the only view of
+		// its SLA fields there is.
+		s.sla.state = jira.StateComplete
+	}
+	return s
+}
+
+// completeIssue turns an issue payload, decoded one level deep, into a
+// bundle: it pages the collections the payload holds only in part, waits
+// for the side calls and applies the SLA overlay. The collections are
+// fetched concurrently and each one's state is set from its own calls
+// alone, so the order in which they finish changes nothing.
+func (c *Client) completeIssue(ctx context.Context, keyOrID string, top map[string]json.RawMessage, side *sideCalls) (*jira.Bundle, error) {
+	defer side.wg.Wait()
 	if top == nil {
 		return nil, fmt.Errorf("get issue %s: decode answer: not an object", keyOrID)
 	}
@@ -61,33 +114,24 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 	}
 
 	b := &jira.Bundle{FetchedAt: c.now().UTC()}
-	var (
-		wg  sync.WaitGroup
-		sla slaResult
-	)
+	// The embedded collections: a new one (worklogs) is one more wg.Go
+	// here, with its own fields of the bundle.
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		b.Comments, b.State.Comments, b.Errors.Comments = c.allComments(ctx, key, fields["comment"])
 	})
 	wg.Go(func() {
 		b.Histories, b.State.Changelog, b.Errors.Changelog = c.allHistories(ctx, key, top["changelog"])
 	})
-	wg.Go(func() {
-		b.RemoteLinks, b.State.RemoteLinks, b.Errors.RemoteLinks = c.allRemoteLinks(ctx, key)
-	})
-	if c.sla != nil && len(opts.SLAFieldIDs) > 0 {
-		wg.Go(func() { sla = c.slaOverlay(ctx, key, opts.SLAFieldIDs) })
-	} else {
-		// Without a second account the issue already holds the only view of
-		// its SLA fields there is.
-		sla.state = jira.StateComplete
-	}
 	wg.Wait()
+	side.wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fetch issue %s: %w", key, err)
 	}
-	b.State.SLA, b.Errors.SLA = sla.state, sla.msg
+	b.RemoteLinks, b.State.RemoteLinks, b.Errors.RemoteLinks = side.links.items, side.links.state, side.links.msg
+	b.State.SLA, b.Errors.SLA = side.sla.state, side.sla.msg
 	if fields != nil {
-		for k, v := range sla.values {
+		for k, v := range side.sla.values {
 			fields[k] = v
 		}
 	}
@@ -118,15 +162,15 @@ func (c *Client) allHistories(ctx context.Context, key string, embedded json.Raw
 	})
 }
 
-func (c *Client) allRemoteLinks(ctx context.Context, key string) ([]json.RawMessage, jira.State, string) {
+func (c *Client) allRemoteLinks(ctx context.Context, key string) listResult {
 	var links []json.RawMessage
 	if _, err := c.remoteLinks(ctx, key, &links); err != nil {
-		return nil, jira.StateUnknown, err.Error()
+		return listResult{state: jira.StateUnknown, msg: err.Error()}
 	}
 	if links == nil {
 		links = []json.RawMessage{}
 	}
-	return links, jira.StateComplete, ""
+	return listResult{items: links, state: jira.StateComplete}
 }
 
 // slaResult is what the SLA account said about an issue's SLA fields.
@@ -141,6 +185,12 @@ func (c *Client) slaOverlay(ctx context.Context, key string, fieldIDs []string) 
 	if err != nil {
 		return slaResult{state: jira.StateUnknown, msg: err.Error()}
 	}
+	return slaValues(key, fieldIDs, vals)
+}
+
+// slaValues is the overlay of the SLA fields Jira returned of an issue:
+// partial when some of those asked for are missing.
+func slaValues(key string, fieldIDs []string, vals map[string]json.RawMessage) slaResult {
 	var missing []string
 	for _, id := range fieldIDs {
 		if _, ok := vals[id]; !ok {
@@ -224,7 +274,7 @@ func (c *Client) collect(ctx context.Context, embedded json.RawMessage, listName
 }
 
 // embeddedList reads an embedded collection: its items, its total, and whether
-// it was there at all.
+// that total is known (the collection is there, with its total).
 func embeddedList(raw json.RawMessage, listName string) ([]json.RawMessage, int, bool) {
 	raw = bytes.TrimSpace(raw)
 	if jsonx.IsNull(raw) {
@@ -245,11 +295,15 @@ func embeddedList(raw json.RawMessage, listName string) ([]json.RawMessage, int,
 	if jsonx.Unmarshal(page[listName], &list) != nil {
 		return nil, 0, false
 	}
-	total := len(list)
-	if t, ok := page["total"]; ok {
-		if jsonx.Unmarshal(t, &total) != nil {
-			return nil, 0, false
-		}
+	t, ok := page["total"]
+	if !ok {
+		// A page without its total may be cut short (a bulk fetch embeds at
+		// most 40 histories): the list is kept, and the endpoint paged.
+		return list, len(list), false
+	}
+	var total int
+	if jsonx.Unmarshal(t, &total) != nil {
+		return list, len(list), false
 	}
 	return list, total, true
 }

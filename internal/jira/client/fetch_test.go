@@ -155,7 +155,7 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		page := f.histories[min(startAt, end):end]
 		fmt.Fprintf(w, `{"startAt":%d,"maxResults":%d,"total":%d,"isLast":%v,"values":%s}`,
 			startAt, maxResults, len(f.histories), end >= len(f.histories), joinRaw(page))
-	case "/rest/api/3/issue/JAVA-62/remotelink":
+	case "/rest/api/3/issue/JAVA-62/remotelink", "/rest/api/3/issue/10231/remotelink":
 		_, _ = w.Write(fixture(f.t, "rest/remotelink/get_issue_remotelinks__openapi_example.json"))
 	default:
 		http.NotFound(w, r)

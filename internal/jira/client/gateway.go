@@ -93,7 +93,7 @@ func (c *Client) BulkFetchSLA(ctx context.Context, idsOrKeys, fieldIDs []string)
 		}
 		rawURL, auth = u, c.sla
 	}
-	r, err := c.bulkRequest(rawURL, EndpointSLABulk, auth, idsOrKeys, fieldIDs)
+	r, err := c.bulkRequest(rawURL, EndpointSLABulk, auth, idsOrKeys, fieldIDs, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bulk fetch sla fields: %w", err)
 	}

@@ -70,7 +70,7 @@ func (c *Client) SearchAll(ctx context.Context, req jira.SearchRequest, fn func(
 // BulkFetch fetches up to jira.MaxBulkFetch issues with the given fields in one
 // call.
 func (c *Client) BulkFetch(ctx context.Context, idsOrKeys, fields []string) (*jira.BulkFetchResult, error) {
-	r, err := c.bulkRequest(c.siteURL("/rest/api/3/issue/bulkfetch", nil), EndpointBulkFetch, &c.main, idsOrKeys, fields)
+	r, err := c.bulkRequest(c.siteURL("/rest/api/3/issue/bulkfetch", nil), EndpointBulkFetch, &c.main, idsOrKeys, fields, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bulk fetch: %w", err)
 	}
@@ -81,7 +81,7 @@ func (c *Client) BulkFetch(ctx context.Context, idsOrKeys, fields []string) (*ji
 	return &res, nil
 }
 
-func (c *Client) bulkRequest(rawURL, endpoint string, auth *credential, idsOrKeys, fields []string) (*request, error) {
+func (c *Client) bulkRequest(rawURL, endpoint string, auth *credential, idsOrKeys, fields, expand []string) (*request, error) {
 	if len(idsOrKeys) == 0 {
 		return nil, errors.New("no issues given")
 	}
@@ -93,7 +93,7 @@ func (c *Client) bulkRequest(rawURL, endpoint string, auth *credential, idsOrKey
 			return nil, err
 		}
 	}
-	body, err := json.Marshal(jira.BulkFetchRequest{IssueIDsOrKeys: idsOrKeys, Fields: fields})
+	body, err := json.Marshal(jira.BulkFetchRequest{IssueIDsOrKeys: idsOrKeys, Fields: fields, Expand: expand})
 	if err != nil {
 		return nil, err
 	}
