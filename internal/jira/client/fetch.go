@@ -28,8 +28,8 @@ type FetchOptions struct {
 	SLAFieldIDs []string
 }
 
-// FetchIssue fetches an issue whole: GET issue, then every comment and
-// changelog page when the embedded lists fall short of their totals, the remote
+// FetchIssue fetches an issue whole: GET issue, then every comment, changelog
+// and worklog page when the embedded lists fall short of their totals, the remote
 // links, and the SLA overlay through the SLA account, the last three at once.
 // Only a failure of GET issue (or the end of ctx) fails FetchIssue; any other
 // failure is recorded in the bundle's State and Errors, keeping what was
@@ -73,6 +73,9 @@ func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptio
 	})
 	wg.Go(func() {
 		b.RemoteLinks, b.State.RemoteLinks, b.Errors.RemoteLinks = c.allRemoteLinks(ctx, key)
+	})
+	wg.Go(func() {
+		b.Worklogs, b.State.Worklogs, b.Errors.Worklogs = c.AllWorklogs(ctx, key, fields["worklog"])
 	})
 	if c.sla != nil && len(opts.SLAFieldIDs) > 0 {
 		wg.Go(func() { sla = c.slaOverlay(ctx, key, opts.SLAFieldIDs) })
