@@ -21,6 +21,7 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 )
 
 // worklogFixtures holds the captured worklog_* deliveries of a Jira Cloud
@@ -197,6 +198,95 @@ func TestWorklogEventsEndToEnd(t *testing.T) {
 			settle()
 			if err := step.check(worklogPublished(t, dir, issue.ID)); err != nil {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestReconcileFindsWorklogChanges: a worklog edited without any webhook and
+// without moving its issue's updated is found through Jira's worklog change
+// list, and only its issue is fetched again; the next run reads the list from
+// where this one stopped and fetches nothing.
+func TestReconcileFindsWorklogChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serve and an emulator")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	dir := t.TempDir()
+	// Jira's clock and jiraduck's agree: a change is compared with the
+	// time its issue was fetched.
+	site, err := app.StartSite(ctx, app.SiteOptions{Emulator: emulator.Options{Issues: 30, Seed: 8, Now: time.Now()}, DataDir: dir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	deps := site.Service.JobDeps()
+	first, err := jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Missing != 30 {
+		t.Fatalf("first run fetched %d missing issues, want 30", first.Missing)
+	}
+	if err := site.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	em := site.Emulator.Silent()
+	var issue *emulator.Issue
+	for _, k := range em.Keys() {
+		if is, _ := em.Issue(k); len(is.Worklogs) > 0 && issue == nil {
+			issue = is
+		}
+	}
+	if issue == nil {
+		t.Fatal("no generated issue has a worklog")
+	}
+	wl := issue.Worklogs[0]
+	if err := em.EditWorklog(issue.Key, wl.ID, func(w *emulator.Worklog) error {
+		w.Comment = emulator.Text("Found the cause in the load balancer logs.")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := em.Issue(issue.Key); !after.Updated.Equal(issue.Updated) {
+		t.Fatalf("the comment edit moved the issue's updated from %v to %v", issue.Updated, after.Updated)
+	}
+
+	tests := []struct {
+		name        string
+		wantIssues  int
+		wantComment string
+	}{
+		{"the edit is found", 1, "Found the cause in the load balancer logs."},
+		{"the next run starts after it", 0, "Found the cause in the load balancer logs."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := jobs.Reconcile(ctx, deps, jobs.ReconcileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := site.Settle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if res.WorklogIssues != tc.wantIssues || res.Stale != 0 || res.Missing != 0 {
+				t.Errorf("got %d issues fetched for their worklogs (%d changes), %d stale, %d missing; want %d, 0, 0",
+					res.WorklogIssues, res.WorklogChanges, res.Stale, res.Missing, tc.wantIssues)
+			}
+			var comment string
+			if err := deps.Store.DB().QueryRowContext(ctx, `SELECT comment FROM worklogs WHERE worklog_id = ?`, wl.ID).Scan(&comment); err != nil {
+				t.Fatal(err)
+			}
+			if comment != tc.wantComment {
+				t.Errorf("stored comment: got %q, want %q", comment, tc.wantComment)
+			}
+			for _, name := range []string{jobs.CursorWorklogUpdated, jobs.CursorWorklogDeleted} {
+				if v, ok, err := deps.Store.Cursor(ctx, name); err != nil || !ok || v == "" {
+					t.Errorf("cursor %s: got %q %v %v, want a stored value", name, v, ok, err)
+				}
 			}
 		})
 	}

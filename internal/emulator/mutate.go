@@ -938,8 +938,9 @@ func (e *Emulator) AddWorklog(keyOrID string, w Worklog) (Worklog, error) {
 
 // EditWorklog changes a worklog: fn receives a copy and may change Started,
 // Spent, Comment and Visibility, or refuse with an error; the rest is kept.
-// The worklog's updated time and update author move, a changed time spent is
-// recorded in the changelog, and worklog_updated is sent.
+// The worklog's updated time and update author move; a changed time spent is
+// recorded in the changelog and moves the issue's updated; worklog_updated is
+// sent.
 func (e *Emulator) EditWorklog(keyOrID, worklogID string, fn func(*Worklog) error) error {
 	return e.mutate(keyOrID, func(m *mut) error {
 		i := slices.IndexFunc(m.next.Worklogs, func(w Worklog) bool { return w.ID == worklogID })
@@ -967,7 +968,9 @@ func (e *Emulator) EditWorklog(keyOrID, worklogID string, fn func(*Worklog) erro
 				From: strp(secs(before)), FromString: strp(secs(before)), To: strp(secs(after)), ToString: strp(secs(after))}}
 			histID = m.history(items)
 		}
-		m.touched = true
+		// Only a change of the time spent reaches the changelog and moves
+		// the issue's updated; a comment or start time edited alone leaves
+		// the issue as it was, which only the worklog itself tells.
 		id := m.r.id
 		m.hook(func() hookEvent { return m.worklogEvent("worklog_updated", w, id) })
 		m.hook(func() hookEvent {
