@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +22,9 @@ import (
 
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
+	sqlfiles "github.com/jiraduck/jiraduck/sql"
 )
 
 // worklogFixtures holds the captured worklog_* deliveries of a Jira Cloud
@@ -200,6 +203,65 @@ func TestWorklogEventsEndToEnd(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+	t.Run("example query", func(t *testing.T) {
+		worklogExample(t, filepath.Join(dir, "parquet", "jira"), issue)
+	})
+}
+
+// worklogExample runs sql/example_hours_logged_by_project_month.sql over the
+// analyst views of the published files: the hours it gives the issue's
+// project add up to the issue's worklogs.
+func worklogExample(t *testing.T, root string, issue *emulator.Issue) {
+	t.Helper()
+	query, err := fs.ReadFile(sqlfiles.FS, "example_hours_logged_by_project_month.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, err := export.Views(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, v := range views {
+		if _, err := db.Exec(v.SQL); err != nil {
+			t.Fatalf("view %s: %v", v.Name, err)
+		}
+	}
+	rows, err := db.Query(string(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var hours float64
+	n := 0
+	for rows.Next() {
+		var project string
+		var month sql.NullString
+		var h float64
+		var worklogs, tickets, people int
+		if err := rows.Scan(&project, &month, &h, &worklogs, &tickets, &people); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if project == issue.Project {
+			hours += h
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var want time.Duration
+	for _, w := range issue.Worklogs {
+		want += w.Spent
+	}
+	if n == 0 || hours < want.Hours()-0.05*float64(len(issue.Worklogs)) {
+		t.Errorf("got %d rows and %.1f hours in %s, want at least the %.1f hours of %s", n, hours, issue.Project, want.Hours(), issue.Key)
 	}
 }
 
