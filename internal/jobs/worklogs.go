@@ -56,11 +56,11 @@ func worklogChanges(ctx context.Context, d Deps, now time.Time) (worklogPass, er
 			}
 			return n, nil
 		}
-		oldest, any, err := d.Store.OldestFetch(ctx)
+		oldest, stored, err := d.Store.OldestFetch(ctx)
 		if err != nil {
 			return 0, err
 		}
-		if !any {
+		if !stored {
 			return now.UnixMilli(), nil
 		}
 		return oldest.UnixMilli(), nil

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
+	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Endpoint labels of the worklog calls.
@@ -84,7 +85,9 @@ func (c *Client) FillWorklogs(ctx context.Context, b *jira.Bundle, keyOrID strin
 	var top struct {
 		Fields map[string]json.RawMessage `json:"fields"`
 	}
-	_ = json.Unmarshal(b.Issue, &top)
+	// An issue that does not decode has no embedded list: the endpoint is
+	// paged, as for an issue without the worklog field.
+	_ = jsonx.Unmarshal(b.Issue, &top)
 	b.Worklogs, b.State.Worklogs, b.Errors.Worklogs = c.AllWorklogs(ctx, keyOrID, top.Fields["worklog"])
 }
 
