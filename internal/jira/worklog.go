@@ -100,17 +100,20 @@ func (b *Bundle) WithWorklogs() *Bundle {
 
 // embeddedWorklogs reads fields.worklog of an issue payload.
 func embeddedWorklogs(issue json.RawMessage) ([]json.RawMessage, State, string) {
+	// Only fields.worklog is kept: a rebuild of payloads stored before
+	// worklogs reads every issue once more here.
 	var top struct {
-		Fields map[string]json.RawMessage `json:"fields"`
+		Fields struct {
+			Worklog json.RawMessage `json:"worklog"`
+		} `json:"fields"`
 	}
 	if jsonx.Unmarshal(issue, &top) != nil {
 		return nil, StateUnknown, "the issue payload is not readable"
 	}
-	raw, ok := top.Fields["worklog"]
-	if !ok || jsonx.IsNull(raw) {
+	raw := bytes.TrimSpace(top.Fields.Worklog)
+	if jsonx.IsNull(raw) {
 		return nil, StateUnknown, "the issue embeds no worklog field"
 	}
-	raw = bytes.TrimSpace(raw)
 	var page struct {
 		Total    *int              `json:"total"`
 		Worklogs []json.RawMessage `json:"worklogs"`
