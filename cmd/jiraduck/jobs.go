@@ -86,7 +86,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if *dry {
 		verb = " (dry run: nothing fetched or deleted)"
 	}
-	fmt.Fprintf(e.stdout, "reconcile: listed %d; missing %d, stale %d, incomplete %d, deleted %d, kept %d, failed %d in %s%s\n",
-		res.Listed, res.Missing, res.Stale, res.Incomplete, res.Deleted, res.Kept, res.Failed, time.Since(start).Round(time.Millisecond), verb)
+	fmt.Fprintf(e.stdout, "reconcile: listed %d; missing %d, stale %d, incomplete %d, worklogs changed %d, deleted %d, kept %d, failed %d in %s%s\n",
+		res.Listed, res.Missing, res.Stale, res.Incomplete, res.WorklogIssues, res.Deleted, res.Kept, res.Failed, time.Since(start).Round(time.Millisecond), verb)
 	return runErr
 }

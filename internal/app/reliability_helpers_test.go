@@ -213,6 +213,7 @@ var primaryKeys = map[string]string{
 	"remote_links": "issue_key, remote_link_id",
 	"sla":          "issue_key, field_id, cycle, cycle_index",
 	"issue_fields": "issue_key, field_id",
+	"worklogs":     "worklog_id",
 }
 
 // checkNoDuplicates asserts that no table's Parquet, read across every

@@ -12,8 +12,8 @@ import (
 )
 
 // The reference of P5 is what DuckDB alone does with the payloads a rebuild
-// reads: read the stored bundles once with read_json, derive the rows of all
-// eight analyst tables (unnesting comments, histories and their items,
+// reads: read the stored bundles once with read_json, derive the rows of the
+// analyst tables (unnesting comments, histories and their items, worklogs,
 // attachments, links, remote links, SLA cycles and custom fields, timestamps
 // parsed) and COPY each table to a zstd Parquet file. It renders no ADF,
 // redacts nothing and writes one file per table rather than one per month,
@@ -49,9 +49,10 @@ SELECT
 		}}') AS i,
 	json_extract(issue, '$.fields') AS fields,
 	coalesce(comments, []) AS comments, coalesce(histories, []) AS histories, coalesce(remote_links, []) AS remote_links,
+	coalesce(worklogs, json_extract(issue, '$.fields.worklog.worklogs')::JSON[], []) AS worklogs,
 	fetched_at::TIMESTAMPTZ AS synced_at
 FROM read_json({{input}}, format = 'newline_delimited', maximum_object_size = 134217728,
-	columns = {issue: 'JSON', comments: 'JSON[]', histories: 'JSON[]', remote_links: 'JSON[]', fetched_at: 'VARCHAR'})`
+	columns = {issue: 'JSON', comments: 'JSON[]', histories: 'JSON[]', remote_links: 'JSON[]', worklogs: 'JSON[]', fetched_at: 'VARCHAR'})`
 
 // referenceTables derive each analyst table from ref_raw, in the columns of
 // the store's tables.
@@ -158,6 +159,15 @@ var referenceTables = []struct{ name, query string }{
 		(c->>'$.goalDuration.millis')::BIGINT AS goal_millis, (c->>'$.elapsedTime.millis')::BIGINT AS elapsed_millis,
 		(c->>'$.remainingTime.millis')::BIGINT AS remaining_millis, synced_at AS observed_at
 	FROM c`},
+	{"worklogs", `SELECT DISTINCT ON (worklog_id) * FROM (SELECT
+		w->>'$.id' AS worklog_id, i.id AS issue_id, i.key AS issue_key,
+		w->>'$.author.accountId' AS author_account_id, w->>'$.author.displayName' AS author_name,
+		w->>'$.updateAuthor.accountId' AS update_author_account_id,
+		try_strptime(w->>'$.started', {{ts}}) AS started_at, (w->>'$.timeSpentSeconds')::BIGINT AS time_spent_seconds,
+		(w->'$.comment')::VARCHAR AS comment,
+		try_strptime(w->>'$.created', {{ts}}) AS created_at, try_strptime(w->>'$.updated', {{ts}}) AS updated_at,
+		w->>'$.visibility.type' AS visibility_type, w->>'$.visibility.value' AS visibility_value
+	FROM ref_raw, unnest(worklogs) AS u(w)) WHERE worklog_id IS NOT NULL`},
 	{"issue_fields", `WITH k AS (SELECT i.key AS issue_key, fields, unnest(json_keys(fields)) AS field_id FROM ref_raw),
 	v AS (SELECT issue_key, field_id, json_extract(fields, '$."' || field_id || '"') AS value
 		FROM k WHERE field_id LIKE 'customfield\_%' ESCAPE '\')

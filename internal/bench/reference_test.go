@@ -61,6 +61,7 @@ func TestReferenceDerivesEveryTable(t *testing.T) {
 		want["remote_links"] += int64(len(r.RemoteLinks))
 		want["sla"] += int64(len(r.SLA))
 		want["issue_fields"] += int64(len(r.Fields))
+		want["worklogs"] += int64(len(r.Worklogs))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

@@ -30,21 +30,28 @@ type State struct {
 	Comments    []json.RawMessage `json:"comments"`
 	Changelog   []json.RawMessage `json:"changelog"`
 	RemoteLinks json.RawMessage   `json:"remotelinks"`
+	Worklogs    []json.RawMessage `json:"worklogs"`
 }
 
 // State returns an issue's complete current state as JSON, for comparing
-// jiraduck's tables with Jira's view of the issue.
+// jiraduck's tables with Jira's view of the issue. Unlike GET issue, its issue
+// embeds every worklog, not the first 20.
 func (e *Emulator) State(keyOrID string) (*State, error) {
 	s := e.s
 	iv, err := s.view(keyOrID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: issue %s", err, keyOrID)
 	}
-	v := &view{s: s, base: s.hookBase(), sla: true, now: s.now(), zone: iv.zone}
+	v := &view{s: s, base: s.hookBase(), sla: true, now: s.now(), zone: iv.zone, allWorklogs: true}
 	var w enc
 	all := parseFields(nil, "*all")
 	v.writeIssue(&w, iv, &all, expandSet{rendered: true, changelog: true})
-	st := &State{Issue: w.b, Comments: []json.RawMessage{}, Changelog: []json.RawMessage{}}
+	st := &State{Issue: w.b, Comments: []json.RawMessage{}, Changelog: []json.RawMessage{}, Worklogs: []json.RawMessage{}}
+	for _, wl := range iv.is.Worklogs {
+		var ww enc
+		v.writeWorklog(&ww, iv.id, wl)
+		st.Worklogs = append(st.Worklogs, ww.b)
+	}
 	v.zone = iv.zone
 	for _, c := range iv.is.Comments {
 		var cw enc
@@ -100,6 +107,7 @@ func (s *site) adminRoutes() http.Handler {
 	a.HandleFunc("/issues/{key}/remotelinks", handle(e.adminAddRemoteLink)).Methods(http.MethodPost)
 	a.HandleFunc("/issues/{key}/remotelinks/{id}", handle(e.adminDeleteRemoteLink)).Methods(http.MethodDelete)
 	a.HandleFunc("/issues/{key}/worklogs", handle(e.adminAddWorklog)).Methods(http.MethodPost)
+	a.HandleFunc("/issues/{key}/worklogs/{id}", handle(e.adminEditWorklog)).Methods(http.MethodPut, http.MethodPost)
 	a.HandleFunc("/issues/{key}/worklogs/{id}", handle(e.adminDeleteWorklog)).Methods(http.MethodDelete)
 	a.HandleFunc("/links", handle(e.adminAddLink)).Methods(http.MethodPost)
 	a.HandleFunc("/links/{id}", handle(e.adminDeleteLink)).Methods(http.MethodDelete)
@@ -596,20 +604,74 @@ func (e *Emulator) adminDeleteRemoteLink(w http.ResponseWriter, r *http.Request)
 	return nil
 }
 
-func (e *Emulator) adminAddWorklog(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		common
-		TimeSpentSeconds int64 `json:"timeSpentSeconds"`
+// worklogInput is the body of the admin worklog endpoints: what Jira's own
+// worklog endpoints take, comment as ADF or as plain text, visibility as a
+// project role name.
+type worklogInput struct {
+	common
+	TimeSpentSeconds *int64          `json:"timeSpentSeconds"`
+	Comment          json.RawMessage `json:"comment"`
+	Started          string          `json:"started"`
+	Visibility       *string         `json:"visibility"`
+}
+
+// apply sets on wl what the input gives.
+func (in *worklogInput) apply(wl *Worklog) error {
+	if in.TimeSpentSeconds != nil {
+		wl.Spent = time.Duration(*in.TimeSpentSeconds) * time.Second
 	}
+	if len(in.Comment) > 0 {
+		doc, err := docValue(in.Comment)
+		if err != nil {
+			return err
+		}
+		wl.Comment = doc
+	}
+	if in.Started != "" {
+		// Jira's own layout, as its worklog endpoints take it, or RFC 3339.
+		t, err := time.Parse(jiraLayout, in.Started)
+		if err != nil {
+			t, err = time.Parse(time.RFC3339Nano, in.Started)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: started %q: %v", ErrInvalid, in.Started, err)
+		}
+		wl.Started = t
+	}
+	if in.Visibility != nil {
+		wl.Visibility = *in.Visibility
+	}
+	return nil
+}
+
+func (e *Emulator) adminAddWorklog(w http.ResponseWriter, r *http.Request) error {
+	var in worklogInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	h := e.handle(r, in.common)
-	wl, err := h.AddWorklog(mux.Vars(r)["key"], Worklog{Spent: time.Duration(in.TimeSpentSeconds) * time.Second, Author: h.as})
+	wl := Worklog{Author: h.as}
+	if err := in.apply(&wl); err != nil {
+		return err
+	}
+	wl, err := h.AddWorklog(mux.Vars(r)["key"], wl)
 	if err != nil {
 		return err
 	}
 	adminJSON(w, http.StatusCreated, map[string]string{"id": wl.ID})
+	return nil
+}
+
+func (e *Emulator) adminEditWorklog(w http.ResponseWriter, r *http.Request) error {
+	var in worklogInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	if err := e.handle(r, in.common).EditWorklog(v["key"], v["id"], in.apply); err != nil {
+		return err
+	}
+	adminJSON(w, http.StatusOK, map[string]string{"id": v["id"]})
 	return nil
 }
 

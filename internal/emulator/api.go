@@ -81,6 +81,10 @@ func (s *site) routes() http.Handler {
 	api.HandleFunc("/rest/api/3/issue/{key}/comment", s.getComments).Methods(http.MethodGet)
 	api.HandleFunc("/rest/api/3/issue/{key}/changelog", s.getChangelog).Methods(http.MethodGet)
 	api.HandleFunc("/rest/api/3/issue/{key}/remotelink", s.getRemoteLinks).Methods(http.MethodGet)
+	api.HandleFunc("/rest/api/3/issue/{key}/worklog", s.getWorklogs).Methods(http.MethodGet)
+	api.HandleFunc("/rest/api/3/worklog/updated", s.getWorklogsUpdated).Methods(http.MethodGet)
+	api.HandleFunc("/rest/api/3/worklog/deleted", s.getWorklogsDeleted).Methods(http.MethodGet)
+	api.HandleFunc("/rest/api/3/worklog/list", s.postWorklogList).Methods(http.MethodPost)
 	api.HandleFunc("/rest/api/3/field", s.getFields).Methods(http.MethodGet)
 	api.HandleFunc("/rest/api/3/search/jql", s.searchJQL).Methods(http.MethodGet, http.MethodPost)
 	api.HandleFunc("/rest/api/{v:[23]}/search", s.legacySearch)
@@ -130,6 +134,8 @@ func classify(path string) string {
 		return EndpointBulkFetch
 	case strings.HasPrefix(p, "attachment/"):
 		return EndpointAttachment
+	case strings.HasPrefix(p, "worklog/"):
+		return EndpointWorklogChanges
 	case strings.HasPrefix(p, "issue/"):
 		switch {
 		case strings.HasSuffix(p, "/comment"):
@@ -138,6 +144,8 @@ func classify(path string) string {
 			return EndpointChangelog
 		case strings.HasSuffix(p, "/remotelink"):
 			return EndpointRemoteLink
+		case strings.HasSuffix(p, "/worklog"):
+			return EndpointWorklog
 		case strings.Count(p, "/") == 1:
 			return EndpointIssue
 		}

@@ -231,6 +231,10 @@ type site struct {
 	attIndex  map[int64]int32
 	attData   map[int64][]byte
 	next      struct{ comment, history, attachment, remote, worklog, link int64 }
+	// worklogIdx finds every worklog's issue; worklogGone lists the
+	// deleted ones (see worklog.go).
+	worklogIdx  map[int64]worklogEntry
+	worklogGone []worklogChange
 
 	faults  *faultState
 	stats   *stats
@@ -266,6 +270,8 @@ type rec struct {
 	subtasks []int32
 	links    []int64
 	bases    [5]int64
+	// worklogs are the ids of the issue's worklogs as last synced.
+	worklogs []int64
 	full     *Issue
 	deleted  bool
 	fetches  atomic.Int64
@@ -298,6 +304,8 @@ func New(opts Options) (*Emulator, error) {
 		attData:  map[int64][]byte{},
 		userIdx:  map[string]int{},
 		stats:    newStats(),
+
+		worklogIdx: map[int64]worklogEntry{},
 	}
 	seed := uint64(opts.Seed)
 	rng := rand.New(rand.NewPCG(seed, 0x656d75))
@@ -462,6 +470,7 @@ func (s *site) sync(r *rec, is *Issue) {
 	r.status = findStatus(is.Status)
 	r.priority = findPriority(is.Priority)
 	r.itype = findIssueType(is.Type)
+	s.syncWorklogs(r, is)
 }
 
 // issue returns the full state of an issue: the stored one, or the issue

@@ -46,6 +46,11 @@ const (
 const (
 	bigCommentCount = 150
 	bigHistoryCount = 130
+	// bigWorklogCount is the least number of worklogs of the few issues
+	// with more than GET issue embeds.
+	bigWorklogCount = 25
+	// maxEmbeddedWorklogs is how many worklogs GET issue embeds.
+	maxEmbeddedWorklogs = 20
 	// largeAttachmentSize is declared by the few attachments that are too
 	// big to download (over the 50 MiB default limit).
 	largeAttachmentSize = 60<<20 + 12345
@@ -335,6 +340,23 @@ func (s *site) genIssue(in genInput) *Issue {
 			events = append(events, genEvent{at: at, kind: evWorklog, who: w.Author, n: j})
 		}
 	}
+	// Worklog details, and the few issues with more worklogs than GET issue
+	// embeds, come from a stream of their own: the draws above, and with
+	// them every other generated value, stay what they were.
+	wr := rand.New(rand.NewPCG(in.seed, 0x776f726b))
+	if in.idx == 4 || wr.IntN(1000) == 0 {
+		for range bigWorklogCount + wr.IntN(15) {
+			j := len(is.Worklogs)
+			at := between(wr, created, horizon)
+			w := Worklog{ID: strconv.FormatInt(in.wbase+int64(j), 10), Author: s.agent(wr), Created: at,
+				Started: ms(at.Add(-time.Duration(1+wr.IntN(8)) * time.Hour)), Spent: time.Duration(1+wr.IntN(32)) * 15 * time.Minute}
+			is.Worklogs = append(is.Worklogs, w)
+			events = append(events, genEvent{at: at, kind: evWorklog, who: w.Author, n: j})
+		}
+	}
+	for j := range is.Worklogs {
+		s.worklogDetails(wr, &is.Worklogs[j], horizon)
+	}
 
 	// Edits.
 	fillers := rng.IntN(4)
@@ -597,6 +619,27 @@ func attachmentChange(a Attachment, added bool) Change {
 // remoteLinkChange has no fieldId: Jira writes none for this item.
 func remoteLinkChange(r RemoteLink) Change {
 	return Change{Field: "RemoteIssueLink", FieldType: "jira", To: strp(strconv.FormatInt(r.ID, 10)), ToString: strp(`This issue links to "` + r.Title + `"`)}
+}
+
+// worklogPhrases are what people write in worklog comments.
+var worklogPhrases = []string{"Investigated the logs and reproduced the problem.", "Call with the customer.",
+	"Code review and follow-up fixes.", "Deployed the fix to staging and verified it.", "Wrote the migration and its tests.",
+	"Pairing session on the failing job.", "Updated the runbook."}
+
+// worklogDetails gives a generated worklog what only some worklogs have: a
+// comment (most), a role restriction (a few), a later edit by someone else
+// (some).
+func (s *site) worklogDetails(rng *rand.Rand, w *Worklog, horizon time.Time) {
+	if rng.IntN(10) < 7 {
+		w.Comment = Text(pick(rng, worklogPhrases))
+	}
+	if rng.IntN(10) == 0 {
+		w.Visibility = "Developers"
+	}
+	if rng.IntN(5) == 0 {
+		// between answers w.Created when the horizon is not after it.
+		w.Updated, w.UpdateAuthor = between(rng, w.Created, horizon), s.agent(rng)
+	}
 }
 
 func worklogChanges(w Worklog, before, after time.Duration) []Change {

@@ -129,11 +129,35 @@ type RemoteLink struct {
 
 // Worklog is time logged on an issue.
 type Worklog struct {
-	ID      string
-	Author  string
-	Started time.Time
-	Spent   time.Duration
+	ID     string
+	Author string
+	// UpdateAuthor is who changed the worklog last; empty means Author.
+	UpdateAuthor string
+	Started      time.Time
+	Spent        time.Duration
+	// Comment is the worklog's comment; the zero Doc for none.
+	Comment Doc
 	Created time.Time
+	// Updated is when the worklog last changed; zero means Created.
+	Updated time.Time
+	// Visibility restricts the worklog to a project role; empty for none.
+	Visibility string
+}
+
+// updated is when the worklog last changed.
+func (w Worklog) updated() time.Time {
+	if w.Updated.IsZero() {
+		return w.Created
+	}
+	return w.Updated
+}
+
+// updateAuthor is who changed the worklog last.
+func (w Worklog) updateAuthor() string {
+	if w.UpdateAuthor == "" {
+		return w.Author
+	}
+	return w.UpdateAuthor
 }
 
 // Link is an issue link as seen from one of its ends.

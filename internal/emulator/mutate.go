@@ -936,6 +936,50 @@ func (e *Emulator) AddWorklog(keyOrID string, w Worklog) (Worklog, error) {
 	return out, err
 }
 
+// EditWorklog changes a worklog: fn receives a copy and may change Started,
+// Spent, Comment and Visibility, or refuse with an error; the rest is kept.
+// The worklog's updated time and update author move; a changed time spent is
+// recorded in the changelog and moves the issue's updated; worklog_updated is
+// sent.
+func (e *Emulator) EditWorklog(keyOrID, worklogID string, fn func(*Worklog) error) error {
+	return e.mutate(keyOrID, func(m *mut) error {
+		i := slices.IndexFunc(m.next.Worklogs, func(w Worklog) bool { return w.ID == worklogID })
+		if i < 0 {
+			return fmt.Errorf("%w: worklog %s of %s", ErrNotFound, worklogID, m.cur.Key)
+		}
+		old := m.next.Worklogs[i]
+		w := old
+		if err := fn(&w); err != nil {
+			return err
+		}
+		if w.Spent < time.Minute {
+			return fmt.Errorf("%w: time spent must be at least a minute", ErrInvalid)
+		}
+		w.ID, w.Author, w.Created = old.ID, old.Author, old.Created
+		w.Started, w.Updated, w.UpdateAuthor = ms(w.Started), m.at, e.actor()
+		before := totalSpent(m.next.Worklogs)
+		m.next.Worklogs = slices.Clone(m.next.Worklogs)
+		m.next.Worklogs[i] = w
+		histID := ""
+		var items []Change
+		if w.Spent != old.Spent {
+			after := before - old.Spent + w.Spent
+			items = []Change{{Field: "timespent", FieldType: "jira", FieldID: "timespent",
+				From: strp(secs(before)), FromString: strp(secs(before)), To: strp(secs(after)), ToString: strp(secs(after))}}
+			histID = m.history(items)
+		}
+		// Only a change of the time spent reaches the changelog and moves
+		// the issue's updated; a comment or start time edited alone leaves
+		// the issue as it was, which only the worklog itself tells.
+		id := m.r.id
+		m.hook(func() hookEvent { return m.worklogEvent("worklog_updated", w, id) })
+		m.hook(func() hookEvent {
+			return m.issueEvent("jira:issue_updated", "issue_worklog_updated", histID, items, nil)
+		})
+		return nil
+	})
+}
+
 // DeleteWorklog removes a worklog.
 func (e *Emulator) DeleteWorklog(keyOrID, worklogID string) error {
 	return e.mutate(keyOrID, func(m *mut) error {

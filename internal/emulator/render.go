@@ -92,6 +92,9 @@ type view struct {
 	sla  bool
 	now  time.Time
 	zone zone
+	// allWorklogs embeds every worklog of an issue, for State; GET issue
+	// embeds the first 20.
+	allWorklogs bool
 }
 
 func (v *view) api() string {
@@ -435,12 +438,18 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 			}
 		case "worklog":
 			if !webhook {
+				// Jira embeds the first 20 worklogs, oldest first, and
+				// says how many there are.
+				embed := maxEmbeddedWorklogs
+				if v.allWorklogs {
+					embed = len(is.Worklogs)
+				}
 				w.kopen(id)
 				w.kint("startAt", 0)
-				w.kint("maxResults", 20)
+				w.kint("maxResults", int64(max(embed, maxEmbeddedWorklogs)))
 				w.kint("total", int64(len(is.Worklogs)))
 				w.karr("worklogs")
-				for _, wl := range is.Worklogs {
+				for _, wl := range is.Worklogs[:min(len(is.Worklogs), embed)] {
 					v.writeWorklog(w, iv.id, wl)
 				}
 				w.closeArr()
@@ -976,12 +985,23 @@ func (v *view) writeWorklog(w *enc, issueID int64, wl Worklog) {
 	w.key("author")
 	v.writeUser(w, wl.Author)
 	w.key("updateAuthor")
-	v.writeUser(w, wl.Author)
+	v.writeUser(w, wl.updateAuthor())
+	if !wl.Comment.IsZero() {
+		w.key("comment")
+		v.writeDoc(w, wl.Comment)
+	}
 	w.ktime("created", wl.Created, v.zone)
-	w.ktime("updated", wl.Created, v.zone)
+	w.ktime("updated", wl.updated(), v.zone)
 	w.ktime("started", wl.Started, v.zone)
 	w.kstr("timeSpent", worklogText(wl.Spent))
 	w.kint("timeSpentSeconds", int64(wl.Spent/time.Second))
+	if wl.Visibility != "" {
+		w.kopen("visibility")
+		w.kstr("type", "role")
+		w.kstr("value", wl.Visibility)
+		w.kstr("identifier", wl.Visibility)
+		w.close()
+	}
 	w.kstr("id", wl.ID)
 	w.kstr("issueId", id)
 	w.close()

@@ -10,16 +10,21 @@ const (
 	EndpointComment    = "comment"
 	EndpointChangelog  = "changelog"
 	EndpointRemoteLink = "remotelink"
-	EndpointField      = "field"
-	EndpointSearch     = "search"
-	EndpointBulkFetch  = "bulkfetch"
-	EndpointAttachment = "attachment"
-	EndpointMedia      = "media"
-	EndpointTenantInfo = "tenant_info"
-	EndpointOther      = "other"
+	// EndpointWorklog counts GET /issue/{key}/worklog, EndpointWorklogChanges
+	// the site-wide worklog lists (updated, deleted, list).
+	EndpointWorklog        = "worklog"
+	EndpointWorklogChanges = "worklog_changes"
+	EndpointField          = "field"
+	EndpointSearch         = "search"
+	EndpointBulkFetch      = "bulkfetch"
+	EndpointAttachment     = "attachment"
+	EndpointMedia          = "media"
+	EndpointTenantInfo     = "tenant_info"
+	EndpointOther          = "other"
 )
 
-var endpointNames = []string{EndpointIssue, EndpointComment, EndpointChangelog, EndpointRemoteLink, EndpointField,
+var endpointNames = []string{EndpointIssue, EndpointComment, EndpointChangelog, EndpointRemoteLink, EndpointWorklog,
+	EndpointWorklogChanges, EndpointField,
 	EndpointSearch, EndpointBulkFetch, EndpointAttachment, EndpointMedia, EndpointTenantInfo, EndpointOther}
 
 // Stats is a snapshot of the emulator's counters, as GET /_emulator/stats

@@ -28,6 +28,7 @@ var tableDescriptions = map[string]string{
 	"remote_links": "links from issues to outside resources",
 	"sla":          "Jira Service Management SLA cycles, ongoing and completed",
 	"issue_fields": "every non-empty custom field, by id, with its current name",
+	"worklogs":     "time logged on issues, comment as text",
 }
 
 // SnapshotResult describes a written snapshot.

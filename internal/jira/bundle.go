@@ -27,17 +27,21 @@ const (
 )
 
 // Bundle is an issue as jiraduck stores it: the payload of GET issue (with the
-// SLA overlay applied), every comment and history oldest first, the remote
-// links, and how complete each collection is. It is stored verbatim and
+// SLA overlay applied), every comment, history and worklog oldest first, the
+// remote links, and how complete each collection is. It is stored verbatim and
 // normalised again later without calling Jira, so it only holds JSON.
 type Bundle struct {
 	Issue       json.RawMessage   `json:"issue"`
 	Comments    []json.RawMessage `json:"comments"`
 	Histories   []json.RawMessage `json:"histories"`
 	RemoteLinks []json.RawMessage `json:"remote_links"`
-	State       BundleState       `json:"state"`
-	Errors      BundleErrors      `json:"errors,omitzero"`
-	FetchedAt   time.Time         `json:"fetched_at"`
+	// Worklogs is nil, and State.Worklogs empty, in bundles stored before
+	// worklogs were fetched: their issue still embeds the first 20 (see
+	// WithWorklogs).
+	Worklogs  []json.RawMessage `json:"worklogs"`
+	State     BundleState       `json:"state"`
+	Errors    BundleErrors      `json:"errors,omitzero"`
+	FetchedAt time.Time         `json:"fetched_at"`
 
 	// compact is set when Issue is known to be compacted (see CompactIssue
 	// and SetCompactedIssue).
@@ -62,7 +66,7 @@ func (b *Bundle) Compacted() *Bundle {
 		return b
 	}
 	c := *b
-	c.Issue = CompactIssue(b.Issue)
+	c.Issue = compactRaw(b.Issue, b.State.Worklogs != "")
 	c.compact = true
 	return &c
 }
@@ -73,7 +77,7 @@ func (b *Bundle) Compacted() *Bundle {
 // spent about a tenth of its CPU time re-validating them.
 func (b *Bundle) Encode() ([]byte, error) {
 	size := len(b.Issue) + 256
-	for _, l := range [][]json.RawMessage{b.Comments, b.Histories, b.RemoteLinks} {
+	for _, l := range [][]json.RawMessage{b.Comments, b.Histories, b.RemoteLinks, b.Worklogs} {
 		for _, r := range l {
 			size += len(r) + 1
 		}
@@ -84,7 +88,7 @@ func (b *Bundle) Encode() ([]byte, error) {
 	for _, l := range []struct {
 		name  string
 		items []json.RawMessage
-	}{{"comments", b.Comments}, {"histories", b.Histories}, {"remote_links", b.RemoteLinks}} {
+	}{{"comments", b.Comments}, {"histories", b.Histories}, {"remote_links", b.RemoteLinks}, {"worklogs", b.Worklogs}} {
 		out = append(out, `,"`...)
 		out = append(out, l.name...)
 		out = append(out, `":`...)
@@ -139,6 +143,8 @@ type BundleState struct {
 	Changelog   State `json:"changelog"`
 	RemoteLinks State `json:"remote_links"`
 	SLA         State `json:"sla"`
+	// Worklogs is empty in bundles stored before worklogs were fetched.
+	Worklogs State `json:"worklogs,omitempty"`
 }
 
 // BundleErrors holds, per collection, why it is not complete.
@@ -147,13 +153,14 @@ type BundleErrors struct {
 	Changelog   string `json:"changelog,omitempty"`
 	RemoteLinks string `json:"remote_links,omitempty"`
 	SLA         string `json:"sla,omitempty"`
+	Worklogs    string `json:"worklogs,omitempty"`
 }
 
 // Complete reports whether every collection of the bundle is complete.
 func (b *Bundle) Complete() bool {
 	s := b.State
 	return s.Comments == StateComplete && s.Changelog == StateComplete &&
-		s.RemoteLinks == StateComplete && s.SLA == StateComplete
+		s.RemoteLinks == StateComplete && s.SLA == StateComplete && s.Worklogs == StateComplete
 }
 
 // Decode decodes the bundle's payloads.
@@ -196,6 +203,12 @@ func decodeAll[T any](what string, raws []json.RawMessage) ([]T, error) {
 // That halves a typical payload. A payload that is not an object is returned
 // as it is.
 func CompactIssue(raw json.RawMessage) json.RawMessage {
+	return compactRaw(raw, false)
+}
+
+// compactRaw is CompactIssue; worklogs says the bundle holds the worklogs
+// itself, so the embedded ones are emptied too.
+func compactRaw(raw json.RawMessage, worklogs bool) json.RawMessage {
 	var top map[string]json.RawMessage
 	if jsonx.Unmarshal(raw, &top) != nil || top == nil {
 		return raw
@@ -206,7 +219,7 @@ func CompactIssue(raw json.RawMessage) json.RawMessage {
 			fields = nil
 		}
 	}
-	if out := compactIssue(top, fields); len(out) > 0 {
+	if out := compactIssue(top, fields, worklogs); len(out) > 0 {
 		return out
 	}
 	return raw
@@ -216,14 +229,15 @@ func CompactIssue(raw json.RawMessage) json.RawMessage {
 // level deep, compacted (see CompactIssue): a fetch decodes the issue once to
 // page its collections and compacts that, and Compacted then has nothing left
 // to do. fields, when not nil, replaces top["fields"]. It changes top and
-// fields.
+// fields. The embedded worklogs are emptied once b.State.Worklogs is set.
 func (b *Bundle) SetCompactedIssue(top, fields map[string]json.RawMessage) {
-	b.Issue, b.compact = compactIssue(top, fields), true
+	b.Issue, b.compact = compactIssue(top, fields, b.State.Worklogs != ""), true
 }
 
 // compactIssue encodes a decoded issue compacted (see CompactIssue); fields,
-// when not nil, replaces top["fields"]. It changes top and fields.
-func compactIssue(top, fields map[string]json.RawMessage) json.RawMessage {
+// when not nil, replaces top["fields"]; worklogs empties the embedded
+// worklogs. It changes top and fields.
+func compactIssue(top, fields map[string]json.RawMessage, worklogs bool) json.RawMessage {
 	delete(top, "renderedFields")
 	if raw, ok := top["changelog"]; ok {
 		top["changelog"] = emptyList(raw, "histories")
@@ -231,6 +245,9 @@ func compactIssue(top, fields map[string]json.RawMessage) json.RawMessage {
 	if fields != nil {
 		if c, ok := fields["comment"]; ok {
 			fields["comment"] = emptyList(c, "comments")
+		}
+		if w, ok := fields["worklog"]; ok && worklogs {
+			fields["worklog"] = emptyList(w, "worklogs")
 		}
 		top["fields"] = encodeObject(fields)
 	}

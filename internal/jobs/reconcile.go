@@ -46,13 +46,18 @@ type ReconcileResult struct {
 	Deleted    int `json:"deleted"`
 	Kept       int `json:"kept"`
 	Failed     int `json:"failed"`
-	Errors     []string
+	// WorklogChanges counts the entries of Jira's worklog change lists read
+	// since the previous run; WorklogIssues the stored issues fetched again
+	// because a worklog of theirs changed after their last fetch.
+	WorklogChanges int `json:"worklog_changes"`
+	WorklogIssues  int `json:"worklog_issues"`
+	Errors         []string
 }
 
 // Counts is the result as sync_runs stores it.
 func (r ReconcileResult) Counts() map[string]int {
 	return map[string]int{"listed": r.Listed, "missing": r.Missing, "stale": r.Stale, "incomplete": r.Incomplete, "deleted": r.Deleted,
-		"kept": r.Kept, "failed": r.Failed}
+		"kept": r.Kept, "failed": r.Failed, "worklog_changes": r.WorklogChanges, "worklog_issues": r.WorklogIssues}
 }
 
 // ErrTooManyDeletions refuses a mass deletion without Force.
@@ -65,7 +70,9 @@ var ErrTooManyDeletions = errors.New("reconcile: too many deletions")
 // fetch (see confirmGone): one Jira no longer has is deleted with the reason
 // recorded, any other answer keeps it. Ids learnt from recent webhooks are
 // passed as reconcileIssues so that Jira's eventually consistent search does
-// not hide fresh issues.
+// not hide fresh issues. Jira's worklog change lists name the stored issues
+// whose worklogs changed since the previous run (see worklogChanges); they
+// are fetched too.
 func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileResult, error) {
 	var res ReconcileResult
 	if opts.Now.IsZero() {
@@ -136,9 +143,26 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 		return res, fmt.Errorf("%w: %d of %d stored issues in scope are gone from Jira (more than %.0f%%); check JIRA_JQL and the account's permissions, then run reconcile --force",
 			ErrTooManyDeletions, len(gone), inScope, MaxDeleteFraction*100)
 	}
+	// Issues whose worklogs changed without a webhook, and without moving
+	// their updated: see worklogChanges.
+	wl, wlErr := worklogChanges(ctx, d, opts.Now)
+	res.WorklogChanges = wl.changes
+	queued := map[string]bool{}
+	for _, f := range fetches {
+		queued[f.id] = true
+	}
+	for _, id := range gone {
+		queued[id] = true
+	}
+	for _, st := range wl.issues {
+		if !queued[st.ID] {
+			res.WorklogIssues++
+			fetches = append(fetches, fetch{st.ID, st.Key})
+		}
+	}
 	if opts.DryRun {
 		res.Deleted = len(gone)
-		return res, nil
+		return res, wlErr
 	}
 	if len(gone) > 0 {
 		at := opts.Now.UTC()
@@ -168,6 +192,14 @@ func Reconcile(ctx context.Context, d Deps, opts ReconcileOptions) (ReconcileRes
 	}
 	if res.Failed > 0 {
 		return res, fmt.Errorf("reconcile: %d issue(s) failed; first: %s", res.Failed, res.Errors[0])
+	}
+	if wlErr != nil {
+		return res, wlErr
+	}
+	// Only once every issue was fetched: a failed fetch leaves the cursors
+	// where they were, and the next run reads the same changes again.
+	if err := saveWorklogCursors(ctx, d, wl.next, opts.Now); err != nil {
+		return res, fmt.Errorf("reconcile: %w", err)
 	}
 	return res, nil
 }

@@ -49,12 +49,20 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	// Compacted first: the embedded lists it empties are not read here
 	// (the bundle's own lists hold every item; their totals are kept), so
 	// the issue decodes faster, and the stored payload is this one.
+	//
+	// A bundle stored before worklogs were fetched takes those its issue
+	// embeds.
+	b = b.WithWorklogs()
 	if !opts.Stored {
 		b = b.Compacted()
 	}
 	issue, comments, histories, links, err := b.Decode()
 	if err != nil {
 		return nil, err
+	}
+	worklogs, err := b.DecodeWorklogs()
+	if err != nil {
+		return nil, fmt.Errorf("normalize %s: %w", issue.Key, err)
 	}
 	if issue.Key == "" || issue.ID == "" {
 		return nil, ErrNoIssue
@@ -94,6 +102,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		ChangelogState:   state(b.State.Changelog),
 		RemoteLinksState: state(b.State.RemoteLinks),
 		SLAState:         state(b.State.SLA),
+		WorklogsState:    state(b.State.Worklogs),
 		AttachmentsState: Complete,
 		FetchedAt:        observed,
 	}
@@ -246,6 +255,8 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		}
 		r.RemoteLinks = append(r.RemoteLinks, row)
 	}
+
+	r.Worklogs = worklogRows(string(issue.ID), key, worklogs)
 
 	// An SLA field answered with {"errorMessage": ...} (outside service
 	// projects, or for an account without an agent licence) is Jira's final

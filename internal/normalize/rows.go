@@ -10,7 +10,8 @@ import (
 
 // Tables are the analyst tables, in export order. Each is exported to
 // parquet/jira/<table>/month=YYYY-MM/data.parquet.
-var Tables = []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links", "sla", "issue_fields"}
+var Tables = []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links", "sla", "issue_fields",
+	"worklogs"}
 
 // State says how much of a collection a fetch obtained.
 type State string
@@ -203,12 +204,13 @@ type Raw struct {
 	RemoteLinksState  State
 	SLAState          State
 	AttachmentsState  State
+	WorklogsState     State
 	FetchedAt         time.Time
 }
 
 // Incomplete reports whether any collection fell short.
 func (r *Raw) Incomplete() bool {
-	for _, s := range []State{r.CommentsState, r.ChangelogState, r.RemoteLinksState, r.SLAState, r.AttachmentsState} {
+	for _, s := range []State{r.CommentsState, r.ChangelogState, r.RemoteLinksState, r.SLAState, r.AttachmentsState, r.WorklogsState} {
 		if s != Complete {
 			return true
 		}
@@ -227,6 +229,7 @@ type Rows struct {
 	RemoteLinks []RemoteLink
 	SLA         []SLA
 	Fields      []IssueField
+	Worklogs    []Worklog
 }
 
 // Month is the partition of an issue's rows: the UTC month of its created time.
@@ -247,6 +250,8 @@ func (r *Rows) State(table string) State {
 		return r.Raw.RemoteLinksState
 	case "sla":
 		return r.Raw.SLAState
+	case "worklogs":
+		return r.Raw.WorklogsState
 	}
 	return Complete
 }

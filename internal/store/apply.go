@@ -192,7 +192,7 @@ func (e *KeyConflictError) Unwrap() error { return e.Err }
 // ownIDs are the tables whose rows are keyed by an id of their own, not by
 // the issue's key: the rows that two issues can collide on.
 var ownIDs = []struct{ table, column string }{
-	{"comments", "comment_id"}, {"attachments", "attachment_id"}, {"changelog", "change_id"},
+	{"comments", "comment_id"}, {"attachments", "attachment_id"}, {"changelog", "change_id"}, {"worklogs", "worklog_id"},
 }
 
 // ExplainConflict turns the failure to write r (err, from a transaction that
@@ -214,6 +214,9 @@ func (s *Store) ExplainConflict(ctx context.Context, r *normalize.Rows, err erro
 	}
 	for _, c := range r.Changelog {
 		ids["changelog"] = append(ids["changelog"], c.ChangeID)
+	}
+	for _, w := range r.Worklogs {
+		ids["worklogs"] = append(ids["worklogs"], w.WorklogID)
 	}
 	for _, t := range ownIDs {
 		for chunk := range slices.Chunk(ids[t.table], 500) {

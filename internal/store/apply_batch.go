@@ -470,7 +470,7 @@ func insertBatch(ctx context.Context, tx *Tx, table string, batch []*normalize.R
 // rawColumns are the raw_issues columns a batch writes.
 var rawColumns = []string{"issue_id", "issue_key", "created_at", "updated_at", "status_category_key", "payload", "comments_state",
 	"changelog_state", "remote_links_state", "sla_state", "attachments_state", "incomplete", "row_hashes", "fetched_at",
-	"deleted_at", "deleted_reason"}
+	"deleted_at", "deleted_reason", "worklogs_state"}
 
 // upsertRaw writes the raw_issues rows of a batch: on the writer's connection
 // by deleting the stored rows (of the ids in replace) and appending the new
@@ -485,7 +485,7 @@ func upsertRaw(ctx context.Context, tx *Tx, batch []*normalize.Rows, idx []int, 
 			raw := r.Raw
 			rows[n] = []any{r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, string(raw.Payload),
 				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
-				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[n]]), raw.FetchedAt, nil, nil}
+				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[n]]), raw.FetchedAt, nil, nil, string(raw.WorklogsState)}
 		}
 		for chunk := range slices.Chunk(replace, 500) {
 			if err := execErr(tx.ExecContext(ctx, `DELETE FROM raw_issues WHERE issue_id IN (`+placeholders(len(chunk))+`)`, chunk...)); err != nil {
@@ -497,23 +497,24 @@ func upsertRaw(ctx context.Context, tx *Tx, batch []*normalize.Rows, idx []int, 
 		}
 		return nil
 	}
-	const cols = 14
+	const cols = 15
 	for start := 0; start < len(batch); start += 100 {
 		end := min(start+100, len(batch))
 		var b strings.Builder
 		b.WriteString(`INSERT OR REPLACE INTO raw_issues
 		(issue_id, issue_key, created_at, updated_at, status_category_key, payload, comments_state, changelog_state,
-		 remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at, deleted_at, deleted_reason) VALUES `)
+		 remote_links_state, sla_state, attachments_state, incomplete, row_hashes, fetched_at, deleted_at, deleted_reason,
+		 worklogs_state) VALUES `)
 		args := make([]any, 0, (end-start)*cols)
 		for n, r := range batch[start:end] {
 			if n > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)")
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)")
 			raw := r.Raw
 			args = append(args, r.Issue.IssueID, r.Issue.IssueKey, raw.CreatedAt, raw.UpdatedAt, raw.StatusCategoryKey, string(raw.Payload),
 				string(raw.CommentsState), string(raw.ChangelogState), string(raw.RemoteLinksState), string(raw.SLAState),
-				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[start+n]]), raw.FetchedAt)
+				string(raw.AttachmentsState), raw.Incomplete(), string(hashes[idx[start+n]]), raw.FetchedAt, string(raw.WorklogsState))
 		}
 		if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
 			return fmt.Errorf("apply: raw payloads: %w", err)

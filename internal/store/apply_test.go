@@ -18,13 +18,13 @@ import (
 func sp(s string) *string { return &s }
 
 // sampleRows builds an issue with two comments, one changelog item, one
-// remote link and one SLA cycle, all collections complete.
+// remote link, one SLA cycle and one worklog, all collections complete.
 func sampleRows(key, id string, created time.Time) *normalize.Rows {
 	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	r := &normalize.Rows{
 		Raw: normalize.Raw{IssueID: id, IssueKey: key, CreatedAt: created, Payload: []byte(`{"id":"` + id + `"}`),
 			CommentsState: normalize.Complete, ChangelogState: normalize.Complete, RemoteLinksState: normalize.Complete,
-			SLAState: normalize.Complete, AttachmentsState: normalize.Complete, FetchedAt: now},
+			SLAState: normalize.Complete, AttachmentsState: normalize.Complete, WorklogsState: normalize.Complete, FetchedAt: now},
 		Issue: normalize.Issue{IssueKey: key, IssueID: id, Summary: sp("summary of " + key), CreatedAt: created,
 			Labels: []string{"a", "b"}, SyncedAt: now,
 			SLA: []normalize.SLAColumns{{Name: "first_response"}, {Name: "time_to_resolution"}}},
@@ -36,6 +36,7 @@ func sampleRows(key, id string, created time.Time) *normalize.Rows {
 		RemoteLinks: []normalize.RemoteLink{{IssueKey: key, RemoteLinkID: "1", URL: sp("https://example.test")}},
 		SLA:         []normalize.SLA{{IssueKey: key, FieldID: "customfield_1", Cycle: "ongoing", ObservedAt: now}},
 		Attachments: []normalize.Attachment{{AttachmentID: id + "5", IssueKey: key, Filename: sp("a.txt")}},
+		Worklogs:    []normalize.Worklog{{WorklogID: id + "7", IssueID: id, IssueKey: key, Comment: sp("logged")}},
 	}
 	return r
 }
@@ -92,17 +93,17 @@ func TestApplyIssueWritesEveryTable(t *testing.T) {
 	res := apply(t, s, sampleRows("SUP-1", "100", march))
 	// A new issue dirties the tables it has rows in: not issuelinks and
 	// issue_fields, which the sample leaves empty.
-	if strings.Join(res.Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla" {
+	if strings.Join(res.Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla,worklogs" {
 		t.Errorf("changed: got %v", res.Changed)
 	}
-	for table, want := range map[string]int{"issues": 1, "comments": 2, "changelog": 1, "remote_links": 1, "sla": 1, "attachments": 1, "raw_issues": 1} {
+	for table, want := range map[string]int{"issues": 1, "comments": 2, "changelog": 1, "remote_links": 1, "sla": 1, "attachments": 1, "worklogs": 1, "raw_issues": 1} {
 		if got := count(t, s, "SELECT count(*) FROM "+table); got != want {
 			t.Errorf("%s: got %d rows, want %d", table, got, want)
 		}
 	}
 	got := dirty(t, s)
-	if len(got) != 6 || !strings.HasSuffix(got[0], "@2024-03") {
-		t.Errorf("dirty: got %v, want the six tables with rows at 2024-03", got)
+	if len(got) != 7 || !strings.HasSuffix(got[0], "@2024-03") {
+		t.Errorf("dirty: got %v, want the seven tables with rows at 2024-03", got)
 	}
 }
 
@@ -522,7 +523,7 @@ func TestKeepPayloadLeavesDigestsToTheNextApply(t *testing.T) {
 			return err
 		}
 		res, err := s.ApplyBatch(ctx, tx, []*normalize.Rows{sampleRows("SUP-1", "100", march)}, ApplyOptions{KeepPayload: true, Fresh: true, DeferLinks: true})
-		if err == nil && strings.Join(res[0].Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla" {
+		if err == nil && strings.Join(res[0].Changed, ",") != "issues,comments,attachments,changelog,remote_links,sla,worklogs" {
 			t.Errorf("rebuild batch changed %v, want every table with rows", res[0].Changed)
 		}
 		return err

@@ -42,6 +42,8 @@ var childColumns = map[string][]string{
 	"sla": {"issue_key", "field_id", "sla_name", "cycle", "cycle_index", "start_time", "stop_time", "breach_time",
 		"breached", "paused", "within_calendar_hours", "goal_millis", "elapsed_millis", "remaining_millis", "observed_at"},
 	"issue_fields": {"issue_key", "field_id", "field_name", "value_text", "value_json"},
+	"worklogs": {"worklog_id", "issue_id", "issue_key", "author_account_id", "author_name", "update_author_account_id",
+		"started_at", "time_spent_seconds", "comment", "created_at", "updated_at", "visibility_type", "visibility_value"},
 }
 
 // TableColumns is the column order of an analyst table other than issues, as
@@ -116,6 +118,12 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 	case "issue_fields":
 		for _, f := range r.Fields {
 			out = append(out, []any{f.IssueKey, f.FieldID, f.FieldName, f.ValueText, jsonValue(f.ValueJSON)})
+		}
+	case "worklogs":
+		for _, w := range r.Worklogs {
+			out = append(out, []any{w.WorklogID, w.IssueID, w.IssueKey, w.AuthorAccountID, w.AuthorName,
+				w.UpdateAuthorAccountID, w.StartedAt, w.TimeSpentSeconds, w.Comment, w.CreatedAt, w.UpdatedAt,
+				w.VisibilityType, w.VisibilityValue})
 		}
 	}
 	return childColumns[table], out

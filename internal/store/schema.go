@@ -134,6 +134,7 @@ var columnTypes = map[string]string{
 	"size_bytes":  "BIGINT", "goal_millis": "BIGINT", "elapsed_millis": "BIGINT", "remaining_millis": "BIGINT",
 	"breached": "BOOLEAN", "paused": "BOOLEAN", "within_calendar_hours": "BOOLEAN", "public_visibility": "BOOLEAN",
 	"value_json": "JSON",
+	"started_at": "TIMESTAMPTZ", "time_spent_seconds": "BIGINT",
 }
 
 // ColumnType is the DuckDB type of an analyst column. The flat SLA columns

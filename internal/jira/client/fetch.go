@@ -30,10 +30,10 @@ type FetchOptions struct {
 
 // FetchIssue fetches an issue whole. GET issue, the remote links and the
 // SLA overlay need nothing from one another and are asked for at once; once
-// the issue is in, comments and changelog are paged only where the issue
-// embedded fewer than their totals. Only a failure of GET issue (or the end
-// of ctx) fails FetchIssue; any other failure is recorded in the bundle's
-// State and Errors, keeping what was fetched.
+// the issue is in, comments, changelog and worklogs are paged only where the
+// issue embedded fewer than their totals. Only a failure of GET issue (or
+// the end of ctx) fails FetchIssue; any other failure is recorded in the
+// bundle's State and Errors, keeping what was fetched.
 func (c *Client) FetchIssue(ctx context.Context, keyOrID string, opts FetchOptions) (*jira.Bundle, error) {
 	if err := checkKeyOrID(keyOrID); err != nil {
 		return nil, fmt.Errorf("get issue: %w", err)
@@ -114,14 +114,16 @@ func (c *Client) completeIssue(ctx context.Context, keyOrID string, top map[stri
 	}
 
 	b := &jira.Bundle{FetchedAt: c.now().UTC()}
-	// The embedded collections: a new one (worklogs) is one more wg.Go
-	// here, with its own fields of the bundle.
+	// The embedded collections, each with its own fields of the bundle.
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		b.Comments, b.State.Comments, b.Errors.Comments = c.allComments(ctx, key, fields["comment"])
 	})
 	wg.Go(func() {
 		b.Histories, b.State.Changelog, b.Errors.Changelog = c.allHistories(ctx, key, top["changelog"])
+	})
+	wg.Go(func() {
+		b.Worklogs, b.State.Worklogs, b.Errors.Worklogs = c.AllWorklogs(ctx, key, fields["worklog"])
 	})
 	wg.Wait()
 	side.wg.Wait()

@@ -195,7 +195,8 @@ func TestFetchIssuePagesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}
+	want := jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateComplete,
+		Worklogs: jira.StateComplete}
 	if diff := cmp.Diff(want, b.State); diff != "" {
 		t.Errorf("state (-want +got):\n%s\nerrors: %+v", diff, b.Errors)
 	}
@@ -242,7 +243,7 @@ func TestFetchIssuePagesEverything(t *testing.T) {
 	if comments[0].Created.After(comments[149].Created.Time) || histories[0].Items[0].Field != "status" {
 		t.Error("decoded collections are out of order")
 	}
-	if !strings.Contains(string(stored), `"state":{"comments":"complete","changelog":"complete","remote_links":"complete","sla":"complete"}`) {
+	if !strings.Contains(string(stored), `"state":{"comments":"complete","changelog":"complete","remote_links":"complete","sla":"complete","worklogs":"complete"}`) {
 		t.Errorf("stored state: %s", stored[len(stored)-200:])
 	}
 }

@@ -64,19 +64,19 @@ func TestFetchIssueAsksAtOnce(t *testing.T) {
 		want jira.BundleState
 	}{
 		{"all answer", nil,
-			jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateComplete}},
+			jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateComplete, Worklogs: jira.StateComplete}},
 		{"remote links fail", func(r *http.Request) int {
 			if strings.HasSuffix(r.URL.Path, "/remotelink") {
 				return http.StatusForbidden
 			}
 			return 0
-		}, jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateUnknown, SLA: jira.StateComplete}},
+		}, jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateUnknown, SLA: jira.StateComplete, Worklogs: jira.StateComplete}},
 		{"sla fields fail", func(r *http.Request) int {
 			if !strings.HasSuffix(r.URL.Path, "/remotelink") {
 				return http.StatusForbidden
 			}
 			return 0
-		}, jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateUnknown}},
+		}, jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: jira.StateUnknown, Worklogs: jira.StateComplete}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestFetchIssues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: tt.wantSLA}
+			want := jira.BundleState{Comments: jira.StateComplete, Changelog: jira.StateComplete, RemoteLinks: jira.StateComplete, SLA: tt.wantSLA, Worklogs: jira.StateComplete}
 			if diff := cmp.Diff(want, b.State); diff != "" {
 				t.Errorf("state (-want +got):\n%s\nerrors %+v", diff, b.Errors)
 			}
