@@ -28,6 +28,7 @@ var tableDescriptions = map[string]string{
 	"remote_links": "links from issues to outside resources",
 	"sla":          "Jira Service Management SLA cycles, ongoing and completed",
 	"issue_fields": "every non-empty custom field, by id, with its current name",
+	"inline_media": "images and files shown in descriptions and comments, linked to their attachments",
 }
 
 // SnapshotResult describes a written snapshot.

@@ -28,6 +28,7 @@ func (r *Rows) Hashes() map[string]string {
 		"remote_links": digest(r.RemoteLinks),
 		"sla":          digest(sla),
 		"issue_fields": digest(r.Fields),
+		"inline_media": digest(r.InlineMedia),
 	}
 }
 

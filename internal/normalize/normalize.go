@@ -153,6 +153,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	}
 	i.IssuelinkCount = int32(len(f.IssueLinks))
 	i.RequestType, i.RequestStatus = requestType(f.Raw)
+	issueDetail(i, f)
 	i.SyncedAt = observed
 
 	// Ids are primary keys: a list holding one twice (a broker's merged
@@ -167,7 +168,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(adf.Text(c.Body)),
 			CreatedAt: optTime(c.Created), UpdatedAt: optTime(c.Updated)}
 		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(c.Author)
-		row.UpdateAuthorEmail, _, _ = user(c.UpdateAuthor)
+		row.UpdateAuthorEmail, row.UpdateAuthorName, row.UpdateAuthorAccountID = user(c.UpdateAuthor)
 		if pub, ok := c.Public(); ok {
 			row.PublicVisibility = &pub
 		}
@@ -187,8 +188,21 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 			MimeType: opt(a.MimeType), CreatedAt: optTime(a.Created), ContentURL: opt(a.Content), ThumbnailURL: opt(a.Thumbnail)}
 		size := a.Size
 		row.SizeBytes = &size
-		row.AuthorEmail, _, _ = user(a.Author)
+		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(a.Author)
 		r.Attachments = append(r.Attachments, row)
+	}
+
+	linker := newMediaLinker(r.Attachments)
+	r.mediaRows(linker, nil, f.Description)
+	seenMedia := map[string]bool{}
+	for _, c := range comments {
+		// The first occurrence of an id, as for the comment rows.
+		if c.ID == "" || seenMedia[string(c.ID)] {
+			continue
+		}
+		seenMedia[string(c.ID)] = true
+		id := string(c.ID)
+		r.mediaRows(linker, &id, c.Body)
 	}
 
 	seenHistory := map[string]bool{}
@@ -198,12 +212,15 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		}
 		seenHistory[string(h.ID)] = true
 		email, name, account := user(h.Author)
+		activityType, activity := historyActivity(h.HistoryMetadata)
 		for idx, it := range h.Items {
+			fromAccount, toAccount := changeAccounts(it)
 			r.Changelog = append(r.Changelog, ChangeItem{ChangeID: string(h.ID), ItemIndex: int32(idx), IssueKey: key,
 				AuthorEmail: email, AuthorName: name, AuthorAccountID: account,
 				Field: opt(it.Field), FieldID: opt(it.FieldID), FieldType: opt(it.FieldType),
 				FromValue: it.From, FromString: redactText(it.FromString), ToValue: it.To, ToString: redactText(it.ToString),
-				ChangedAt: optTime(h.Created)})
+				ChangedAt: optTime(h.Created), FromAccountID: fromAccount, ToAccountID: toAccount,
+				ActivityType: activityType, ActivityDescription: activity})
 		}
 	}
 
