@@ -26,10 +26,11 @@ type issueView struct {
 	sums *timeSums
 }
 
-// subtaskSource is a sub-task's state, or what generates it.
+// subtaskSource is a sub-task's time tracking: its state once changed, else
+// what its generation gave.
 type subtaskSource struct {
-	full *Issue
-	in   genInput
+	full            *Issue
+	estimate, spent time.Duration
 }
 
 // timeSums are an issue's time tracking totals in seconds' precision.
@@ -39,28 +40,30 @@ type timeSums struct {
 
 // timeOf is the time tracking of one issue: its estimate, what remains of
 // it after the work logged, and the work logged.
-func timeOf(is *Issue) timeSums {
-	spent := totalSpent(is.Worklogs)
-	t := timeSums{estimate: is.OriginalEstimate, spent: spent}
-	if is.OriginalEstimate > 0 {
-		t.remaining = max(is.OriginalEstimate-spent, 0)
+func timeOf(is *Issue) timeSums { return timeFrom(is.OriginalEstimate, totalSpent(is.Worklogs)) }
+
+// timeFrom is the time tracking of an estimate and the work logged against
+// it: the remaining estimate follows the work down to zero.
+func timeFrom(estimate, spent time.Duration) timeSums {
+	t := timeSums{estimate: estimate, spent: spent}
+	if estimate > 0 {
+		t.remaining = max(estimate-spent, 0)
 	}
 	return t
 }
 
 // aggregate sums the time tracking of the issue and its sub-tasks, as
-// Jira's aggregate fields do; sub-tasks are generated on first use.
+// Jira's aggregate fields do.
 func (v *view) aggregate(iv *issueView) timeSums {
 	if iv.sums != nil {
 		return *iv.sums
 	}
 	sum := timeOf(iv.is)
 	for _, st := range iv.subs {
-		is := st.full
-		if is == nil {
-			is = v.s.genIssue(st.in)
+		t := timeFrom(st.estimate, st.spent)
+		if st.full != nil {
+			t = timeOf(st.full)
 		}
-		t := timeOf(is)
 		sum.estimate += t.estimate
 		sum.remaining += t.remaining
 		sum.spent += t.spent
@@ -138,11 +141,7 @@ func (s *site) viewOf(r *rec) (*issueView, genInput, *Issue) {
 	for _, c := range r.subtasks {
 		if cr := s.recs[c]; !cr.deleted {
 			iv.subtasks = append(iv.subtasks, short(cr))
-			src := subtaskSource{full: cr.full}
-			if cr.full == nil {
-				src.in = s.genInput(cr)
-			}
-			iv.subs = append(iv.subs, src)
+			iv.subs = append(iv.subs, subtaskSource{full: cr.full, estimate: cr.genEstimate, spent: cr.genSpent})
 		}
 	}
 	for _, id := range r.links {
