@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
@@ -180,7 +181,12 @@ var userFieldIDs = map[string]bool{"assignee": true, "reporter": true, "creator"
 // changeAccounts returns the accounts a change of a user field moved between.
 func changeAccounts(it jira.ChangeItem) (from, to *string) {
 	from, to = nonEmpty(it.TmpFromAccountID), nonEmpty(it.TmpToAccountID)
-	if userFieldIDs[it.FieldID] && it.FieldType != "custom" {
+	id := it.FieldID
+	if id == "" {
+		// Histories written before Jira added fieldId name the field only.
+		id = strings.ToLower(it.Field)
+	}
+	if userFieldIDs[id] && it.FieldType != "custom" {
 		if from == nil {
 			from = nonEmpty(it.From)
 		}

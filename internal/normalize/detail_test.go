@@ -155,6 +155,8 @@ func TestAccountsAndActivity(t *testing.T) {
 		 "historyMetadata":{"type":"myplugin:type","description":"from the order process"},
 		 "items":[{"field":"reporter","fieldtype":"jira","fieldId":"reporter","from":"u1","fromString":"Bo","to":"u2","toString":"Di"},
 		  {"field":"Approver","fieldtype":"custom","fieldId":"customfield_10001","from":"u1","fromString":"Bo","to":"u2","toString":"Di"}]},
+		{"id":"103","created":"2024-01-06T00:00:00.000+0000",
+		 "items":[{"field":"Assignee","fieldtype":"jira","from":"u2","fromString":"Di","to":null,"toString":null}]},
 		{"id":"102","created":"2024-01-05T00:00:00.000+0000","historyMetadata":"not an object",
 		 "items":[{"field":"summary","fieldtype":"jira","fieldId":"summary","from":null,"fromString":"a","to":null,"toString":"b"}]}]}}`)
 	r, err := FromBundle(bundleOf(t, issue), defaultOpts)
@@ -179,7 +181,8 @@ func TestAccountsAndActivity(t *testing.T) {
 		{"reporter accounts from from/to", deref(r.Changelog[2].FromAccountID) + " " + deref(r.Changelog[2].ToAccountID), "u1 u2"},
 		{"description when no activity description", deref(r.Changelog[2].ActivityDescription), "from the order process"},
 		{"custom user field is not guessed", words(r.Changelog[3].FromAccountID == nil), "true"},
-		{"metadata that is no object", words(r.Changelog[4].ActivityType == nil, deref(r.Changelog[4].ToString)), "true b"},
+		{"an item without fieldId named by its field", deref(r.Changelog[4].FromAccountID) + " " + words(r.Changelog[4].ToAccountID == nil), "u2 true"},
+		{"metadata that is no object", words(r.Changelog[5].ActivityType == nil, deref(r.Changelog[5].ToString)), "true b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
