@@ -33,6 +33,20 @@ func MediaNodes(doc json.RawMessage) []Media {
 	if !bytes.Contains(doc, []byte(`"media`)) {
 		return nil
 	}
+	return mediaOf(decode(doc))
+}
+
+// TextAndMedia is Text and MediaNodes of one document, which it parses once.
+func TextAndMedia(doc json.RawMessage) (string, []Media) {
+	if !bytes.Contains(doc, []byte(`"media`)) {
+		return Text(doc), nil
+	}
+	v := decode(doc)
+	return Render(v), mediaOf(v)
+}
+
+// mediaOf collects the media nodes of a decoded document.
+func mediaOf(root any) []Media {
 	var out []Media
 	budget := maxNodes
 	var walk func(v any, depth int)
@@ -63,7 +77,7 @@ func MediaNodes(doc json.RawMessage) []Media {
 			}
 		}
 	}
-	walk(decode(doc), 0)
+	walk(root, 0)
 	return out
 }
 

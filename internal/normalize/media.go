@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"encoding/json"
 	"net/url"
 	"regexp"
 	"sort"
@@ -107,10 +106,10 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// mediaRows appends the inline_media rows of one document: the description
-// (commentID nil) or a comment's body.
-func (r *Rows) mediaRows(l *mediaLinker, commentID *string, doc json.RawMessage) {
-	for idx, m := range adf.MediaNodes(doc) {
+// mediaRows appends the inline_media rows of the media of one document: the
+// description (commentID nil) or a comment's body.
+func (r *Rows) mediaRows(l *mediaLinker, commentID *string, media []adf.Media) {
+	for idx, m := range media {
 		row := InlineMedia{IssueKey: r.Issue.IssueKey, CommentID: commentID, MediaIndex: int32(idx),
 			NodeType: opt(m.Node), MediaType: opt(m.Type), MediaID: opt(m.ID), Collection: opt(m.Collection),
 			URL: opt(m.URL), Alt: opt(m.Alt), Filename: opt(m.Alt)}

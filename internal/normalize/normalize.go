@@ -110,7 +110,8 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		i.ProjectKey, i.ProjectName = opt(f.Project.Key), opt(f.Project.Name)
 	}
 	i.Summary = opt(f.Summary)
-	i.Description = opt(adf.Text(f.Description))
+	description, descriptionMedia := adf.TextAndMedia(f.Description)
+	i.Description = opt(description)
 	if f.IssueType != nil {
 		i.IssueType = opt(f.IssueType.Name)
 	}
@@ -160,12 +161,15 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	// pages, an import) would fail the whole transaction and the issue would
 	// never be stored. The first occurrence is kept, as for links.
 	seenComment := map[string]bool{}
+	var commentMedia [][]adf.Media
 	for _, c := range comments {
 		if c.ID == "" || seenComment[string(c.ID)] {
 			continue
 		}
 		seenComment[string(c.ID)] = true
-		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(adf.Text(c.Body)),
+		body, media := adf.TextAndMedia(c.Body)
+		commentMedia = append(commentMedia, media)
+		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(body),
 			CreatedAt: optTime(c.Created), UpdatedAt: optTime(c.Updated)}
 		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(c.Author)
 		row.UpdateAuthorEmail, row.UpdateAuthorName, row.UpdateAuthorAccountID = user(c.UpdateAuthor)
@@ -192,17 +196,21 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		r.Attachments = append(r.Attachments, row)
 	}
 
-	linker := newMediaLinker(r.Attachments)
-	r.mediaRows(linker, nil, f.Description)
-	seenMedia := map[string]bool{}
-	for _, c := range comments {
-		// The first occurrence of an id, as for the comment rows.
-		if c.ID == "" || seenMedia[string(c.ID)] {
+	// Most issues show no media: their attachments are not indexed.
+	var linker *mediaLinker
+	for n := -1; n < len(commentMedia); n++ {
+		media, commentID := descriptionMedia, (*string)(nil)
+		if n >= 0 {
+			id := r.Comments[n].CommentID
+			media, commentID = commentMedia[n], &id
+		}
+		if len(media) == 0 {
 			continue
 		}
-		seenMedia[string(c.ID)] = true
-		id := string(c.ID)
-		r.mediaRows(linker, &id, c.Body)
+		if linker == nil {
+			linker = newMediaLinker(r.Attachments)
+		}
+		r.mediaRows(linker, commentID, media)
 	}
 
 	seenHistory := map[string]bool{}
