@@ -106,6 +106,28 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// inlineMedia fills the inline_media rows from the media of the description
+// and of each comment (in the order of r.Comments), once the attachment
+// rows are known.
+func (r *Rows) inlineMedia(description []adf.Media, comments [][]adf.Media) {
+	// Most issues show no media: their attachments are not indexed.
+	var linker *mediaLinker
+	add := func(commentID *string, media []adf.Media) {
+		if len(media) == 0 {
+			return
+		}
+		if linker == nil {
+			linker = newMediaLinker(r.Attachments)
+		}
+		r.mediaRows(linker, commentID, media)
+	}
+	add(nil, description)
+	for n, media := range comments {
+		id := r.Comments[n].CommentID
+		add(&id, media)
+	}
+}
+
 // mediaRows appends the inline_media rows of the media of one document: the
 // description (commentID nil) or a comment's body.
 func (r *Rows) mediaRows(l *mediaLinker, commentID *string, media []adf.Media) {

@@ -196,22 +196,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		r.Attachments = append(r.Attachments, row)
 	}
 
-	// Most issues show no media: their attachments are not indexed.
-	var linker *mediaLinker
-	for n := -1; n < len(commentMedia); n++ {
-		media, commentID := descriptionMedia, (*string)(nil)
-		if n >= 0 {
-			id := r.Comments[n].CommentID
-			media, commentID = commentMedia[n], &id
-		}
-		if len(media) == 0 {
-			continue
-		}
-		if linker == nil {
-			linker = newMediaLinker(r.Attachments)
-		}
-		r.mediaRows(linker, commentID, media)
-	}
+	r.inlineMedia(descriptionMedia, commentMedia)
 
 	seenHistory := map[string]bool{}
 	for _, h := range histories {
