@@ -9,6 +9,26 @@
 -- again from them and rewrites every partition once (the issue-columns
 -- record of internal/app names these columns), so no fetch is needed and no
 -- Parquet file keeps the old columns.
+
+-- A JIRA_FIELD_MAP column may have taken one of these names before they were
+-- built in: the settings now refuse that name, and the promoted column goes
+-- (its values are in the stored payloads, and come back under the name the
+-- setting gives it next).
+ALTER TABLE issues DROP COLUMN IF EXISTS original_estimate_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS remaining_estimate_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS time_spent_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS aggregate_original_estimate_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS aggregate_remaining_estimate_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS aggregate_time_spent_seconds;
+ALTER TABLE issues DROP COLUMN IF EXISTS status_category_changed_at;
+ALTER TABLE issues DROP COLUMN IF EXISTS project_type;
+ALTER TABLE issues DROP COLUMN IF EXISTS team_managed;
+ALTER TABLE issues DROP COLUMN IF EXISTS issue_type_hierarchy_level;
+ALTER TABLE issues DROP COLUMN IF EXISTS subtask_keys;
+ALTER TABLE issues DROP COLUMN IF EXISTS security_level;
+ALTER TABLE issues DROP COLUMN IF EXISTS votes;
+ALTER TABLE issues DROP COLUMN IF EXISTS watches;
+
 ALTER TABLE issues ADD COLUMN original_estimate_seconds BIGINT;
 ALTER TABLE issues ADD COLUMN remaining_estimate_seconds BIGINT;
 ALTER TABLE issues ADD COLUMN time_spent_seconds BIGINT;
