@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -328,5 +329,19 @@ func TestUpgradedStoreDerivesNewColumns(t *testing.T) {
 	}
 	if withoutProjectType != 0 {
 		t.Errorf("%d issues still without project_type in Parquet, want every one derived again", withoutProjectType)
+	}
+}
+
+// TestFieldMapRefusesEveryBuiltInColumn: the settings refuse a promoted
+// column named like any fixed column of issues, so the two lists cannot
+// drift apart when columns are built in.
+func TestFieldMapRefusesEveryBuiltInColumn(t *testing.T) {
+	for _, col := range store.IssueColumns(nil, nil) {
+		t.Run(col, func(t *testing.T) {
+			_, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRA_FIELD_MAP": "customfield_10001:" + col})
+			if err == nil || !strings.Contains(err.Error(), "JIRA_FIELD_MAP") {
+				t.Errorf("got %v, want JIRA_FIELD_MAP refused", err)
+			}
+		})
 	}
 }
