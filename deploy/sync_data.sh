@@ -64,7 +64,7 @@ io_timeout=${JIRADUCK_SYNC_TIMEOUT:-300}
 retry_delay=${JIRADUCK_SYNC_RETRY_DELAY:-10}
 tries=3
 example_remote="user@host:/var/lib/jiraduck/data"
-tables=(issues comments attachments changelog issuelinks remote_links sla issue_fields worklogs)
+tables=(issues comments attachments changelog issuelinks remote_links sla issue_fields worklogs inline_media)
 
 [[ $io_timeout =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_TIMEOUT=$io_timeout is not a number of seconds"
 [[ $retry_delay =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_RETRY_DELAY=$retry_delay is not a number of seconds"
@@ -364,6 +364,46 @@ if [[ $want_jira == true ]]; then
         missing+=("$t")
       fi
     done
+    # jira_issue_field_history reads jira_changelog and jira_issues: the
+    # statement of sql/view_jira_issue_field_history.sql.
+    if [[ " ${missing[*]-} " != *" changelog "* && " ${missing[*]-} " != *" issues "* ]]; then
+      cat <<'SQL'
+CREATE OR REPLACE VIEW jira_issue_field_history AS
+WITH items AS (
+    SELECT issue_key, field, field_id, coalesce(field_id, field) AS field_key,
+           from_string, from_value, to_string, to_value, changed_at, author_account_id,
+           row_number() OVER w AS n,
+           lead(changed_at) OVER w AS next_at
+    FROM jira_changelog
+    WHERE changed_at IS NOT NULL AND coalesce(field_id, field) IS NOT NULL
+    WINDOW w AS (PARTITION BY issue_key, coalesce(field_id, field)
+                 ORDER BY changed_at, try_cast(change_id AS BIGINT), change_id, item_index)
+)
+SELECT i.issue_key, f.field, f.field_id,
+       f.from_string          AS value,
+       f.from_value           AS value_id,
+       i.created_at           AS valid_from,
+       f.changed_at           AS valid_to,
+       i.creator_account_id   AS changed_by_account_id,
+       i.month
+FROM items f
+JOIN jira_issues i USING (issue_key)
+WHERE f.n = 1 AND f.changed_at > i.created_at
+UNION ALL
+SELECT f.issue_key, f.field, f.field_id,
+       f.to_string            AS value,
+       f.to_value             AS value_id,
+       f.changed_at           AS valid_from,
+       f.next_at              AS valid_to,
+       f.author_account_id    AS changed_by_account_id,
+       i.month
+FROM items f
+JOIN jira_issues i USING (issue_key);
+SQL
+      nviews=$((nviews + 1))
+    else
+      echo "-- no view jira_issue_field_history: it needs jira_changelog and jira_issues"
+    fi
   } >"$views_new"
   for t in ${missing[@]+"${missing[@]}"}; do
     note "no view jira_$t: the server has published no $t partition yet"

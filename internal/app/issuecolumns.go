@@ -10,6 +10,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -30,14 +31,28 @@ func ExportIssueColumns(cfg *config.Config) []string {
 
 // issueColumnsRecord describes what the settings make of the issues rows:
 // the columns they add, in order and with their types, and the field each
-// reads. Two settings with the same description derive the same rows.
+// reads. Two settings with the same description derive the same rows. It
+// also lists the columns of every analyst table as this release exports
+// them: a release that adds columns (or a table) changes the description
+// too, so a store upgraded to it derives its tables again from the stored
+// payloads and rewrites every partition once, as a settings change does.
+// Otherwise the new columns would stay NULL for every issue not fetched
+// again, and only the months written since would carry them.
 func issueColumnsRecord(cfg *config.Config) string {
 	type pair [2]string
 	rec := struct {
-		Columns   []pair `json:"columns"`
-		FieldMap  []pair `json:"field_map"`
-		SLAFields []pair `json:"sla_fields"`
-	}{Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}}
+		Columns   []pair              `json:"columns"`
+		FieldMap  []pair              `json:"field_map"`
+		SLAFields []pair              `json:"sla_fields"`
+		Tables    map[string][]string `json:"tables"`
+	}{Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}, Tables: map[string][]string{}}
+	for _, t := range normalize.Tables {
+		if t == "issues" {
+			rec.Tables[t] = ExportIssueColumns(cfg)
+			continue
+		}
+		rec.Tables[t] = store.TableColumns(t)
+	}
 	for _, c := range PromotedColumns(cfg) {
 		rec.Columns = append(rec.Columns, pair{c.Name, c.Type})
 	}
@@ -56,7 +71,8 @@ func issueColumnsRecord(cfg *config.Config) string {
 
 // AlignIssueColumns makes the stored rows and the published partitions
 // follow the settings' issue columns before anything is published. When
-// JIRA_FIELD_MAP or JIRA_SLA_FIELDS changed since the rows were derived,
+// JIRA_FIELD_MAP or JIRA_SLA_FIELDS changed since the rows were derived, or
+// the release brings columns the stored rows were derived without,
 // only the months rewritten afterwards would get the new columns (and only
 // refetched issues their values): a glob over the partitions then fails in
 // Polars, and in DuckDB without union_by_name, and pyarrow drops the column.
@@ -91,7 +107,7 @@ func AlignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.Field
 	}
 	start := time.Now()
 	log = log.WithField("component", "issue-columns")
-	log.WithField("dropped", dropped).Info("issue columns changed (JIRA_FIELD_MAP or JIRA_SLA_FIELDS): " +
+	log.WithField("dropped", dropped).Info("analyst columns changed (JIRA_FIELD_MAP, JIRA_SLA_FIELDS or a release that adds columns): " +
 		"deriving every table again from the stored payloads and rewriting every partition")
 	catalog := pipeline.NewCatalog(cfg)
 	if err := catalog.Load(ctx, s); err != nil {

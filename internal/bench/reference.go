@@ -168,6 +168,23 @@ var referenceTables = []struct{ name, query string }{
 		try_strptime(w->>'$.created', {{ts}}) AS created_at, try_strptime(w->>'$.updated', {{ts}}) AS updated_at,
 		w->>'$.visibility.type' AS visibility_type, w->>'$.visibility.value' AS visibility_value
 	FROM ref_raw, unnest(worklogs) AS u(w)) WHERE worklog_id IS NOT NULL`},
+	{"inline_media", `WITH docs AS (
+		SELECT i.key AS issue_key, NULL::VARCHAR AS comment_id, i.fields.description AS doc, i.fields.attachment AS attachments
+		FROM ref_raw
+		UNION ALL
+		SELECT i.key, c->>'$.id', c->'$.body', i.fields.attachment FROM ref_raw, unnest(comments) AS u(c)),
+	m AS (SELECT issue_key, comment_id, attachments,
+			list_filter(json_extract(doc, '$..content[*]'), lambda n: n->>'$.type' IN ('media', 'mediaInline')) AS media
+		FROM docs WHERE doc IS NOT NULL AND json_type(doc) = 'OBJECT'),
+	r AS (SELECT issue_key, comment_id, attachments, media, unnest(range(len(media))) AS media_index FROM m),
+	n AS (SELECT issue_key, comment_id, attachments, media_index, media[media_index + 1] AS n,
+			media[media_index + 1]->>'$.attrs.alt' AS alt FROM r),
+	l AS (SELECT *, list_filter(attachments, lambda a: a.filename = alt) AS same_name FROM n)
+	SELECT issue_key, comment_id, media_index, n->>'$.type' AS node_type, n->>'$.attrs.type' AS media_type,
+		n->>'$.attrs.id' AS media_id, n->>'$.attrs.collection' AS collection, n->>'$.attrs.url' AS url, alt,
+		same_name[len(same_name)].id AS attachment_id, alt AS filename,
+		CASE WHEN len(same_name) > 0 THEN 'filename' END AS linked_by
+	FROM l`},
 	{"issue_fields", `WITH k AS (SELECT i.key AS issue_key, fields, unnest(json_keys(fields)) AS field_id FROM ref_raw),
 	v AS (SELECT issue_key, field_id, json_extract(fields, '$."' || field_id || '"') AS value
 		FROM k WHERE field_id LIKE 'customfield\_%' ESCAPE '\')

@@ -14,7 +14,7 @@ import (
 )
 
 // TestReferenceDerivesEveryTable: P5's reference, DuckDB SQL alone, writes
-// as many rows of each of the eight tables as jiraduck's normalizer derives
+// as many rows of each analyst table as jiraduck's normalizer derives
 // from the same bundles, so the rebuild is compared with the same work.
 func TestReferenceDerivesEveryTable(t *testing.T) {
 	ctx := context.Background()
@@ -62,6 +62,7 @@ func TestReferenceDerivesEveryTable(t *testing.T) {
 		want["sla"] += int64(len(r.SLA))
 		want["issue_fields"] += int64(len(r.Fields))
 		want["worklogs"] += int64(len(r.Worklogs))
+		want["inline_media"] += int64(len(r.InlineMedia))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

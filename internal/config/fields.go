@@ -93,6 +93,11 @@ var reservedColumns = map[string]bool{
 	"labels": true, "components": true, "fix_versions": true,
 	"attachment_count": true, "comment_count": true, "issuelink_count": true,
 	"request_type": true, "request_status": true, "synced_at": true, "month": true,
+	"original_estimate_seconds": true, "remaining_estimate_seconds": true, "time_spent_seconds": true,
+	"aggregate_original_estimate_seconds": true, "aggregate_remaining_estimate_seconds": true,
+	"aggregate_time_spent_seconds": true, "status_category_changed_at": true, "project_type": true,
+	"team_managed": true, "issue_type_hierarchy_level": true, "subtask_keys": true, "security_level": true,
+	"votes": true, "watches": true,
 }
 
 // checkColumns verifies that promoted field columns clash neither with the fixed

@@ -25,6 +25,9 @@ type Doc struct {
 	seed uint64
 	kind docKind
 	raw  []byte
+	// media are the file names of the issue's attachments a generated
+	// document shows (see bindMedia).
+	media []string
 }
 
 type docKind uint8
@@ -111,7 +114,7 @@ func (d Doc) MarshalJSON() ([]byte, error) { return d.JSON(), nil }
 // Equal reports whether two documents render the same.
 func (d Doc) Equal(o Doc) bool {
 	if d.src != nil && o.src != nil {
-		return d.seed == o.seed && d.kind == o.kind
+		return d.seed == o.seed && d.kind == o.kind && slices.Equal(d.media, o.media)
 	}
 	return bytes.Equal(d.JSON(), o.JSON())
 }
@@ -126,9 +129,61 @@ func (d Doc) tree() *node {
 		}
 		return parseNode(v, 0)
 	case d.src != nil:
-		return d.src.generate(d.seed, d.kind)
+		n := d.src.generate(d.seed, d.kind)
+		if len(d.media) > 0 {
+			bindMedia(n, d.media, d.seed)
+		}
+		return n
 	}
 	return nil
+}
+
+// showing returns the generated document d showing the attachments named
+// files: the images and files pasted into a description or comment, which
+// Jira stores as attachments of the issue.
+func (d Doc) showing(files []string) Doc {
+	if d.src == nil || len(files) == 0 {
+		return d
+	}
+	d.media = slices.Clone(files)
+	return d
+}
+
+// bindMedia makes the media nodes of doc show files, in turn: Jira's
+// editor names the media-services file of a pasted attachment by a UUID
+// and writes the attachment's file name as alt. A document without media
+// gets one image at its end.
+func bindMedia(doc *node, files []string, seed uint64) {
+	k := 0
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.typ == "media" {
+			n.setAttr("alt", files[k%len(files)])
+			k++
+			return
+		}
+		for _, c := range n.content {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if k == 0 {
+		rng := rand.New(rand.NewPCG(seed, 0x6d65646961))
+		m := media(rng)
+		m.setAttr("alt", files[0])
+		doc.content = append(doc.content, &node{typ: "mediaSingle", attrs: []attr{{"layout", "center"}}, content: []*node{m}})
+	}
+}
+
+// setAttr sets one attribute, adding it when the node lacks it.
+func (n *node) setAttr(k string, v any) {
+	for i := range n.attrs {
+		if n.attrs[i].k == k {
+			n.attrs[i].v = v
+			return
+		}
+	}
+	n.attrs = append(n.attrs, attr{k, v})
 }
 
 // Wiki returns the document as Jira wiki markup, the REST v2 representation

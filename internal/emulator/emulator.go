@@ -272,9 +272,13 @@ type rec struct {
 	bases    [5]int64
 	// worklogs are the ids of the issue's worklogs as last synced.
 	worklogs []int64
-	full     *Issue
-	deleted  bool
-	fetches  atomic.Int64
+	// genEstimate and genSpent are the generated issue's estimate and work
+	// logged: a parent's aggregate time fields add them up without
+	// generating its sub-tasks again.
+	genEstimate, genSpent time.Duration
+	full                  *Issue
+	deleted               bool
+	fetches               atomic.Int64
 }
 
 // link is an issue link: src is the issue that, for Blocks, blocks dst.
@@ -421,6 +425,7 @@ func (s *site) generate(rng *rand.Rand, n int) {
 		}
 		r.bases = [5]int64{s.next.comment, s.next.history, s.next.attachment, s.next.remote, s.next.worklog}
 		is := s.genIssue(s.genInput(r))
+		r.genEstimate, r.genSpent = is.OriginalEstimate, totalSpent(is.Worklogs)
 		s.next.comment += int64(len(is.Comments))
 		s.next.history += int64(len(is.Histories))
 		s.next.attachment += int64(len(is.Attachments))

@@ -461,6 +461,8 @@ func (s *site) genIssue(in genInput) *Issue {
 		is.Custom[FieldRootCause] = Doc{src: s.docs, seed: rng.Uint64(), kind: docField}
 	}
 
+	s.genDetail(is, in, p)
+
 	is.Updated = created
 	for _, h := range is.Histories {
 		is.Updated = later(is.Updated, h.Created)
@@ -815,4 +817,63 @@ func customText(f *customField, v any) string {
 		return x.Wiki()
 	}
 	return fmt.Sprint(v)
+}
+
+// genDetail adds what issues carry beyond their fields and collections:
+// time tracking estimates, votes, a security level, the metadata of
+// changes made by automation, and images of the issue's attachments in its
+// description and comments. It draws from a stream of its own, so that
+// everything generated before it stays as it was.
+func (s *site) genDetail(is *Issue, in genInput, p *project) {
+	rng := rand.New(rand.NewPCG(in.seed, 0x64657461696c))
+	if !p.service && rng.IntN(100) < 45 {
+		is.OriginalEstimate = time.Duration(1+rng.IntN(16)) * 30 * time.Minute
+		if rng.IntN(5) == 0 {
+			is.OriginalEstimate = time.Duration(1+rng.IntN(10)) * 8 * time.Hour
+		}
+	}
+	if rng.IntN(5) == 0 {
+		is.Votes = 1 + rng.IntN(12)
+	}
+	if !p.service && rng.IntN(20) == 0 {
+		is.SecurityLevel = "Staff only"
+	}
+	for i := range is.Histories {
+		h := &is.Histories[i]
+		for _, it := range h.Items {
+			if it.FieldID == "assignee" && rng.IntN(3) == 0 {
+				h.Metadata = &HistoryMetadata{Type: "jira.automation", Description: "Assigned by an automation rule",
+					ActivityDescription: "Auto-assign new issues", ActorID: "automation-rule-17", ActorType: "application",
+					ActorName: "Automation for Jira"}
+				break
+			}
+		}
+	}
+	if len(is.Attachments) == 0 {
+		return
+	}
+	// Attachments uploaded by then: a pasted image is stored when the text
+	// holding it is saved.
+	until := func(at time.Time) []string {
+		var names []string
+		for _, a := range is.Attachments {
+			if !a.Created.After(at.Add(time.Minute)) {
+				names = append(names, a.Filename)
+			}
+		}
+		return names
+	}
+	if rng.IntN(2) == 0 {
+		// The description as it stands now: edits may have added any of them.
+		var names []string
+		for _, a := range is.Attachments {
+			names = append(names, a.Filename)
+		}
+		is.Description = is.Description.showing(names)
+	}
+	for i := range is.Comments {
+		if rng.IntN(4) == 0 {
+			is.Comments[i].Body = is.Comments[i].Body.showing(until(is.Comments[i].Created))
+		}
+	}
 }

@@ -50,7 +50,16 @@ type Issue struct {
 	// RequestType is the Jira Service Management request type, empty
 	// outside the service project.
 	RequestType string
-	Custom      map[string]any
+	// OriginalEstimate is the time tracking estimate, zero for none. The
+	// remaining estimate follows it down as work is logged, as Jira's
+	// default "adjust automatically" does; the aggregate_ fields add the
+	// sub-tasks'.
+	OriginalEstimate time.Duration
+	// Votes counts the accounts that voted for the issue.
+	Votes int
+	// SecurityLevel names the issue security level, empty for none.
+	SecurityLevel string
+	Custom        map[string]any
 	// SLA holds the SLA fields of the issue. A field missing here is
 	// answered as JSON null.
 	SLA []SLA
@@ -88,6 +97,21 @@ type History struct {
 	Author  string
 	Created time.Time
 	Items   []Change
+	// Metadata is Jira's historyMetadata: what made the change, when it
+	// was not a person editing the issue. Nil for none.
+	Metadata *HistoryMetadata
+}
+
+// HistoryMetadata is the historyMetadata of a history, in the shape
+// Atlassian documents (type, description, activityDescription and the
+// actor).
+type HistoryMetadata struct {
+	Type                string
+	Description         string
+	ActivityDescription string
+	ActorID             string
+	ActorType           string
+	ActorName           string
 }
 
 // Change is one field changed by a History. Nil pointers are JSON nulls, as

@@ -165,6 +165,10 @@ func TestWebhookShapes(t *testing.T) {
 			"$.issue.fields.issuetype.entityId", "$.issue.fields.issuetype.hierarchyLevel", "$.user.accountType", "$.issue.fields.creator.accountType",
 			"$.issue.fields.reporter.accountType", "$.issue.fields.assignee.accountType", "$.issue.fields.project.simplified",
 			"$.issue.fields.timetracking.timeSpent", "$.issue.fields.timetracking.timeSpentSeconds",
+			// Estimates, in the keys of the real xsoar capture's timetracking.
+			"$.issue.fields.timetracking.originalEstimate", "$.issue.fields.timetracking.remainingEstimate",
+			"$.issue.fields.timetracking.originalEstimateSeconds", "$.issue.fields.timetracking.remainingEstimateSeconds",
+			"$.issue.fields.security",
 			"$.issue.fields.attachment[].thumbnail", "$.issue.fields.issuelinks[].outwardIssue", "$.issue.fields.issuelinks[].inwardIssue",
 			"$.issue.fields.issuelinks[].id", "$.issue.fields.issuelinks[].self", "$.issue.fields.issuelinks[].type",
 			"*.attachment[].self", "*.attachment[].id", "*.attachment[].filename", "*.attachment[].author", "*.attachment[].created",

@@ -20,6 +20,86 @@ type issueView struct {
 	parent   *shortIssue
 	subtasks []shortIssue
 	links    []linkView
+	// subs are the sub-tasks as rendering needs them for the aggregate
+	// time fields; sums holds those once computed.
+	subs []subtaskSource
+	sums *timeSums
+}
+
+// subtaskSource is a sub-task's time tracking: its state once changed, else
+// what its generation gave.
+type subtaskSource struct {
+	full            *Issue
+	estimate, spent time.Duration
+}
+
+// timeSums are an issue's time tracking totals in seconds' precision.
+type timeSums struct {
+	estimate, remaining, spent time.Duration
+}
+
+// timeOf is the time tracking of one issue: its estimate, what remains of
+// it after the work logged, and the work logged.
+func timeOf(is *Issue) timeSums { return timeFrom(is.OriginalEstimate, totalSpent(is.Worklogs)) }
+
+// timeFrom is the time tracking of an estimate and the work logged against
+// it: the remaining estimate follows the work down to zero.
+func timeFrom(estimate, spent time.Duration) timeSums {
+	t := timeSums{estimate: estimate, spent: spent}
+	if estimate > 0 {
+		t.remaining = max(estimate-spent, 0)
+	}
+	return t
+}
+
+// aggregate sums the time tracking of the issue and its sub-tasks, as
+// Jira's aggregate fields do.
+func (v *view) aggregate(iv *issueView) timeSums {
+	if iv.sums != nil {
+		return *iv.sums
+	}
+	sum := timeOf(iv.is)
+	for _, st := range iv.subs {
+		t := timeFrom(st.estimate, st.spent)
+		if st.full != nil {
+			t = timeOf(st.full)
+		}
+		sum.estimate += t.estimate
+		sum.remaining += t.remaining
+		sum.spent += t.spent
+	}
+	iv.sums = &sum
+	return sum
+}
+
+// writeSeconds writes a duration in whole seconds, null when zero and
+// unset is true.
+func writeSeconds(w *enc, k string, d time.Duration, set bool) {
+	if !set {
+		w.knull(k)
+		return
+	}
+	w.kint(k, int64(d/time.Second))
+}
+
+// estimateText writes a duration as Jira's time tracking does, on its
+// default calendar of 5-day weeks and 8-hour days: "15w 2d 6m".
+func estimateText(d time.Duration) string {
+	mins := int64(d / time.Minute)
+	if mins <= 0 {
+		return "0m"
+	}
+	var parts []string
+	for _, u := range []struct {
+		suffix string
+		mins   int64
+	}{{"w", 5 * 8 * 60}, {"d", 8 * 60}, {"h", 60}, {"m", 1}} {
+		if n := mins / u.mins; n > 0 {
+			parts = append(parts, strconv.FormatInt(n, 10)+u.suffix)
+			mins -= n * u.mins
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // shortIssue is the form of an issue embedded in another: links, sub-tasks,
@@ -61,6 +141,7 @@ func (s *site) viewOf(r *rec) (*issueView, genInput, *Issue) {
 	for _, c := range r.subtasks {
 		if cr := s.recs[c]; !cr.deleted {
 			iv.subtasks = append(iv.subtasks, short(cr))
+			iv.subs = append(iv.subs, subtaskSource{full: cr.full, estimate: cr.genEstimate, spent: cr.genSpent})
 		}
 	}
 	for _, id := range r.links {
@@ -309,13 +390,32 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 				w.key(id)
 				v.writeShort(w, *iv.parent)
 			}
-		case "timespent", "aggregatetimespent":
-			w.key(id)
-			if spent > 0 {
-				w.int(int64(spent / time.Second))
-			} else {
-				w.null()
+		case "timespent":
+			writeSeconds(w, id, spent, spent > 0)
+		case "aggregatetimespent":
+			agg := v.aggregate(iv)
+			writeSeconds(w, id, agg.spent, agg.spent > 0)
+		case "timeoriginalestimate":
+			writeSeconds(w, id, is.OriginalEstimate, is.OriginalEstimate > 0)
+		case "timeestimate":
+			writeSeconds(w, id, timeOf(is).remaining, is.OriginalEstimate > 0)
+		case "aggregatetimeoriginalestimate":
+			agg := v.aggregate(iv)
+			writeSeconds(w, id, agg.estimate, agg.estimate > 0)
+		case "aggregatetimeestimate":
+			agg := v.aggregate(iv)
+			writeSeconds(w, id, agg.remaining, agg.estimate > 0)
+		case "security":
+			if is.SecurityLevel == "" {
+				w.knull(id)
+				break
 			}
+			w.kopen(id)
+			w.kstr("self", v.api()+"/securitylevel/10100")
+			w.kstr("id", "10100")
+			w.kstr("description", "Visible to staff only")
+			w.kstr("name", is.SecurityLevel)
+			w.close()
 		case "project":
 			w.key(id)
 			v.writeProject(w, iv.proj)
@@ -343,7 +443,7 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 			w.ktime(id, is.Resolved, z)
 		case "workratio":
 			w.kint(id, -1)
-		case "lastViewed", "aggregatetimeoriginalestimate", "timeestimate", "timeoriginalestimate", "aggregatetimeestimate", "security", "environment":
+		case "lastViewed", "environment":
 			w.knull(id)
 		case "watches":
 			w.kopen(id)
@@ -396,8 +496,18 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 			v.writeDoc(w, is.Description)
 		case "timetracking":
 			w.kopen(id)
+			if t := timeOf(is); t.estimate > 0 {
+				w.kstr("originalEstimate", estimateText(t.estimate))
+				w.kstr("remainingEstimate", estimateText(t.remaining))
+			}
 			if spent > 0 {
-				w.kstr("timeSpent", worklogText(spent))
+				w.kstr("timeSpent", estimateText(spent))
+			}
+			if t := timeOf(is); t.estimate > 0 {
+				w.kint("originalEstimateSeconds", int64(t.estimate/time.Second))
+				w.kint("remainingEstimateSeconds", int64(t.remaining/time.Second))
+			}
+			if spent > 0 {
 				w.kint("timeSpentSeconds", int64(spent/time.Second))
 			}
 			w.close()
@@ -428,7 +538,7 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 		case "votes":
 			w.kopen(id)
 			w.kstr("self", v.api()+"/issue/"+iv.key+"/votes")
-			w.kint("votes", 0)
+			w.kint("votes", int64(is.Votes))
 			w.kbool("hasVoted", false)
 			w.close()
 		case "comment":
@@ -932,9 +1042,27 @@ func (v *view) writeHistory(w *enc, h History) {
 	w.ktime("created", h.Created, v.zone)
 	w.karr("items")
 	for _, it := range h.Items {
-		v.writeChange(w, it, false)
+		v.writeChange(w, it)
 	}
 	w.closeArr()
+	if m := h.Metadata; m != nil {
+		w.kopen("historyMetadata")
+		w.kstr("type", m.Type)
+		if m.Description != "" {
+			w.kstr("description", m.Description)
+		}
+		if m.ActivityDescription != "" {
+			w.kstr("activityDescription", m.ActivityDescription)
+		}
+		if m.ActorID != "" {
+			w.kopen("actor")
+			w.kstr("id", m.ActorID)
+			w.kstr("displayName", m.ActorName)
+			w.kstr("type", m.ActorType)
+			w.close()
+		}
+		w.close()
+	}
 	w.close()
 }
 
@@ -946,9 +1074,10 @@ func writeNullable(w *enc, k string, s *string) {
 	w.kstr(k, *s)
 }
 
-// writeChange writes one change item. Webhook changelogs add Jira's
-// tmpFromAccountId and tmpToAccountId to user fields.
-func (v *view) writeChange(w *enc, c Change, webhook bool) {
+// writeChange writes one change item. Changes of user fields carry Jira
+// Cloud's tmpFromAccountId and tmpToAccountId, in webhooks as in the REST
+// changelog.
+func (v *view) writeChange(w *enc, c Change) {
 	w.open()
 	w.kstr("field", c.Field)
 	w.kstr("fieldtype", c.FieldType)
@@ -959,7 +1088,7 @@ func (v *view) writeChange(w *enc, c Change, webhook bool) {
 	writeNullable(w, "fromString", c.FromString)
 	writeNullable(w, "to", c.To)
 	writeNullable(w, "toString", c.ToString)
-	if webhook && (c.FieldID == "assignee" || c.FieldID == "reporter") {
+	if c.FieldID == "assignee" || c.FieldID == "reporter" {
 		writeNullable(w, "tmpFromAccountId", c.From)
 		writeNullable(w, "tmpToAccountId", c.To)
 	}

@@ -309,7 +309,7 @@ func (m *mut) issueEvent(event, typeName, histID string, items []Change, c *Comm
 		w.kstr("id", histID)
 		w.karr("items")
 		for _, it := range items {
-			v.writeChange(&w, it, true)
+			v.writeChange(&w, it)
 		}
 		w.closeArr()
 		w.close()

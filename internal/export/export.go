@@ -381,6 +381,7 @@ var orderBy = map[string]string{
 	"sla":          "t.issue_key, t.field_id, t.cycle, t.cycle_index",
 	"issue_fields": "t.issue_key, t.field_id",
 	"worklogs":     "t.issue_key, t.started_at, t.worklog_id",
+	"inline_media": "t.issue_key, t.comment_id NULLS FIRST, t.media_index",
 }
 
 // MarkAll marks every partition of the given tables (all analyst tables when

@@ -29,6 +29,7 @@ var tableDescriptions = map[string]string{
 	"sla":          "Jira Service Management SLA cycles, ongoing and completed",
 	"issue_fields": "every non-empty custom field, by id, with its current name",
 	"worklogs":     "time logged on issues, comment as text",
+	"inline_media": "images and files shown in descriptions and comments, linked to their attachments",
 }
 
 // SnapshotResult describes a written snapshot.
@@ -173,7 +174,12 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	if _, err := conn.ExecContext(ctx, "USE "+alias); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	for _, st := range snapshotViews() {
+	views, err := snapshotViews()
+	if err != nil {
+		_, _ = conn.ExecContext(context.Background(), "USE "+home)
+		return nil, fmt.Errorf("snapshot: view: %w", err)
+	}
+	for _, st := range views {
 		if _, err := conn.ExecContext(ctx, st); err != nil {
 			_, _ = conn.ExecContext(context.Background(), "USE "+home)
 			return nil, fmt.Errorf("snapshot: view: %w", err)
@@ -229,8 +235,9 @@ func checkNotStore(s *store.Store, out string) error {
 }
 
 // snapshotViews are the analyst views over a snapshot's own tables, with the
-// month column of the Parquet layout (the UTC month of the issue's created).
-func snapshotViews() []string {
+// month column of the Parquet layout (the UTC month of the issue's created),
+// then the derived views, which read those.
+func snapshotViews() ([]string, error) {
 	var out []string
 	for _, t := range normalize.Tables {
 		var q string
@@ -241,5 +248,12 @@ func snapshotViews() []string {
 		}
 		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS %s", t, q))
 	}
-	return out
+	derived, err := DerivedViews()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range derived {
+		out = append(out, v.SQL)
+	}
+	return out, nil
 }

@@ -5,15 +5,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	sqlfiles "github.com/jiraduck/jiraduck/sql"
 )
 
 // View is one analyst view: its name, the table it reads and its statement.
+// A derived view (jira_issue_field_history) reads other views: its Table is
+// empty.
 type View struct {
 	Name  string
 	Table string
@@ -24,33 +28,59 @@ type View struct {
 // under root. A table with no published file yet gets a typed view with no
 // rows instead (see emptyView): DuckDB refuses to create a view over a glob
 // that matches nothing, and a query of a table that is merely empty should
-// return nothing, not "does not exist".
+// return nothing, not "does not exist". The derived views, which read the
+// table views, come last.
 func Views(root string) ([]View, error) {
-	entries, err := fs.Glob(sqlfiles.FS, "view_*.sql")
+	tables, derived, err := viewFiles()
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(entries)
 	// The views' SQL holds {{root}} inside a string literal: what goes there
 	// is the quoted path without its quotes.
 	inside := store.Quote(root)
 	inside = inside[1 : len(inside)-1]
-	var out []View
+	out := make([]View, 0, len(tables)+len(derived))
+	for _, v := range tables {
+		files, _ := filepath.Glob(filepath.Join(root, v.Table, "month=*", "*.parquet"))
+		if len(files) == 0 {
+			out = append(out, emptyView(v.Name, v.Table))
+			continue
+		}
+		v.SQL = strings.ReplaceAll(v.SQL, "{{root}}", inside)
+		out = append(out, v)
+	}
+	return append(out, derived...), nil
+}
+
+// DerivedViews returns the views that read other analyst views rather than
+// a table's files, in name order: the snapshot creates them over its own.
+func DerivedViews() ([]View, error) {
+	_, derived, err := viewFiles()
+	return derived, err
+}
+
+// viewFiles reads sql/view_*.sql in name order: the views of analyst tables
+// (jira_<table>), and the derived ones, which name no table.
+func viewFiles() (tables, derived []View, err error) {
+	entries, err := fs.Glob(sqlfiles.FS, "view_*.sql")
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(entries)
 	for _, name := range entries {
 		body, err := fs.ReadFile(sqlfiles.FS, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		view := strings.TrimSuffix(strings.TrimPrefix(name, "view_"), ".sql")
 		table := strings.TrimPrefix(view, "jira_")
-		files, _ := filepath.Glob(filepath.Join(root, table, "month=*", "*.parquet"))
-		if len(files) == 0 {
-			out = append(out, emptyView(view, table))
+		if !slices.Contains(normalize.Tables, table) {
+			derived = append(derived, View{Name: view, SQL: string(body)})
 			continue
 		}
-		out = append(out, View{Name: view, Table: table, SQL: strings.ReplaceAll(string(body), "{{root}}", inside)})
+		tables = append(tables, View{Name: view, Table: table, SQL: string(body)})
 	}
-	return out, nil
+	return tables, derived, nil
 }
 
 // emptyView is the view of a table with no partition: its columns as the

@@ -71,8 +71,14 @@ func viewsDB(t *testing.T, root string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(views) != len(normalize.Tables) {
-		t.Fatalf("views over %s: got %d, want one per table (%d)", root, len(views), len(normalize.Tables))
+	tables := 0
+	for _, v := range views {
+		if v.Table != "" {
+			tables++
+		}
+	}
+	if tables != len(normalize.Tables) {
+		t.Fatalf("views over %s: got %d of tables, want one per table (%d)", root, tables, len(normalize.Tables))
 	}
 	for _, v := range views {
 		if _, err := db.Exec(v.SQL); err != nil {

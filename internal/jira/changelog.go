@@ -1,11 +1,17 @@
 package jira
 
+import "encoding/json"
+
 // History is one change of an issue: who changed what, and when.
 type History struct {
 	ID      ID           `json:"id"`
 	Author  *User        `json:"author,omitempty"`
 	Created Time         `json:"created,omitzero"`
 	Items   []ChangeItem `json:"items"`
+	// HistoryMetadata says what made the change (a workflow transition, an
+	// app, automation) when Jira recorded it. It is kept raw: apps write
+	// their own shapes into it, and one of them must not fail the issue.
+	HistoryMetadata json.RawMessage `json:"historyMetadata,omitempty"`
 }
 
 // ChangeItem is one field changed by a History. From and To hold ids (or raw
@@ -18,6 +24,10 @@ type ChangeItem struct {
 	FromString *string `json:"fromString"`
 	To         *string `json:"to"`
 	ToString   *string `json:"toString"`
+	// TmpFromAccountID and TmpToAccountID are the account ids Jira Cloud
+	// adds to changes of user fields (assignee, reporter).
+	TmpFromAccountID *string `json:"tmpFromAccountId,omitempty"`
+	TmpToAccountID   *string `json:"tmpToAccountId,omitempty"`
 }
 
 // ChangelogPage is a page of GET /rest/api/3/issue/{key}/changelog. Unlike the

@@ -29,6 +29,7 @@ func (r *Rows) Hashes() map[string]string {
 		"sla":          digest(sla),
 		"issue_fields": digest(r.Fields),
 		"worklogs":     digest(r.Worklogs),
+		"inline_media": digest(r.InlineMedia),
 	}
 }
 

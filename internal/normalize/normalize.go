@@ -119,7 +119,8 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		i.ProjectKey, i.ProjectName = opt(f.Project.Key), opt(f.Project.Name)
 	}
 	i.Summary = opt(f.Summary)
-	i.Description = opt(adf.Text(f.Description))
+	description, descriptionMedia := adf.TextAndMedia(f.Description)
+	i.Description = opt(description)
 	if f.IssueType != nil {
 		i.IssueType = opt(f.IssueType.Name)
 	}
@@ -162,21 +163,25 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	}
 	i.IssuelinkCount = int32(len(f.IssueLinks))
 	i.RequestType, i.RequestStatus = requestType(f.Raw)
+	issueDetail(i, f)
 	i.SyncedAt = observed
 
 	// Ids are primary keys: a list holding one twice (a broker's merged
 	// pages, an import) would fail the whole transaction and the issue would
 	// never be stored. The first occurrence is kept, as for links.
 	seenComment := map[string]bool{}
+	var commentMedia [][]adf.Media
 	for _, c := range comments {
 		if c.ID == "" || seenComment[string(c.ID)] {
 			continue
 		}
 		seenComment[string(c.ID)] = true
-		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(adf.Text(c.Body)),
+		body, media := adf.TextAndMedia(c.Body)
+		commentMedia = append(commentMedia, media)
+		row := Comment{CommentID: string(c.ID), IssueKey: key, Body: opt(body),
 			CreatedAt: optTime(c.Created), UpdatedAt: optTime(c.Updated)}
 		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(c.Author)
-		row.UpdateAuthorEmail, _, _ = user(c.UpdateAuthor)
+		row.UpdateAuthorEmail, row.UpdateAuthorName, row.UpdateAuthorAccountID = user(c.UpdateAuthor)
 		if pub, ok := c.Public(); ok {
 			row.PublicVisibility = &pub
 		}
@@ -196,9 +201,11 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 			MimeType: opt(a.MimeType), CreatedAt: optTime(a.Created), ContentURL: opt(a.Content), ThumbnailURL: opt(a.Thumbnail)}
 		size := a.Size
 		row.SizeBytes = &size
-		row.AuthorEmail, _, _ = user(a.Author)
+		row.AuthorEmail, row.AuthorName, row.AuthorAccountID = user(a.Author)
 		r.Attachments = append(r.Attachments, row)
 	}
+
+	r.inlineMedia(descriptionMedia, commentMedia)
 
 	seenHistory := map[string]bool{}
 	for _, h := range histories {
@@ -207,12 +214,15 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		}
 		seenHistory[string(h.ID)] = true
 		email, name, account := user(h.Author)
+		activityType, activity := historyActivity(h.HistoryMetadata)
 		for idx, it := range h.Items {
+			fromAccount, toAccount := changeAccounts(it)
 			r.Changelog = append(r.Changelog, ChangeItem{ChangeID: string(h.ID), ItemIndex: int32(idx), IssueKey: key,
 				AuthorEmail: email, AuthorName: name, AuthorAccountID: account,
 				Field: opt(it.Field), FieldID: opt(it.FieldID), FieldType: opt(it.FieldType),
 				FromValue: it.From, FromString: redactText(it.FromString), ToValue: it.To, ToString: redactText(it.ToString),
-				ChangedAt: optTime(h.Created)})
+				ChangedAt: optTime(h.Created), FromAccountID: fromAccount, ToAccountID: toAccount,
+				ActivityType: activityType, ActivityDescription: activity})
 		}
 	}
 

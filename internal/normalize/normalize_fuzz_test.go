@@ -48,6 +48,12 @@ func FuzzFromBundle(f *testing.F) {
 		`[{"id":"3","created":"2024-01-02T00:00:00.000+0000","items":[{"field":"a"},{"field":"b"}]},{"id":"3","items":[{"field":"c"}]},{"items":[{"field":"d"}]}]`,
 		`[{"id":1,"object":{"url":"https://x/?token=t"}},{"id":1}]`)
 	addIssue([]byte(`{"id":"1","key":"SUP-1","fields":{"created":"9999-12-31T23:59:59.999-2359"}}`), `null`, `{}`, `"x"`)
+	addIssue([]byte(`{"id":"1","key":"SUP-1","fields":{"created":"2024-01-01T00:00:00.000+0000",
+		"attachment":[{"id":"5","filename":"a.png","size":3},{"id":"6","filename":"a.png","size":3}],
+		"description":{"type":"doc","content":[{"type":"mediaSingle","content":[{"type":"media","attrs":{"type":"file","id":"u","alt":"a.png"}}]},
+			{"type":"media","attrs":{"type":"external","url":"https://x/secure/attachment/6/a.png?token=t"}}]}}}`),
+		`[{"id":"7","body":{"type":"doc","content":[{"type":"mediaInline","attrs":{"id":5,"alt":["x"]}}]}},{"id":"7","body":{"type":"doc","content":[{"type":"media"}]}}]`,
+		`[]`, `[]`)
 	addIssue([]byte(`{"id":"1","key":"SUP-1","fields":{"created":-62135596800001}}`), ``, ``, ``)
 
 	// Captured payloads: issues, comment and changelog pages, remote links,
@@ -177,6 +183,14 @@ func checkRows(t *testing.T, r *Rows) {
 		return s.IssueKey, fmt.Sprintf("%s\x00%s\x00%d", s.FieldID, s.Cycle, s.CycleIndex)
 	})
 	unique("issue_fields", len(r.Fields), func(i int) (string, string) { return r.Fields[i].IssueKey, r.Fields[i].FieldID })
+	unique("inline_media", len(r.InlineMedia), func(i int) (string, string) {
+		m := r.InlineMedia[i]
+		src := "description"
+		if m.CommentID != nil {
+			src = "comment " + *m.CommentID
+		}
+		return m.IssueKey, fmt.Sprintf("%s\x00%d", src, m.MediaIndex)
+	})
 	for _, s := range []*string{r.Issue.Summary, r.Issue.Description} {
 		if s != nil && !utf8.ValidString(*s) {
 			t.Fatalf("text %q is not valid UTF-8", *s)

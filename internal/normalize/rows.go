@@ -11,7 +11,7 @@ import (
 // Tables are the analyst tables, in export order. Each is exported to
 // parquet/jira/<table>/month=YYYY-MM/data.parquet.
 var Tables = []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links", "sla", "issue_fields",
-	"worklogs"}
+	"worklogs", "inline_media"}
 
 // State says how much of a collection a fetch obtained.
 type State string
@@ -61,6 +61,26 @@ type Issue struct {
 	IssuelinkCount    int32
 	RequestType       *string
 	RequestStatus     *string
+	// The time tracking fields, in seconds: the issue's own and, under
+	// Aggregate, summed over the issue and its sub-tasks as Jira does.
+	OriginalEstimateSeconds           *int64
+	RemainingEstimateSeconds          *int64
+	TimeSpentSeconds                  *int64
+	AggregateOriginalEstimateSeconds  *int64
+	AggregateRemainingEstimateSeconds *int64
+	AggregateTimeSpentSeconds         *int64
+	StatusCategoryChangedAt           *time.Time
+	// ProjectType is the project's projectTypeKey: software,
+	// service_desk, business.
+	ProjectType *string
+	// TeamManaged is the project's "simplified" flag: a team-managed
+	// (next-gen) project rather than a company-managed one.
+	TeamManaged             *bool
+	IssueTypeHierarchyLevel *int32
+	SubtaskKeys             []string
+	SecurityLevel           *string
+	Votes                   *int32
+	Watches                 *int32
 	// SLA holds the flat SLA columns per metric name, in the order of the
 	// configured names; a metric the issue lacks has all four NULL.
 	SLA []SLAColumns
@@ -98,23 +118,29 @@ type Comment struct {
 	PublicVisibility  *bool
 	VisibilityType    *string
 	VisibilityValue   *string
+	// UpdateAuthorName and UpdateAuthorAccountID name who last edited the
+	// comment even when the account hides its e-mail address.
+	UpdateAuthorName      *string
+	UpdateAuthorAccountID *string
 }
 
 // Attachment is one row of attachments. LocalPath and SHA256 are filled by the
 // downloader; SkippedReason says why the bytes are not stored.
 type Attachment struct {
-	AttachmentID  string
-	IssueKey      string
-	Filename      *string
-	LocalPath     *string
-	SizeBytes     *int64
-	MimeType      *string
-	AuthorEmail   *string
-	CreatedAt     *time.Time
-	ContentURL    *string
-	ThumbnailURL  *string
-	SHA256        *string
-	SkippedReason *string
+	AttachmentID    string
+	IssueKey        string
+	Filename        *string
+	LocalPath       *string
+	SizeBytes       *int64
+	MimeType        *string
+	AuthorEmail     *string
+	CreatedAt       *time.Time
+	ContentURL      *string
+	ThumbnailURL    *string
+	SHA256          *string
+	SkippedReason   *string
+	AuthorName      *string
+	AuthorAccountID *string
 }
 
 // ChangeItem is one row of changelog: one item of one history.
@@ -133,6 +159,14 @@ type ChangeItem struct {
 	ToValue         *string
 	ToString        *string
 	ChangedAt       *time.Time
+	// FromAccountID and ToAccountID are the accounts a change of a user
+	// field (assignee, reporter) moved between.
+	FromAccountID *string
+	ToAccountID   *string
+	// ActivityType and ActivityDescription come from the history's
+	// metadata: what made the change, when Jira recorded it.
+	ActivityType        *string
+	ActivityDescription *string
 }
 
 // IssueLink is one row of issuelinks, seen from IssueKey.
@@ -191,6 +225,26 @@ type IssueField struct {
 	ValueJSON *string
 }
 
+// InlineMedia is one row of inline_media: a media node of the description
+// (CommentID nil) or of a comment, and the attachment it shows when one of
+// the issue's attachments matches (LinkedBy says how).
+type InlineMedia struct {
+	IssueKey     string
+	CommentID    *string
+	MediaIndex   int32
+	NodeType     *string
+	MediaType    *string
+	MediaID      *string
+	Collection   *string
+	URL          *string
+	Alt          *string
+	AttachmentID *string
+	// Filename is the linked attachment's file name, else the name the
+	// node gives.
+	Filename *string
+	LinkedBy *string
+}
+
 // Raw is the store-only raw_issues row: the payload rebuild starts from.
 type Raw struct {
 	IssueID           string
@@ -230,6 +284,7 @@ type Rows struct {
 	SLA         []SLA
 	Fields      []IssueField
 	Worklogs    []Worklog
+	InlineMedia []InlineMedia
 }
 
 // Month is the partition of an issue's rows: the UTC month of its created time.
@@ -239,7 +294,8 @@ func Month(created time.Time) string { return created.UTC().Format("2006-01") }
 func (r *Rows) Month() string { return Month(r.Issue.CreatedAt) }
 
 // State of a table's collection: issues, attachments, issuelinks and
-// issue_fields come with the issue itself and are always complete.
+// issue_fields come with the issue itself and are always complete;
+// inline_media follows the comments.
 func (r *Rows) State(table string) State {
 	switch table {
 	case "comments":
@@ -252,6 +308,14 @@ func (r *Rows) State(table string) State {
 		return r.Raw.SLAState
 	case "worklogs":
 		return r.Raw.WorklogsState
+	case "inline_media":
+		// Its comment rows are known only as far as the comments are. A
+		// partial list has no key to add rows by (the description's have
+		// no comment id), so anything short of complete keeps what is
+		// stored until the issue is healed.
+		if r.Raw.CommentsState != Complete {
+			return Unknown
+		}
 	}
 	return Complete
 }

@@ -275,8 +275,7 @@ func (s *Server) readiness(ctx context.Context, detail bool) (bool, map[string]s
 	} else {
 		checks["store"] = "ok"
 	}
-	all, _ := store.Migrations()
-	if v, err := s.d.Store.SchemaVersion(ctx); err != nil || v != len(all) {
+	if pending, err := s.d.Store.PendingMigrations(ctx); err != nil || len(pending) > 0 {
 		checks["migrations"], ready = with("pending", err), false
 	} else {
 		checks["migrations"] = "ok"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -51,11 +52,6 @@ func loadMigrations(fsys fs.FS) ([]Migration, error) {
 		out = append(out, Migration{Version: v, Name: m[2], SQL: string(body)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i, m := range out {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration %04d missing before %04d_%s", i+1, m.Version, m.Name)
-		}
-	}
 	return out, nil
 }
 
@@ -83,9 +79,17 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 	if len(all) > 0 && current > all[len(all)-1].Version {
 		return current, nil, fmt.Errorf("migrate: the database is at version %d, newer than this binary knows (%d); upgrade jiraduck", current, all[len(all)-1].Version)
 	}
+	// Every migration not recorded is applied, in order, not only those
+	// above the highest recorded: numbers are handed out to changes made
+	// side by side, so a binary may know 0005 before 0004 exists, and a
+	// store it migrated must still get 0004 from the binary that brings it.
+	done, err := Collect(ctx, s.db, `SELECT version FROM schema_migrations`, scanOne[int])
+	if err != nil {
+		return current, nil, fmt.Errorf("migrate: read applied versions: %w", err)
+	}
 	var applied []int
 	for _, m := range all {
-		if m.Version <= current {
+		if slices.Contains(done, m.Version) {
 			continue
 		}
 		err := s.WithTx(ctx, func(tx *Tx) error {
@@ -100,7 +104,7 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 			return current, applied, fmt.Errorf("migrate: apply %04d_%s: %w", m.Version, m.Name, err)
 		}
 		s.log.WithField("version", m.Version).WithField("name", m.Name).Info("migration applied")
-		current = m.Version
+		current = max(current, m.Version)
 		applied = append(applied, m.Version)
 	}
 	if err := s.seedGeneration(ctx); err != nil {
@@ -124,6 +128,33 @@ func (s *Store) seedGeneration(ctx context.Context) error {
 		s.gen.Store(g.Int64)
 	}
 	return nil
+}
+
+// PendingMigrations lists the versions of the embedded migrations the store
+// has not applied.
+func (s *Store) PendingMigrations(ctx context.Context) ([]int, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
+	var exists bool
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'schema_migrations' AND schema_name = 'main'`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
+	var done []int
+	if exists {
+		if done, err = Collect(ctx, s.db, `SELECT version FROM schema_migrations`, scanOne[int]); err != nil {
+			return nil, fmt.Errorf("pending migrations: %w", err)
+		}
+	}
+	var pending []int
+	for _, m := range all {
+		if !slices.Contains(done, m.Version) {
+			pending = append(pending, m.Version)
+		}
+	}
+	return pending, nil
 }
 
 // SchemaVersion is the highest applied migration, 0 for a new database.

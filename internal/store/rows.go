@@ -14,6 +14,10 @@ var issueBaseColumns = []string{
 	"assignee_email", "assignee_name", "assignee_account_id",
 	"created_at", "updated_at", "resolved_at", "due_date", "labels", "components", "fix_versions",
 	"attachment_count", "comment_count", "issuelink_count", "request_type", "request_status",
+	"original_estimate_seconds", "remaining_estimate_seconds", "time_spent_seconds",
+	"aggregate_original_estimate_seconds", "aggregate_remaining_estimate_seconds", "aggregate_time_spent_seconds",
+	"status_category_changed_at", "project_type", "team_managed", "issue_type_hierarchy_level", "subtask_keys",
+	"security_level", "votes", "watches",
 }
 
 // IssueColumns is the column order of issues for the given SLA metric names and
@@ -30,11 +34,13 @@ func IssueColumns(slaNames, promoted []string) []string {
 // childColumns are the columns of the other analyst tables, in table order.
 var childColumns = map[string][]string{
 	"comments": {"comment_id", "issue_key", "author_email", "author_name", "author_account_id", "body", "created_at",
-		"updated_at", "update_author_email", "public_visibility", "visibility_type", "visibility_value"},
+		"updated_at", "update_author_email", "public_visibility", "visibility_type", "visibility_value",
+		"update_author_name", "update_author_account_id"},
 	"attachments": {"attachment_id", "issue_key", "filename", "local_path", "size_bytes", "mime_type", "author_email",
-		"created_at", "content_url", "thumbnail_url", "sha256", "skipped_reason"},
+		"created_at", "content_url", "thumbnail_url", "sha256", "skipped_reason", "author_name", "author_account_id"},
 	"changelog": {"change_id", "item_index", "issue_key", "author_email", "author_name", "author_account_id", "field",
-		"field_id", "field_type", "from_value", "from_string", "to_value", "to_string", "changed_at"},
+		"field_id", "field_type", "from_value", "from_string", "to_value", "to_string", "changed_at",
+		"from_account_id", "to_account_id", "activity_type", "activity_description"},
 	"issuelinks": {"issue_key", "link_id", "link_type", "direction", "linked_issue_key", "linked_issue_summary",
 		"linked_issue_status", "linked_issue_priority"},
 	"remote_links": {"issue_key", "remote_link_id", "global_id", "url", "title", "application_name", "application_type",
@@ -44,6 +50,8 @@ var childColumns = map[string][]string{
 	"issue_fields": {"issue_key", "field_id", "field_name", "value_text", "value_json"},
 	"worklogs": {"worklog_id", "issue_id", "issue_key", "author_account_id", "author_name", "update_author_account_id",
 		"started_at", "time_spent_seconds", "comment", "created_at", "updated_at", "visibility_type", "visibility_value"},
+	"inline_media": {"issue_key", "comment_id", "media_index", "node_type", "media_type", "media_id", "collection", "url",
+		"alt", "attachment_id", "filename", "linked_by"},
 }
 
 // TableColumns is the column order of an analyst table other than issues, as
@@ -74,7 +82,11 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			i.ReporterEmail, i.ReporterName, i.ReporterAccountID,
 			i.AssigneeEmail, i.AssigneeName, i.AssigneeAccountID,
 			i.CreatedAt, i.UpdatedAt, i.ResolvedAt, i.DueDate, list(i.Labels), list(i.Components), list(i.FixVersions),
-			i.AttachmentCount, i.CommentCount, i.IssuelinkCount, i.RequestType, i.RequestStatus}
+			i.AttachmentCount, i.CommentCount, i.IssuelinkCount, i.RequestType, i.RequestStatus,
+			i.OriginalEstimateSeconds, i.RemainingEstimateSeconds, i.TimeSpentSeconds,
+			i.AggregateOriginalEstimateSeconds, i.AggregateRemainingEstimateSeconds, i.AggregateTimeSpentSeconds,
+			i.StatusCategoryChangedAt, i.ProjectType, i.TeamManaged, i.IssueTypeHierarchyLevel, list(i.SubtaskKeys),
+			i.SecurityLevel, i.Votes, i.Watches}
 		for _, s := range i.SLA {
 			row = append(row, s.Breached, s.GoalMillis, s.ElapsedMillis, s.RemainingMillis)
 		}
@@ -86,17 +98,19 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 	case "comments":
 		for _, c := range r.Comments {
 			out = append(out, []any{c.CommentID, c.IssueKey, c.AuthorEmail, c.AuthorName, c.AuthorAccountID, c.Body,
-				c.CreatedAt, c.UpdatedAt, c.UpdateAuthorEmail, c.PublicVisibility, c.VisibilityType, c.VisibilityValue})
+				c.CreatedAt, c.UpdatedAt, c.UpdateAuthorEmail, c.PublicVisibility, c.VisibilityType, c.VisibilityValue,
+				c.UpdateAuthorName, c.UpdateAuthorAccountID})
 		}
 	case "attachments":
 		for _, a := range r.Attachments {
 			out = append(out, []any{a.AttachmentID, a.IssueKey, a.Filename, a.LocalPath, a.SizeBytes, a.MimeType,
-				a.AuthorEmail, a.CreatedAt, a.ContentURL, a.ThumbnailURL, a.SHA256, a.SkippedReason})
+				a.AuthorEmail, a.CreatedAt, a.ContentURL, a.ThumbnailURL, a.SHA256, a.SkippedReason, a.AuthorName, a.AuthorAccountID})
 		}
 	case "changelog":
 		for _, c := range r.Changelog {
 			out = append(out, []any{c.ChangeID, c.ItemIndex, c.IssueKey, c.AuthorEmail, c.AuthorName, c.AuthorAccountID,
-				c.Field, c.FieldID, c.FieldType, c.FromValue, c.FromString, c.ToValue, c.ToString, c.ChangedAt})
+				c.Field, c.FieldID, c.FieldType, c.FromValue, c.FromString, c.ToValue, c.ToString, c.ChangedAt,
+				c.FromAccountID, c.ToAccountID, c.ActivityType, c.ActivityDescription})
 		}
 	case "issuelinks":
 		for _, l := range r.IssueLinks {
@@ -124,6 +138,11 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			out = append(out, []any{w.WorklogID, w.IssueID, w.IssueKey, w.AuthorAccountID, w.AuthorName,
 				w.UpdateAuthorAccountID, w.StartedAt, w.TimeSpentSeconds, w.Comment, w.CreatedAt, w.UpdatedAt,
 				w.VisibilityType, w.VisibilityValue})
+		}
+	case "inline_media":
+		for _, m := range r.InlineMedia {
+			out = append(out, []any{m.IssueKey, m.CommentID, m.MediaIndex, m.NodeType, m.MediaType, m.MediaID, m.Collection,
+				m.URL, m.Alt, m.AttachmentID, m.Filename, m.LinkedBy})
 		}
 	}
 	return childColumns[table], out

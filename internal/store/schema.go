@@ -133,8 +133,12 @@ var columnTypes = map[string]string{
 	"cycle_index": "INTEGER",
 	"size_bytes":  "BIGINT", "goal_millis": "BIGINT", "elapsed_millis": "BIGINT", "remaining_millis": "BIGINT",
 	"breached": "BOOLEAN", "paused": "BOOLEAN", "within_calendar_hours": "BOOLEAN", "public_visibility": "BOOLEAN",
-	"value_json": "JSON",
-	"started_at": "TIMESTAMPTZ", "time_spent_seconds": "BIGINT",
+	"value_json":                "JSON",
+	"original_estimate_seconds": "BIGINT", "remaining_estimate_seconds": "BIGINT", "time_spent_seconds": "BIGINT",
+	"aggregate_original_estimate_seconds": "BIGINT", "aggregate_remaining_estimate_seconds": "BIGINT",
+	"aggregate_time_spent_seconds": "BIGINT", "status_category_changed_at": "TIMESTAMPTZ", "team_managed": "BOOLEAN",
+	"issue_type_hierarchy_level": "INTEGER", "subtask_keys": "VARCHAR[]", "votes": "INTEGER", "watches": "INTEGER",
+	"media_index": "INTEGER", "started_at": "TIMESTAMPTZ",
 }
 
 // ColumnType is the DuckDB type of an analyst column. The flat SLA columns
