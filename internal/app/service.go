@@ -146,6 +146,9 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted " +
 			"from anyone who can reach the listen address (for trials only; requests from browsers are refused)")
 	}
+	plan := cfg.MemoryPlanFor("serve")
+	log.WithFields(logrus.Fields{"duckdb_memory_limit": plan.DuckDBLimit, "duckdb_release_memory": plan.ReleaseMemory,
+		"go_memory_limit": plan.GoLimitText(), "memory_available": cfg.Memory.String()}).Info("memory plan")
 	if s.store, err = OpenStore(ctx, cfg, log, "serve"); err != nil {
 		return nil, err
 	}

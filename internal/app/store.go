@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -14,7 +15,7 @@ func StorePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, st
 
 // StoreOptions are the settings the command opens the store with.
 func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) store.Options {
-	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.DuckDBReleaseMemory}
+	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.MemoryPlanFor(command).ReleaseMemory}
 }
 
 // OpenStore opens the canonical store for the command and brings its schema
@@ -53,4 +54,15 @@ func PromotedColumns(cfg *config.Config) []store.Column {
 		cols = append(cols, store.Column{Name: f.Name, Type: "VARCHAR"})
 	}
 	return cols
+}
+
+// LimitGoMemory gives Go's heap the soft limit of the command's memory plan
+// when GOMEMLIMIT is not set: the collector then works harder as the heap
+// nears it instead of letting it grow to twice what is live. The limit is
+// the process's, so only main sets it, never a test running commands in
+// its own process.
+func LimitGoMemory(cfg *config.Config, command string) {
+	if p := cfg.MemoryPlanFor(command); p.GoLimit > 0 {
+		debug.SetMemoryLimit(p.GoLimit)
+	}
 }
