@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -23,6 +25,9 @@ func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) st
 // write files in the data directory and in allowedDirs.
 func OpenStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, allowedDirs ...string) (*store.Store, error) {
 	opts := StoreOptions(cfg, log, command)
+	if err := compactStore(ctx, cfg, log, command); errors.Is(err, store.ErrLocked) {
+		return nil, err
+	}
 	opts.AllowedDirs = allowedDirs
 	s, err := store.Open(ctx, StorePath(cfg), opts)
 	if err != nil {
@@ -65,4 +70,30 @@ func LimitGoMemory(cfg *config.Config, command string) {
 	if p := cfg.MemoryPlanFor(command); p.GoLimit > 0 {
 		debug.SetMemoryLimit(p.GoLimit)
 	}
+}
+
+// compactTimeout bounds a compaction when a command closes its store: an
+// interrupted one leaves the store as it was.
+const compactTimeout = time.Minute
+
+// compactStore copies the closed store into a compact file when deleted
+// rows and free blocks waste more than store.CompactRatio of it (see
+// store.CompactIfWasteful). Writers do it before they open the store and
+// after they close it. A compaction that fails, for lack of disk space for
+// the copy for instance, is logged and leaves the store as it was, which
+// still works; only ErrLocked is returned, for the caller to report.
+func compactStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) error {
+	_, err := store.CompactIfWasteful(ctx, StorePath(cfg), StoreOptions(cfg, log, command), false)
+	if err != nil && !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrShared) && log != nil {
+		log.WithError(err).Warn("store not compacted; it is kept as it was")
+	}
+	return err
+}
+
+// CompactClosed compacts the store after the command closed it, within
+// compactTimeout.
+func CompactClosed(cfg *config.Config, log logrus.FieldLogger, command string) {
+	ctx, cancel := context.WithTimeout(context.Background(), compactTimeout)
+	defer cancel()
+	_ = compactStore(ctx, cfg, log, command)
 }
