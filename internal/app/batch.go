@@ -21,7 +21,6 @@ import (
 type Batch struct {
 	cfg       *config.Config
 	log       logrus.FieldLogger
-	name      string
 	Store     *store.Store
 	Writer    *store.Writer
 	Client    *client.Client // nil unless the command needs Jira
@@ -68,7 +67,7 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{cfg: cfg, log: log, name: name, Store: s}
+	b := &Batch{cfg: cfg, log: log, Store: s}
 	b.Writer = s.NewWriter(64, nil)
 	if err := AlignIssueColumns(ctx, cfg, log, s, b.Writer); err != nil {
 		b.Close()
@@ -122,9 +121,7 @@ func (b *Batch) Close() {
 		b.Writer.Close()
 	}
 	_ = b.Store.Checkpoint(context.Background())
-	if err := b.Store.Close(); err == nil {
-		CompactClosed(b.cfg, b.log, b.name)
-	}
+	b.Store.Close()
 }
 
 // JobDeps are a batch command's dependencies for the scheduled jobs: a healed

@@ -514,10 +514,6 @@ func (s *Service) close() error {
 		}
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, err)
-		} else {
-			// Closed is serve's one quiet moment: nothing else can hold the
-			// file while it is copied.
-			CompactClosed(s.cfg, s.log, "serve")
 		}
 	}
 	return errors.Join(errs...)

@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime/debug"
-	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -25,7 +25,10 @@ func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) st
 // write files in the data directory and in allowedDirs.
 func OpenStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, allowedDirs ...string) (*store.Store, error) {
 	opts := StoreOptions(cfg, log, command)
-	if err := compactStore(ctx, cfg, log, command); errors.Is(err, store.ErrLocked) {
+	if err := compactStore(ctx, cfg, log); errors.Is(err, store.ErrLocked) {
+		return nil, err
+	}
+	if err := migrateWithRoom(ctx, cfg, log, command); err != nil {
 		return nil, err
 	}
 	opts.AllowedDirs = allowedDirs
@@ -72,28 +75,45 @@ func LimitGoMemory(cfg *config.Config, command string) {
 	}
 }
 
-// compactTimeout bounds a compaction when a command closes its store: an
-// interrupted one leaves the store as it was.
-const compactTimeout = time.Minute
+// maintenance is the command whose memory plan compaction and migrations
+// run with: the other commands' larger buffer pool. Copying a store builds
+// every primary-key index of the copy, and DuckDB's indexes must fit in its
+// pool while they are built; migration 0002 ran out of memory at 160MB on a
+// 100,000-issue store. Serve's own pool is smaller than either needs.
+const maintenance = "migrate"
+
+// migrateWithRoom applies pending migrations under the maintenance plan's
+// pool when the command's own is another, before the command opens the
+// store with its own.
+func migrateWithRoom(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) error {
+	if cfg.MemoryLimitFor(command) == cfg.MemoryLimitFor(maintenance) {
+		return nil
+	}
+	if _, err := os.Stat(StorePath(cfg)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	s, err := store.Open(ctx, StorePath(cfg), StoreOptions(cfg, log, maintenance))
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return err
+	}
+	return s.Close()
+}
 
 // compactStore copies the closed store into a compact file when deleted
 // rows and free blocks waste more than store.CompactRatio of it (see
-// store.CompactIfWasteful). Writers do it before they open the store and
-// after they close it. A compaction that fails, for lack of disk space for
-// the copy for instance, is logged and leaves the store as it was, which
+// store.CompactIfWasteful). Writers do it before they open the store: only
+// then is the file free, and a copy takes too long for a shutdown's time
+// limit (94 s for a 440 MB store on a busy machine). A compaction that
+// fails, for lack of disk space for the copy for instance, is logged and leaves the store as it was, which
 // still works; only ErrLocked is returned, for the caller to report.
-func compactStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) error {
-	_, err := store.CompactIfWasteful(ctx, StorePath(cfg), StoreOptions(cfg, log, command), false)
+func compactStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger) error {
+	_, err := store.CompactIfWasteful(ctx, StorePath(cfg), StoreOptions(cfg, log, maintenance), false)
 	if err != nil && !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrShared) && log != nil {
 		log.WithError(err).Warn("store not compacted; it is kept as it was")
 	}
 	return err
-}
-
-// CompactClosed compacts the store after the command closed it, within
-// compactTimeout.
-func CompactClosed(cfg *config.Config, log logrus.FieldLogger, command string) {
-	ctx, cancel := context.WithTimeout(context.Background(), compactTimeout)
-	defer cancel()
-	_ = compactStore(ctx, cfg, log, command)
 }
