@@ -378,7 +378,7 @@ func (c *Config) Redacted() []Setting {
 		value := fmt.Sprint(v.Field(i).Interface())
 		switch name {
 		case "JIRADUCK_DUCKDB_MEMORY_LIMIT":
-			value = serve.DuckDBLimit + " (" + serve.DuckDBLimitFrom + "; rebuild: " + rebuild.DuckDBLimit + ")"
+			value = serve.DuckDBLimit + " (" + serve.DuckDBLimitFrom + "; rebuild: " + rebuild.DuckDBLimit + "; memory available: " + c.Memory.String() + ")"
 		case "JIRADUCK_DUCKDB_RELEASE_MEMORY":
 			value = strconv.FormatBool(serve.ReleaseMemory) + " (" + serve.ReleaseFrom + "; rebuild: " + strconv.FormatBool(rebuild.ReleaseMemory) + ")"
 		case "GOMEMLIMIT":
@@ -386,7 +386,6 @@ func (c *Config) Redacted() []Setting {
 		}
 		out = append(out, Setting{Name: name, Value: value})
 	}
-	out = append(out, Setting{Name: "(memory available)", Value: c.Memory.String()})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

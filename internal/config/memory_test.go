@@ -107,10 +107,9 @@ func TestRedactedShowsMemoryPlan(t *testing.T) {
 		got[s.Name] = s.Value
 	}
 	want := map[string]string{
-		"JIRADUCK_DUCKDB_MEMORY_LIMIT":   "128MB (1/8 of the memory available, at most 128MB; rebuild: 256MB)",
+		"JIRADUCK_DUCKDB_MEMORY_LIMIT":   "128MB (1/8 of the memory available, at most 128MB; rebuild: 256MB; memory available: 24.0 GiB from /proc/meminfo MemTotal)",
 		"JIRADUCK_DUCKDB_RELEASE_MEMORY": "true (default of serve; rebuild: false)",
 		"GOMEMLIMIT":                     "96MiB (1/8 of the memory available, at most 96MiB; rebuild: 6144MiB)",
-		"(memory available)":             "24.0 GiB from /proc/meminfo MemTotal",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -119,5 +118,19 @@ func TestRedactedShowsMemoryPlan(t *testing.T) {
 	}
 	if _, ok := got[""]; ok {
 		t.Errorf("a setting without a name is printed: %q", got[""])
+	}
+}
+
+// TestMemorySettingsEmptyAreUnset: the env example leaves the memory
+// settings empty, which must derive them as if they were not there.
+func TestMemorySettingsEmptyAreUnset(t *testing.T) {
+	c, err := FromMap(map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "", "JIRADUCK_DUCKDB_RELEASE_MEMORY": "", "GOMEMLIMIT": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Memory = Memory{Bytes: 24 << 30, Source: "test"}
+	p := c.MemoryPlanFor("serve")
+	if p.DuckDBLimit != "128MB" || !p.ReleaseMemory || p.GoLimit != 96<<20 {
+		t.Errorf("serve with empty settings: got %+v, want 128MB, release, 96MiB", p)
 	}
 }
