@@ -14,15 +14,16 @@ import (
 
 // Every table of the store has a primary key, and DuckDB (1.5) never drops
 // the rows deleted from a table with an index: a checkpoint writes them out
-// again, marked deleted, even when a whole row group is deleted. Each
-// re-fetch of an issue deletes its rows and appends the new ones, so a storm
-// over a few hundred issues left the file three times the size of the same
-// data written once, most of it dead copies of raw payloads
-// (docs/benchmarks.md, "Store growth"). Updating rows in place instead keeps
-// the rows' count, but DuckDB then rewrites the whole column of the row
-// group at the next checkpoint, every payload for one edited issue. So the
-// store is compacted instead: copied into a new file, which holds only live
-// rows, that then takes the old one's place.
+// again, marked deleted, even when a whole row group is deleted. A
+// checkpoint also rewrites each row group written to into new blocks and
+// frees the old ones only for the next checkpoint. Each re-fetch of an issue
+// deletes its rows and appends the new ones, so a storm left the file twice
+// the size of the same data written once (docs/benchmarks.md, "Store
+// growth"). Updating rows in place instead keeps the rows' count, but DuckDB
+// then rewrites the whole column of the row group at the next checkpoint,
+// every payload for one edited issue. So the store is compacted instead:
+// copied into a new file, which holds only live rows, that then takes the
+// old one's place.
 
 // CompactRatio is the waste at which CompactIfWasteful copies the store: the
 // file's blocks over the blocks its live rows are estimated to need.
@@ -123,9 +124,6 @@ type CompactResult struct {
 func CompactIfWasteful(ctx context.Context, path string, opts Options, force bool) (CompactResult, error) {
 	var res CompactResult
 	tmp := path + compactSuffix
-	if err := removeCopy(tmp); err != nil {
-		return res, fmt.Errorf("compact store: %w", err)
-	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return res, nil
 	}
@@ -136,6 +134,12 @@ func CompactIfWasteful(ctx context.Context, path string, opts Options, force boo
 	if s.shared {
 		s.Close()
 		return res, ErrShared
+	}
+	// Only the process holding the store's lock touches the copy: another
+	// one's compaction may be writing it.
+	if err := removeCopy(tmp); err != nil {
+		s.Close()
+		return res, fmt.Errorf("compact store: %w", err)
 	}
 	copied, err := s.compactInto(ctx, tmp, force, &res)
 	if cerr := s.Close(); cerr != nil && err == nil {
