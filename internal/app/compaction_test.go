@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
@@ -110,5 +111,51 @@ func TestServeCompactsAfterStorms(t *testing.T) {
 	}
 	if stored != issues || stored != 300 {
 		t.Errorf("issues after compaction: got %d, want %d (300 emulated)", stored, issues)
+	}
+}
+
+// TestBatchCompactsWhenClosing: rows a batch command deleted stay in the
+// file (every table has a primary key); closing the batch compacts it, so
+// that serve's next start has no copy to make.
+func TestBatchCompactsWhenClosing(t *testing.T) {
+	ctx := context.Background()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", app.BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := b.Store.DB()
+	for _, q := range []string{
+		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
+			SELECT i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1, 3001) t(i)`,
+		`CHECKPOINT`,
+		`DELETE FROM webhook_events`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Close()
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := b.Store.Checkpoint(ctx); err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, store.FileName)
+	before := compactionFileSize(t, path)
+	b.Close()
+	after := compactionFileSize(t, path)
+	once := compactionWrittenOnce(t, path)
+	t.Logf("before closing %d bytes, after %d, written once %d", before, after, once)
+	if float64(after) > 1.3*float64(once) {
+		t.Errorf("store after the batch closed: got %d bytes, want at most 1.3x %d (it was %d)", after, once, before)
+	}
+	if before <= 2*once {
+		t.Errorf("the deleted rows took %d bytes against %d written once: the test no longer makes a wasteful store", before, once)
 	}
 }
