@@ -359,3 +359,24 @@ func TestCompactRefusesSharedStore(t *testing.T) {
 		t.Errorf("the open store after the refused compaction: %v", err)
 	}
 }
+
+// TestOpenWithOtherSettingsIsLocked: a second handle of this process with
+// other settings cannot open the file; that says the file is busy, as a
+// lock held by serve does, so that commands go through serve instead.
+func TestOpenWithOtherSettingsIsLocked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data", FileName)
+	s, err := Open(ctx, path, Options{MemoryLimit: "128MB", ReleaseMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := Open(ctx, path, Options{MemoryLimit: "512MB"})
+	if err == nil {
+		other.Close()
+		t.Fatal("second open with other settings: got nil error, want ErrLocked")
+	}
+	if !errors.Is(err, ErrLocked) {
+		t.Errorf("second open with other settings: got %v, want ErrLocked", err)
+	}
+}
