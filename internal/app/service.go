@@ -141,6 +141,9 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		log.Warn("JIRADUCK_ALLOW_UNSIGNED is set and no webhook secret is configured: unsigned webhooks are accepted " +
 			"from anyone who can reach the listen address (for trials only; requests from browsers are refused)")
 	}
+	plan := cfg.MemoryPlanFor("serve")
+	log.WithFields(logrus.Fields{"duckdb_memory_limit": plan.DuckDBLimit, "duckdb_release_memory": plan.ReleaseMemory,
+		"go_memory_limit": plan.GoLimitText(), "memory_available": cfg.Memory.String()}).Info("memory plan")
 	s.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:    func() int { return s.queue.Depth() },
 		OldestPending: func() time.Time { return s.queue.OldestPending() },

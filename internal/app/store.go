@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -14,7 +17,7 @@ func StorePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, st
 
 // StoreOptions are the settings the command opens the store with.
 func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) store.Options {
-	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.DuckDBReleaseMemory}
+	return store.Options{Logger: log, MemoryLimit: cfg.MemoryLimitFor(command), ReleaseMemory: cfg.MemoryPlanFor(command).ReleaseMemory}
 }
 
 // OpenStore opens the canonical store for the command and brings its schema
@@ -22,6 +25,12 @@ func StoreOptions(cfg *config.Config, log logrus.FieldLogger, command string) st
 // write files in the data directory and in allowedDirs.
 func OpenStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, allowedDirs ...string) (*store.Store, error) {
 	opts := StoreOptions(cfg, log, command)
+	if err := compactStore(ctx, cfg, log); errors.Is(err, store.ErrLocked) {
+		return nil, err
+	}
+	if err := migrateWithRoom(ctx, cfg, log, command); err != nil {
+		return nil, err
+	}
 	opts.AllowedDirs = allowedDirs
 	s, err := store.Open(ctx, StorePath(cfg), opts)
 	if err != nil {
@@ -53,4 +62,58 @@ func PromotedColumns(cfg *config.Config) []store.Column {
 		cols = append(cols, store.Column{Name: f.Name, Type: "VARCHAR"})
 	}
 	return cols
+}
+
+// LimitGoMemory gives Go's heap the soft limit of the command's memory plan
+// when GOMEMLIMIT is not set: the collector then works harder as the heap
+// nears it instead of letting it grow to twice what is live. The limit is
+// the process's, so only main sets it, never a test running commands in
+// its own process.
+func LimitGoMemory(cfg *config.Config, command string) {
+	if p := cfg.MemoryPlanFor(command); p.GoLimit > 0 {
+		debug.SetMemoryLimit(p.GoLimit)
+	}
+}
+
+// maintenance is the command whose memory plan compaction and migrations
+// run with: the other commands' larger buffer pool. Copying a store builds
+// every primary-key index of the copy, and DuckDB's indexes must fit in its
+// pool while they are built; migration 0002 ran out of memory at 160MB on a
+// 100,000-issue store. Serve's own pool is smaller than either needs.
+const maintenance = "migrate"
+
+// migrateWithRoom applies pending migrations under the maintenance plan's
+// pool when the command's own is another, before the command opens the
+// store with its own.
+func migrateWithRoom(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string) error {
+	if cfg.MemoryLimitFor(command) == cfg.MemoryLimitFor(maintenance) {
+		return nil
+	}
+	if _, err := os.Stat(StorePath(cfg)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	s, err := store.Open(ctx, StorePath(cfg), StoreOptions(cfg, log, maintenance))
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return err
+	}
+	return s.Close()
+}
+
+// compactStore copies the closed store into a compact file when deleted
+// rows and free blocks waste more than store.CompactRatio of it (see
+// store.CompactIfWasteful). Writers do it before they open the store: only
+// then is the file free, and a copy takes too long for a shutdown's time
+// limit (94 s for a 440 MB store on a busy machine). A compaction that
+// fails, for lack of disk space for the copy for instance, is logged and leaves the store as it was, which
+// still works; only ErrLocked is returned, for the caller to report.
+func compactStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger) error {
+	_, err := store.CompactIfWasteful(ctx, StorePath(cfg), StoreOptions(cfg, log, maintenance), false)
+	if err != nil && !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrShared) && log != nil {
+		log.WithError(err).Warn("store not compacted; it is kept as it was")
+	}
+	return err
 }

@@ -197,6 +197,11 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 		b.rep.note("P3 run %d: serve did not stop cleanly: %v", run+1, err)
 	}
 	peak = max(peak, c.PeakRSS())
+	if run == 0 {
+		if err := b.measureGrowth(ctx, dir, label); err != nil {
+			return err
+		}
+	}
 
 	perIssue := float64(fetches) / float64(len(res.Keys))
 	lost := float64(int64(b.sz.storm) - st.Webhooks.Delivered + st.Webhooks.Duplicates)

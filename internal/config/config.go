@@ -62,17 +62,27 @@ type Config struct {
 	AdminSQLMaxBytes int64 `env:"JIRADUCK_ADMIN_SQL_MAX_BYTES" envDefault:"67108864"`
 	// DuckDBMemoryLimit caps DuckDB's buffer pool (its cache of the store's
 	// blocks); without a cap DuckDB takes up to 80% of the machine's memory.
-	// Empty when unset: each command then takes its own default
-	// (MemoryLimitFor).
+	// Empty when unset: each command then derives its own from Memory
+	// (MemoryPlanFor).
 	DuckDBMemoryLimit string `env:"JIRADUCK_DUCKDB_MEMORY_LIMIT"`
 	// DuckDBReleaseMemory makes DuckDB return the memory it frees to the
-	// system at once instead of keeping it for reuse.
-	DuckDBReleaseMemory bool          `env:"JIRADUCK_DUCKDB_RELEASE_MEMORY"`
-	EventRetention      time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
+	// system at once instead of keeping it for reuse; nil when unset, and
+	// each command then takes its own default (MemoryPlanFor).
+	DuckDBReleaseMemory *bool `env:"JIRADUCK_DUCKDB_RELEASE_MEMORY"`
+	// GoMemoryLimit is Go's own GOMEMLIMIT, read here only to know whether
+	// it is set: when it is not, the commands derive a limit for Go's heap
+	// from Memory (MemoryPlanFor).
+	GoMemoryLimit  string        `env:"GOMEMLIMIT"`
+	EventRetention time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
 
 	LogLevel  string `env:"JIRADUCK_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"JIRADUCK_LOG_FORMAT"`
 	Debug     bool   `env:"JIRADUCK_DEBUG"`
+
+	// Memory is what the process may use, which the memory defaults are
+	// derived from: Load detects it; FromMap leaves it unknown, and the
+	// defaults then take their ceilings.
+	Memory Memory
 }
 
 // Default schedules, used when the variable is not set at all.
@@ -118,7 +128,12 @@ func Load(environ []string, dotenvPath string) (*Config, error) {
 			vars[k] = v
 		}
 	}
-	return FromMap(vars)
+	c, err := FromMap(vars)
+	if err != nil {
+		return nil, err
+	}
+	c.Memory = DetectMemory()
+	return c, nil
 }
 
 // FromMap builds and validates a Config from a map of variables; tests use it
@@ -283,28 +298,6 @@ func (c *Config) normalize() error {
 	return nil
 }
 
-// The caps of DuckDB's buffer pool when JIRADUCK_DUCKDB_MEMORY_LIMIT is
-// unset. A rebuild reads each payload once and appends what it derives, so a
-// larger cache buys it nothing: at 256MB it runs as fast and peaks a third
-// lower (docs/benchmarks.md). Serve and the other commands keep 512MB: a
-// full export of a large store is slower at 256MB.
-const (
-	DefaultDuckDBMemoryLimit = "512MB"
-	RebuildDuckDBMemoryLimit = "256MB"
-)
-
-// MemoryLimitFor is the cap of DuckDB's buffer pool for a command: the
-// setting when it is set, else the command's default.
-func (c *Config) MemoryLimitFor(command string) string {
-	switch {
-	case c.DuckDBMemoryLimit != "":
-		return c.DuckDBMemoryLimit
-	case command == "rebuild":
-		return RebuildDuckDBMemoryLimit
-	}
-	return DefaultDuckDBMemoryLimit
-}
-
 var cloudIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // memoryLimitPattern is a size as DuckDB's memory_limit takes it.
@@ -375,12 +368,21 @@ func (c *Config) JiraConfigured() bool {
 func (c *Config) Redacted() []Setting {
 	v := configValue(c)
 	var out []Setting
+	serve, rebuild := c.MemoryPlanFor("serve"), c.MemoryPlanFor("rebuild")
 	for i := 0; i < configType.NumField(); i++ {
 		f := configType.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			continue
+		}
 		value := fmt.Sprint(v.Field(i).Interface())
-		if name == "JIRADUCK_DUCKDB_MEMORY_LIMIT" && value == "" {
-			value = DefaultDuckDBMemoryLimit + " (rebuild: " + RebuildDuckDBMemoryLimit + ")"
+		switch name {
+		case "JIRADUCK_DUCKDB_MEMORY_LIMIT":
+			value = serve.DuckDBLimit + " (" + serve.DuckDBLimitFrom + "; rebuild: " + rebuild.DuckDBLimit + "; memory available: " + c.Memory.String() + ")"
+		case "JIRADUCK_DUCKDB_RELEASE_MEMORY":
+			value = strconv.FormatBool(serve.ReleaseMemory) + " (" + serve.ReleaseFrom + "; rebuild: " + strconv.FormatBool(rebuild.ReleaseMemory) + ")"
+		case "GOMEMLIMIT":
+			value = serve.GoLimitText() + " (" + serve.GoLimitFrom + "; rebuild: " + rebuild.GoLimitText() + ")"
 		}
 		out = append(out, Setting{Name: name, Value: value})
 	}

@@ -39,7 +39,8 @@ func TestDefaults(t *testing.T) {
 		{"JiraBaseURL", c.JiraBaseURL, ""},
 		{"SLANames", strings.Join(c.SLANames(), ","), "first_response,time_to_resolution"},
 		{"DuckDBMemoryLimit", c.DuckDBMemoryLimit, ""},
-		{"MemoryLimitFor(serve)", c.MemoryLimitFor("serve"), "512MB"},
+		{"MemoryLimitFor(serve)", c.MemoryLimitFor("serve"), "128MB"},
+		{"MemoryLimitFor(backfill)", c.MemoryLimitFor("backfill"), "512MB"},
 		{"MemoryLimitFor(rebuild)", c.MemoryLimitFor("rebuild"), "256MB"},
 	}
 	for _, ch := range checks {
@@ -86,8 +87,8 @@ func TestValues(t *testing.T) {
 	if c.ReconcileSchedule != "*/5 * * * *" || c.Workers != 8 || c.EventRetention != 48*time.Hour {
 		t.Errorf("got %q %d %v", c.ReconcileSchedule, c.Workers, c.EventRetention)
 	}
-	if !c.DuckDBReleaseMemory {
-		t.Errorf("DuckDBReleaseMemory: got false, want true")
+	if c.DuckDBReleaseMemory == nil || !*c.DuckDBReleaseMemory {
+		t.Errorf("DuckDBReleaseMemory: got %v, want true", c.DuckDBReleaseMemory)
 	}
 	if c.DuckDBMemoryLimit != "2 GiB" || c.MemoryLimitFor("rebuild") != "2 GiB" || c.MemoryLimitFor("serve") != "2 GiB" {
 		t.Errorf("DuckDBMemoryLimit: got %q (rebuild %q, serve %q), want 2 GiB for all", c.DuckDBMemoryLimit,

@@ -23,7 +23,7 @@ var benchNormalize = normalize.Options{
 }
 
 // emulatedRows normalizes the current state of an emulated issue.
-func emulatedRows(b *testing.B, em *emulator.Emulator, key string) *normalize.Rows {
+func emulatedRows(b testing.TB, em *emulator.Emulator, key string) *normalize.Rows {
 	b.Helper()
 	st, err := em.State(key)
 	if err != nil {

@@ -64,6 +64,9 @@ type Store struct {
 	// shared by every query of the process, and operators' statements
 	// running side by side took them all from the writer and the exporter.
 	isolated chan struct{}
+	// shared says another handle of this process had the file open when
+	// this one was opened: the file must then not be replaced (Compact).
+	shared bool
 }
 
 // dsnSettings are fixed for every connection of the process. DuckDB refuses a
@@ -112,6 +115,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
 	}
+	// A configuration already locked means another handle of this process
+	// has the file open, and this one shares its DuckDB instance.
+	var shared bool
+	if err := db.QueryRowContext(ctx, "SELECT current_setting('lock_configuration')").Scan(&shared); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if err := confine(ctx, db, append([]string{filepath.Dir(path)}, opts.AllowedDirs...), nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -119,7 +129,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		_ = os.Chmod(path, files.FileMode)
 	}
-	s := &Store{db: db, path: path, log: log.WithField("component", "store"), isolated: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, log: log.WithField("component", "store"), isolated: make(chan struct{}, 1), shared: shared}
 	return s, nil
 }
 
@@ -202,7 +212,12 @@ func classify(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "Could not set lock on file") || strings.Contains(msg, "Conflicting lock is held") {
+	// The third: another handle of this process holds the file with other
+	// settings (serve's smaller pool, in the tests that run serve and a
+	// command in one process); it is as busy as a file another process
+	// locked.
+	if strings.Contains(msg, "Could not set lock on file") || strings.Contains(msg, "Conflicting lock is held") ||
+		strings.Contains(msg, "with a different configuration than existing connections") {
 		return fmt.Errorf("%w: %v", ErrLocked, firstLine(msg))
 	}
 	return err

@@ -1,0 +1,161 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// compactionFileSize is the size of the file at path.
+func compactionFileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// compactionWrittenOnce is the size of the store at path copied into a new
+// file: the same data written once, as a rebuild from scratch writes it.
+func compactionWrittenOnce(t *testing.T, path string) int64 {
+	t.Helper()
+	dir := t.TempDir()
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(dir, store.FileName)
+	if err := os.WriteFile(copyPath, in, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CompactIfWasteful(context.Background(), copyPath, store.Options{}, true); err != nil {
+		t.Fatal(err)
+	}
+	return compactionFileSize(t, copyPath)
+}
+
+// TestServeCompactsAfterStorms: storms that re-fetch the same issues again
+// and again leave serve's store larger than the same data written once;
+// the next start brings it within 1.3x of that, and nothing is lost.
+func TestServeCompactsAfterStorms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve through several storms")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	site, err := app.StartSite(ctx, app.SiteOptions{Emulator: emulator.Options{Issues: 300, Seed: 3}, DataDir: dataDir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	storm := func(events, issues int) {
+		t.Helper()
+		if _, err := site.Emulator.Storm(ctx, emulator.StormOptions{Events: events, Issues: issues}); err != nil {
+			t.Fatal(err)
+		}
+		if err := site.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storm(300, 300)
+	for range 8 {
+		storm(60, 60)
+	}
+	var issues int
+	if err := site.Service.Store().DB().QueryRowContext(ctx, `SELECT count(*) FROM issues`).Scan(&issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := site.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, store.FileName)
+	stopped, once := compactionFileSize(t, path), compactionWrittenOnce(t, path)
+	t.Logf("store after the storms %d bytes, the same data written once %d bytes", stopped, once)
+	// The next start of serve (any writer) opens the store this way.
+	s, err := app.OpenStore(ctx, site.Config, log, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := compactionFileSize(t, path)
+	t.Logf("after the next start %d bytes", after)
+	if float64(stopped) <= 1.3*float64(once) {
+		t.Logf("the storms left the store within 1.3x; compaction was not needed")
+	}
+	if got := float64(after) / float64(once); got > 1.3 {
+		t.Errorf("store after the next start: got %d bytes, %.2fx the same data written once (%d), want at most 1.3x", after, got, once)
+	}
+	s, err = store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stored int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM issues`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != issues || stored != 300 {
+		t.Errorf("issues after compaction: got %d, want %d (300 emulated)", stored, issues)
+	}
+}
+
+// TestBatchCompactsWhenClosing: rows a batch command deleted stay in the
+// file (every table has a primary key); closing the batch compacts it, so
+// that serve's next start has no copy to make.
+func TestBatchCompactsWhenClosing(t *testing.T) {
+	ctx := context.Background()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := app.OpenBatch(ctx, cfg, log, "rebuild", app.BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := b.Store.DB()
+	for _, q := range []string{
+		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
+			SELECT i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1, 3001) t(i)`,
+		`CHECKPOINT`,
+		`DELETE FROM webhook_events`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Close()
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := b.Store.Checkpoint(ctx); err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, store.FileName)
+	before := compactionFileSize(t, path)
+	b.Close()
+	after := compactionFileSize(t, path)
+	once := compactionWrittenOnce(t, path)
+	t.Logf("before closing %d bytes, after %d, written once %d", before, after, once)
+	if float64(after) > 1.3*float64(once) {
+		t.Errorf("store after the batch closed: got %d bytes, want at most 1.3x %d (it was %d)", after, once, before)
+	}
+	if before <= 2*once {
+		t.Errorf("the deleted rows took %d bytes against %d written once: the test no longer makes a wasteful store", before, once)
+	}
+}
