@@ -44,6 +44,10 @@ type Options struct {
 	// batch commands, which may rewrite every partition, use two; serve
 	// keeps one, so that its memory stays low beside its writes.
 	Workers int
+	// MaxStale bounds how long a partition of another table waits while the
+	// issues table's partitions keep going before it (default 10s): see
+	// ExportDirty.
+	MaxStale time.Duration
 	// Observe, if set, is called after each partition is published with its
 	// rows, how long writing it took and how long since the change that
 	// dirtied it was committed; from several goroutines when Workers > 1.
@@ -59,7 +63,12 @@ type Exporter struct {
 	log    logrus.FieldLogger
 	notify chan struct{}
 
-	mu         sync.Mutex // serialises export passes
+	mu sync.Mutex // serialises export passes
+	// since is when each dirty partition was first seen dirty and not
+	// exported since, under mu: what MaxStale is measured from. marked_at
+	// cannot tell, as every mark moves it.
+	since map[store.Partition]time.Time
+
 	stateMu    sync.Mutex
 	lastExport time.Time
 	lastErr    error
@@ -71,11 +80,15 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	if opts.MaxStale <= 0 {
+		opts.MaxStale = 10 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = logx.Discard()
 	}
-	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1)}
+	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1),
+		since: map[store.Partition]time.Time{}}
 }
 
 // Root is the folder of the published partitions.
@@ -222,50 +235,35 @@ func (e *Exporter) Status() Status {
 
 // ExportDirty exports every dirty partition once and rewrites the manifest.
 // It returns the partitions it published or removed.
+//
+// The issues table's partitions go first, each month in the order it became
+// dirty: an edit reaches the table analysts read first before the rows it
+// adds elsewhere. With one worker (serve), an issues partition dirtied while
+// the pass writes the other tables' is written next, before the rest of the
+// pass: under a sustained load every month is dirty again within a second,
+// and a pass that wrote every table's partitions before looking again kept
+// an edit from the issues table's files for as long as the whole pass took.
+// So that the other tables are not put off for ever, a partition that has
+// been dirty for MaxStale lets nothing overtake it.
 func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.s.CheckRebuild(ctx); err != nil {
 		return nil, e.fail(err)
 	}
-	dirty, err := e.s.DirtyPartitions(ctx)
+	dirty, err := e.listDirty(ctx)
 	if err != nil {
 		return nil, e.fail(err)
 	}
 	if len(dirty) == 0 {
 		return nil, nil
 	}
-	// Each partition is one COPY; with Workers > 1 several run at once on
-	// their own connections, and their results are kept in dirty's order.
-	errs := make([]error, len(dirty))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(e.opts.Workers, len(dirty))) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(dirty) {
-					return
-				}
-				if errs[i] = ctx.Err(); errs[i] != nil {
-					continue
-				}
-				d := dirty[i]
-				if errs[i] = e.exportOne(ctx, d); errs[i] != nil {
-					e.log.WithError(errs[i]).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
-				}
-			}
-		})
-	}
-	wg.Wait()
 	var done []store.Partition
 	var firstErr error
-	for i, d := range dirty {
-		if errs[i] == nil {
-			done = append(done, d.Partition)
-		} else if firstErr == nil {
-			firstErr = errs[i]
-		}
+	if e.opts.Workers > 1 {
+		done, firstErr = e.exportAll(ctx, dirty)
+	} else {
+		done, firstErr = e.exportInTurn(ctx, dirty)
 	}
 	if len(done) > 0 {
 		if err := e.writeManifest(ctx); err != nil && firstErr == nil {
@@ -279,6 +277,148 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	e.lastExport, e.lastErr, e.failures = time.Now().UTC(), nil, 0
 	e.stateMu.Unlock()
 	return done, nil
+}
+
+// listDirty lists the dirty partitions, notes since when each is dirty, and
+// orders them: see order.
+func (e *Exporter) listDirty(ctx context.Context) ([]store.DirtyPartition, error) {
+	dirty, err := e.s.DirtyPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	seen := make(map[store.Partition]bool, len(dirty))
+	for _, d := range dirty {
+		seen[d.Partition] = true
+		if _, ok := e.since[d.Partition]; !ok {
+			e.since[d.Partition] = earliestOf(now, d.MarkedAt)
+		}
+	}
+	for p := range e.since {
+		if !seen[p] {
+			delete(e.since, p) // cleared by an export of another pass or command
+		}
+	}
+	return order(dirty, e.since), nil
+}
+
+// order sorts dirty partitions for a pass: the issues table's first, then
+// the others; within each, the one dirty the longest (since) first.
+func order(dirty []store.DirtyPartition, since map[store.Partition]time.Time) []store.DirtyPartition {
+	out := slices.Clone(dirty)
+	slices.SortStableFunc(out, func(a, b store.DirtyPartition) int {
+		if ai, bi := a.Table == "issues", b.Table == "issues"; ai != bi {
+			if ai {
+				return -1
+			}
+			return 1
+		}
+		if c := since[a.Partition].Compare(since[b.Partition]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Month+a.Table, b.Month+b.Table)
+	})
+	return out
+}
+
+func earliestOf(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// exportInTurn exports dirty one partition after the other; after each of
+// another table than issues, the issues partitions dirtied since go next,
+// unless a partition still to do has been dirty for MaxStale. A pass ends:
+// each step writes one partition of the list it started with, or one of the
+// months' issues partitions that go before the next of those.
+func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition) ([]store.Partition, error) {
+	var done []store.Partition
+	var firstErr error
+	todo := dirty
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return done, errors.Join(firstErr, err)
+		}
+		d := todo[0]
+		todo = todo[1:]
+		if err := e.exportPartition(ctx, d); err != nil {
+			firstErr = cmpOr(firstErr, err)
+		} else {
+			done = append(done, d.Partition)
+			delete(e.since, d.Partition)
+		}
+		if d.Table == "issues" || len(todo) == 0 || time.Since(e.since[todo[0].Partition]) >= e.opts.MaxStale {
+			continue
+		}
+		now, err := e.listDirty(ctx)
+		if err != nil {
+			return done, errors.Join(firstErr, err)
+		}
+		queued := make(map[store.Partition]bool, len(todo))
+		for _, t := range todo {
+			queued[t.Partition] = true
+		}
+		var first []store.DirtyPartition
+		for _, n := range now {
+			if n.Table == "issues" && !queued[n.Partition] {
+				first = append(first, n)
+			}
+		}
+		todo = append(first, todo...)
+	}
+	return done, firstErr
+}
+
+// exportAll exports dirty with Workers partitions at once, each on its own
+// connection, for the batch commands that rewrite many.
+func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition) ([]store.Partition, error) {
+	errs := make([]error, len(dirty))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(e.opts.Workers, len(dirty))) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(dirty) {
+					return
+				}
+				if errs[i] = ctx.Err(); errs[i] != nil {
+					continue
+				}
+				errs[i] = e.exportPartition(ctx, dirty[i])
+			}
+		})
+	}
+	wg.Wait()
+	var done []store.Partition
+	var firstErr error
+	for i, d := range dirty {
+		if errs[i] == nil {
+			done = append(done, d.Partition)
+			delete(e.since, d.Partition)
+		} else if firstErr == nil {
+			firstErr = errs[i]
+		}
+	}
+	return done, firstErr
+}
+
+// exportPartition exports d, logging a failure with its partition.
+func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition) error {
+	err := e.exportOne(ctx, d)
+	if err != nil {
+		e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+	}
+	return err
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func (e *Exporter) fail(err error) error {
