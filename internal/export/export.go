@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -243,32 +244,43 @@ func (e *Exporter) Status() Status {
 // pass: under a sustained load every month is dirty again within a second,
 // and a pass that wrote every table's partitions before looking again kept
 // an edit from the issues table's files for as long as the whole pass took.
-// So that the other tables are not put off for ever, a partition that has
-// been dirty for MaxStale lets nothing overtake it.
+// So that the other tables are not put off for ever, once a partition has
+// been dirty for MaxStale the two take turns, one partition each.
+//
+// The pass records what it published in one transaction at its end, not one
+// per partition: each record waited for the writer, busy with the issues
+// whose edits the exporter is to publish.
 func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.s.CheckRebuild(ctx); err != nil {
 		return nil, e.fail(err)
 	}
-	dirty, err := e.listDirty(ctx)
+	pass := map[store.Partition]exported{}
+	dirty, err := e.listDirty(ctx, pass)
 	if err != nil {
 		return nil, e.fail(err)
 	}
 	if len(dirty) == 0 {
 		return nil, nil
 	}
-	var done []store.Partition
 	var firstErr error
 	if e.opts.Workers > 1 {
-		done, firstErr = e.exportAll(ctx, dirty)
+		firstErr = e.exportAll(ctx, dirty, pass)
 	} else {
-		done, firstErr = e.exportInTurn(ctx, dirty)
+		firstErr = e.exportInTurn(ctx, dirty, pass)
 	}
-	if len(done) > 0 {
-		if err := e.writeManifest(ctx); err != nil && firstErr == nil {
-			firstErr = err
+	var done []store.Partition
+	for _, x := range pass {
+		done = append(done, x.d.Partition)
+	}
+	slices.SortFunc(done, func(a, b store.Partition) int { return strings.Compare(a.Table+"/"+a.Month, b.Table+"/"+b.Month) })
+	if len(pass) > 0 {
+		err := e.record(ctx, pass)
+		if err == nil {
+			err = e.writeManifest(ctx)
 		}
+		firstErr = cmpOr(firstErr, err)
 	}
 	if firstErr != nil {
 		return done, e.fail(firstErr)
@@ -279,17 +291,53 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	return done, nil
 }
 
-// listDirty lists the dirty partitions, notes since when each is dirty, and
-// orders them: see order.
-func (e *Exporter) listDirty(ctx context.Context) ([]store.DirtyPartition, error) {
-	dirty, err := e.s.DirtyPartitions(ctx)
+// exported is a partition a pass published (nil: emptied) and has not
+// recorded in the store yet.
+type exported struct {
+	d         store.DirtyPartition
+	published *store.PublishedPartition
+}
+
+// record clears the marks the pass has seen and records what it published,
+// in one transaction. Until then the marks stay: a crash re-exports them.
+func (e *Exporter) record(ctx context.Context, pass map[store.Partition]exported) error {
+	xs := slices.SortedFunc(maps.Values(pass), func(a, b exported) int {
+		return strings.Compare(a.d.Table+"/"+a.d.Month, b.d.Table+"/"+b.d.Month)
+	})
+	err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
+		for _, x := range xs {
+			if err := store.RecordExport(ctx, tx, x.d, x.published); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("export: record %d partitions: %w", len(xs), err)
+	}
+	for _, x := range xs {
+		delete(e.since, x.d.Partition)
+	}
+	return nil
+}
+
+// listDirty lists the dirty partitions but those pass has exported since
+// their latest mark, notes since when each is dirty, and orders them: see
+// order.
+func (e *Exporter) listDirty(ctx context.Context, pass map[store.Partition]exported) ([]store.DirtyPartition, error) {
+	all, err := e.s.DirtyPartitions(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	seen := make(map[store.Partition]bool, len(dirty))
-	for _, d := range dirty {
+	seen := make(map[store.Partition]bool, len(all))
+	var dirty []store.DirtyPartition
+	for _, d := range all {
 		seen[d.Partition] = true
+		if x, ok := pass[d.Partition]; ok && d.Generation <= x.d.Generation {
+			continue
+		}
+		dirty = append(dirty, d)
 		if _, ok := e.since[d.Partition]; !ok {
 			e.since[d.Partition] = earliestOf(now, d.MarkedAt)
 		}
@@ -328,33 +376,30 @@ func earliestOf(a, b time.Time) time.Time {
 	return a
 }
 
-// exportInTurn exports dirty one partition after the other; after each of
-// another table than issues, the issues partitions dirtied since go next,
-// unless a partition still to do has been dirty for MaxStale. A pass ends:
-// each step writes one partition of the list it started with, or one of the
-// months' issues partitions that go before the next of those.
-func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition) ([]store.Partition, error) {
-	var done []store.Partition
+// exportInTurn exports dirty one partition after the other into pass. After
+// each of another table than issues, the issues partitions dirtied since go
+// next; only the one dirty the longest once the next of the others has been
+// dirty for MaxStale. A pass ends: each step writes one partition of the
+// list it started with, or issues partitions that go before the next of
+// those or end the pass.
+func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
 	var firstErr error
 	todo := dirty
 	for len(todo) > 0 {
 		if err := ctx.Err(); err != nil {
-			return done, errors.Join(firstErr, err)
+			return errors.Join(firstErr, err)
 		}
 		d := todo[0]
 		todo = todo[1:]
-		if err := e.exportPartition(ctx, d); err != nil {
+		if err := e.exportPartition(ctx, d, pass); err != nil {
 			firstErr = cmpOr(firstErr, err)
-		} else {
-			done = append(done, d.Partition)
-			delete(e.since, d.Partition)
 		}
-		if d.Table == "issues" || len(todo) == 0 || time.Since(e.since[todo[0].Partition]) >= e.opts.MaxStale {
+		if d.Table == "issues" {
 			continue
 		}
-		now, err := e.listDirty(ctx)
+		now, err := e.listDirty(ctx, pass)
 		if err != nil {
-			return done, errors.Join(firstErr, err)
+			return errors.Join(firstErr, err)
 		}
 		queued := make(map[store.Partition]bool, len(todo))
 		for _, t := range todo {
@@ -366,15 +411,19 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 				first = append(first, n)
 			}
 		}
+		if len(first) > 1 && len(todo) > 0 && time.Since(e.since[todo[0].Partition]) >= e.opts.MaxStale {
+			first = first[:1]
+		}
 		todo = append(first, todo...)
 	}
-	return done, firstErr
+	return firstErr
 }
 
-// exportAll exports dirty with Workers partitions at once, each on its own
-// connection, for the batch commands that rewrite many.
-func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition) ([]store.Partition, error) {
+// exportAll exports dirty into pass with Workers partitions at once, each on
+// its own connection, for the batch commands that rewrite many.
+func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
 	errs := make([]error, len(dirty))
+	outs := make([]map[store.Partition]exported, len(dirty))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(1, min(e.opts.Workers, len(dirty))) {
@@ -387,31 +436,33 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition) 
 				if errs[i] = ctx.Err(); errs[i] != nil {
 					continue
 				}
-				errs[i] = e.exportPartition(ctx, dirty[i])
+				outs[i] = map[store.Partition]exported{}
+				errs[i] = e.exportPartition(ctx, dirty[i], outs[i])
 			}
 		})
 	}
 	wg.Wait()
-	var done []store.Partition
-	var firstErr error
-	for i, d := range dirty {
-		if errs[i] == nil {
-			done = append(done, d.Partition)
-			delete(e.since, d.Partition)
-		} else if firstErr == nil {
-			firstErr = errs[i]
+	for _, out := range outs {
+		maps.Copy(pass, out)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	return done, firstErr
+	return nil
 }
 
-// exportPartition exports d, logging a failure with its partition.
-func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition) error {
-	err := e.exportOne(ctx, d)
+// exportPartition exports d and adds it to pass, logging a failure with its
+// partition.
+func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
+	published, err := e.exportOne(ctx, d)
 	if err != nil {
 		e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+		return err
 	}
-	return err
+	pass[d.Partition] = exported{d: d, published: published}
+	return nil
 }
 
 func cmpOr(a, b error) error {
@@ -433,15 +484,15 @@ var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // exportOne writes one partition. A month with no rows loses its file and
 // folder: DuckDB writes no file for an empty partitioned export, and an empty
 // single-file export would leave a stale-looking file behind.
-func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error {
+func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*store.PublishedPartition, error) {
 	start := time.Now()
 	query, err := e.selectQuery(d.Table, d.Month)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stagingDir := filepath.Join(e.opts.DataDir, ".staging")
 	if err := files.MkdirAll(stagingDir); err != nil {
-		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
 	staging := filepath.Join(stagingDir, fmt.Sprintf("%s-%s-%s.parquet", d.Table, d.Month, randomSuffix()))
 	defer os.Remove(staging)
@@ -450,32 +501,29 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
 		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, store.Quote(staging)))
 	if err != nil {
-		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
 	rows, _ := res.RowsAffected()
 	var published *store.PublishedPartition
 	if rows == 0 {
 		if err := removePartition(final); err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 	} else {
 		sum, size, err := fileDigest(staging)
 		if err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 		if err := files.Publish(staging, final); err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
-	}
-	if err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
-		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
 	}
 	if e.opts.Observe != nil {
 		e.opts.Observe(d.Partition, rows, time.Since(start), time.Since(d.MarkedAt))
 	}
 	e.log.WithFields(logrus.Fields{"table": d.Table, "month": d.Month, "rows": rows, "duration_ms": time.Since(start).Milliseconds()}).Debug("partition exported")
-	return nil
+	return published, nil
 }
 
 // selectQuery is the SELECT whose result is one partition's file: explicit

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -52,21 +53,22 @@ func TestOrder(t *testing.T) {
 	}
 }
 
-// TestIssuesDirtiedDuringAPassGoNext: an edit committed while a pass writes
-// other tables' partitions reaches the issues table's file before the rest
-// of the pass, unless a partition still to do has been dirty for MaxStale.
+// TestIssuesDirtiedDuringAPassGoNext: edits committed while a pass writes
+// other tables' partitions reach the issues table's files before the rest
+// of the pass; once a partition still to do has been dirty for MaxStale,
+// the two take turns.
 func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 	jan := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
 	feb := time.Date(2024, 2, 10, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name     string
 		maxStale time.Duration
-		// want is the partition written right after the first one of
+		// want are the partitions written right after the first one of
 		// another table than issues.
-		want string
+		want []string
 	}{
-		{"an issues partition dirtied during the pass goes next", time.Hour, "issues/2024-01"},
-		{"not before a partition dirty for MaxStale", time.Nanosecond, "comments/2024-02"},
+		{"the issues partitions dirtied during the pass go next", time.Hour, []string{"issues/2024-01", "issues/2024-02", "comments/2024-02"}},
+		{"after MaxStale, one issues partition, then one of another table", time.Nanosecond, []string{"issues/2024-01", "comments/2024-02"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,24 +86,26 @@ func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 					edited = edited || edit
 					mu.Unlock()
 					if edit {
-						r := rows("SUP-1", "101", jan, 1)
-						r.Issue.Summary = sp("edited during the pass")
-						f.apply(t, r)
+						for _, r := range []*normalize.Rows{rows("SUP-1", "101", jan, 1), rows("SUP-2", "102", feb, 1)} {
+							r.Issue.Summary = sp("edited during the pass")
+							f.apply(t, r)
+						}
 					}
 				}})
 			if _, err := e.ExportDirty(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			i := slices.IndexFunc(written, func(w string) bool { return !strings.HasPrefix(w, "issues/") })
-			if i < 0 || i+1 >= len(written) {
-				t.Fatalf("written: got %v, want a partition of another table followed by more", written)
+			if i < 0 || i+len(tc.want) >= len(written) {
+				t.Fatalf("written: got %v, want a partition of another table followed by %d more", written, len(tc.want))
 			}
-			if got := written[i+1]; got != tc.want {
-				t.Errorf("after %s: got %s, want %s (all written: %v)", written[i], got, tc.want, written)
+			if got := written[i+1 : i+1+len(tc.want)]; !slices.Equal(got, tc.want) {
+				t.Errorf("after %s: got %v, want %v (all written: %v)", written[i], got, tc.want, written)
 			}
-			if n := readParquet(t, `SELECT count(*) FROM '`+PartitionPath(f.dir, "issues", "2024-01")+`' WHERE summary = 'edited during the pass'`); n != 1 &&
-				tc.maxStale == time.Hour {
-				t.Errorf("edited rows in issues/2024-01 after the pass: got %d, want 1", n)
+			for _, m := range []string{"2024-01", "2024-02"} {
+				if n := readParquet(t, `SELECT count(*) FROM '`+PartitionPath(f.dir, "issues", m)+`' WHERE summary = 'edited during the pass'`); n != 1 {
+					t.Errorf("edited rows in issues/%s after the pass: got %d, want 1", m, n)
+				}
 			}
 		})
 	}
