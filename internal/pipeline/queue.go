@@ -46,7 +46,14 @@ type QueueOptions struct {
 	// HotWindow; once the storm has passed; or, at the latest, StormMaxDelay
 	// from its oldest pending event (default 60s). StormRate < 0 turns storm
 	// mode off.
+	//
+	// While events arrive faster than BulkRate per second (default 100, at
+	// least StormRate: a bulk edit or a replay, faster than the workers
+	// fetch), cold issues are held too, and a held issue cools down only
+	// once that rate has fallen: the first round of a bulk edit that goes
+	// round its issues would otherwise cost each issue one fetch more.
 	StormRate     float64
+	BulkRate      float64
 	HotWindow     time.Duration
 	StormQuiet    time.Duration
 	StormMaxDelay time.Duration
@@ -77,15 +84,16 @@ type QueueOptions struct {
 //
 //	idle     -> ready     an event for a cold issue, or any event or
 //	                      Enqueue on a quiet site
-//	idle     -> held      an event for a hot issue during a storm
+//	idle     -> held      an event for a hot issue during a storm, or for
+//	                      any issue while events come at BulkRate
 //	idle     -> retry     requeue: its events' failure could not be recorded
 //	ready    -> running   a worker takes it
-//	ready    -> held      an event makes it hot, during a storm, before a
-//	                      worker took it
-//	held     -> ready     it has cooled down, the storm has passed, its
-//	                      oldest event has waited StormMaxDelay, or Drain
+//	ready    -> held      as idle -> held, before a worker took it
+//	held     -> ready     it has cooled down (not at BulkRate), the storm
+//	                      has passed, its oldest event has waited
+//	                      StormMaxDelay, or Drain
 //	followUp -> ready     due (at once under Drain)
-//	followUp -> held      due during a storm while hot
+//	followUp -> held      due when idle -> held would hold it
 //	retry    -> ready     due; a retry is never held, its events have waited
 //	running  -> retry     a retryable failure, a failing disk, or a wait on
 //	                      a throttled Jira that Drain cut short
@@ -130,6 +138,7 @@ type Queue struct {
 	arrivals   [10]int
 	arrivalsAt int64
 	stormAt    time.Time
+	bulkAt     time.Time // the last moment the count reached BulkRate
 	// bursts keeps the burst of an issue whose item left the queue, until
 	// its latest event is HotWindow old (prunedAt: the last sweep of the
 	// old ones).
@@ -287,6 +296,10 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	if opts.StormQuiet <= 0 {
 		opts.StormQuiet = time.Second
 	}
+	if opts.BulkRate <= 0 {
+		opts.BulkRate = 100
+	}
+	opts.BulkRate = max(opts.BulkRate, opts.StormRate)
 	if opts.HotWindow <= 0 {
 		opts.HotWindow = 5 * time.Second
 	}
@@ -512,9 +525,9 @@ func (q *Queue) enqueueLocked(t target, event int64, accepted, now time.Time) {
 }
 
 // holdingLocked reports whether it is to be held: its issue is hot during
-// a storm.
+// a storm, or events come in at BulkRate.
 func (q *Queue) holdingLocked(it *item, now time.Time) bool {
-	return q.stormingLocked(now) && it.burst.hot(now, q.opts.StormQuiet, q.opts.HotWindow)
+	return q.bulkingLocked(now) || q.stormingLocked(now) && it.burst.hot(now, q.opts.StormQuiet, q.opts.HotWindow)
 }
 
 // addLocked adds events of target t to its issue's item, creating the item
@@ -640,12 +653,21 @@ func (q *Queue) countLocked(n int, now time.Time) {
 	if float64(sum) >= q.opts.StormRate {
 		q.stormAt = now
 	}
+	if float64(sum) >= q.opts.BulkRate {
+		q.bulkAt = now
+	}
 }
 
 // stormingLocked reports whether events came in faster than StormRate a
 // second within the last StormQuiet.
 func (q *Queue) stormingLocked(now time.Time) bool {
 	return !q.draining && !q.stormAt.IsZero() && now.Sub(q.stormAt) < q.opts.StormQuiet
+}
+
+// bulkingLocked reports whether events came in faster than BulkRate a
+// second within the last StormQuiet.
+func (q *Queue) bulkingLocked(now time.Time) bool {
+	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.opts.StormQuiet
 }
 
 // Storming reports whether the queue is in storm mode (see QueueOptions).
@@ -717,7 +739,7 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		case it.state == stateRetry && !it.due.After(now):
 			q.readyLocked(it)
 		case it.state == stateFollowUp && (!it.due.After(now) || q.draining):
-			if storming && it.burst.hot(now, q.opts.StormQuiet, q.opts.HotWindow) {
+			if q.holdingLocked(it, now) {
 				q.holdLocked(it)
 			} else {
 				q.readyLocked(it)
@@ -728,11 +750,16 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		}
 	}
 	q.delayed = kept
-	// Release held items once the storm has passed, or each when it has
-	// cooled down or its oldest event has waited StormMaxDelay.
+	// Release held items once the storm has passed, or each when its
+	// oldest event has waited StormMaxDelay or, unless events still come
+	// at BulkRate, it has cooled down.
+	bulking := q.bulkingLocked(now)
 	keptHeld := q.held[:0]
 	for _, it := range q.held {
-		release := earliest(it.accepted.Add(q.opts.StormMaxDelay), it.burst.coolsAt(q.opts.StormQuiet, q.opts.HotWindow))
+		release := it.accepted.Add(q.opts.StormMaxDelay)
+		if !bulking {
+			release = earliest(release, it.burst.coolsAt(q.opts.StormQuiet, q.opts.HotWindow))
+		}
 		if !storming || !release.After(now) {
 			q.readyLocked(it)
 			continue
@@ -743,6 +770,9 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 	q.held = keptHeld
 	if len(q.held) > 0 {
 		next = earliest(next, q.stormAt.Add(q.opts.StormQuiet))
+		if bulking {
+			next = earliest(next, q.bulkAt.Add(q.opts.StormQuiet))
+		}
 	}
 	return next
 }

@@ -90,6 +90,14 @@ func (m *machine) finish(key string, err error) {
 	m.q.finish(it, tn, outcome, err)
 }
 
+// release moves what has come due to the ready list, as a worker looking
+// for work does, without taking anything.
+func (m *machine) release() {
+	m.q.mu.Lock()
+	m.q.releaseLocked(m.clk.Now())
+	m.q.mu.Unlock()
+}
+
 // other keeps a storm going with an event for SUP-n, a cold issue, which
 // it runs at once.
 func (m *machine) other(n int) {
@@ -139,6 +147,13 @@ func TestQueueStates(t *testing.T) {
 	storm := func(rate float64, q, maxDelay time.Duration) QueueOptions {
 		o := quiet
 		o.StormRate, o.StormQuiet, o.StormMaxDelay = rate, q, maxDelay
+		return o
+	}
+	// bulk is a storm of one event a second, and a bulk edit from rate
+	// events a second.
+	bulk := func(rate float64) QueueOptions {
+		o := storm(1, time.Second, time.Hour)
+		o.BulkRate = rate
 		return o
 	}
 	// hot is a storm of one event a second whose issues are hot while their
@@ -281,6 +296,46 @@ func TestQueueStates(t *testing.T) {
 				m.t.Errorf("runs: got %d, want 6 (one per issue, one more for the issue taken early)", runs)
 			}
 		}},
+		{"while events come at BulkRate a cold issue is held too", bulk(3), func(m *machine) {
+			m.accept("SUP-1")
+			m.accept("SUP-2")
+			m.want("SUP-2", "ready")
+			m.accept("SUP-3") // the third event a second: a bulk edit
+			m.want("SUP-3", "held")
+			m.take("SUP-1")
+			m.take("SUP-2")
+			m.idle()
+		}},
+		{"a held issue cools down only once the bulk edit has passed", bulk(3), func(m *machine) {
+			m.accept("SUP-1")
+			m.accept("SUP-2")
+			m.accept("SUP-3")
+			m.want("SUP-3", "held")
+			// Three events every 500ms for 2s: still a bulk edit.
+			for i := range 4 {
+				m.clk.Advance(500 * time.Millisecond)
+				for j := range 3 {
+					m.accept(fmt.Sprint("SUP-", 10+3*i+j))
+				}
+				m.release()
+				m.want("SUP-3", "held")
+			}
+			// Then one event every 500ms: a storm, and a bulk edit until
+			// the last three events of a second are 1s old.
+			for i := range 2 {
+				m.clk.Advance(500 * time.Millisecond)
+				m.accept(fmt.Sprint("SUP-", 30+i))
+				m.release()
+				m.want("SUP-3", "held")
+			}
+			m.clk.Advance(500 * time.Millisecond)
+			m.accept("SUP-32")
+			if !m.q.Storming() {
+				m.t.Fatal("storming: got false, want the storm going on")
+			}
+			m.release()
+			m.want("SUP-3", "ready")
+		}},
 		{"a held issue runs after StormMaxDelay though the storm goes on", storm(1, time.Hour, time.Minute), func(m *machine) {
 			m.accept("SUP-1")
 			m.accept("SUP-1")
@@ -375,9 +430,7 @@ func TestQueueStates(t *testing.T) {
 			m.take("SUP-1")
 			m.finish("SUP-1", unavailable)
 			m.clk.Advance(time.Second)
-			m.q.mu.Lock()
-			m.q.releaseLocked(m.clk.Now())
-			m.q.mu.Unlock()
+			m.release()
 			m.want("SUP-1", "ready")
 			m.accept("SUP-1")
 			m.want("SUP-1", "ready")
