@@ -49,9 +49,12 @@ type QueueOptions struct {
 	//
 	// While events arrive faster than BulkRate per second (default 100, at
 	// least StormRate: a bulk edit or a replay, faster than the workers
-	// fetch), cold issues are held too, and a held issue cools down only
-	// once that rate has fallen: the first round of a bulk edit that goes
-	// round its issues would otherwise cost each issue one fetch more.
+	// fetch) and until three StormQuiet after that, cold issues are held
+	// too, issues that were ready and not tried yet when that rate was
+	// reached are held, and a held issue cools down only once that rate has
+	// fallen: the first round of a bulk edit that goes round its issues
+	// would otherwise cost each issue one fetch more. The longer quiet rides
+	// over the pauses a busy machine puts in the deliveries.
 	StormRate     float64
 	BulkRate      float64
 	HotWindow     time.Duration
@@ -86,6 +89,7 @@ type QueueOptions struct {
 //	                      Enqueue on a quiet site
 //	idle     -> held      an event for a hot issue during a storm, or for
 //	                      any issue while events come at BulkRate
+//	ready    -> held      events reach BulkRate, and it was not tried yet
 //	idle     -> retry     requeue: its events' failure could not be recorded
 //	ready    -> running   a worker takes it
 //	ready    -> held      as idle -> held, before a worker took it
@@ -654,6 +658,9 @@ func (q *Queue) countLocked(n int, now time.Time) {
 		q.stormAt = now
 	}
 	if float64(sum) >= q.opts.BulkRate {
+		if !q.bulkingLocked(now) {
+			q.holdReadyLocked()
+		}
 		q.bulkAt = now
 	}
 }
@@ -665,9 +672,27 @@ func (q *Queue) stormingLocked(now time.Time) bool {
 }
 
 // bulkingLocked reports whether events came in faster than BulkRate a
-// second within the last StormQuiet.
+// second within the last three StormQuiet.
 func (q *Queue) bulkingLocked(now time.Time) bool {
-	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.opts.StormQuiet
+	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.bulkQuiet()
+}
+
+func (q *Queue) bulkQuiet() time.Duration { return 3 * q.opts.StormQuiet }
+
+// holdReadyLocked holds the ready items that have events and were not
+// tried yet: a bulk edit has begun, and the events that came before its
+// rate was reached are its first.
+func (q *Queue) holdReadyLocked() {
+	kept := q.ready[:0]
+	for _, it := range q.ready {
+		if len(it.events) > 0 && it.attempts == 0 && it.storageFailures == 0 {
+			q.holdLocked(it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(q.ready[len(kept):])
+	q.ready = kept
 }
 
 // Storming reports whether the queue is in storm mode (see QueueOptions).
@@ -771,7 +796,7 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 	if len(q.held) > 0 {
 		next = earliest(next, q.stormAt.Add(q.opts.StormQuiet))
 		if bulking {
-			next = earliest(next, q.bulkAt.Add(q.opts.StormQuiet))
+			next = earliest(next, q.bulkAt.Add(q.bulkQuiet()))
 		}
 	}
 	return next

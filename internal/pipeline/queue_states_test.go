@@ -296,14 +296,15 @@ func TestQueueStates(t *testing.T) {
 				m.t.Errorf("runs: got %d, want 6 (one per issue, one more for the issue taken early)", runs)
 			}
 		}},
-		{"while events come at BulkRate a cold issue is held too", bulk(3), func(m *machine) {
+		{"while events come at BulkRate a cold issue is held too, and so are those ready before", bulk(3), func(m *machine) {
 			m.accept("SUP-1")
+			m.take("SUP-1")
 			m.accept("SUP-2")
 			m.want("SUP-2", "ready")
 			m.accept("SUP-3") // the third event a second: a bulk edit
 			m.want("SUP-3", "held")
-			m.take("SUP-1")
-			m.take("SUP-2")
+			m.want("SUP-2", "held")
+			m.want("SUP-1", "running")
 			m.idle()
 		}},
 		{"a held issue cools down only once the bulk edit has passed", bulk(3), func(m *machine) {
@@ -321,8 +322,8 @@ func TestQueueStates(t *testing.T) {
 				m.want("SUP-3", "held")
 			}
 			// Then one event every 500ms: a storm, and a bulk edit until
-			// the last three events of a second are 1s old.
-			for i := range 2 {
+			// 3s after the last second that held three events (2.5s).
+			for i := range 6 {
 				m.clk.Advance(500 * time.Millisecond)
 				m.accept(fmt.Sprint("SUP-", 30+i))
 				m.release()
