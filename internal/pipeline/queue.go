@@ -695,11 +695,13 @@ func (q *Queue) holdReadyLocked() {
 	q.ready = kept
 }
 
-// Storming reports whether the queue is in storm mode (see QueueOptions).
+// Storming reports whether the queue is in storm mode (see QueueOptions):
+// events come faster than StormRate, or BulkRate, a second.
 func (q *Queue) Storming() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stormingLocked(q.clock.Now())
+	now := q.clock.Now()
+	return q.stormingLocked(now) || q.bulkingLocked(now)
 }
 
 // signal wakes one waiting worker, or the next one to wait.
@@ -775,9 +777,9 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		}
 	}
 	q.delayed = kept
-	// Release held items once the storm has passed, or each when its
-	// oldest event has waited StormMaxDelay or, unless events still come
-	// at BulkRate, it has cooled down.
+	// Release held items once the storm and the bulk edit have passed, or
+	// each when its oldest event has waited StormMaxDelay or, unless events
+	// still come at BulkRate, it has cooled down.
 	bulking := q.bulkingLocked(now)
 	keptHeld := q.held[:0]
 	for _, it := range q.held {
@@ -785,7 +787,7 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		if !bulking {
 			release = earliest(release, it.burst.coolsAt(q.opts.StormQuiet, q.opts.HotWindow))
 		}
-		if !storming || !release.After(now) {
+		if !storming && !bulking || !release.After(now) {
 			q.readyLocked(it)
 			continue
 		}

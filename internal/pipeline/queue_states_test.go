@@ -307,6 +307,23 @@ func TestQueueStates(t *testing.T) {
 			m.want("SUP-1", "running")
 			m.idle()
 		}},
+		{"a pause in a bulk edit's deliveries releases nothing", bulk(3), func(m *machine) {
+			m.accept("SUP-1")
+			m.accept("SUP-2")
+			m.accept("SUP-3")
+			m.clk.Advance(1500 * time.Millisecond) // the storm's quiet, not the bulk edit's
+			m.release()
+			m.want("SUP-1", "held")
+			if !m.q.Storming() {
+				m.t.Error("storming: got false, want true during the bulk edit's quiet")
+			}
+			m.accept("SUP-1")
+			m.want("SUP-1", "held")
+			m.clk.Advance(1500 * time.Millisecond)
+			m.take("SUP-1")
+			m.take("SUP-2")
+			m.take("SUP-3")
+		}},
 		{"a held issue cools down only once the bulk edit has passed", bulk(3), func(m *machine) {
 			m.accept("SUP-1")
 			m.accept("SUP-2")
