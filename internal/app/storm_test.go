@@ -91,6 +91,12 @@ func TestStormKeepsColdIssuesFresh(t *testing.T) {
 	if over.Load() {
 		t.Errorf("the cold edit was visible only after the storm, want it visible while the storm goes on")
 	}
+	// Enough edits for the hot issues to show what coalescing saves.
+	stormWaitFor(t, ctx, "40 edits of every hot issue", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return over.Load() || edits[hot[len(hot)-1]] >= 40
+	})
 	stopStorm()
 
 	settle, cancelSettle := context.WithTimeout(ctx, 2*time.Minute)
