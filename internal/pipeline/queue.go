@@ -49,12 +49,11 @@ type QueueOptions struct {
 	//
 	// While events arrive faster than BulkRate per second (default 100, at
 	// least StormRate: a bulk edit or a replay, faster than the workers
-	// fetch) and until three StormQuiet after that, cold issues are held
-	// too, issues that were ready and not tried yet when that rate was
-	// reached are held, and a held issue cools down only once that rate has
-	// fallen: the first round of a bulk edit that goes round its issues
-	// would otherwise cost each issue one fetch more. The longer quiet rides
-	// over the pauses a busy machine puts in the deliveries.
+	// fetch) and until StormQuiet after that, cold issues are held too,
+	// issues that were ready and not tried yet when that rate was reached
+	// are held, and a held issue cools down only once that rate has fallen:
+	// the first round of a bulk edit that goes round its issues would
+	// otherwise cost each issue one fetch more.
 	StormRate     float64
 	BulkRate      float64
 	HotWindow     time.Duration
@@ -672,12 +671,10 @@ func (q *Queue) stormingLocked(now time.Time) bool {
 }
 
 // bulkingLocked reports whether events came in faster than BulkRate a
-// second within the last three StormQuiet.
+// second within the last StormQuiet.
 func (q *Queue) bulkingLocked(now time.Time) bool {
-	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.bulkQuiet()
+	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.opts.StormQuiet
 }
-
-func (q *Queue) bulkQuiet() time.Duration { return 3 * q.opts.StormQuiet }
 
 // holdReadyLocked holds the ready items that have events and were not
 // tried yet: a bulk edit has begun, and the events that came before its
@@ -798,7 +795,7 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 	if len(q.held) > 0 {
 		next = earliest(next, q.stormAt.Add(q.opts.StormQuiet))
 		if bulking {
-			next = earliest(next, q.bulkAt.Add(q.bulkQuiet()))
+			next = earliest(next, q.bulkAt.Add(q.opts.StormQuiet))
 		}
 	}
 	return next

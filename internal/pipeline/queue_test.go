@@ -59,9 +59,7 @@ func TestStormHoldsFetchesUntilItPasses(t *testing.T) {
 	if !h.queue.Storming() {
 		t.Error("not storming right after 100 events")
 	}
-	// 100 events in a second are a bulk edit: it passes three quiet
-	// periods after.
-	clk.Advance(900 * time.Millisecond)
+	clk.Advance(300 * time.Millisecond)
 	h.settle(t, clk)
 	// The events before the rate reached 5 a second are fetched at once
 	// (4 issues), the rest once the storm has passed.
