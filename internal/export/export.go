@@ -49,6 +49,10 @@ type Options struct {
 	// issues table's partitions keep going before it (default 10s): see
 	// ExportDirty.
 	MaxStale time.Duration
+	// Fresh is how old the new mark of an issues partition that a pass has
+	// written already must be before the partition goes again ahead of the
+	// rest of the pass (default 1s).
+	Fresh time.Duration
 	// Observe, if set, is called after each partition is published with its
 	// rows, how long writing it took and how long since the change that
 	// dirtied it was committed; from several goroutines when Workers > 1.
@@ -83,6 +87,9 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	}
 	if opts.MaxStale <= 0 {
 		opts.MaxStale = 10 * time.Second
+	}
+	if opts.Fresh <= 0 {
+		opts.Fresh = time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -378,8 +385,9 @@ func earliestOf(a, b time.Time) time.Time {
 
 // exportInTurn exports dirty one partition after the other into pass. After
 // each of another table than issues, the issues partitions dirtied since go
-// next; only the one dirty the longest once the next of the others has been
-// dirty for MaxStale. A pass ends: each step writes one partition of the
+// next (one this pass wrote already, once its new mark is Fresh old); only
+// the one dirty the longest once the next of the others has been dirty for
+// MaxStale. A pass ends: each step writes one partition of the
 // list it started with, or issues partitions that go before the next of
 // those or end the pass.
 func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
@@ -393,6 +401,8 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 		todo = todo[1:]
 		if err := e.exportPartition(ctx, d, pass); err != nil {
 			firstErr = cmpOr(firstErr, err)
+		} else {
+			delete(e.since, d.Partition) // dirty again from its next mark
 		}
 		if d.Table == "issues" {
 			continue
@@ -407,9 +417,17 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 		}
 		var first []store.DirtyPartition
 		for _, n := range now {
-			if n.Table == "issues" && !queued[n.Partition] {
-				first = append(first, n)
+			if n.Table != "issues" || queued[n.Partition] {
+				continue
 			}
+			if _, again := pass[n.Partition]; again && time.Since(e.since[n.Partition]) < e.opts.Fresh {
+				// Written in this pass and marked again since: while
+				// commits stream into one month, writing it after every
+				// other partition doubled the exporter's work for
+				// nothing the next write would not show.
+				continue
+			}
+			first = append(first, n)
 		}
 		if len(first) > 1 && len(todo) > 0 && time.Since(e.since[todo[0].Partition]) >= e.opts.MaxStale {
 			first = first[:1]

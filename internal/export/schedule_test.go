@@ -56,19 +56,21 @@ func TestOrder(t *testing.T) {
 // TestIssuesDirtiedDuringAPassGoNext: edits committed while a pass writes
 // other tables' partitions reach the issues table's files before the rest
 // of the pass; once a partition still to do has been dirty for MaxStale,
-// the two take turns.
+// the two take turns; one the pass wrote already goes again once its new
+// mark is Fresh old.
 func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 	jan := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
 	feb := time.Date(2024, 2, 10, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
-		name     string
-		maxStale time.Duration
+		name            string
+		maxStale, fresh time.Duration
 		// want are the partitions written right after the first one of
 		// another table than issues.
 		want []string
 	}{
-		{"the issues partitions dirtied during the pass go next", time.Hour, []string{"issues/2024-01", "issues/2024-02", "comments/2024-02"}},
-		{"after MaxStale, one issues partition, then one of another table", time.Nanosecond, []string{"issues/2024-01", "comments/2024-02"}},
+		{"the issues partitions dirtied during the pass go next", time.Hour, time.Nanosecond, []string{"issues/2024-01", "issues/2024-02", "comments/2024-02"}},
+		{"after MaxStale, one issues partition, then one of another table", time.Nanosecond, time.Nanosecond, []string{"issues/2024-01", "comments/2024-02"}},
+		{"one the pass wrote already waits until its new mark is Fresh old", time.Hour, time.Hour, []string{"comments/2024-02"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,7 +80,7 @@ func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 			var mu sync.Mutex
 			var written []string
 			edited := false
-			e := New(f.s, f.w, Options{DataDir: f.dir, IssueColumns: f.e.opts.IssueColumns, MaxStale: tc.maxStale,
+			e := New(f.s, f.w, Options{DataDir: f.dir, IssueColumns: f.e.opts.IssueColumns, MaxStale: tc.maxStale, Fresh: tc.fresh,
 				Observe: func(p store.Partition, _ int64, _, _ time.Duration) {
 					mu.Lock()
 					written = append(written, p.Table+"/"+p.Month)
@@ -95,6 +97,8 @@ func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 			if _, err := e.ExportDirty(context.Background()); err != nil {
 				t.Fatal(err)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			i := slices.IndexFunc(written, func(w string) bool { return !strings.HasPrefix(w, "issues/") })
 			if i < 0 || i+len(tc.want) >= len(written) {
 				t.Fatalf("written: got %v, want a partition of another table followed by %d more", written, len(tc.want))
@@ -102,6 +106,12 @@ func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 			if got := written[i+1 : i+1+len(tc.want)]; !slices.Equal(got, tc.want) {
 				t.Errorf("after %s: got %v, want %v (all written: %v)", written[i], got, tc.want, written)
 			}
+			// What this pass left, the next writes.
+			mu.Unlock()
+			if _, err := e.ExportDirty(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
 			for _, m := range []string{"2024-01", "2024-02"} {
 				if n := readParquet(t, `SELECT count(*) FROM '`+PartitionPath(f.dir, "issues", m)+`' WHERE summary = 'edited during the pass'`); n != 1 {
 					t.Errorf("edited rows in issues/%s after the pass: got %d, want 1", m, n)
