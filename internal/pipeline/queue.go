@@ -88,10 +88,10 @@ type QueueOptions struct {
 //	                      Enqueue on a quiet site
 //	idle     -> held      an event for a hot issue during a storm, or for
 //	                      any issue while events come at BulkRate
-//	ready    -> held      events reach BulkRate, and it was not tried yet
 //	idle     -> retry     requeue: its events' failure could not be recorded
 //	ready    -> running   a worker takes it
-//	ready    -> held      as idle -> held, before a worker took it
+//	ready    -> held      not tried yet, and an event that would hold it
+//	                      were it idle, or events reach BulkRate
 //	held     -> ready     it has cooled down (not at BulkRate), the storm
 //	                      has passed, its oldest event has waited
 //	                      StormMaxDelay, or Drain
