@@ -12,7 +12,7 @@ const benchUsage = "[--scenario NAME|all] [--issues N] [--runs R] [--quick] [--j
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "bench", benchUsage)
-	scenario := fs.String("scenario", "all", "scenarios to run: all, or a comma-separated list of P1..P7")
+	scenario := fs.String("scenario", "all", "scenarios to run: all, or a comma-separated list of P1..P8")
 	issues := fs.Int("issues", 100000, "issues of the large store (P3-P5, P7); the other sizes scale with it")
 	runs := fs.Int("runs", 0, "runs per scenario (default: 3 where a run is cheap, 1 for P1, P4 and the large P7 rebuild)")
 	quick := fs.Bool("quick", false, "every scenario small, a few seconds each: a smoke test of correctness, timings not judged")
@@ -66,7 +66,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		case bench.Known(s):
 			o.Scenarios[s] = true
 		default:
-			return usagef("bench: unknown scenario %q (want all or P1..P7)", s)
+			return usagef("bench: unknown scenario %q (want all or P1..P8)", s)
 		}
 	}
 	return bench.Run(ctx, o, e.stdout, e.stderr)

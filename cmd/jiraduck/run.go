@@ -47,7 +47,7 @@ func commands() []command {
 		{"import", "--raw-dir DIR", "load a raw layout written by the Python data broker", runImport},
 		{"emulator", emulatorUsage, "a local fake Jira Cloud for demos, tests and benchmarks", runEmulator},
 		{"demo", "[--data-dir DIR] [--issues N] [--events N]", "emulator + serve + a backfill and a burst of webhooks, then sample queries", runDemo},
-		{"bench", benchUsage, "measure the design's performance targets P1-P7 on loopback", runBench},
+		{"bench", benchUsage, "measure the design's performance targets P1-P8 on loopback", runBench},
 		{"config", "", "print the effective settings, secrets redacted", runConfig},
 		{"version", "", "print the version", runVersion},
 	}

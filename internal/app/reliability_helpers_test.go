@@ -214,6 +214,7 @@ var primaryKeys = map[string]string{
 	"sla":          "issue_key, field_id, cycle, cycle_index",
 	"issue_fields": "issue_key, field_id",
 	"worklogs":     "worklog_id",
+	"inline_media": "issue_key, comment_id, media_index",
 }
 
 // checkNoDuplicates asserts that no table's Parquet, read across every

@@ -24,7 +24,7 @@ import (
 
 // scenarioNames are the scenarios in the order they run; each is described
 // by its section in docs/benchmarks.md.
-var scenarioNames = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+var scenarioNames = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"}
 
 var scenarioTitles = map[string]string{
 	"P1": "webhook acknowledgement under load",
@@ -34,6 +34,7 @@ var scenarioTitles = map[string]string{
 	"P5": "rebuild against DuckDB alone",
 	"P6": "SLA poll",
 	"P7": "memory",
+	"P8": "fresh under sustained load",
 }
 
 // Options choose what a benchmark runs and at which size; the command line
@@ -197,9 +198,10 @@ func (b *bench) run(ctx context.Context) error {
 	}{
 		{want["P6"], b.slaScenario},
 		{want["P1"] || want["P2"], b.siteScenarios},
-		{want["P3"] || want["P4"] || want["P5"] || want["P7"], b.buildBase},
+		{want["P3"] || want["P4"] || want["P5"] || want["P7"] || want["P8"], b.buildBase},
 		{want["P5"] || want["P7"], b.rebuildScenario},
 		{want["P3"] || want["P7"], b.stormScenario},
+		{want["P8"], b.sustainedScenario},
 		{want["P7"], b.largeRebuild},
 	}
 	for _, s := range steps {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +45,14 @@ type Options struct {
 	// batch commands, which may rewrite every partition, use two; serve
 	// keeps one, so that its memory stays low beside its writes.
 	Workers int
+	// MaxStale bounds how long a partition of another table waits while the
+	// issues table's partitions keep going before it (default 10s): see
+	// ExportDirty.
+	MaxStale time.Duration
+	// Fresh is how old the new mark of an issues partition that a pass has
+	// written already must be before the partition goes again ahead of the
+	// rest of the pass (default 1s).
+	Fresh time.Duration
 	// Observe, if set, is called after each partition is published with its
 	// rows, how long writing it took and how long since the change that
 	// dirtied it was committed; from several goroutines when Workers > 1.
@@ -59,7 +68,12 @@ type Exporter struct {
 	log    logrus.FieldLogger
 	notify chan struct{}
 
-	mu         sync.Mutex // serialises export passes
+	mu sync.Mutex // serialises export passes
+	// since is when each dirty partition was first seen dirty and not
+	// exported since, under mu: what MaxStale is measured from. marked_at
+	// cannot tell, as every mark moves it.
+	since map[store.Partition]time.Time
+
 	stateMu    sync.Mutex
 	lastExport time.Time
 	lastErr    error
@@ -71,11 +85,18 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	if opts.MaxStale <= 0 {
+		opts.MaxStale = 10 * time.Second
+	}
+	if opts.Fresh <= 0 {
+		opts.Fresh = time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = logx.Discard()
 	}
-	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1)}
+	return &Exporter{s: s, w: w, opts: opts, log: log.WithField("component", "export"), notify: make(chan struct{}, 1),
+		since: map[store.Partition]time.Time{}}
 }
 
 // Root is the folder of the published partitions.
@@ -222,22 +243,205 @@ func (e *Exporter) Status() Status {
 
 // ExportDirty exports every dirty partition once and rewrites the manifest.
 // It returns the partitions it published or removed.
+//
+// The issues table's partitions go first, each month in the order it became
+// dirty: an edit reaches the table analysts read first before the rows it
+// adds elsewhere. With one worker (serve), an issues partition dirtied while
+// the pass writes the other tables' is written next, before the rest of the
+// pass: under a sustained load every month is dirty again within a second,
+// and a pass that wrote every table's partitions before looking again kept
+// an edit from the issues table's files for as long as the whole pass took.
+// So that the other tables are not put off for ever, once a partition has
+// been dirty for MaxStale the two take turns, one partition each.
+//
+// The pass records what it published in one transaction at its end, not one
+// per partition: each record waited for the writer, busy with the issues
+// whose edits the exporter is to publish.
 func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.s.CheckRebuild(ctx); err != nil {
 		return nil, e.fail(err)
 	}
-	dirty, err := e.s.DirtyPartitions(ctx)
+	pass := map[store.Partition]exported{}
+	dirty, err := e.listDirty(ctx, pass)
 	if err != nil {
 		return nil, e.fail(err)
 	}
 	if len(dirty) == 0 {
 		return nil, nil
 	}
-	// Each partition is one COPY; with Workers > 1 several run at once on
-	// their own connections, and their results are kept in dirty's order.
+	var firstErr error
+	if e.opts.Workers > 1 {
+		firstErr = e.exportAll(ctx, dirty, pass)
+	} else {
+		firstErr = e.exportInTurn(ctx, dirty, pass)
+	}
+	var done []store.Partition
+	for _, x := range pass {
+		done = append(done, x.d.Partition)
+	}
+	slices.SortFunc(done, func(a, b store.Partition) int { return strings.Compare(a.Table+"/"+a.Month, b.Table+"/"+b.Month) })
+	if len(pass) > 0 {
+		err := e.record(ctx, pass)
+		if err == nil {
+			err = e.writeManifest(ctx)
+		}
+		firstErr = cmpOr(firstErr, err)
+	}
+	if firstErr != nil {
+		return done, e.fail(firstErr)
+	}
+	e.stateMu.Lock()
+	e.lastExport, e.lastErr, e.failures = time.Now().UTC(), nil, 0
+	e.stateMu.Unlock()
+	return done, nil
+}
+
+// exported is a partition a pass published (nil: emptied) and has not
+// recorded in the store yet.
+type exported struct {
+	d         store.DirtyPartition
+	published *store.PublishedPartition
+}
+
+// record clears the marks the pass has seen and records what it published,
+// in one transaction. Until then the marks stay: a crash re-exports them.
+func (e *Exporter) record(ctx context.Context, pass map[store.Partition]exported) error {
+	xs := slices.SortedFunc(maps.Values(pass), func(a, b exported) int {
+		return strings.Compare(a.d.Table+"/"+a.d.Month, b.d.Table+"/"+b.d.Month)
+	})
+	err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
+		for _, x := range xs {
+			if err := store.RecordExport(ctx, tx, x.d, x.published); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("export: record %d partitions: %w", len(xs), err)
+	}
+	for _, x := range xs {
+		delete(e.since, x.d.Partition)
+	}
+	return nil
+}
+
+// listDirty lists the dirty partitions but those pass has exported since
+// their latest mark, notes since when each is dirty, and orders them: see
+// order.
+func (e *Exporter) listDirty(ctx context.Context, pass map[store.Partition]exported) ([]store.DirtyPartition, error) {
+	all, err := e.s.DirtyPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	seen := make(map[store.Partition]bool, len(all))
+	var dirty []store.DirtyPartition
+	for _, d := range all {
+		seen[d.Partition] = true
+		if x, ok := pass[d.Partition]; ok && d.Generation <= x.d.Generation {
+			continue
+		}
+		dirty = append(dirty, d)
+		if _, ok := e.since[d.Partition]; !ok {
+			e.since[d.Partition] = earliestOf(now, d.MarkedAt)
+		}
+	}
+	for p := range e.since {
+		if !seen[p] {
+			delete(e.since, p) // cleared by an export of another pass or command
+		}
+	}
+	return order(dirty, e.since), nil
+}
+
+// order sorts dirty partitions for a pass: the issues table's first, then
+// the others; within each, the one dirty the longest (since) first.
+func order(dirty []store.DirtyPartition, since map[store.Partition]time.Time) []store.DirtyPartition {
+	out := slices.Clone(dirty)
+	slices.SortStableFunc(out, func(a, b store.DirtyPartition) int {
+		if ai, bi := a.Table == "issues", b.Table == "issues"; ai != bi {
+			if ai {
+				return -1
+			}
+			return 1
+		}
+		if c := since[a.Partition].Compare(since[b.Partition]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Month+a.Table, b.Month+b.Table)
+	})
+	return out
+}
+
+func earliestOf(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// exportInTurn exports dirty one partition after the other into pass. After
+// each of another table than issues, the issues partitions dirtied since go
+// next (one this pass wrote already, once its new mark is Fresh old); only
+// the one dirty the longest once the next of the others has been dirty for
+// MaxStale. A pass ends: each step writes one partition of the
+// list it started with, or issues partitions that go before the next of
+// those or end the pass.
+func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
+	var firstErr error
+	todo := dirty
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(firstErr, err)
+		}
+		d := todo[0]
+		todo = todo[1:]
+		if err := e.exportPartition(ctx, d, pass); err != nil {
+			firstErr = cmpOr(firstErr, err)
+		} else {
+			delete(e.since, d.Partition) // dirty again from its next mark
+		}
+		if d.Table == "issues" {
+			continue
+		}
+		now, err := e.listDirty(ctx, pass)
+		if err != nil {
+			return errors.Join(firstErr, err)
+		}
+		queued := make(map[store.Partition]bool, len(todo))
+		for _, t := range todo {
+			queued[t.Partition] = true
+		}
+		var first []store.DirtyPartition
+		for _, n := range now {
+			if n.Table != "issues" || queued[n.Partition] {
+				continue
+			}
+			if _, again := pass[n.Partition]; again && time.Since(e.since[n.Partition]) < e.opts.Fresh {
+				// Written in this pass and marked again since: while
+				// commits stream into one month, writing it after every
+				// other partition doubled the exporter's work for
+				// nothing the next write would not show.
+				continue
+			}
+			first = append(first, n)
+		}
+		if len(first) > 1 && len(todo) > 0 && time.Since(e.since[todo[0].Partition]) >= e.opts.MaxStale {
+			first = first[:1]
+		}
+		todo = append(first, todo...)
+	}
+	return firstErr
+}
+
+// exportAll exports dirty into pass with Workers partitions at once, each on
+// its own connection, for the batch commands that rewrite many.
+func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
 	errs := make([]error, len(dirty))
+	outs := make([]map[store.Partition]exported, len(dirty))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(1, min(e.opts.Workers, len(dirty))) {
@@ -250,35 +454,40 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 				if errs[i] = ctx.Err(); errs[i] != nil {
 					continue
 				}
-				d := dirty[i]
-				if errs[i] = e.exportOne(ctx, d); errs[i] != nil {
-					e.log.WithError(errs[i]).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
-				}
+				outs[i] = map[store.Partition]exported{}
+				errs[i] = e.exportPartition(ctx, dirty[i], outs[i])
 			}
 		})
 	}
 	wg.Wait()
-	var done []store.Partition
-	var firstErr error
-	for i, d := range dirty {
-		if errs[i] == nil {
-			done = append(done, d.Partition)
-		} else if firstErr == nil {
-			firstErr = errs[i]
+	for _, out := range outs {
+		maps.Copy(pass, out)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	if len(done) > 0 {
-		if err := e.writeManifest(ctx); err != nil && firstErr == nil {
-			firstErr = err
-		}
+	return nil
+}
+
+// exportPartition exports d and adds it to pass, logging a failure with its
+// partition.
+func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
+	published, err := e.exportOne(ctx, d)
+	if err != nil {
+		e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+		return err
 	}
-	if firstErr != nil {
-		return done, e.fail(firstErr)
+	pass[d.Partition] = exported{d: d, published: published}
+	return nil
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
 	}
-	e.stateMu.Lock()
-	e.lastExport, e.lastErr, e.failures = time.Now().UTC(), nil, 0
-	e.stateMu.Unlock()
-	return done, nil
+	return b
 }
 
 func (e *Exporter) fail(err error) error {
@@ -293,15 +502,15 @@ var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // exportOne writes one partition. A month with no rows loses its file and
 // folder: DuckDB writes no file for an empty partitioned export, and an empty
 // single-file export would leave a stale-looking file behind.
-func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error {
+func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*store.PublishedPartition, error) {
 	start := time.Now()
 	query, err := e.selectQuery(d.Table, d.Month)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stagingDir := filepath.Join(e.opts.DataDir, ".staging")
 	if err := files.MkdirAll(stagingDir); err != nil {
-		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
 	staging := filepath.Join(stagingDir, fmt.Sprintf("%s-%s-%s.parquet", d.Table, d.Month, randomSuffix()))
 	defer os.Remove(staging)
@@ -310,32 +519,29 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) error 
 	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
 		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, store.Quote(staging)))
 	if err != nil {
-		return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}
 	rows, _ := res.RowsAffected()
 	var published *store.PublishedPartition
 	if rows == 0 {
 		if err := removePartition(final); err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 	} else {
 		sum, size, err := fileDigest(staging)
 		if err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 		if err := files.Publish(staging, final); err != nil {
-			return fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
 		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
-	}
-	if err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return store.RecordExport(ctx, tx, d, published) }); err != nil {
-		return fmt.Errorf("export %s %s: record: %w", d.Table, d.Month, err)
 	}
 	if e.opts.Observe != nil {
 		e.opts.Observe(d.Partition, rows, time.Since(start), time.Since(d.MarkedAt))
 	}
 	e.log.WithFields(logrus.Fields{"table": d.Table, "month": d.Month, "rows": rows, "duration_ms": time.Since(start).Milliseconds()}).Debug("partition exported")
-	return nil
+	return published, nil
 }
 
 // selectQuery is the SELECT whose result is one partition's file: explicit

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 // TestRunRemovesLeftoversOfACrash: serve killed in the middle of an export
@@ -104,10 +106,14 @@ func TestRunRepairsAManifestACrashLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pass := map[store.Partition]exported{}
 	for _, d := range dirty {
-		if err := f.e.exportOne(context.Background(), d); err != nil {
+		if err := f.e.exportPartition(context.Background(), d, pass); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := f.e.record(context.Background(), pass); err != nil {
+		t.Fatal(err)
 	}
 	stale := manifestRows(t, f.dir)["comments/2024-01"]
 	if stale != 2 {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -32,15 +33,30 @@ type QueueOptions struct {
 	// issue was being fetched, so a burst of edits costs two fetches, not one
 	// per edit (default 250ms).
 	FollowUp time.Duration
-	// StormRate, StormQuiet and StormMaxDelay shape storm mode. While
-	// events arrive faster than StormRate per second (default 20; a bulk
-	// edit in Jira, a replay) and until StormQuiet after that (default 1s),
-	// issues are not fetched as their events come in but held, so that one
-	// fetch after the storm serves every event an issue got during it; an
-	// issue is held at most StormMaxDelay from its oldest pending event
-	// (default 60s). A lone edit on a quiet site is fetched at once.
-	// StormRate < 0 turns storm mode off.
+	// StormRate, HotWindow, StormQuiet and StormMaxDelay shape storm mode.
+	// While events arrive faster than StormRate per second (default 20; a
+	// bulk edit in Jira, a replay, a busy site) and until StormQuiet after
+	// that (default 1s), the issues that are hot are held rather than
+	// fetched as their events come in, so that one fetch serves every event
+	// of a burst. An issue is hot while its events come less than HotWindow
+	// apart (default 5s); an event for a cold issue is fetched at once, storm
+	// or not, so a busy site keeps every issue that is edited now and then
+	// fresh. A held issue is fetched once it has cooled: no event for twice
+	// the mean gap between its events, at least StormQuiet and at most
+	// HotWindow; once the storm has passed; or, at the latest, StormMaxDelay
+	// from its oldest pending event (default 60s). StormRate < 0 turns storm
+	// mode off.
+	//
+	// While events arrive faster than BulkRate per second (default 100, at
+	// least StormRate: a bulk edit or a replay, faster than the workers
+	// fetch) and until StormQuiet after that, cold issues are held too,
+	// issues that were ready and not tried yet when that rate was reached
+	// are held, and a held issue cools down only once that rate has fallen:
+	// the first round of a bulk edit that goes round its issues would
+	// otherwise cost each issue one fetch more.
 	StormRate     float64
+	BulkRate      float64
+	HotWindow     time.Duration
 	StormQuiet    time.Duration
 	StormMaxDelay time.Duration
 	Logger        logrus.FieldLogger
@@ -60,21 +76,27 @@ type QueueOptions struct {
 //	idle      just created or just finished; seen only under q.mu, by the
 //	          call that moves it on or removes it
 //	ready     in q.ready, for the next free worker
-//	held      in q.held: storm mode, waiting for the storm to pass
+//	held      in q.held: storm mode, a hot issue waiting to cool down or
+//	          for the storm to pass
 //	followUp  in q.delayed until due: events came in while it ran
 //	retry     in q.delayed until due: its last run failed
 //	running   taken by a worker, until its write has committed
 //
 // Transitions:
 //
-//	idle     -> ready     an event or Enqueue on a quiet site
-//	idle     -> held      an event during a storm
+//	idle     -> ready     an event for a cold issue, or any event or
+//	                      Enqueue on a quiet site
+//	idle     -> held      an event for a hot issue during a storm, or for
+//	                      any issue while events come at BulkRate
 //	idle     -> retry     requeue: its events' failure could not be recorded
 //	ready    -> running   a worker takes it
-//	held     -> ready     the storm has passed, its oldest event has waited
+//	ready    -> held      not tried yet, and an event that would hold it
+//	                      were it idle, or events reach BulkRate
+//	held     -> ready     it has cooled down (not at BulkRate), the storm
+//	                      has passed, its oldest event has waited
 //	                      StormMaxDelay, or Drain
 //	followUp -> ready     due (at once under Drain)
-//	followUp -> held      due during a storm
+//	followUp -> held      due when idle -> held would hold it
 //	retry    -> ready     due; a retry is never held, its events have waited
 //	running  -> retry     a retryable failure, a failing disk, or a wait on
 //	                      a throttled Jira that Drain cut short
@@ -85,7 +107,10 @@ type QueueOptions struct {
 //
 // An event for an item that is ready, held, followUp or retry joins the
 // coming run at once; one for a running item waits in next for the
-// follow-up. Only a running item is ever given to a worker, so two workers
+// follow-up. Whether an issue is hot is read from its burst, the events
+// that came less than HotWindow apart, which outlives the item (q.bursts)
+// so that an issue fetched between two events of a burst is still hot at
+// the next. Only a running item is ever given to a worker, so two workers
 // never run one issue. Every helper whose name ends in Locked expects q.mu
 // held; every goroutine the queue starts is counted in q.wg, which Close
 // waits for.
@@ -116,6 +141,12 @@ type Queue struct {
 	arrivals   [10]int
 	arrivalsAt int64
 	stormAt    time.Time
+	bulkAt     time.Time // the last moment the count reached BulkRate
+	// bursts keeps the burst of an issue whose item left the queue, until
+	// its latest event is HotWindow old (prunedAt: the last sweep of the
+	// old ones).
+	bursts   map[string]burst
+	prunedAt time.Time
 
 	// draining is set by Drain: held and follow-up items run at once and
 	// throttled fetches stop waiting (stopWaits is closed) so that the
@@ -195,6 +226,48 @@ type item struct {
 	// storageFailures counts the runs in a row that the disk failed; they
 	// do not count as attempts (see failedLocked).
 	storageFailures int
+
+	// burst is the issue's latest events that came less than HotWindow
+	// apart: what makes it hot.
+	burst burst
+}
+
+// burst is a run of an issue's events, each less than a window after the
+// one before: when it began, its latest event, and how many it holds.
+type burst struct {
+	first, last time.Time
+	n           int
+}
+
+// add counts an event at now, which starts a new burst when the latest one
+// is window old or more.
+func (b burst) add(now time.Time, window time.Duration) burst {
+	if b.n == 0 || now.Sub(b.last) >= window {
+		return burst{first: now, last: now, n: 1}
+	}
+	b.last = now
+	b.n++
+	return b
+}
+
+// coolsAt is when an issue whose events came in b has cooled down: after
+// no event for twice the mean gap between them, between quiet and window.
+// A bulk edit that goes round its issues touches each about once a round,
+// so twice the gap lets a round run late without the issue being fetched
+// in the middle of the edit; a quick run of saves on one issue cools after
+// quiet.
+func (b burst) coolsAt(quiet, window time.Duration) time.Time {
+	wait := quiet
+	if b.n >= 2 {
+		wait = 2 * b.last.Sub(b.first) / time.Duration(b.n-1)
+	}
+	return b.last.Add(min(max(wait, quiet), window))
+}
+
+// hot reports whether two or more events came in b and it has not cooled
+// down by now.
+func (b burst) hot(now time.Time, quiet, window time.Duration) bool {
+	return b.n >= 2 && now.Before(b.coolsAt(quiet, window))
 }
 
 // turn is what one run of an item works on, read under the lock when the
@@ -226,6 +299,14 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	if opts.StormQuiet <= 0 {
 		opts.StormQuiet = time.Second
 	}
+	if opts.BulkRate <= 0 {
+		opts.BulkRate = 100
+	}
+	opts.BulkRate = max(opts.BulkRate, opts.StormRate)
+	if opts.HotWindow <= 0 {
+		opts.HotWindow = 5 * time.Second
+	}
+	opts.HotWindow = max(opts.HotWindow, opts.StormQuiet)
 	if opts.StormMaxDelay <= 0 {
 		opts.StormMaxDelay = time.Minute
 	}
@@ -242,7 +323,7 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 		log = logx.Discard()
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"), clock: opts.Clock,
-		items: map[string]*item{}, remaining: map[int64]int{}, wake: make(chan struct{}, 1),
+		items: map[string]*item{}, remaining: map[int64]int{}, bursts: map[string]burst{}, wake: make(chan struct{}, 1),
 		changed: make(chan struct{}), stopWaits: make(chan struct{}), writeSlots: make(chan struct{}, maxWrites)}
 	ctx, cancel := context.WithCancel(context.Background())
 	q.ctx, q.cancel = client.StopWaits(ctx, q.stopWaits), cancel
@@ -415,22 +496,41 @@ func (q *Queue) Enqueue(id, key string) {
 }
 
 // enqueueLocked adds an event (or none: 0) of target t to its issue's item
-// and, when the item was idle, gives it its turn: held during a storm, else
-// ready.
+// and, when the item was idle, gives it its turn: held when the issue is hot
+// during a storm, else ready. A ready item that this event makes hot during
+// a storm is held instead: no worker has taken it yet, and the burst it is
+// in will bring more.
 func (q *Queue) enqueueLocked(t target, event int64, accepted, now time.Time) {
 	var events []int64
 	if event != 0 {
 		events = []int64{event}
 	}
 	it := q.addLocked(t, events, accepted)
-	if it.state != stateIdle {
+	if event == 0 {
+		if it.state == stateIdle {
+			q.readyLocked(it)
+		}
 		return
 	}
-	if event != 0 && q.stormingLocked(now) {
+	if q.opts.StormRate >= 0 {
+		it.burst = it.burst.add(now, q.opts.HotWindow)
+	}
+	switch {
+	case it.state == stateIdle && q.holdingLocked(it, now):
 		q.holdLocked(it)
-		return
+	case it.state == stateIdle:
+		q.readyLocked(it)
+	case it.state == stateReady && it.attempts == 0 && it.storageFailures == 0 && q.holdingLocked(it, now):
+		// A retry is never held: its events have waited.
+		q.unreadyLocked(it)
+		q.holdLocked(it)
 	}
-	q.readyLocked(it)
+}
+
+// holdingLocked reports whether it is to be held: its issue is hot during
+// a storm, or events come in at BulkRate.
+func (q *Queue) holdingLocked(it *item, now time.Time) bool {
+	return q.bulkingLocked(now) || q.stormingLocked(now) && it.burst.hot(now, q.opts.StormQuiet, q.opts.HotWindow)
 }
 
 // addLocked adds events of target t to its issue's item, creating the item
@@ -447,7 +547,8 @@ func (q *Queue) addLocked(t target, events []int64, accepted time.Time) *item {
 	}
 	it := q.items[ident]
 	if it == nil {
-		it = &item{ident: ident, id: t.id, key: t.key}
+		it = &item{ident: ident, id: t.id, key: t.key, burst: q.bursts[ident]}
+		delete(q.bursts, ident)
 		q.items[ident] = it
 	}
 	if it.key == "" {
@@ -476,7 +577,15 @@ func (q *Queue) readyLocked(it *item) {
 	q.ready = append(q.ready, it)
 }
 
-// holdLocked holds it until the storm has passed.
+// unreadyLocked takes it, ready, out of the ready list.
+func (q *Queue) unreadyLocked(it *item) {
+	if i := slices.Index(q.ready, it); i >= 0 {
+		q.ready = slices.Delete(q.ready, i, i+1)
+	}
+	it.state = stateIdle
+}
+
+// holdLocked holds it until it has cooled down or the storm has passed.
 func (q *Queue) holdLocked(it *item) {
 	it.state, it.due = stateHeld, time.Time{}
 	q.held = append(q.held, it)
@@ -512,6 +621,10 @@ func (q *Queue) followUpLocked(it *item) {
 // the queue is closing and its events are replayed at the next start.
 func (q *Queue) removeLocked(it *item) {
 	delete(q.items, it.ident)
+	if it.burst.n > 0 {
+		// The burst may go on: the next event of the issue is then hot.
+		q.bursts[it.ident] = it.burst
+	}
 	q.changedLocked()
 }
 
@@ -526,12 +639,28 @@ func (q *Queue) countLocked(n int, now time.Time) {
 	}
 	q.arrivalsAt = max(q.arrivalsAt, tenth)
 	q.arrivals[tenth%10] += n
+	if now.Sub(q.prunedAt) >= q.opts.HotWindow {
+		// Bursts whose latest event is HotWindow old are over; sweeping
+		// once a window keeps the map to the issues of the last two.
+		for ident, b := range q.bursts {
+			if now.Sub(b.last) >= q.opts.HotWindow {
+				delete(q.bursts, ident)
+			}
+		}
+		q.prunedAt = now
+	}
 	sum := 0
 	for _, c := range q.arrivals {
 		sum += c
 	}
 	if float64(sum) >= q.opts.StormRate {
 		q.stormAt = now
+	}
+	if float64(sum) >= q.opts.BulkRate {
+		if !q.bulkingLocked(now) {
+			q.holdReadyLocked()
+		}
+		q.bulkAt = now
 	}
 }
 
@@ -541,11 +670,35 @@ func (q *Queue) stormingLocked(now time.Time) bool {
 	return !q.draining && !q.stormAt.IsZero() && now.Sub(q.stormAt) < q.opts.StormQuiet
 }
 
-// Storming reports whether the queue is in storm mode (see QueueOptions).
+// bulkingLocked reports whether events came in faster than BulkRate a
+// second within the last StormQuiet.
+func (q *Queue) bulkingLocked(now time.Time) bool {
+	return !q.draining && !q.bulkAt.IsZero() && now.Sub(q.bulkAt) < q.opts.StormQuiet
+}
+
+// holdReadyLocked holds the ready items that have events and were not
+// tried yet: a bulk edit has begun, and the events that came before its
+// rate was reached are its first.
+func (q *Queue) holdReadyLocked() {
+	kept := q.ready[:0]
+	for _, it := range q.ready {
+		if len(it.events) > 0 && it.attempts == 0 && it.storageFailures == 0 {
+			q.holdLocked(it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(q.ready[len(kept):])
+	q.ready = kept
+}
+
+// Storming reports whether the queue is in storm mode (see QueueOptions):
+// events come faster than StormRate, or BulkRate, a second.
 func (q *Queue) Storming() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stormingLocked(q.clock.Now())
+	now := q.clock.Now()
+	return q.stormingLocked(now) || q.bulkingLocked(now)
 }
 
 // signal wakes one waiting worker, or the next one to wait.
@@ -610,7 +763,7 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		case it.state == stateRetry && !it.due.After(now):
 			q.readyLocked(it)
 		case it.state == stateFollowUp && (!it.due.After(now) || q.draining):
-			if storming {
+			if q.holdingLocked(it, now) {
 				q.holdLocked(it)
 			} else {
 				q.readyLocked(it)
@@ -621,12 +774,17 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 		}
 	}
 	q.delayed = kept
-	// Release held items once the storm has passed, or each when its
-	// oldest event has waited StormMaxDelay.
+	// Release held items once the storm and the bulk edit have passed, or
+	// each when its oldest event has waited StormMaxDelay or, unless events
+	// still come at BulkRate, it has cooled down.
+	bulking := q.bulkingLocked(now)
 	keptHeld := q.held[:0]
 	for _, it := range q.held {
 		release := it.accepted.Add(q.opts.StormMaxDelay)
-		if !storming || !release.After(now) {
+		if !bulking {
+			release = earliest(release, it.burst.coolsAt(q.opts.StormQuiet, q.opts.HotWindow))
+		}
+		if !storming && !bulking || !release.After(now) {
 			q.readyLocked(it)
 			continue
 		}
@@ -636,6 +794,9 @@ func (q *Queue) releaseLocked(now time.Time) (next time.Time) {
 	q.held = keptHeld
 	if len(q.held) > 0 {
 		next = earliest(next, q.stormAt.Add(q.opts.StormQuiet))
+		if bulking {
+			next = earliest(next, q.bulkAt.Add(q.opts.StormQuiet))
+		}
 	}
 	return next
 }

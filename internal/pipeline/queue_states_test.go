@@ -90,6 +90,24 @@ func (m *machine) finish(key string, err error) {
 	m.q.finish(it, tn, outcome, err)
 }
 
+// release moves what has come due to the ready list, as a worker looking
+// for work does, without taking anything.
+func (m *machine) release() {
+	m.q.mu.Lock()
+	m.q.releaseLocked(m.clk.Now())
+	m.q.mu.Unlock()
+}
+
+// other keeps a storm going with an event for SUP-n, a cold issue, which
+// it runs at once.
+func (m *machine) other(n int) {
+	m.t.Helper()
+	key := fmt.Sprint("SUP-", n)
+	m.accept(key)
+	m.take(key)
+	m.finish(key, nil)
+}
+
 // want checks the state of key's item: a state's name, or "removed".
 func (m *machine) want(key, state string) {
 	m.t.Helper()
@@ -131,6 +149,20 @@ func TestQueueStates(t *testing.T) {
 		o.StormRate, o.StormQuiet, o.StormMaxDelay = rate, q, maxDelay
 		return o
 	}
+	// bulk is a storm of one event a second, and a bulk edit from rate
+	// events a second.
+	bulk := func(rate float64) QueueOptions {
+		o := storm(1, time.Second, time.Hour)
+		o.BulkRate = rate
+		return o
+	}
+	// hot is a storm of one event a second whose issues are hot while their
+	// events come less than window apart and cool down after quiet.
+	hot := func(quiet, window time.Duration) QueueOptions {
+		o := storm(1, quiet, time.Hour)
+		o.HotWindow = window
+		return o
+	}
 	unavailable := errors.New("fetch issue SUP-1: status 503")
 	cases := []struct {
 		name string
@@ -145,16 +177,168 @@ func TestQueueStates(t *testing.T) {
 			m.finish("SUP-1", nil)
 			m.want("SUP-1", "removed")
 		}},
-		{"an event during a storm is held until the storm has passed", storm(1, time.Second, time.Hour), func(m *machine) {
+		{"a cold issue during a storm is not held", storm(1, time.Hour, time.Hour), func(m *machine) {
+			m.accept("SUP-1")
+			if !m.q.Storming() {
+				m.t.Fatal("storming: got false, want true (one event a second)")
+			}
+			m.want("SUP-1", "ready")
+			m.take("SUP-1")
+		}},
+		{"a second event makes an issue hot: taken out of ready and held", storm(1, time.Hour, time.Hour), func(m *machine) {
+			m.accept("SUP-1")
+			m.want("SUP-1", "ready")
+			m.clk.Advance(time.Second)
+			m.accept("SUP-1")
+			m.want("SUP-1", "held")
+			m.idle()
+		}},
+		{"a hot issue is held until the storm has passed, though not cooled down", hot(time.Second, 10*time.Second), func(m *machine) {
+			m.accept("SUP-1")
+			m.take("SUP-1")
+			m.finish("SUP-1", nil)
+			m.clk.Advance(3 * time.Second)
+			// 3s after the first: cools 6s later; the storm of one event
+			// a second passes 1s later.
 			m.accept("SUP-1")
 			m.want("SUP-1", "held")
 			m.clk.Advance(999 * time.Millisecond)
 			m.idle()
-			m.want("SUP-1", "held")
 			m.clk.Advance(time.Millisecond)
 			m.take("SUP-1")
 		}},
+		{"a hot issue is released once cooled down, though the storm goes on", hot(time.Second, 5*time.Second), func(m *machine) {
+			m.accept("SUP-1")
+			m.clk.Advance(500 * time.Millisecond)
+			m.accept("SUP-1") // hot: cools 1s (twice the gap) after this one
+			m.want("SUP-1", "held")
+			for i := range 3 {
+				m.clk.Advance(300 * time.Millisecond)
+				m.other(10 + i) // the storm goes on
+			}
+			m.want("SUP-1", "held")
+			m.clk.Advance(99 * time.Millisecond) // 999ms after its last event
+			m.idle()
+			m.clk.Advance(time.Millisecond)
+			if !m.q.Storming() {
+				m.t.Fatal("storming: got false, want the storm going on")
+			}
+			m.take("SUP-1")
+		}},
+		{"a bulk edit's issue cools down after twice the gap between its rounds", hot(time.Second, 5*time.Second), func(m *machine) {
+			for round := range 3 {
+				if round > 0 {
+					m.clk.Advance(2 * time.Second)
+				}
+				m.accept("SUP-1")
+			}
+			m.want("SUP-1", "held")
+			// Rounds 2s apart: cools 4s after the last.
+			for i := range 7 {
+				m.clk.Advance(500 * time.Millisecond)
+				m.other(10 + i)
+			}
+			m.clk.Advance(499 * time.Millisecond)
+			m.idle()
+			m.clk.Advance(time.Millisecond)
+			m.take("SUP-1")
+		}},
+		{"an issue fetched between two events of a burst is hot at the next", hot(time.Second, 5*time.Second), func(m *machine) {
+			m.accept("SUP-1")
+			m.take("SUP-1")
+			m.finish("SUP-1", nil)
+			m.want("SUP-1", "removed")
+			m.clk.Advance(4 * time.Second)
+			m.accept("SUP-1")
+			m.want("SUP-1", "held")
+		}},
+		{"events HotWindow apart leave an issue cold", hot(time.Second, 5*time.Second), func(m *machine) {
+			m.accept("SUP-1")
+			m.take("SUP-1")
+			m.finish("SUP-1", nil)
+			m.clk.Advance(5 * time.Second)
+			m.accept("SUP-1")
+			m.want("SUP-1", "ready")
+		}},
+		{"on a quiet site a hot issue is not held", quiet, func(m *machine) {
+			m.accept("SUP-1")
+			m.accept("SUP-1")
+			m.want("SUP-1", "ready")
+		}},
+		{"a bulk edit is coalesced: one run per issue", hot(time.Second, 5*time.Second), func(m *machine) {
+			keys := []string{"SUP-1", "SUP-2", "SUP-3", "SUP-4", "SUP-5"}
+			// Five rounds over five issues, 400ms apart; the workers take
+			// the first issue only before the second round.
+			for round := range 5 {
+				if round > 0 {
+					m.clk.Advance(400 * time.Millisecond)
+				}
+				for _, k := range keys {
+					m.accept(k)
+				}
+				if round == 0 {
+					m.take("SUP-1")
+					m.finish("SUP-1", nil)
+				}
+			}
+			for _, k := range keys {
+				m.want(k, "held")
+			}
+			m.clk.Advance(time.Second) // the storm has passed
+			runs := 1
+			for _, k := range keys {
+				m.take(k)
+				m.finish(k, nil)
+				runs++
+			}
+			m.idle()
+			if runs != 6 {
+				m.t.Errorf("runs: got %d, want 6 (one per issue, one more for the issue taken early)", runs)
+			}
+		}},
+		{"while events come at BulkRate a cold issue is held too, and so are those ready before", bulk(3), func(m *machine) {
+			m.accept("SUP-1")
+			m.take("SUP-1")
+			m.accept("SUP-2")
+			m.want("SUP-2", "ready")
+			m.accept("SUP-3") // the third event a second: a bulk edit
+			m.want("SUP-3", "held")
+			m.want("SUP-2", "held")
+			m.want("SUP-1", "running")
+			m.idle()
+		}},
+		{"a held issue cools down only once the bulk edit has passed", bulk(3), func(m *machine) {
+			m.accept("SUP-1")
+			m.accept("SUP-2")
+			m.accept("SUP-3")
+			m.want("SUP-3", "held")
+			// Three events every 500ms for 2s: still a bulk edit.
+			for i := range 4 {
+				m.clk.Advance(500 * time.Millisecond)
+				for j := range 3 {
+					m.accept(fmt.Sprint("SUP-", 10+3*i+j))
+				}
+				m.release()
+				m.want("SUP-3", "held")
+			}
+			// Then one event every 500ms: a storm, and a bulk edit until
+			// 1s after the last second that held three events (2.5s).
+			for i := range 2 {
+				m.clk.Advance(500 * time.Millisecond)
+				m.accept(fmt.Sprint("SUP-", 30+i))
+				m.release()
+				m.want("SUP-3", "held")
+			}
+			m.clk.Advance(500 * time.Millisecond)
+			m.accept("SUP-32")
+			if !m.q.Storming() {
+				m.t.Fatal("storming: got false, want the storm going on")
+			}
+			m.release()
+			m.want("SUP-3", "ready")
+		}},
 		{"a held issue runs after StormMaxDelay though the storm goes on", storm(1, time.Hour, time.Minute), func(m *machine) {
+			m.accept("SUP-1")
 			m.accept("SUP-1")
 			m.clk.Advance(time.Minute - time.Millisecond)
 			m.idle()
@@ -165,6 +349,7 @@ func TestQueueStates(t *testing.T) {
 			}
 		}},
 		{"drain releases a held issue", storm(1, time.Hour, time.Hour), func(m *machine) {
+			m.accept("SUP-1")
 			m.accept("SUP-1")
 			m.want("SUP-1", "held")
 			ctx, cancel := context.WithCancel(context.Background())
@@ -232,11 +417,25 @@ func TestQueueStates(t *testing.T) {
 			m.take("SUP-1")
 			m.finish("SUP-1", unavailable)
 			m.accept("SUP-2") // the second event a second: a storm
+			m.accept("SUP-2") // and SUP-2 is hot
 			m.want("SUP-2", "held")
 			m.clk.Advance(time.Second)
+			m.accept("SUP-1") // hot, but joins a retry
+			m.want("SUP-1", "retry")
 			m.take("SUP-1")
 			m.idle()
 			m.want("SUP-2", "held")
+		}},
+		{"a retry due and ready is not held by an event during a storm", storm(1, time.Hour, time.Hour), func(m *machine) {
+			m.accept("SUP-1")
+			m.take("SUP-1")
+			m.finish("SUP-1", unavailable)
+			m.clk.Advance(time.Second)
+			m.release()
+			m.want("SUP-1", "ready")
+			m.accept("SUP-1")
+			m.want("SUP-1", "ready")
+			m.take("SUP-1")
 		}},
 		{"the last attempt fails for good, and its events are recorded failed", quiet, func(m *machine) {
 			m.accept("SUP-1")
