@@ -56,12 +56,8 @@ func TestNewColumnsReachParquet(t *testing.T) {
 	if err := json.Unmarshal([]byte(detailPayload), &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range raw.Fields.Comment.Comments {
-		b.Comments = append(b.Comments, c)
-	}
-	for _, h := range raw.Changelog.Histories {
-		b.Histories = append(b.Histories, h)
-	}
+	b.Comments = append(b.Comments, raw.Fields.Comment.Comments...)
+	b.Histories = append(b.Histories, raw.Changelog.Histories...)
 	r, err := normalize.FromBundle(b, normalize.Options{SLANames: []string{"first_response", "time_to_resolution"}})
 	if err != nil {
 		t.Fatal(err)
