@@ -46,8 +46,13 @@ type delivery struct {
 // over a connection it keeps: enough that deliveries overlap when the
 // intake is slow for a moment (at 1,000/s, a 100 ms stall has 100 of them
 // in flight), and a fixed set, so that a late sender does not start a
-// burst of new goroutines and connections when it catches up.
-const ackSenders = 256
+// burst of new goroutines and connections when it catches up. It stays
+// below serve's connection cap (JIRADUCK_MAX_CONNECTIONS, 256 by default),
+// and the transport never holds more connections than senders: serve counts
+// an idle kept-alive connection against its cap, so a client that opened one
+// more than the cap waited in the listen backlog until another closed, past
+// the client's 30 s timeout (a delivery of the quick run counted lost).
+const ackSenders = 200
 
 // ackAhead is how many signed deliveries wait ready for the sender: a second
 // of them at the rate, at most 4,096.
@@ -64,7 +69,7 @@ func sendWebhooks(ctx context.Context, addr string, bodies [][]byte, rate, total
 	}
 	url := "http://" + addr + "/webhooks/jira"
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: ackSenders,
-		MaxIdleConnsPerHost: ackSenders, IdleConnTimeout: time.Minute}}
+		MaxIdleConnsPerHost: ackSenders, MaxConnsPerHost: ackSenders, IdleConnTimeout: time.Minute}}
 	defer client.CloseIdleConnections()
 	l := &ackLoad{latency: make([]time.Duration, total), lag: make([]time.Duration, total), codes: make([]int, total), prefix: prefix}
 	ctx, cancel := context.WithCancel(ctx)
