@@ -75,42 +75,12 @@ func (b *bench) stormRun(ctx context.Context, month string, run int, settings ma
 	if settings != nil {
 		label, profile, name = leanLabel, "P3-serve-lean", "P3 run with"+strings.TrimPrefix(leanLabel, ";")
 	}
-	dir := filepath.Join(b.dir, "storm-run")
-	os.RemoveAll(dir)
-	if err := copyDataDir(b.base, dir); err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	addr, err := app.FreeLoopbackAddr()
+	sv, err := b.serveCopy(ctx, "storm-run", settings, profile)
 	if err != nil {
 		return err
 	}
-	eo := b.emulatorOptions(b.sz.big)
-	eo.WebhookURL = "http://" + addr + "/webhooks/jira"
-	em, err := emulator.New(eo)
-	if err != nil {
-		return err
-	}
-	defer em.Close()
-	url, err := em.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	vars := jiraVars(url, dir)
-	vars["JIRADUCK_LISTEN"] = addr
-	maps.Copy(vars, settings)
-	startedAt := time.Now()
-	c, err := startChild("serve", b.dir, vars, b.profile(profile), b.o.RSSCap, "serve")
-	if err != nil {
-		return err
-	}
-	defer c.stop(2 * time.Minute)
-	readyCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	err = waitReady(readyCtx, c, addr)
-	cancel()
-	if err != nil {
-		return err
-	}
+	defer sv.close()
+	dir, addr, em, c, startedAt := sv.dir, sv.addr, sv.em, sv.c, sv.startedAt
 	ready := time.Since(startedAt)
 	idleRSS := c.currentRSS()
 	before, err := scrapeCounters(addr)
@@ -354,4 +324,67 @@ func (c promSamples) sumPrefix(prefix string) float64 {
 		}
 	}
 	return t
+}
+
+// servedCopy is serve started as a child process on a copy of the large
+// store, with an emulator of the same site sending it webhooks: what P3 and
+// P8 measure.
+type servedCopy struct {
+	dir, addr string
+	em        *emulator.Emulator
+	c         *childProc
+	startedAt time.Time
+	cleanup   []func()
+}
+
+// serveCopy copies the large store into name under the bench folder, starts
+// an emulator whose webhooks go to serve and serve on the copy (settings
+// added to its environment), and waits until serve is ready.
+func (b *bench) serveCopy(ctx context.Context, name string, settings map[string]string, profile string) (_ *servedCopy, err error) {
+	sv := &servedCopy{dir: filepath.Join(b.dir, name)}
+	defer func() {
+		if err != nil {
+			sv.close()
+		}
+	}()
+	os.RemoveAll(sv.dir)
+	sv.cleanup = append(sv.cleanup, func() { os.RemoveAll(sv.dir) })
+	if err := copyDataDir(b.base, sv.dir); err != nil {
+		return nil, err
+	}
+	if sv.addr, err = app.FreeLoopbackAddr(); err != nil {
+		return nil, err
+	}
+	eo := b.emulatorOptions(b.sz.big)
+	eo.WebhookURL = "http://" + sv.addr + "/webhooks/jira"
+	if sv.em, err = emulator.New(eo); err != nil {
+		return nil, err
+	}
+	sv.cleanup = append(sv.cleanup, func() { sv.em.Close() })
+	url, err := sv.em.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	vars := jiraVars(url, sv.dir)
+	vars["JIRADUCK_LISTEN"] = sv.addr
+	maps.Copy(vars, settings)
+	sv.startedAt = time.Now()
+	if sv.c, err = startChild("serve", b.dir, vars, b.profile(profile), b.o.RSSCap, "serve"); err != nil {
+		return nil, err
+	}
+	sv.cleanup = append(sv.cleanup, func() { sv.c.stop(2 * time.Minute) })
+	readyCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := waitReady(readyCtx, sv.c, sv.addr); err != nil {
+		return nil, err
+	}
+	return sv, nil
+}
+
+// close stops serve, then the emulator, and removes the copy.
+func (sv *servedCopy) close() {
+	for i := len(sv.cleanup) - 1; i >= 0; i-- {
+		sv.cleanup[i]()
+	}
+	sv.cleanup = nil
 }

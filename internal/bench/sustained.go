@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -204,40 +202,12 @@ func (w *sustainedWatch) poll(ctx context.Context) error {
 func (b *bench) sustainedRun(ctx context.Context, run int) error {
 	load := b.sustainedLoadFor()
 	name := fmt.Sprintf("P8 run %d", run+1)
-	dir := filepath.Join(b.dir, "sustained-run")
-	os.RemoveAll(dir)
-	if err := copyDataDir(b.base, dir); err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	addr, err := app.FreeLoopbackAddr()
+	sv, err := b.serveCopy(ctx, "sustained-run", nil, fmt.Sprintf("P8-serve-%d", run+1))
 	if err != nil {
 		return err
 	}
-	eo := b.emulatorOptions(b.sz.big)
-	eo.WebhookURL = "http://" + addr + "/webhooks/jira"
-	em, err := emulator.New(eo)
-	if err != nil {
-		return err
-	}
-	defer em.Close()
-	url, err := em.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	vars := jiraVars(url, dir)
-	vars["JIRADUCK_LISTEN"] = addr
-	c, err := startChild("serve", b.dir, vars, b.profile(fmt.Sprintf("P8-serve-%d", run+1)), b.o.RSSCap, "serve")
-	if err != nil {
-		return err
-	}
-	defer c.stop(2 * time.Minute)
-	readyCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	err = waitReady(readyCtx, c, addr)
-	cancel()
-	if err != nil {
-		return err
-	}
+	defer sv.close()
+	dir, addr, em, c := sv.dir, sv.addr, sv.em, sv.c
 	before, err := scrapeCounters(addr)
 	if err != nil {
 		return err
