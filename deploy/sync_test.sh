@@ -47,6 +47,16 @@ start=$SECONDS
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jiraduck-sync-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+# ---- the view the script carries ----------------------------------------------
+# sync_data.sh runs where the source is not: it carries the statement of
+# sql/view_jira_issue_field_history.sql, which must stay the same.
+same_field_history_view() {
+  diff <(sed -n "/^CREATE OR REPLACE VIEW jira_issue_field_history AS$/,/^SQL$/p" "$sync" | sed '$d') \
+    <(sed -n '/^CREATE OR REPLACE VIEW/,$p' "$repo/sql/view_jira_issue_field_history.sql") >"$tmp/view.diff"
+}
+if same_field_history_view; then ok "jira_issue_field_history in sync_data.sh is sql/view_jira_issue_field_history.sql"
+else fail "jira_issue_field_history in sync_data.sh differs from sql/view_jira_issue_field_history.sql"; head -20 "$tmp/view.diff"; fi
+
 # ---- tools --------------------------------------------------------------------
 if ! have rsync; then
   if [[ $(id -u) -eq 0 ]] && have apt-get; then
