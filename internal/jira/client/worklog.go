@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
-	"github.com/jiraduck/jiraduck/internal/jsonx"
 )
 
 // Endpoint labels of the worklog calls.
@@ -75,20 +74,6 @@ func (c *Client) AllWorklogs(ctx context.Context, keyOrID string, embedded json.
 		_, err := c.worklogPage(ctx, keyOrID, startAt, WorklogPageSize, &p)
 		return collectPage{items: p.Worklogs, total: p.Total}, err
 	})
-}
-
-// FillWorklogs sets a bundle's worklogs from its issue's embedded ones,
-// paging the worklog endpoint when they fall short: what a caller that
-// fetched the issue some other way than FetchIssue (a bulk fetch) does
-// before storing the bundle. Call it before the bundle is compacted.
-func (c *Client) FillWorklogs(ctx context.Context, b *jira.Bundle, keyOrID string) {
-	var top struct {
-		Fields map[string]json.RawMessage `json:"fields"`
-	}
-	// An issue that does not decode has no embedded list: the endpoint is
-	// paged, as for an issue without the worklog field.
-	_ = jsonx.Unmarshal(b.Issue, &top)
-	b.Worklogs, b.State.Worklogs, b.Errors.Worklogs = c.AllWorklogs(ctx, keyOrID, top.Fields["worklog"])
 }
 
 // WorklogsUpdated lists the worklogs created or changed since the given time

@@ -208,17 +208,3 @@ func TestWorklogList(t *testing.T) {
 		}
 	}
 }
-
-// TestFillWorklogs: a bundle made from an issue fetched another way (a bulk
-// fetch) gets every worklog, paged past the 20 the issue embeds.
-func TestFillWorklogs(t *testing.T) {
-	f := &fakeWorklogs{n: 45, failAt: -1}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	c := newTestClient(t, srv.URL, nil)
-	b := &jira.Bundle{Issue: json.RawMessage(fmt.Sprintf(`{"id":"10002","key":"ED-1","fields":{"worklog":%s}}`, f.embedded()))}
-	c.FillWorklogs(context.Background(), b, "ED-1")
-	if b.State.Worklogs != jira.StateComplete || len(b.Worklogs) != 45 || b.Errors.Worklogs != "" {
-		t.Errorf("got %s with %d worklogs (%s), want complete with 45", b.State.Worklogs, len(b.Worklogs), b.Errors.Worklogs)
-	}
-}
