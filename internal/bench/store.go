@@ -3,6 +3,9 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,8 +31,20 @@ var backfillLine = regexp.MustCompile(`fetched (\d+), skipped (\d+).*; (\d+) par
 
 func (b *bench) buildBase(ctx context.Context) error {
 	dir := filepath.Join(b.dir, fmt.Sprintf("base-%d", b.sz.big))
+	generation, err := b.generation()
+	if err != nil {
+		return err
+	}
 	if b.o.Reuse {
-		if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
+		marker, err := os.ReadFile(filepath.Join(dir, completeMarker))
+		switch {
+		case err != nil:
+		case !strings.Contains(string(marker), "\n"+generation+"\n"):
+			// Another release's emulator generated that store: its issues
+			// differ from what this one serves, and the ids of the changes
+			// a storm makes would collide with ids the store holds.
+			b.rep.note("the %d-issue store in %s was built from another emulator generation: built again", b.sz.big, dir)
+		default:
 			b.base = dir
 			b.rep.note("P4 not measured: the %d-issue store of a previous run in %s was reused", b.sz.big, dir)
 			return nil
@@ -92,7 +107,30 @@ func (b *bench) buildBase(ctx context.Context) error {
 		return err
 	}
 	b.base = dir
-	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), files.FileMode)
+	return os.WriteFile(filepath.Join(dir, completeMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"+generation+"\n"), files.FileMode)
+}
+
+// generation names what the emulator generates with the bench's seed: a
+// digest of a small site generated with the same options, which changes
+// whenever a release changes what the emulator generates.
+func (b *bench) generation() (string, error) {
+	opts := b.emulatorOptions(200)
+	em, err := emulator.New(opts)
+	if err != nil {
+		return "", err
+	}
+	defer em.Close()
+	h := sha256.New()
+	for _, key := range em.Keys() {
+		is, err := em.Issue(key)
+		if err != nil {
+			return "", err
+		}
+		if err := json.NewEncoder(h).Encode(is); err != nil {
+			return "", fmt.Errorf("emulator generation: %w", err)
+		}
+	}
+	return "emulator " + hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 var rebuildLine = regexp.MustCompile(`rebuild: (\d+) issues re-derived, (\d+) skipped, (\d+) partitions exported`)
@@ -229,7 +267,14 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 		return nil
 	}
 	dir := filepath.Join(b.dir, fmt.Sprintf("clone-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil || !b.o.Reuse {
+	// The clone carries its base's marker: a base built again (another
+	// emulator generation) makes the clone of the old one stale.
+	baseMarker, err := os.ReadFile(filepath.Join(b.base, completeMarker))
+	if err != nil {
+		return fmt.Errorf("P7: %w", err)
+	}
+	cloneMarker, err := os.ReadFile(filepath.Join(dir, completeMarker))
+	if err != nil || !b.o.Reuse || string(cloneMarker) != string(baseMarker) {
 		os.RemoveAll(dir)
 		b.progress("P7: cloning the %d stored payloads up to %d issues", b.sz.big, n)
 		start := time.Now()
@@ -237,7 +282,7 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 			return fmt.Errorf("P7: clone: %w", err)
 		}
 		b.progress("P7: cloned in %s", time.Since(start).Round(time.Second))
-		if err := os.WriteFile(filepath.Join(dir, completeMarker), nil, files.FileMode); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, completeMarker), baseMarker, files.FileMode); err != nil {
 			return err
 		}
 	}
