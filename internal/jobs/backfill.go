@@ -141,12 +141,12 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 				if len(batch) == 0 {
 					return
 				}
-				if err := p.WriteBatch(context.WithoutCancel(ctx), batch); err != nil {
-					for _, r := range batch {
-						fail(r.Issue.IssueID, err)
+				for i, err := range p.WriteBatch(context.WithoutCancel(ctx), batch) {
+					if err != nil {
+						fail(batch[i].Issue.IssueID, err)
+					} else {
+						fetched.Add(1)
 					}
-				} else {
-					fetched.Add(int64(len(batch)))
 				}
 				if report && opts.Progress != nil {
 					for range batch {

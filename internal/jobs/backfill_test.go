@@ -261,3 +261,43 @@ func TestBackfillBulkResumes(t *testing.T) {
 		t.Errorf("issues stored: got %d, want %d", got, n)
 	}
 }
+
+// TestBackfillConflictFailsAlone: an issue that carries an id the store
+// holds for another issue (Jira sent one id for two issues) fails alone,
+// with an error naming both; the other issues written in its batch are
+// stored, and not fetched again.
+func TestBackfillConflictFailsAlone(t *testing.T) {
+	const n = 120
+	b := newBackfillSite(t, n)
+	var victim, commentID string
+	for _, k := range b.em.Keys() {
+		is, err := b.em.Issue(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(is.Comments) > 0 {
+			victim, commentID = k, is.Comments[0].ID
+			break
+		}
+	}
+	if victim == "" {
+		t.Fatal("no generated issue has a comment")
+	}
+	if _, err := b.s.DB().Exec(`INSERT INTO comments (comment_id, issue_key, body) VALUES (?, 'ZZZ-1', 'held by another issue')`, commentID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Backfill(context.Background(), b.jc, b.s, b.proc, BackfillOptions{Parallel: 4, Retries: 0})
+	if err == nil {
+		t.Fatal("backfill: got no error, want the conflicting issue reported")
+	}
+	if res.Listed != n || res.Fetched != n-1 || res.Failed != 1 {
+		t.Errorf("got %+v, want %d listed, %d fetched, 1 failed", res, n, n-1)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0], victim) || !strings.Contains(res.Errors[0], "ZZZ-1") ||
+		!strings.Contains(res.Errors[0], "one id for two issues") {
+		t.Errorf("errors: got %q, want one naming %s and ZZZ-1 as holding one id", res.Errors, victim)
+	}
+	if got := b.count(t, `SELECT count(*) FROM issues`); got != n-1 {
+		t.Errorf("issues stored: got %d, want %d", got, n-1)
+	}
+}

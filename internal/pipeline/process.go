@@ -155,8 +155,31 @@ func (p *Processor) PrepareFetched(ctx context.Context, req Request, b *jira.Bun
 }
 
 // WriteBatch writes prepared issues in one transaction (each issue at most
-// once), skipping those the store holds newer.
-func (p *Processor) WriteBatch(ctx context.Context, batch []*normalize.Rows) error {
+// once), skipping those the store holds newer, and returns each issue's
+// error, nil where it was written. When the transaction fails, every issue
+// is written again alone, so that one issue at fault (an id another issue
+// holds) fails alone and the others of its batch are stored.
+func (p *Processor) WriteBatch(ctx context.Context, batch []*normalize.Rows) []error {
+	errs := make([]error, len(batch))
+	err := p.writeBatch(ctx, batch)
+	if err == nil {
+		return errs
+	}
+	if len(batch) == 1 || ctx.Err() != nil {
+		for i, r := range batch {
+			errs[i] = p.store.ExplainConflict(ctx, r, err)
+		}
+		return errs
+	}
+	for i, r := range batch {
+		if err := p.writeBatch(ctx, batch[i:i+1]); err != nil {
+			errs[i] = p.store.ExplainConflict(ctx, r, err)
+		}
+	}
+	return errs
+}
+
+func (p *Processor) writeBatch(ctx context.Context, batch []*normalize.Rows) error {
 	return p.writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
 		_, err := p.store.ApplyBatch(ctx, tx, batch, store.ApplyOptions{SkipStale: true})
 		return err
