@@ -284,7 +284,7 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		if emptyValue(raw) || errorOnly(raw) {
 			continue
 		}
-		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(ValueText(raw)), ValueJSON: opt(compactJSON(raw))}
+		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(ValueText(raw)), ValueJSON: opt(redactedJSON(raw))}
 		if name, ok := opts.FieldNames[id]; ok {
 			row.FieldName = opt(name)
 		}
@@ -386,7 +386,7 @@ func requestType(raw map[string]json.RawMessage) (*string, *string) {
 }
 
 // ValueText renders a custom field value as text a person can read: strings
-// as they are, numbers and booleans in JSON form, options by their value,
+// as they are (credentials in URLs redacted), numbers and booleans in JSON form, options by their value,
 // users by their display name, ADF documents as text, lists joined with ", ".
 func ValueText(raw json.RawMessage) string {
 	var v any
@@ -395,7 +395,9 @@ func ValueText(raw json.RawMessage) string {
 	if err := dec.Decode(&v); err != nil {
 		return ""
 	}
-	return valueText(v, 0)
+	// Credentials in URLs are hidden as in the issue's other text: a URL
+	// field or an option may hold a pre-signed link.
+	return adf.RedactText(valueText(v, 0))
 }
 
 func valueText(v any, depth int) string {
@@ -448,6 +450,60 @@ func valueText(v any, depth int) string {
 func emptyValue(raw json.RawMessage) bool {
 	s := string(bytes.TrimSpace(raw))
 	return s == "" || s == "null" || s == `""` || s == "[]" || s == "{}"
+}
+
+// redactedJSON is a custom field's value as compact JSON, with credentials
+// in the URLs of its strings redacted as in its text (adf.RedactText): a
+// URL field or a text field holding a pre-signed link must not publish the
+// token through value_json when value_text hides it.
+func redactedJSON(raw json.RawMessage) string {
+	if !bytes.Contains(raw, []byte("://")) {
+		return compactJSON(raw)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return compactJSON(raw)
+	}
+	v, changed := redactStrings(v, 0)
+	if !changed {
+		return compactJSON(raw)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return compactJSON(raw)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// redactStrings applies adf.RedactText to every string of a decoded JSON
+// value, and says whether one changed.
+func redactStrings(v any, depth int) (any, bool) {
+	if depth > 64 {
+		return v, false
+	}
+	changed := false
+	switch x := v.(type) {
+	case string:
+		r := adf.RedactText(x)
+		return r, r != x
+	case []any:
+		for i, e := range x {
+			var c bool
+			x[i], c = redactStrings(e, depth+1)
+			changed = changed || c
+		}
+	case map[string]any:
+		for k, e := range x {
+			var c bool
+			x[k], c = redactStrings(e, depth+1)
+			changed = changed || c
+		}
+	}
+	return v, changed
 }
 
 func compactJSON(raw json.RawMessage) string {

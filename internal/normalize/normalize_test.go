@@ -345,3 +345,49 @@ func TestPlainStringTextIsRedacted(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomFieldCredentialsRedacted: a custom field holding a pre-signed
+// link (a URL field, a text field, an option, a rich-text link) publishes
+// neither its value_text nor its value_json with the credential, and a
+// field without one keeps its JSON as Jira sent it.
+func TestCustomFieldCredentialsRedacted(t *testing.T) {
+	body := []byte(`{"id":"4","key":"SUP-4","fields":{"created":"2024-01-01T00:00:00.000+0000",
+	 "customfield_1":"https://files.example/f.pdf?X-Amz-Signature=abc123&v=2",
+	 "customfield_2":"see https://api.example/v1?token=s3cret.",
+	 "customfield_3":{"value":"https://admin:hunter2@c.example/x","id":"5"},
+	 "customfield_4":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"console",
+	   "marks":[{"type":"link","attrs":{"href":"https://c.example/x?access_token=t0k"}}]}]}]},
+	 "customfield_5":{"value":"Gold <b>","id":"1"}}}`)
+	r, err := FromBundle(bundleOf(t, body), defaultOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]string{}
+	for _, f := range r.Fields {
+		got[f.FieldID] = [2]string{deref(f.ValueText), deref(f.ValueJSON)}
+	}
+	tests := []struct{ id, text, json string }{
+		{"customfield_1", "https://files.example/f.pdf?X-Amz-Signature=REDACTED&v=2",
+			`"https://files.example/f.pdf?X-Amz-Signature=REDACTED&v=2"`},
+		{"customfield_2", "see https://api.example/v1?token=REDACTED.", `"see https://api.example/v1?token=REDACTED."`},
+		{"customfield_3", "https://admin:REDACTED@c.example/x", `{"id":"5","value":"https://admin:REDACTED@c.example/x"}`},
+		{"customfield_4", "console (https://c.example/x?access_token=REDACTED)", ""},
+		{"customfield_5", "Gold <b>", `{"value":"Gold <b>","id":"1"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			g := got[tc.id]
+			if g[0] != tc.text {
+				t.Errorf("value_text: got %q, want %q", g[0], tc.text)
+			}
+			if tc.json != "" && g[1] != tc.json {
+				t.Errorf("value_json: got %s, want %s", g[1], tc.json)
+			}
+			for _, secret := range []string{"abc123", "s3cret", "hunter2", "t0k"} {
+				if strings.Contains(g[0], secret) || strings.Contains(g[1], secret) {
+					t.Errorf("%q published: text %q, json %s", secret, g[0], g[1])
+				}
+			}
+		})
+	}
+}
