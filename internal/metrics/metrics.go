@@ -72,7 +72,7 @@ func New(g Gauges) *Metrics {
 	// The label is job_name: "job" is the label Prometheus gives every
 	// scraped target, and a clash would rename ours to exported_job.
 	m.jobRuns = f.counterVec("jiraduck_job_runs_total", "Runs of serve's scheduled jobs by job and status (ok, failed, interrupted).", "job_name", "status")
-	m.jobItems = f.counterVec("jiraduck_job_items_total", "Issues handled by serve's scheduled jobs, by job and outcome (updated, healed, skipped, failed, gone, missing, stale, incomplete, deleted, kept, pruned).", "job_name", "state")
+	m.jobItems = f.counterVec("jiraduck_job_items_total", "Issues handled by serve's scheduled jobs, by job and outcome (updated, healed, skipped, failed, gone, missing, stale, incomplete, deleted, kept, pruned, worklog_issues).", "job_name", "state")
 	m.jobLastSuccess = f.gaugeVec("jiraduck_job_last_success_timestamp_seconds", "Unix time of the last successful run of each scheduled job.", "job_name")
 	m.jobLastDuration = f.gaugeVec("jiraduck_job_last_duration_seconds", "Duration of the last run of each scheduled job.", "job_name")
 	if g.QueueDepth != nil {
@@ -202,7 +202,10 @@ func (m *Metrics) Attachment(bytes int64, skipped string) {
 // jobOutcomes are the counts of a run that are issues by outcome; other
 // counts (sizes, candidates, rows per table) are not accumulated.
 var jobOutcomes = map[string]bool{"updated": true, "healed": true, "skipped": true, "failed": true, "gone": true,
-	"missing": true, "stale": true, "incomplete": true, "deleted": true, "kept": true, "pruned": true}
+	"missing": true, "stale": true, "incomplete": true, "deleted": true, "kept": true, "pruned": true,
+	// Stored issues reconcile fetched again because a worklog of theirs
+	// changed (its worklog_changes are list entries, not issues).
+	"worklog_issues": true}
 
 // Job records a finished run of a scheduled job: status is ok, failed or
 // interrupted, as in sync_runs.

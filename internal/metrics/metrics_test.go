@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWebhookLabel(t *testing.T) {
@@ -63,4 +64,28 @@ func grep(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestJobItemsCountIssuesOnly: a job's counts that are issues by outcome
+// accumulate in jiraduck_job_items_total, reconcile's worklog_issues among
+// them; counts of other things (list entries, candidates) do not.
+func TestJobItemsCountIssuesOnly(t *testing.T) {
+	m := New(Gauges{})
+	m.Job("reconcile", "ok", map[string]int{"listed": 500, "stale": 2, "worklog_changes": 40, "worklog_issues": 3}, time.Second)
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	out := w.Body.String()
+	for _, tc := range []struct {
+		series string
+		want   bool
+	}{
+		{`jiraduck_job_items_total{job_name="reconcile",state="stale"} 2`, true},
+		{`jiraduck_job_items_total{job_name="reconcile",state="worklog_issues"} 3`, true},
+		{`state="worklog_changes"`, false},
+		{`state="listed"`, false},
+	} {
+		if got := strings.Contains(out, tc.series); got != tc.want {
+			t.Errorf("%s in /metrics: got %v, want %v\n%s", tc.series, got, tc.want, grep(out, "jiraduck_job_items_total"))
+		}
+	}
 }
