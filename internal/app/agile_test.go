@@ -3,8 +3,10 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"sort"
@@ -13,13 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/app/apptest"
 	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
+	"github.com/jiraduck/jiraduck/internal/store"
 	sqlfiles "github.com/jiraduck/jiraduck/sql"
+	"github.com/sirupsen/logrus"
 )
 
 // agileViews opens the analyst views over a site's published Parquet.
@@ -399,4 +404,64 @@ func agileRowText(row []any) string {
 		}
 	}
 	return strings.Join(parts, "|")
+}
+
+// TestAgileUpgradedStoreDerivesLinkTables: a store whose rows were derived
+// by a release without issue_sprints, issue_organizations and story_points
+// (its issue-columns record names no such tables, the tables are empty and
+// the column NULL) derives them from the stored payloads when a batch
+// command opens it, and publishes them: no fetch needed.
+func TestAgileUpgradedStoreDerivesLinkTables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serve and an emulator")
+	}
+	ctx := context.Background()
+	live := apptest.BackfilledWith(t, emulator.Options{Issues: 60, Months: 4, Seed: 23, Clock: apptest.Frozen()}, nil)
+	wantSprints, wantOrgs := agileExpected(t, live.Emulator)
+	cfg := live.Config
+	apptest.Must(t, live.Service.Close())
+
+	st, err := store.Open(ctx, app.StorePath(cfg), store.Options{})
+	apptest.Must(t, err)
+	var record string
+	apptest.Must(t, st.DB().QueryRowContext(ctx, `SELECT json_extract_string(args, '$.issue_columns') FROM sync_runs
+		WHERE job = 'rebuild' ORDER BY run_id DESC LIMIT 1`).Scan(&record))
+	var rec struct {
+		Tables map[string]json.RawMessage `json:"tables"`
+	}
+	var whole map[string]json.RawMessage
+	apptest.Must(t, json.Unmarshal([]byte(record), &whole))
+	apptest.Must(t, json.Unmarshal([]byte(record), &rec))
+	delete(rec.Tables, "issue_sprints")
+	delete(rec.Tables, "issue_organizations")
+	whole["tables"], _ = json.Marshal(rec.Tables)
+	old, _ := json.Marshal(whole)
+	args, _ := json.Marshal(map[string]string{"issue_columns": string(old)})
+	for _, q := range []string{`DELETE FROM issue_sprints`, `DELETE FROM issue_organizations`,
+		`UPDATE issues SET story_points = NULL`, `UPDATE raw_issues SET row_hashes = NULL`} {
+		_, err := st.DB().ExecContext(ctx, q)
+		apptest.Must(t, err)
+	}
+	_, err = st.DB().ExecContext(ctx, `INSERT INTO sync_runs (job, started_at, finished_at, status, counts, args, cursor)
+		VALUES ('rebuild', now(), now(), ?, '{}', ?, ?)`, store.RunOK, string(args), store.RebuildComplete)
+	apptest.Must(t, err)
+	apptest.Must(t, st.Close())
+
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	b, err := app.OpenBatch(ctx, cfg, log, "export", app.BatchOptions{})
+	apptest.Must(t, err)
+	_, err = b.ExportDirty()
+	b.Close()
+	apptest.Must(t, err)
+	db := agileViews(t, cfg.DataDir)
+	if got := agilePairs(t, db, `SELECT issue_key, sprint_id FROM jira_issue_sprints`); !slices.Equal(got, wantSprints) {
+		t.Errorf("jira_issue_sprints after the upgrade: got %d rows, want %d", len(got), len(wantSprints))
+	}
+	if got := agilePairs(t, db, `SELECT issue_key, organization_id FROM jira_issue_organizations`); !slices.Equal(got, wantOrgs) {
+		t.Errorf("jira_issue_organizations after the upgrade: got %d rows, want %d", len(got), len(wantOrgs))
+	}
+	if n := apptest.QueryInt(t, db, `SELECT count(*) FROM jira_issues WHERE story_points IS NOT NULL`); n == 0 {
+		t.Error("no story points in Parquet after the upgrade, want them derived again")
+	}
 }
