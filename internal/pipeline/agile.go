@@ -18,7 +18,7 @@ var storyPointsNames = []string{"story points", "story point estimate"}
 // agileFields finds, in the site's field list, the sprint and Organizations
 // fields by their schema (as SLA fields are found) and the story points
 // fields: JIRA_STORY_POINTS_FIELD when set, else the number fields named as
-// Jira names them. Each list is sorted by field id, so that rows do not
+// Jira names them (and Jira Software's estimate field under any name). Each list is sorted by field id, so that rows do not
 // depend on the order Jira lists fields in.
 func agileFields(cfg *config.Config, fields []store.FieldMeta) (sprints, orgs, points []string) {
 	byName := make([][]string, len(storyPointsNames))
@@ -32,10 +32,13 @@ func agileFields(cfg *config.Config, fields []store.FieldMeta) (sprints, orgs, p
 		if !f.Custom || f.SchemaType != "number" {
 			continue
 		}
-		for i, n := range storyPointsNames {
-			if strings.EqualFold(strings.TrimSpace(f.Name), n) {
-				byName[i] = append(byName[i], f.ID)
-			}
+		i := slices.IndexFunc(storyPointsNames, func(n string) bool { return strings.EqualFold(strings.TrimSpace(f.Name), n) })
+		if i < 0 && f.SchemaCustom == jira.StoryPointsFieldType {
+			// Jira Software's own estimate field, renamed.
+			i = len(storyPointsNames) - 1
+		}
+		if i >= 0 {
+			byName[i] = append(byName[i], f.ID)
 		}
 	}
 	slices.Sort(sprints)

@@ -17,6 +17,7 @@ func TestAgileFieldsOfTheCatalog(t *testing.T) {
 		{ID: "customfield_10002", Name: "Organizations", Custom: true, SchemaType: "array", SchemaCustom: jira.OrganizationsFieldType},
 		{ID: "customfield_10099", Name: "story points", Custom: true, SchemaType: "string"},
 		{ID: "customfield_10003", Name: "Sprint (old)", Custom: true, SchemaType: "array", SchemaCustom: jira.SprintFieldType},
+		{ID: "customfield_10004", Name: "Estimate (pts)", Custom: true, SchemaType: "number", SchemaCustom: jira.StoryPointsFieldType},
 	}
 	tests := []struct {
 		name                  string
@@ -25,7 +26,8 @@ func TestAgileFieldsOfTheCatalog(t *testing.T) {
 		sprints, orgs, points []string
 	}{
 		{"found by schema and name", "", fields,
-			[]string{"customfield_10003", "customfield_10020"}, []string{"customfield_10002"}, []string{"customfield_10028", "customfield_10016"}},
+			[]string{"customfield_10003", "customfield_10020"}, []string{"customfield_10002"},
+			[]string{"customfield_10028", "customfield_10004", "customfield_10016"}},
 		{"JIRA_STORY_POINTS_FIELD wins", "customfield_10016", fields,
 			[]string{"customfield_10003", "customfield_10020"}, []string{"customfield_10002"}, []string{"customfield_10016"}},
 		{"a site without them", "", fields[4:5], nil, nil, nil},
