@@ -64,7 +64,7 @@ io_timeout=${JIRADUCK_SYNC_TIMEOUT:-300}
 retry_delay=${JIRADUCK_SYNC_RETRY_DELAY:-10}
 tries=3
 example_remote="user@host:/var/lib/jiraduck/data"
-tables=(issues comments attachments changelog issuelinks remote_links sla issue_fields worklogs inline_media)
+tables=(issues comments attachments changelog issuelinks remote_links sla issue_fields worklogs inline_media issue_sprints issue_organizations)
 
 [[ $io_timeout =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_TIMEOUT=$io_timeout is not a number of seconds"
 [[ $retry_delay =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_RETRY_DELAY=$retry_delay is not a number of seconds"

@@ -34,6 +34,8 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 	searchLag := fs.Duration("search-lag", 0, "how long a new issue stays out of search results")
 	now := fs.String("now", "", `reference time the generated data ends at, RFC 3339 or "now" (default a fixed date, so a seed always gives the same data)`)
 	idBase := fs.Int64("id-base", 0, "first id of what is created after start (default: from the clock, so that a restart never reuses an id)")
+	noSoftware := fs.Bool("without-software", false, "a site without Jira Software: no boards, sprints or sprint field, the agile API answers 404")
+	noServiceDesk := fs.Bool("without-service-management", false, "a site without Jira Service Management's organizations, service desks and request types: their API answers 404")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,9 @@ func runEmulator(ctx context.Context, e *env, args []string) error {
 		SLAEmail:      vars["JIRA_SLA_EMAIL"],
 		SLAAPIToken:   vars["JIRA_SLA_API_TOKEN"],
 		Faults:        emulator.Faults{Latency: *latency, ErrorRate: *errorRate, ThrottleRate: *throttleRate, SearchLag: *searchLag},
+
+		WithoutSoftware:          *noSoftware,
+		WithoutServiceManagement: *noServiceDesk,
 	}
 	for _, p := range strings.Split(*projects, ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -45,7 +45,10 @@ func issueColumnsRecord(cfg *config.Config) string {
 		FieldMap  []pair              `json:"field_map"`
 		SLAFields []pair              `json:"sla_fields"`
 		Tables    map[string][]string `json:"tables"`
-	}{Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}, Tables: map[string][]string{}}
+		// StoryPoints is JIRA_STORY_POINTS_FIELD; unset, the field is
+		// found by name, which the record cannot follow, like SLA fields.
+		StoryPoints string `json:"story_points,omitempty"`
+	}{StoryPoints: cfg.StoryPointsField, Columns: []pair{}, FieldMap: []pair{}, SLAFields: []pair{}, Tables: map[string][]string{}}
 	for _, t := range normalize.Tables {
 		if t == "issues" {
 			rec.Tables[t] = ExportIssueColumns(cfg)

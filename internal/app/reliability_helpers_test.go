@@ -215,6 +215,9 @@ var primaryKeys = map[string]string{
 	"issue_fields": "issue_key, field_id",
 	"worklogs":     "worklog_id",
 	"inline_media": "issue_key, comment_id, media_index",
+
+	"issue_sprints":       "issue_key, sprint_id",
+	"issue_organizations": "issue_key, organization_id",
 }
 
 // checkNoDuplicates asserts that no table's Parquet, read across every

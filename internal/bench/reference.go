@@ -90,6 +90,7 @@ var referenceTables = []struct{ name, query string }{
 		json_extract(i.fields.customfield_10040, '$.ongoingCycle.goalDuration.millis')::BIGINT AS time_to_resolution_goal_millis,
 		json_extract(i.fields.customfield_10040, '$.ongoingCycle.elapsedTime.millis')::BIGINT AS time_to_resolution_elapsed_millis,
 		json_extract(i.fields.customfield_10040, '$.ongoingCycle.remainingTime.millis')::BIGINT AS time_to_resolution_remaining_millis,
+		TRY_CAST(json_extract_string(fields, '$.customfield_10031') AS DOUBLE) AS story_points,
 		synced_at,
 		strftime(strptime(i.fields.created, {{ts}}) AT TIME ZONE 'UTC', '%Y-%m') AS month
 	FROM ref_raw`},
@@ -185,6 +186,12 @@ var referenceTables = []struct{ name, query string }{
 		same_name[len(same_name)].id AS attachment_id, alt AS filename,
 		CASE WHEN len(same_name) > 0 THEN 'filename' END AS linked_by
 	FROM l`},
+	{"issue_sprints", `SELECT DISTINCT ON (issue_key, sprint_id) * FROM (SELECT i.key AS issue_key, s->>'$.id' AS sprint_id,
+		s->>'$.name' AS sprint_name, s->>'$.state' AS sprint_state
+	FROM ref_raw, unnest(json_extract(fields, '$.customfield_10020')::JSON[]) AS u(s)) WHERE sprint_id IS NOT NULL`},
+	{"issue_organizations", `SELECT DISTINCT ON (issue_key, organization_id) * FROM (SELECT i.key AS issue_key,
+		o->>'$.id' AS organization_id, o->>'$.name' AS organization_name
+	FROM ref_raw, unnest(json_extract(fields, '$.customfield_10002')::JSON[]) AS u(o)) WHERE organization_id IS NOT NULL`},
 	{"issue_fields", `WITH k AS (SELECT i.key AS issue_key, fields, unnest(json_keys(fields)) AS field_id FROM ref_raw),
 	v AS (SELECT issue_key, field_id, json_extract(fields, '$."' || field_id || '"') AS value
 		FROM k WHERE field_id LIKE 'customfield\_%' ESCAPE '\')

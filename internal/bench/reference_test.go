@@ -36,7 +36,8 @@ func TestReferenceDerivesEveryTable(t *testing.T) {
 	}
 	w := bufio.NewWriter(f)
 	opts := normalize.Options{SLAFields: map[string]string{
-		emulator.FieldTimeToResolution: "time_to_resolution", emulator.FieldTimeToFirstResp: "first_response"}}
+		emulator.FieldTimeToResolution: "time_to_resolution", emulator.FieldTimeToFirstResp: "first_response"},
+		SprintFields: []string{emulator.FieldSprint}, OrganizationFields: []string{emulator.FieldOrganizations}}
 	want := map[string]int64{}
 	for _, key := range em.Keys() {
 		b, err := c.FetchIssue(ctx, key, client.FetchOptions{})
@@ -63,6 +64,8 @@ func TestReferenceDerivesEveryTable(t *testing.T) {
 		want["issue_fields"] += int64(len(r.Fields))
 		want["worklogs"] += int64(len(r.Worklogs))
 		want["inline_media"] += int64(len(r.InlineMedia))
+		want["issue_sprints"] += int64(len(r.IssueSprints))
+		want["issue_organizations"] += int64(len(r.IssueOrganizations))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

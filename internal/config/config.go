@@ -38,6 +38,10 @@ type Config struct {
 	SLAFields FieldAliases `env:"JIRA_SLA_FIELDS"`
 	FieldMap  FieldAliases `env:"JIRA_FIELD_MAP"`
 	JQL       string       `env:"JIRA_JQL" envDefault:"ORDER BY created ASC"`
+	// StoryPointsField is the custom field issues.story_points is read
+	// from; empty finds it by name ("Story Points", "Story point estimate")
+	// in Jira's field list.
+	StoryPointsField string `env:"JIRA_STORY_POINTS_FIELD"`
 
 	DataDir    string `env:"JIRADUCK_DATA_DIR" envDefault:"./data"`
 	Listen     string `env:"JIRADUCK_LISTEN" envDefault:"127.0.0.1:8080"`
@@ -243,6 +247,10 @@ func (c *Config) normalize() error {
 	}
 	if err := c.FieldMap.checkColumns(c.SLAFields); err != nil {
 		return &Error{"JIRA_FIELD_MAP", err.Error()}
+	}
+	c.StoryPointsField = strings.TrimSpace(c.StoryPointsField)
+	if c.StoryPointsField != "" && !fieldIDPattern.MatchString(c.StoryPointsField) {
+		return &Error{"JIRA_STORY_POINTS_FIELD", fmt.Sprintf("%q is not a custom field id (customfield_NNNNN)", c.StoryPointsField)}
 	}
 	if strings.TrimSpace(c.JQL) == "" {
 		c.JQL = "ORDER BY created ASC"

@@ -97,7 +97,7 @@ var reservedColumns = map[string]bool{
 	"aggregate_original_estimate_seconds": true, "aggregate_remaining_estimate_seconds": true,
 	"aggregate_time_spent_seconds": true, "status_category_changed_at": true, "project_type": true,
 	"team_managed": true, "issue_type_hierarchy_level": true, "subtask_keys": true, "security_level": true,
-	"votes": true, "watches": true,
+	"votes": true, "watches": true, "story_points": true,
 }
 
 // checkColumns verifies that promoted field columns clash neither with the fixed
@@ -112,6 +112,9 @@ func (a FieldAliases) checkColumns(sla FieldAliases) error {
 		}
 	}
 	for _, f := range a {
+		if f.Name == "story_points" {
+			return fmt.Errorf("name story_points is the built-in story points column of issues: set JIRA_STORY_POINTS_FIELD=%s instead", f.ID)
+		}
 		if reservedColumns[f.Name] || slaCols[f.Name] {
 			return fmt.Errorf("name %s clashes with a built-in column of issues", f.Name)
 		}

@@ -293,6 +293,8 @@ const (
 	kindRank
 	kindRequestType
 	kindSLA
+	kindSprint
+	kindOrganizations
 )
 
 type option struct {
@@ -356,6 +358,8 @@ var customFields = []*customField{
 	{id: FieldCustomerLabels, num: 10039, name: "Customer Labels", kind: kindLabels, custom: cfPrefix + "labels", typ: "array", items: "string"},
 	{id: FieldTimeToResolution, num: 10040, name: slaTTRName, kind: kindSLA, custom: slaFieldType, typ: "sd-servicelevelagreement"},
 	{id: FieldTimeToFirstResp, num: 10041, name: slaTTFRName, kind: kindSLA, custom: slaFieldType, typ: "sd-servicelevelagreement"},
+	{id: FieldSprint, num: 10020, name: "Sprint", kind: kindSprint, custom: sprintFieldType, typ: "array", items: "json"},
+	{id: FieldOrganizations, num: 10002, name: "Organizations", kind: kindOrganizations, custom: organizationsFieldType, typ: "array", items: "sd-customerorganization"},
 }
 
 func findCustomField(id string) *customField {

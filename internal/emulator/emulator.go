@@ -120,6 +120,13 @@ type Options struct {
 	// can be changed at run time with SetFaults.
 	Faults Faults
 
+	// WithoutSoftware and WithoutServiceManagement make a site without
+	// Jira Software (no boards, sprints or sprint field) or without Jira
+	// Service Management's organizations, service desks and request type
+	// list: their REST APIs answer 404 (see agile.go).
+	WithoutSoftware          bool
+	WithoutServiceManagement bool
+
 	// Logger receives delivery failures and server errors.
 	Logger logrus.FieldLogger
 }
@@ -236,6 +243,9 @@ type site struct {
 	worklogIdx  map[int64]worklogEntry
 	worklogGone []worklogChange
 
+	// agile holds the boards, sprints and organizations (agile.go).
+	agile *agile
+
 	faults  *faultState
 	stats   *stats
 	hooks   *webhooks
@@ -328,6 +338,7 @@ func New(opts Options) (*Emulator, error) {
 	}
 	s.next.comment, s.next.history, s.next.attachment = 10000, 10000, 10000
 	s.next.remote, s.next.worklog, s.next.link = 10000, 10000, 10000
+	s.agile = newAgile(s.projects, opts.Now, opts.Months, &opts)
 	s.generate(rng, opts.Issues)
 	if err := s.startIDs(opts.IDBase); err != nil {
 		return nil, err

@@ -471,6 +471,7 @@ func (s *site) genIssue(in genInput) *Issue {
 		is.Updated = later(is.Updated, c.Updated)
 	}
 	s.genSLA(is, rt, timeline)
+	s.genAgile(is, in, p)
 	return is
 }
 

@@ -343,6 +343,8 @@ func (s *site) customValue(f *customField, v any) (any, error) {
 		return nil, nil
 	}
 	switch f.kind {
+	case kindSprint, kindOrganizations:
+		return s.agileValue(f, v)
 	case kindText, kindURL, kindRank:
 		str, ok := v.(string)
 		if !ok {
@@ -534,6 +536,10 @@ func (s *site) diff(cur, next *Issue) []Change {
 		f := findCustomField(id)
 		before, after := cur.Custom[id], next.Custom[id]
 		if customText(f, before) == customText(f, after) {
+			continue
+		}
+		if f.kind == kindSprint || f.kind == kindOrganizations {
+			items = append(items, s.agileChange(f, before, after))
 			continue
 		}
 		items = append(items, customChange(f, before, after))

@@ -338,7 +338,7 @@ func (v *view) eachField(iv *issueView, sel *fieldSel, fn func(id string)) {
 		fn(f.id)
 	}
 	for _, cf := range customFields {
-		if sel.has(cf.id) && (cf.kind != kindSLA || v.sla) {
+		if sel.has(cf.id) && (cf.kind != kindSLA || v.sla) && v.s.fieldOn(cf) {
 			fn(cf.id)
 		}
 	}
@@ -574,7 +574,7 @@ func (v *view) writeFields(w *enc, iv *issueView, sel *fieldSel, webhook bool) {
 		}
 	}
 	for _, cf := range customFields {
-		if !sel.has(cf.id) || (cf.kind == kindSLA && !v.sla) {
+		if !sel.has(cf.id) || (cf.kind == kindSLA && !v.sla) || !v.s.fieldOn(cf) {
 			continue
 		}
 		w.key(cf.id)
@@ -603,6 +603,12 @@ func (v *view) writeCustom(w *enc, iv *issueView, cf *customField) {
 		return
 	case kindRequestType:
 		v.writeRequestType(w, iv)
+		return
+	case kindSprint:
+		v.writeSprintField(w, val)
+		return
+	case kindOrganizations:
+		v.writeOrganizationsField(w, val)
 		return
 	}
 	if val == nil {
@@ -678,7 +684,6 @@ func (v *view) writeRequestType(w *enc, iv *issueView) {
 		w.null()
 		return
 	}
-	t := requestTypes[rt]
 	id := strconv.FormatInt(iv.id, 10)
 	w.open()
 	w.kopen("_links")
@@ -687,35 +692,8 @@ func (v *view) writeRequestType(w *enc, iv *issueView) {
 	w.kstr("agent", v.base+"/browse/"+iv.key)
 	w.kstr("self", v.base+"/rest/servicedeskapi/request/"+id)
 	w.close()
-	w.kopen("requestType")
-	w.karr("_expands")
-	w.str("field")
-	w.closeArr()
-	w.kstr("id", t.id)
-	w.kopen("_links")
-	w.kstr("self", v.base+"/rest/servicedeskapi/servicedesk/1/requesttype/"+t.id)
-	w.close()
-	w.kstr("name", t.name)
-	w.kstr("description", t.desc)
-	w.kstr("helpText", "")
-	w.kstr("defaultName", t.name)
-	w.kstr("issueTypeId", findIssueType(is.Type).id)
-	w.kstr("serviceDeskId", "1")
-	w.kstr("portalId", requestPortal)
-	w.karr("groupIds")
-	w.str("1")
-	w.closeArr()
-	w.kopen("icon")
-	w.kstr("id", "1100"+t.id)
-	w.kopen("_links")
-	w.kopen("iconUrls")
-	for _, size := range [][2]string{{"48x48", "large"}, {"24x24", "small"}, {"16x16", "xsmall"}, {"32x32", "medium"}} {
-		w.kstr(size[0], v.base+"/rest/api/3/universal_avatar/view/type/SD_REQTYPE/avatar/1100"+t.id+"?size="+size[1])
-	}
-	w.close()
-	w.close()
-	w.close()
-	w.close()
+	w.key("requestType")
+	v.writeRequestTypeObject(w, rt)
 	st := findStatus(is.Status)
 	w.kopen("currentStatus")
 	w.kstr("status", st.name)
@@ -1305,6 +1283,9 @@ func (v *view) writeFieldList(w *enc) {
 		w.close()
 	}
 	for _, cf := range customFields {
+		if !v.s.fieldOn(cf) {
+			continue
+		}
 		w.open()
 		w.kstr("id", cf.id)
 		w.kstr("key", cf.id)

@@ -588,6 +588,9 @@ var orderBy = map[string]string{
 	"issue_fields": "t.issue_key, t.field_id",
 	"worklogs":     "t.issue_key, t.started_at, t.worklog_id",
 	"inline_media": "t.issue_key, t.comment_id NULLS FIRST, t.media_index",
+
+	"issue_sprints":       "t.issue_key, t.sprint_id",
+	"issue_organizations": "t.issue_key, t.organization_id",
 }
 
 // MarkAll marks every partition of the given tables (all analyst tables when

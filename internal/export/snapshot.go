@@ -30,6 +30,9 @@ var tableDescriptions = map[string]string{
 	"issue_fields": "every non-empty custom field, by id, with its current name",
 	"worklogs":     "time logged on issues, comment as text",
 	"inline_media": "images and files shown in descriptions and comments, linked to their attachments",
+
+	"issue_sprints":       "the Jira Software sprints each issue is or was in, from its sprint field",
+	"issue_organizations": "the Jira Service Management customer organizations each request is shared with",
 }
 
 // SnapshotResult describes a written snapshot.

@@ -30,6 +30,9 @@ func (r *Rows) Hashes() map[string]string {
 		"issue_fields": digest(r.Fields),
 		"worklogs":     digest(r.Worklogs),
 		"inline_media": digest(r.InlineMedia),
+
+		"issue_sprints":       digest(r.IssueSprints),
+		"issue_organizations": digest(r.IssueOrganizations),
 	}
 }
 

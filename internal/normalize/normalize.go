@@ -27,6 +27,15 @@ type Options struct {
 	FieldMap []FieldColumn
 	// FieldNames maps field ids to Jira's current names, for issue_fields.
 	FieldNames map[string]string
+	// SprintFields are the ids of the sprint fields (schema
+	// jira.SprintFieldType): issue_sprints is read from them.
+	SprintFields []string
+	// OrganizationFields are the ids of the Organizations fields (schema
+	// jira.OrganizationsFieldType): issue_organizations is read from them.
+	OrganizationFields []string
+	// StoryPointsFields are the fields story_points is read from, in order
+	// of preference: the first the issue has a number in wins.
+	StoryPointsFields []string
 	// Stored says the bundle is a payload read back from the store (a
 	// rebuild): it is compacted already and is not encoded again, so
 	// Raw.Payload stays nil.
@@ -267,6 +276,10 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 	}
 
 	r.Worklogs = worklogRows(string(issue.ID), key, worklogs)
+
+	r.sprintRows(f.Raw, opts.SprintFields)
+	r.organizationRows(f.Raw, opts.OrganizationFields)
+	i.StoryPoints = storyPoints(f.Raw, opts.StoryPointsFields)
 
 	// An SLA field answered with {"errorMessage": ...} (outside service
 	// projects, or for an account without an agent licence) is Jira's final

@@ -11,7 +11,7 @@ import (
 // Tables are the analyst tables, in export order. Each is exported to
 // parquet/jira/<table>/month=YYYY-MM/data.parquet.
 var Tables = []string{"issues", "comments", "attachments", "changelog", "issuelinks", "remote_links", "sla", "issue_fields",
-	"worklogs", "inline_media"}
+	"worklogs", "inline_media", "issue_sprints", "issue_organizations"}
 
 // State says how much of a collection a fetch obtained.
 type State string
@@ -81,6 +81,9 @@ type Issue struct {
 	SecurityLevel           *string
 	Votes                   *int32
 	Watches                 *int32
+	// StoryPoints is the issue's estimate in story points
+	// (JIRA_STORY_POINTS_FIELD, else the field named Story Points).
+	StoryPoints *float64
 	// SLA holds the flat SLA columns per metric name, in the order of the
 	// configured names; a metric the issue lacks has all four NULL.
 	SLA []SLAColumns
@@ -285,6 +288,10 @@ type Rows struct {
 	Fields      []IssueField
 	Worklogs    []Worklog
 	InlineMedia []InlineMedia
+	// IssueSprints and IssueOrganizations come with the issue's fields and
+	// are always complete.
+	IssueSprints       []IssueSprint
+	IssueOrganizations []IssueOrganization
 }
 
 // Month is the partition of an issue's rows: the UTC month of its created time.

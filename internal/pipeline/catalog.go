@@ -25,6 +25,11 @@ type Catalog struct {
 	slaFields map[string]string
 	fetchedAt time.Time
 	refreshMu sync.Mutex
+
+	// sprintFields, organizationFields and storyPoints are the fields
+	// issue_sprints, issue_organizations and issues.story_points are read
+	// from (see agileFields); mu guards them.
+	sprintFields, organizationFields, storyPoints []string
 }
 
 // NewCatalog builds a catalog from the settings alone; Load and Refresh fill it.
@@ -33,6 +38,7 @@ func NewCatalog(cfg *config.Config) *Catalog {
 	for _, f := range cfg.SLAFields {
 		c.slaFields[f.ID] = f.Name
 	}
+	_, _, c.storyPoints = agileFields(cfg, nil)
 	return c
 }
 
@@ -83,9 +89,11 @@ func (c *Catalog) set(fields []store.FieldMeta) {
 			sla[f.ID] = SLAMetricName(f.Name)
 		}
 	}
+	sprints, orgs, points := agileFields(c.cfg, fields)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.names = names
+	c.sprintFields, c.organizationFields, c.storyPoints = sprints, orgs, points
 	c.fetchedAt = latest
 	if len(c.cfg.SLAFields) == 0 {
 		c.slaFields = sla
@@ -131,6 +139,10 @@ func (c *Catalog) Options() normalize.Options {
 		SLAFields:  make(map[string]string, len(c.slaFields)),
 		SLANames:   c.cfg.SLANames(),
 		FieldNames: c.names,
+
+		SprintFields:       c.sprintFields,
+		OrganizationFields: c.organizationFields,
+		StoryPointsFields:  c.storyPoints,
 	}
 	for id, n := range c.slaFields {
 		opts.SLAFields[id] = n

@@ -88,6 +88,11 @@ func appendValue(v any) driver.Value {
 			return nil
 		}
 		return *x
+	case *float64:
+		if x == nil {
+			return nil
+		}
+		return *x
 	case []string:
 		if x == nil {
 			return []string{}

@@ -17,7 +17,7 @@ var issueBaseColumns = []string{
 	"original_estimate_seconds", "remaining_estimate_seconds", "time_spent_seconds",
 	"aggregate_original_estimate_seconds", "aggregate_remaining_estimate_seconds", "aggregate_time_spent_seconds",
 	"status_category_changed_at", "project_type", "team_managed", "issue_type_hierarchy_level", "subtask_keys",
-	"security_level", "votes", "watches",
+	"security_level", "votes", "watches", "story_points",
 }
 
 // IssueColumns is the column order of issues for the given SLA metric names and
@@ -52,6 +52,9 @@ var childColumns = map[string][]string{
 		"started_at", "time_spent_seconds", "comment", "created_at", "updated_at", "visibility_type", "visibility_value"},
 	"inline_media": {"issue_key", "comment_id", "media_index", "node_type", "media_type", "media_id", "collection", "url",
 		"alt", "attachment_id", "filename", "linked_by"},
+
+	"issue_sprints":       {"issue_key", "sprint_id", "sprint_name", "sprint_state"},
+	"issue_organizations": {"issue_key", "organization_id", "organization_name"},
 }
 
 // TableColumns is the column order of an analyst table other than issues, as
@@ -86,7 +89,7 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			i.OriginalEstimateSeconds, i.RemainingEstimateSeconds, i.TimeSpentSeconds,
 			i.AggregateOriginalEstimateSeconds, i.AggregateRemainingEstimateSeconds, i.AggregateTimeSpentSeconds,
 			i.StatusCategoryChangedAt, i.ProjectType, i.TeamManaged, i.IssueTypeHierarchyLevel, list(i.SubtaskKeys),
-			i.SecurityLevel, i.Votes, i.Watches}
+			i.SecurityLevel, i.Votes, i.Watches, i.StoryPoints}
 		for _, s := range i.SLA {
 			row = append(row, s.Breached, s.GoalMillis, s.ElapsedMillis, s.RemainingMillis)
 		}
@@ -143,6 +146,14 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 		for _, m := range r.InlineMedia {
 			out = append(out, []any{m.IssueKey, m.CommentID, m.MediaIndex, m.NodeType, m.MediaType, m.MediaID, m.Collection,
 				m.URL, m.Alt, m.AttachmentID, m.Filename, m.LinkedBy})
+		}
+	case "issue_sprints":
+		for _, sp := range r.IssueSprints {
+			out = append(out, []any{sp.IssueKey, sp.SprintID, sp.SprintName, sp.SprintState})
+		}
+	case "issue_organizations":
+		for _, o := range r.IssueOrganizations {
+			out = append(out, []any{o.IssueKey, o.OrganizationID, o.OrganizationName})
 		}
 	}
 	return childColumns[table], out

@@ -361,6 +361,8 @@ type request struct {
 	url      string
 	body     []byte
 	auth     *credential
+	// header holds headers of the call besides the usual ones.
+	header http.Header
 }
 
 func (c *Client) newHTTPRequest(ctx context.Context, r *request) (*http.Request, error) {
@@ -376,6 +378,9 @@ func (c *Client) newHTTPRequest(ctx context.Context, r *request) (*http.Request,
 	req.Header.Set("User-Agent", userAgent)
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	if r.auth != nil {
 		req.SetBasicAuth(r.auth.user, r.auth.token)
