@@ -113,6 +113,7 @@ func (s *site) adminRoutes() http.Handler {
 	a.HandleFunc("/links/{id}", handle(e.adminDeleteLink)).Methods(http.MethodDelete)
 	a.HandleFunc("/storm", handle(e.adminStorm)).Methods(http.MethodPost)
 	a.HandleFunc("/webhooks/wait", handle(e.adminWaitWebhooks)).Methods(http.MethodPost)
+	s.platformAdminRoutes(a, handle)
 	r.NotFoundHandler = handle(func(_ http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: no admin route %s %s", ErrNotFound, r.Method, r.URL.Path)
 	})

@@ -92,6 +92,7 @@ func (s *site) routes() http.Handler {
 	api.HandleFunc("/rest/api/3/attachment/thumbnail/{id}", s.attachmentContent).Methods(http.MethodGet, http.MethodHead)
 	api.HandleFunc("/rest/api/3/attachment/{id}", s.attachmentMeta).Methods(http.MethodGet)
 	api.HandleFunc("/rest/api/3/myself", s.myself).Methods(http.MethodGet)
+	s.platformRoutes(api)
 	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody("No resource found at "+r.URL.Path))
 	})

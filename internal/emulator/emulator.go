@@ -236,6 +236,10 @@ type site struct {
 	worklogIdx  map[int64]worklogEntry
 	worklogGone []worklogChange
 
+	// plat holds what the admin API changed of the site's other objects
+	// (platform.go).
+	plat platformState
+
 	faults  *faultState
 	stats   *stats
 	hooks   *webhooks
@@ -491,7 +495,7 @@ func (s *site) user(accountID string) *User {
 	if i, ok := s.userIdx[accountID]; ok {
 		return &s.users[i]
 	}
-	return nil
+	return s.addedUser(accountID)
 }
 
 func (s *site) projectByKey(key string) *project {
@@ -641,7 +645,11 @@ func (e *Emulator) Advance(d time.Duration) {
 }
 
 // Users returns the site's accounts.
-func (e *Emulator) Users() []User { return slices.Clone(e.s.users) }
+func (e *Emulator) Users() []User {
+	e.s.plat.mu.RLock()
+	defer e.s.plat.mu.RUnlock()
+	return append(slices.Clone(e.s.users), e.s.plat.users...)
+}
 
 // Keys returns the keys of every issue, oldest first.
 func (e *Emulator) Keys() []string {
