@@ -215,6 +215,18 @@ var primaryKeys = map[string]string{
 	"issue_fields": "issue_key, field_id",
 	"worklogs":     "worklog_id",
 	"inline_media": "issue_key, comment_id, media_index",
+
+	// The dimension tables, one file each.
+	"projects":         "id",
+	"users":            "account_id",
+	"versions":         "id",
+	"components":       "id",
+	"statuses":         "id",
+	"priorities":       "id",
+	"issue_types":      "id",
+	"resolutions":      "id",
+	"issue_link_types": "id",
+	"fields":           "field_id",
 }
 
 // checkNoDuplicates asserts that no table's Parquet, read across every
