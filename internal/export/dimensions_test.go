@@ -181,3 +181,45 @@ func TestSnapshotHasDimensionTables(t *testing.T) {
 		t.Errorf("_meta: got %q (%v), want a description of statuses", desc, err)
 	}
 }
+
+// TestMarkAllWithDimensionFiles: marking every table (rebuild, export)
+// marks the dimension tables' files too, and a published one, whose month
+// is empty, is no invalid month; --table of a dimension table marks its
+// file alone.
+func TestMarkAllWithDimensionFiles(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "100", jan, 1))
+	f.writeStatuses(t, "d1", statusRow("1", "Open"))
+	f.exportDirty(t)
+	for _, tc := range []struct {
+		name   string
+		tables []string
+		want   []string
+	}{
+		{"every table", nil, []string{"comments@2024-01", "issues@2024-01", "statuses@"}},
+		{"one dimension table", []string{"statuses"}, []string{"statuses@"}},
+		{"one partitioned table", []string{"comments"}, []string{"comments@2024-01"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := MarkAll(ctx, f.s, f.w, tc.tables, nil); err != nil {
+				t.Fatal(err)
+			}
+			dirty, err := f.s.DirtyPartitions(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range dirty {
+				if d.Table == "issues" || d.Table == "comments" || d.Table == "statuses" {
+					got = append(got, d.Table+"@"+d.Month)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v marked, want %v", got, tc.want)
+			}
+			f.exportDirty(t)
+		})
+	}
+}

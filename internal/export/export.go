@@ -646,7 +646,8 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 			seen[m] = true
 		}
 		for _, p := range published {
-			if !seen[p.Month] {
+			// A dimension table's file (month "") is marked below.
+			if p.Month != "" && !seen[p.Month] {
 				seen[p.Month] = true
 				months = append(months, p.Month)
 			}
