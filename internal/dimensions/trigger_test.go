@@ -1,6 +1,7 @@
 package dimensions
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -44,5 +45,55 @@ func TestTriggerDebounce(t *testing.T) {
 	tr.Changed([]string{"user_created"})
 	if ready, _ := tr.due(tr.last["users"].Add(time.Second)); !slices.Equal(ready, []string{"users"}) {
 		t.Errorf("after the quiet: got %v, want users", ready)
+	}
+}
+
+// TestTriggerCatchesUpOnStoredEvents: an event stored after its table's
+// last refresh (serve stopped or crashed before the refresh ran) refreshes
+// the table when the trigger starts again; the webhook itself refreshes
+// it too.
+func TestTriggerCatchesUpOnStoredEvents(t *testing.T) {
+	ctx := context.Background()
+	em, url := startEmulator(t, 5)
+	s, w := openStore(t)
+	r := NewRefresher(Deps{Client: newClient(t, url), Store: s, Writer: w}, platformSources())
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(ctx, "projects"); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Silent().RenameProject("OPS", "Renamed While Down"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO webhook_events (webhook_event, received_at, state) VALUES ('project_updated', ?, 'done')`,
+		time.Now().UTC().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	name := func() string {
+		var n string
+		_ = s.DB().QueryRow(`SELECT name FROM dim_projects WHERE key = 'OPS'`).Scan(&n)
+		return n
+	}
+	tr := NewTrigger(r, TriggerOptions{Quiet: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond})
+	tr.Start(ctx)
+	defer tr.Close()
+	waitFor(t, func() bool { return name() == "Renamed While Down" })
+
+	if err := em.Silent().RenameProject("OPS", "Renamed Again"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Changed([]string{"project_updated"})
+	waitFor(t, func() bool { return name() == "Renamed Again" })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
