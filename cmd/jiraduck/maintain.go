@@ -70,8 +70,8 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 			res.Issues, time.Since(start).Round(time.Millisecond))
 		return runErr
 	}
-	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d dimension tables (%d rows) re-derived, %d partitions exported in %s (no Jira calls)%s\n",
-		res.Issues, res.Skipped, len(dims.Tables), dims.Counts()["rows"], counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded)
+	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)%s; %d dimension tables (%d rows) re-derived\n",
+		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded, len(dims.Tables), dims.Counts()["rows"])
 	return nil
 }
 
