@@ -65,6 +65,8 @@ retry_delay=${JIRADUCK_SYNC_RETRY_DELAY:-10}
 tries=3
 example_remote="user@host:/var/lib/jiraduck/data"
 tables=(issues comments attachments changelog issuelinks remote_links sla issue_fields worklogs inline_media issue_sprints issue_organizations)
+# Dimension tables: one file each, <table>/data.parquet.
+dim_tables=(projects users versions components statuses priorities issue_types resolutions issue_link_types fields boards sprints service_desks request_types organizations)
 
 [[ $io_timeout =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_TIMEOUT=$io_timeout is not a number of seconds"
 [[ $retry_delay =~ ^[0-9]+$ ]] || die "JIRADUCK_SYNC_RETRY_DELAY=$retry_delay is not a number of seconds"
@@ -340,8 +342,9 @@ fi
 # ---- views ---------------------------------------------------------------------
 
 # The statements follow sql/view_*.sql of the jiraduck source: one view per
-# table over its month partitions. DuckDB refuses a view over a glob that
-# matches no file, so a table without partitions gets no view.
+# table over its month partitions, or over its one file for a dimension
+# table. DuckDB refuses a view over a glob that matches no file, so a table
+# without files gets no view.
 root=$target/parquet/jira
 views_new=$tmp/views.sql
 views_file=$target/views.sql
@@ -362,6 +365,15 @@ if [[ $want_jira == true ]]; then
       else
         echo "-- no view jira_$t: the server has published no $t partition yet"
         missing+=("$t")
+      fi
+    done
+    for t in "${dim_tables[@]}"; do
+      if [[ -f $root/$t/data.parquet ]]; then
+        echo "CREATE OR REPLACE VIEW jira_$t AS"
+        echo "SELECT * FROM read_parquet('$quoted_root/$t/data.parquet');"
+        nviews=$((nviews + 1))
+      else
+        echo "-- no view jira_$t: the server has published no $t file (yet, or the site lacks the product)"
       fi
     done
     # jira_issue_field_history reads jira_changelog and jira_issues: the

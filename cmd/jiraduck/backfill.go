@@ -2,26 +2,35 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/schollz/progressbar/v3"
 )
 
 func runBackfill(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only]")
+	fs := newFlags(e, "backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only | --dimensions-only]")
 	jql := fs.String("jql", "", "scope (default $JIRA_JQL)")
 	parallel := fs.Int("parallel", 4, "issues fetched at once")
 	force := fs.Bool("force", false, "fetch every issue, even those stored up to date")
 	sinceFlag := fs.String("since", "", "only issues updated since: a date (2024-01-31), a time (RFC 3339) or an age (72h)")
 	slaOnly := fs.Bool("sla-only", false, "refresh only the SLA values of every stored issue (bulk fetch), nothing else")
+	dimsOnly := fs.Bool("dimensions-only", false, "refresh only the dimension tables (projects, users, versions...), nothing else")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *dimsOnly {
+		if fs.NArg() > 0 || *jql != "" || *force || *sinceFlag != "" || *slaOnly {
+			return usagef("backfill --dimensions-only takes no other flag")
+		}
+		return refreshDimensions(ctx, e)
 	}
 	if *slaOnly {
 		if fs.NArg() > 0 || *jql != "" || *force || *sinceFlag != "" {
@@ -55,6 +64,7 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 
 	start := time.Now()
 	var res jobs.BackfillResult
+	dimsLine := ""
 	run, err := b.Record(ctx, "backfill", map[string]any{"jql": *jql, "since": *sinceFlag, "force": *force, "parallel": *parallel}, true,
 		func(runID int64) (map[string]int, error) {
 			var bar *progressbar.ProgressBar
@@ -90,7 +100,18 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 			if bar != nil {
 				_ = bar.Finish()
 			}
-			return res.Counts(), err
+			counts := res.Counts()
+			if ctx.Err() != nil {
+				return counts, err
+			}
+			// The tables of the site's other objects last, so that every
+			// account the issues just fetched name resolves in users.
+			dims, derr := b.Dimensions.Refresh(ctx)
+			dimsLine = dimensionsSummary(dims)
+			for k, v := range dims.Counts() {
+				counts["dimension_"+k] = v
+			}
+			return counts, errors.Join(err, derr)
 		})
 	if err != nil {
 		return err
@@ -99,8 +120,8 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 	// end is left to the next run, which marks a run left running
 	// interrupted.
 	took := time.Since(start)
-	fmt.Fprintf(e.stdout, "backfill %s: listed %d, fetched %d, skipped %d (up to date), gone %d, failed %d; %d partitions exported in %s (%.0f issues/s)\n",
-		run.Status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, run.Exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())
+	fmt.Fprintf(e.stdout, "backfill %s: listed %d, fetched %d, skipped %d (up to date), gone %d, failed %d; %s%d partitions exported in %s (%.0f issues/s)\n",
+		run.Status, res.Listed, res.Fetched, res.Skipped, res.Gone, res.Failed, dimsLine, run.Exported, took.Round(time.Millisecond), float64(res.Fetched)/took.Seconds())
 	if run.Status == store.RunInterrupted {
 		return fmt.Errorf("backfill interrupted; run it again to fetch the rest")
 	}
@@ -111,6 +132,53 @@ func runBackfill(ctx context.Context, e *env, args []string) error {
 		return run.JobErr
 	}
 	return run.ExportErr
+}
+
+// refreshDimensions runs one refresh of every dimension table from the
+// command line (backfill --dimensions-only) and prints its summary.
+func refreshDimensions(ctx context.Context, e *env) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(cfg, e.stderr)
+	b, err := app.OpenBatch(ctx, cfg, log, "dimensions", app.BatchOptions{Jira: true})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	start := time.Now()
+	var res dimensions.Result
+	run, err := b.Record(ctx, "dimensions", map[string]any{}, true, func(int64) (map[string]int, error) {
+		var err error
+		res, err = b.Dimensions.Refresh(ctx)
+		return res.Counts(), err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "dimensions %s: %s%d files exported in %s\n", run.Status, dimensionsSummary(res), run.Exported, time.Since(start).Round(time.Millisecond))
+	for _, t := range res.Tables {
+		if t.Outcome == dimensions.OutcomeSkipped || t.Outcome == dimensions.OutcomeFailed {
+			msg := t.Note
+			if t.Err != nil {
+				msg = t.Err.Error()
+			}
+			fmt.Fprintf(e.stderr, "  %s %s: %s\n", t.Table, t.Outcome, msg)
+		}
+	}
+	return errors.Join(run.JobErr, run.ExportErr)
+}
+
+// dimensionsSummary is the part of a summary line that tells what a refresh
+// of the dimension tables did.
+func dimensionsSummary(res dimensions.Result) string {
+	if len(res.Tables) == 0 {
+		return ""
+	}
+	c := res.Counts()
+	return fmt.Sprintf("dimension tables: %d changed, %d unchanged, %d skipped, %d failed (%d rows); ",
+		c["changed"], c["unchanged"], c["skipped"], c["failed"], c["rows"])
 }
 
 // parseSince reads --since: a date, an RFC 3339 time or an age.

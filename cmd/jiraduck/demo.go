@@ -78,10 +78,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As backfill does: the site's projects, users, versions... last.
+	dims, err := s.Service.Dimensions().Refresh(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.Settle(settleCtx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "done in %s: %d issues fetched, %d already up to date\n", time.Since(start).Round(time.Millisecond), filled.Fetched, filled.Skipped)
+	fmt.Fprintf(out, "done in %s: %d issues fetched, %d already up to date, %d dimension tables (%d rows)\n", time.Since(start).Round(time.Millisecond),
+		filled.Fetched, filled.Skipped, len(dims.Tables), dims.Counts()["rows"])
 	s.Emulator.ResetStats()
 
 	start = time.Now()

@@ -3,16 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
 func runExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "[--table T] [--month YYYY-MM]")
-	table := fs.String("table", "", "only this table (default: every analyst table)")
+	table := fs.String("table", "", "only this table, partitioned or dimension (default: every analyst table)")
 	month := fs.String("month", "", "only this month, YYYY-MM (default: every month)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -27,12 +29,13 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	}
 	var tables, months []string
 	if *table != "" {
-		known := false
-		for _, t := range normalize.Tables {
-			known = known || t == *table
+		known := slices.Contains(normalize.Tables, *table)
+		if _, dim := dimensions.Lookup(*table); dim {
+			known = true
 		}
 		if !known {
-			return usagef("export: unknown table %q (one of %v)", *table, normalize.Tables)
+			return usagef("export: unknown table %q (one of %v, or a dimension table: %v)", *table, normalize.Tables,
+				dimensions.Tables(dimensions.Sources()))
 		}
 		tables = []string{*table}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 )
@@ -33,6 +34,7 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	start := time.Now()
 	var res jobs.RebuildResult
+	var dims dimensions.Result
 	counts, runErr := b.RecordRun(ctx, "rebuild", map[string]any{"batch": *batchSize}, false, func(runID int64) (map[string]int, error) {
 		var err error
 		res, err = jobs.Rebuild(ctx, b.Store, b.Writer, b.Catalog.Options(), jobs.RebuildOptions{
@@ -43,11 +45,17 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 				}
 			}})
 		if err == nil {
+			// The dimension tables from their stored objects, as the
+			// issue tables from their payloads.
+			dims, err = b.Dimensions.Rederive(ctx)
+		}
+		if err == nil {
 			// Every partition is rewritten, and months no longer holding
 			// issues are removed.
 			err = export.MarkAll(ctx, b.Store, b.Writer, nil, nil)
 		}
-		return map[string]int{"issues": res.Issues, "skipped": res.Skipped, "superseded": res.Superseded}, err
+		return map[string]int{"issues": res.Issues, "skipped": res.Skipped, "superseded": res.Superseded,
+			"dimension_tables": len(dims.Tables), "dimension_rows": dims.Counts()["rows"]}, err
 	})
 	for _, msg := range res.Errors {
 		fmt.Fprintln(e.stderr, "  skipped: "+msg)
@@ -62,8 +70,8 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 			res.Issues, time.Since(start).Round(time.Millisecond))
 		return runErr
 	}
-	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)%s\n",
-		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded)
+	fmt.Fprintf(e.stdout, "rebuild: %d issues re-derived, %d skipped, %d partitions exported in %s (no Jira calls)%s; %d dimension tables (%d rows) re-derived\n",
+		res.Issues, res.Skipped, counts["partitions_exported"], time.Since(start).Round(time.Millisecond), superseded, len(dims.Tables), dims.Counts()["rows"])
 	return nil
 }
 

@@ -35,7 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "", "webhook receiver, workers, exporter, cron jobs and status page", runServe},
-		{"backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only]", "fetch every issue in scope from Jira", runBackfill},
+		{"backfill", "[--jql Q] [--parallel N] [--force] [--since T] [--sla-only | --dimensions-only]", "fetch every issue in scope from Jira, then the site's projects, users, versions...", runBackfill},
 		{"poll-sla", "[--dry-run]", "one SLA poll pass", runPollSLA},
 		{"reconcile", "[--since D] [--dry-run] [--force]", "compare Jira with the store; fetch missing or stale issues, remove deleted ones", runReconcile},
 		{"rebuild", "[--batch N]", "re-derive every table and partition from the stored raw payloads", runRebuild},

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/jobs"
@@ -29,6 +30,8 @@ type Batch struct {
 	Catalog   *pipeline.Catalog
 	Processor *pipeline.Processor
 	Exporter  *export.Exporter
+	// Dimensions refreshes the dimension tables (projects, users...).
+	Dimensions *dimensions.Refresher
 }
 
 // BatchExportWorkers is how many partitions a batch command writes at once.
@@ -80,6 +83,7 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 		return nil, err
 	}
 	b.Store, b.Writer, b.Client, b.Catalog, b.Processor, b.Exporter = c.store, c.writer, c.client, c.catalog, c.proc, c.exporter
+	b.Dimensions = c.dims
 	if b.Client != nil {
 		if err := b.Catalog.Refresh(ctx, b.Client, b.Writer); err != nil {
 			b.Close()

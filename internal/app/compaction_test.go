@@ -135,7 +135,10 @@ func TestBatchCompactsWhenClosing(t *testing.T) {
 		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
 			SELECT i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1, 3001) t(i)`,
 		`CHECKPOINT`,
-		`DELETE FROM webhook_events`,
+		// One event stays: DuckDB sometimes drops a row group whose every
+		// row is deleted (it did once the dimension tables were made at
+		// open), never one that still holds a live row.
+		`DELETE FROM webhook_events WHERE event_id > 1`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			b.Close()

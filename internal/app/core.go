@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
@@ -23,6 +25,8 @@ type core struct {
 	client   *client.Client // nil unless Jira is configured and asked for
 	catalog  *pipeline.Catalog
 	proc     *pipeline.Processor
+	// dims keeps the dimension tables (projects, users, versions...).
+	dims *dimensions.Refresher
 }
 
 // coreOptions are where serve and the batch commands differ.
@@ -84,6 +88,10 @@ func (c *core) wire(ctx context.Context, cfg *config.Config, log logrus.FieldLog
 	c.proc = pipeline.NewProcessor(c.client, c.store, c.writer, c.catalog, pipeline.ProcessorOptions{
 		DataDir: cfg.DataDir, AttachmentMaxBytes: cfg.AttachmentMaxBytes, AttachmentParallel: 4, Logger: log,
 		ObserveAttachment: o.observeAttachment, OnUnknownField: o.onUnknownField})
+	c.dims = dimensions.NewRefresher(dimensions.Deps{Client: c.client, Store: c.store, Writer: c.writer, Logger: log}, nil)
+	if err := c.dims.Ensure(ctx); err != nil {
+		return fmt.Errorf("dimension tables: %w", err)
+	}
 	return nil
 }
 

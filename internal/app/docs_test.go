@@ -69,7 +69,7 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 		names = append(names, j.Name)
 	}
 	sort.Strings(names)
-	if want := []string{"reconcile", "retention", "sla-poll", "snapshot"}; !slices.Equal(names, want) {
+	if want := []string{"dimensions", "reconcile", "retention", "sla-poll", "snapshot"}; !slices.Equal(names, want) {
 		t.Fatalf("serve's jobs: got %v, want %v", names, want)
 	}
 	s := scrape(t, live.Service.Addr())

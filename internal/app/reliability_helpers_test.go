@@ -218,6 +218,22 @@ var primaryKeys = map[string]string{
 
 	"issue_sprints":       "issue_key, sprint_id",
 	"issue_organizations": "issue_key, organization_id",
+	// The dimension tables, one file each.
+	"projects":         "id",
+	"users":            "account_id",
+	"versions":         "id",
+	"components":       "id",
+	"statuses":         "id",
+	"priorities":       "id",
+	"issue_types":      "id",
+	"resolutions":      "id",
+	"issue_link_types": "id",
+	"fields":           "field_id",
+	"boards":           "id",
+	"sprints":          "id",
+	"service_desks":    "id",
+	"request_types":    "id",
+	"organizations":    "id",
 }
 
 // checkNoDuplicates asserts that no table's Parquet, read across every

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
@@ -56,6 +57,7 @@ type Service struct {
 	log logrus.FieldLogger
 	*core
 	queue    *pipeline.Queue
+	trigger  *dimensions.Trigger
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
 	metrics  *metrics.Metrics
@@ -207,9 +209,17 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	} else {
 		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
 	}
-	if s.intake, err = intake.New(ctx, s.store, s.queue, intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
+	inOpts := intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
 		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook, MaxReading: cfg.WebhookReadBytes,
-		Journal: filepath.Join(cfg.DataDir, intake.JournalName)}); err != nil {
+		Journal: filepath.Join(cfg.DataDir, intake.JournalName)}
+	if s.client != nil {
+		// Before the intake, which hands it the events a previous run
+		// left in the journal.
+		s.trigger = dimensions.NewTrigger(s.dims, dimensions.TriggerOptions{Logger: log})
+		s.trigger.Start(ctx)
+		inOpts.Objects = s.trigger
+	}
+	if s.intake, err = intake.New(ctx, s.store, s.queue, inOpts); err != nil {
 		return nil, err
 	}
 	s.sched = schedule.NewScheduler(s.store, log, s.metrics.Job)
@@ -217,6 +227,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		return nil, err
 	}
 	s.sched.Start()
+	s.firstDimensions(ctx)
 
 	handler := server.New(server.Deps{Config: cfg, Store: s.store, Intake: s.intake, Queue: s.queue, Processor: s.proc,
 		Exporter: s.exporter, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
@@ -328,7 +339,12 @@ func (s *Service) addJobs() error {
 					return res.Counts(), err
 				}},
 			schedule.Job{Name: "reconcile", Spec: s.cfg.ReconcileSchedule, Timeout: 30 * time.Minute, Record: true,
-				Run: s.reconcile})
+				Run: s.reconcile},
+			schedule.Job{Name: "dimensions", Spec: s.cfg.DimensionsSchedule, Timeout: 30 * time.Minute, Record: true,
+				Run: func(ctx context.Context) (map[string]int, error) {
+					res, err := s.dims.Refresh(ctx)
+					return res.Counts(), err
+				}})
 	}
 	for _, j := range list {
 		if err := s.sched.Add(j); err != nil {
@@ -336,6 +352,29 @@ func (s *Service) addJobs() error {
 		}
 	}
 	return nil
+}
+
+// firstDimensions refreshes the dimension tables now, in the background,
+// when their schedule is on and one of them was never refreshed: the first
+// start of a new store, or of a version that brings a new table, would
+// otherwise wait a whole period for them.
+func (s *Service) firstDimensions(ctx context.Context) {
+	if s.client == nil || s.cfg.DimensionsSchedule == "" {
+		return
+	}
+	states, err := s.store.DimensionStates(ctx)
+	if err != nil {
+		s.log.WithError(err).Warn("could not read the state of the dimension tables")
+		return
+	}
+	for _, src := range s.dims.Sources() {
+		if st, ok := states[src.Table]; !ok || st.Status == store.DimensionNever {
+			if err := s.sched.Go("dimensions"); err != nil && !errors.Is(err, schedule.ErrRunning) {
+				s.log.WithError(err).Warn("could not start the first refresh of the dimension tables")
+			}
+			return
+		}
+	}
 }
 
 // retryFailed puts failed events back to pending and queues them.
@@ -428,6 +467,9 @@ func (s *Service) Client() *client.Client { return s.client }
 // Catalog is the field catalog.
 func (s *Service) Catalog() *pipeline.Catalog { return s.catalog }
 
+// Dimensions keeps the dimension tables.
+func (s *Service) Dimensions() *dimensions.Refresher { return s.dims }
+
 // Processor fetches and writes one issue.
 func (s *Service) Processor() *pipeline.Processor { return s.proc }
 
@@ -470,6 +512,9 @@ func (s *Service) close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		s.sched.Stop(ctx)
 		cancel()
+	}
+	if s.trigger != nil {
+		s.trigger.Close()
 	}
 	if s.queue != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

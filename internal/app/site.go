@@ -74,6 +74,7 @@ func StartSite(ctx context.Context, o SiteOptions) (*Site, error) {
 		"JIRA_BASE_URL": url, "JIRA_EMAIL": SiteEmail, "JIRA_API_TOKEN": SiteToken, "JIRA_WEBHOOK_SECRET": SiteSecret,
 		"JIRADUCK_DATA_DIR": o.DataDir, "JIRADUCK_LISTEN": addr, "JIRADUCK_ADMIN_TOKEN": SiteAdmin,
 		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
+		"JIRADUCK_DIMENSIONS_SCHEDULE": "",
 	}
 	for k, v := range o.Vars {
 		vars[k] = v

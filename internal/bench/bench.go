@@ -286,7 +286,7 @@ func jiraVars(url, dataDir string) map[string]string {
 	return map[string]string{
 		"JIRA_BASE_URL": url, "JIRA_EMAIL": app.SiteEmail, "JIRA_API_TOKEN": app.SiteToken, "JIRA_WEBHOOK_SECRET": app.SiteSecret,
 		"JIRADUCK_DATA_DIR": dataDir, "JIRADUCK_ADMIN_TOKEN": app.SiteAdmin,
-		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "",
+		"JIRADUCK_SLA_POLL_SCHEDULE": "", "JIRADUCK_RECONCILE_SCHEDULE": "", "JIRADUCK_SNAPSHOT_SCHEDULE": "", "JIRADUCK_DIMENSIONS_SCHEDULE": "",
 	}
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	SLAPollSchedule   string `env:"JIRADUCK_SLA_POLL_SCHEDULE"`
 	ReconcileSchedule string `env:"JIRADUCK_RECONCILE_SCHEDULE"`
 	SnapshotSchedule  string `env:"JIRADUCK_SNAPSHOT_SCHEDULE"`
+	// DimensionsSchedule refreshes the dimension tables (projects, users,
+	// versions, ...) from Jira.
+	DimensionsSchedule string `env:"JIRADUCK_DIMENSIONS_SCHEDULE"`
 
 	AttachmentMaxBytes int64 `env:"JIRADUCK_ATTACHMENT_MAX_BYTES" envDefault:"52428800"`
 	// AdminSQLMaxBytes caps the answer of one admin SQL request (POST
@@ -94,6 +97,8 @@ const (
 	DefaultSLAPollSchedule   = "@every 15m"
 	DefaultReconcileSchedule = "@every 30m"
 	DefaultSnapshotSchedule  = "@every 1h"
+	// DefaultDimensionsSchedule is JIRADUCK_DIMENSIONS_SCHEDULE's default.
+	DefaultDimensionsSchedule = "@every 1h"
 )
 
 // DefaultSLAFields are the SLA metrics whose flat columns the issues table always has.
@@ -156,6 +161,7 @@ func FromMap(vars map[string]string) (*Config, error) {
 		{"JIRADUCK_SLA_POLL_SCHEDULE", &c.SLAPollSchedule, DefaultSLAPollSchedule},
 		{"JIRADUCK_RECONCILE_SCHEDULE", &c.ReconcileSchedule, DefaultReconcileSchedule},
 		{"JIRADUCK_SNAPSHOT_SCHEDULE", &c.SnapshotSchedule, DefaultSnapshotSchedule},
+		{"JIRADUCK_DIMENSIONS_SCHEDULE", &c.DimensionsSchedule, DefaultDimensionsSchedule},
 	} {
 		if _, set := vars[s.name]; !set {
 			*s.field = s.def
@@ -274,6 +280,7 @@ func (c *Config) normalize() error {
 		{"JIRADUCK_SLA_POLL_SCHEDULE", c.SLAPollSchedule},
 		{"JIRADUCK_RECONCILE_SCHEDULE", c.ReconcileSchedule},
 		{"JIRADUCK_SNAPSHOT_SCHEDULE", c.SnapshotSchedule},
+		{"JIRADUCK_DIMENSIONS_SCHEDULE", c.DimensionsSchedule},
 	} {
 		if s.spec == "" {
 			continue

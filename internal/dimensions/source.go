@@ -56,10 +56,31 @@ type Source struct {
 	// Row derives one row, in Columns order, from a stored object. Values are
 	// nil (NULL), string, int64, float64, bool, time.Time or []string.
 	Row func(o Object) ([]any, error)
+
+	// References (optional) names issue-level columns, as "table.column",
+	// whose values are ids of this table's objects. After Fetch, the ids
+	// found there that Fetch did not return are looked up with Resolve
+	// (required with References): every account id in issues, comments,
+	// worklogs, changelog and attachments resolves in users, even those of
+	// accounts users/search no longer lists.
+	References []string
+	// Resolve (optional) fetches the objects of the given ids; ids Jira
+	// does not know are left out.
+	Resolve func(ctx context.Context, c *client.Client, ids []string) ([]Object, error)
 }
 
 // Sources lists every dimension table in the order they are refreshed: a
 // table whose Fetch needs another's objects (sprints need boards) comes after it.
 func Sources() []Source {
 	return slices.Concat(platformSources(), softwareSources(), serviceDeskSources())
+}
+
+// Lookup returns the source of a dimension table by name.
+func Lookup(table string) (Source, bool) {
+	for _, s := range Sources() {
+		if s.Table == table {
+			return s, true
+		}
+	}
+	return Source{}, false
 }

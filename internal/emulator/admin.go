@@ -114,6 +114,7 @@ func (s *site) adminRoutes() http.Handler {
 	a.HandleFunc("/storm", handle(e.adminStorm)).Methods(http.MethodPost)
 	a.HandleFunc("/webhooks/wait", handle(e.adminWaitWebhooks)).Methods(http.MethodPost)
 	e.agileAdminRoutes(a, handle)
+	s.platformAdminRoutes(a, handle)
 	r.NotFoundHandler = handle(func(_ http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: no admin route %s %s", ErrNotFound, r.Method, r.URL.Path)
 	})

@@ -93,6 +93,7 @@ func (s *site) routes() http.Handler {
 	api.HandleFunc("/rest/api/3/attachment/{id}", s.attachmentMeta).Methods(http.MethodGet)
 	api.HandleFunc("/rest/api/3/myself", s.myself).Methods(http.MethodGet)
 	s.agileRoutes(api)
+	s.platformRoutes(api)
 	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody("No resource found at "+r.URL.Path))
 	})

@@ -245,6 +245,9 @@ type site struct {
 
 	// agile holds the boards, sprints and organizations (agile.go).
 	agile *agile
+	// plat holds what the admin API changed of the site's other objects
+	// (platform.go).
+	plat platformState
 
 	faults  *faultState
 	stats   *stats
@@ -502,7 +505,7 @@ func (s *site) user(accountID string) *User {
 	if i, ok := s.userIdx[accountID]; ok {
 		return &s.users[i]
 	}
-	return nil
+	return s.addedUser(accountID)
 }
 
 func (s *site) projectByKey(key string) *project {
@@ -652,7 +655,11 @@ func (e *Emulator) Advance(d time.Duration) {
 }
 
 // Users returns the site's accounts.
-func (e *Emulator) Users() []User { return slices.Clone(e.s.users) }
+func (e *Emulator) Users() []User {
+	e.s.plat.mu.RLock()
+	defer e.s.plat.mu.RUnlock()
+	return append(slices.Clone(e.s.users), e.s.plat.users...)
+}
 
 // Keys returns the keys of every issue, oldest first.
 func (e *Emulator) Keys() []string {

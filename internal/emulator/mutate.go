@@ -1151,7 +1151,7 @@ func (e *Emulator) AddLink(from, to, linkType string) (string, error) {
 		return "", err
 	}
 	s := e.s
-	lt := findLinkType(linkType)
+	lt := s.linkType(linkType)
 	if lt == nil {
 		return "", fmt.Errorf("%w: unknown link type %q", ErrInvalid, linkType)
 	}

@@ -840,7 +840,7 @@ func (v *view) writeProject(w *enc, p *project) {
 	w.kstr("self", v.api()+"/project/"+id)
 	w.kstr("id", id)
 	w.kstr("key", p.key)
-	w.kstr("name", p.name)
+	w.kstr("name", v.s.projectName(p))
 	typ := "software"
 	if p.service {
 		typ = "service_desk"
@@ -895,7 +895,7 @@ func (v *view) writeVersion(w *enc, ver *version) {
 	w.kstr("description", "")
 	w.kstr("name", ver.name)
 	w.kbool("archived", false)
-	w.kbool("released", ver.released)
+	w.kbool("released", v.s.versionReleased(ver))
 	w.kstr("releaseDate", ver.date)
 	w.close()
 }

@@ -143,7 +143,7 @@ func (s *site) compile(q *query) (*matcher, error) {
 			for _, v := range c.values {
 				var found *project
 				for _, p := range s.projects {
-					if strings.EqualFold(p.key, v) || strings.EqualFold(p.name, v) || strconv.FormatInt(p.id, 10) == v {
+					if strings.EqualFold(p.key, v) || strings.EqualFold(s.projectName(p), v) || strconv.FormatInt(p.id, 10) == v {
 						found = p
 					}
 				}

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/logx"
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -102,8 +103,12 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 // Root is the folder of the published partitions.
 func Root(dataDir string) string { return filepath.Join(dataDir, "parquet", "jira") }
 
-// PartitionPath is the published file of a partition.
+// PartitionPath is the published file of a partition; a dimension table
+// (month "") has one file, parquet/jira/<table>/data.parquet.
 func PartitionPath(dataDir, table, month string) string {
+	if month == "" {
+		return filepath.Join(Root(dataDir), table, "data.parquet")
+	}
 	return filepath.Join(Root(dataDir), table, "month="+month, "data.parquet")
 }
 
@@ -504,7 +509,13 @@ var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // single-file export would leave a stale-looking file behind.
 func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*store.PublishedPartition, error) {
 	start := time.Now()
-	query, err := e.selectQuery(d.Table, d.Month)
+	var query string
+	var err error
+	if d.Month == "" {
+		query, err = dimensionQuery(d.Table)
+	} else {
+		query, err = e.selectQuery(d.Table, d.Month)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +534,9 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*stor
 	}
 	rows, _ := res.RowsAffected()
 	var published *store.PublishedPartition
-	if rows == 0 {
+	// A dimension table is published even when empty: its file says that
+	// the site has none of these, where a missing one says nothing.
+	if rows == 0 && d.Month != "" {
 		if err := removePartition(final); err != nil {
 			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
@@ -535,7 +548,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*stor
 		if err := files.Publish(staging, final); err != nil {
 			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 		}
-		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
+		published = &store.PublishedPartition{Table: d.Table, Month: d.Month, Path: store.PartitionFile(d.Table, d.Month), Rows: rows, Bytes: size, SHA256: sum, WrittenAt: time.Now().UTC()}
 	}
 	if e.opts.Observe != nil {
 		e.opts.Observe(d.Partition, rows, time.Since(start), time.Since(d.MarkedAt))
@@ -577,6 +590,25 @@ func (e *Exporter) selectQuery(table, month string) (string, error) {
 		strings.Join(qualified, ", "), table, inMonth, orderBy[table]), nil
 }
 
+// dimensionQuery is the SELECT whose result is a dimension table's file:
+// its columns in order, rows in key order.
+func dimensionQuery(table string) (string, error) {
+	src, ok := dimensions.Lookup(table)
+	if !ok {
+		return "", fmt.Errorf("export: unknown table %q", table)
+	}
+	st := dimensions.StoreTable(src)
+	cols := st.QuotedColumns()
+	order := make([]string, len(src.Key))
+	for i, k := range src.Key {
+		order[i] = store.Ident(k)
+	}
+	if len(order) == 0 {
+		order = cols
+	}
+	return fmt.Sprintf(`SELECT %s FROM %s ORDER BY %s`, strings.Join(cols, ", "), store.DimensionTableName(table), strings.Join(order, ", ")), nil
+}
+
 // orderBy gives each child table a stable row order: its primary key.
 var orderBy = map[string]string{
 	"comments":     "t.issue_key, t.created_at, t.comment_id",
@@ -597,6 +629,8 @@ var orderBy = map[string]string{
 // none) for the months that hold issues, plus the months already published, so
 // that a following ExportDirty rewrites them all and removes stale ones.
 func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []string, months []string) error {
+	// Every table, with no month named, takes the dimension tables too.
+	all := len(tables) == 0 && len(months) == 0
 	if len(tables) == 0 {
 		tables = normalize.Tables
 	}
@@ -615,7 +649,8 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 			seen[m] = true
 		}
 		for _, p := range published {
-			if !seen[p.Month] {
+			// A dimension table's file (month "") is marked below.
+			if p.Month != "" && !seen[p.Month] {
 				seen[p.Month] = true
 				months = append(months, p.Month)
 			}
@@ -627,15 +662,42 @@ func MarkAll(ctx context.Context, s *store.Store, w *store.Writer, tables []stri
 			return fmt.Errorf("invalid month %q (want YYYY-MM)", m)
 		}
 		for _, t := range tables {
-			parts = append(parts, store.Partition{Table: t, Month: m})
+			if _, dim := dimensions.Lookup(t); !dim {
+				parts = append(parts, store.Partition{Table: t, Month: m})
+			}
 		}
 	}
+	dims, err := dimensionParts(ctx, s, tables, all)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, dims...)
 	for chunk := range slices.Chunk(parts, 500) {
 		if err := w.Do(ctx, func(ctx context.Context, tx *store.Tx) error { return s.MarkDirty(ctx, tx, chunk...) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dimensionParts are the files of the dimension tables among tables (every
+// one with all) that have been fetched: a table of a product the site lacks
+// has no file to write.
+func dimensionParts(ctx context.Context, s *store.Store, tables []string, all bool) ([]store.Partition, error) {
+	states, err := s.DimensionStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Partition
+	for _, src := range dimensions.Sources() {
+		if !all && !slices.Contains(tables, src.Table) {
+			continue
+		}
+		if states[src.Table].RowsSHA256 != "" {
+			out = append(out, store.Partition{Table: src.Table})
+		}
+	}
+	return out, nil
 }
 
 // Manifest is parquet/jira/manifest.json.

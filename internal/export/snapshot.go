@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/files"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -33,6 +35,22 @@ var tableDescriptions = map[string]string{
 
 	"issue_sprints":       "the Jira Software sprints each issue is or was in, from its sprint field",
 	"issue_organizations": "the Jira Service Management customer organizations each request is shared with",
+	// The dimension tables.
+	"projects":         "every project, archived ones too: type, team-managed or not, category, lead",
+	"users":            "every account of the site and every account issues refer to; email where Jira shows it",
+	"versions":         "every version (release) of every project: released, archived, dates",
+	"components":       "every component of every project, with its lead and default assignee",
+	"statuses":         "every workflow status with its category; scope for team-managed projects' own",
+	"priorities":       "every priority",
+	"issue_types":      "every issue type: sub-task or not, hierarchy level, scope for team-managed projects' own",
+	"resolutions":      "every resolution",
+	"issue_link_types": "every issue link type with its inward and outward wording",
+	"fields":           "every system and custom field, by id, with its type",
+	"boards":           "every Jira Software board: scrum or kanban, its project",
+	"sprints":          "every sprint of the scrum boards: state, start, end, completion, goal",
+	"service_desks":    "every Jira Service Management service desk and its project",
+	"request_types":    "every request type of every service desk",
+	"organizations":    "every Jira Service Management customer organization",
 }
 
 // SnapshotResult describes a written snapshot.
@@ -146,6 +164,23 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 		}
 		res.Rows[t] = n
 	}
+	dims, err := snapshotDimensions(ctx, conn)
+	if err != nil {
+		return rollback(err)
+	}
+	for _, t := range dims {
+		// The store's dim_<table> becomes <table>, as analysts name it.
+		cols := strings.Join(dimensions.StoreTable(t).QuotedColumns(), ", ")
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS SELECT %s FROM main.%s", alias, t.Table, cols,
+			store.DimensionTableName(t.Table))); err != nil {
+			return rollback(fmt.Errorf("copy %s: %w", t.Table, err))
+		}
+		var n int64
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", alias, t.Table)).Scan(&n); err != nil {
+			return rollback(err)
+		}
+		res.Rows[t.Table] = n
+	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s._meta (table_name VARCHAR, description VARCHAR, rows BIGINT,
 		size_bytes BIGINT, extracted_at TIMESTAMPTZ, query_mode VARCHAR)`, alias)); err != nil {
 		return rollback(err)
@@ -163,7 +198,7 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	if err != nil {
 		return rollback(err)
 	}
-	for _, t := range normalize.Tables {
+	for _, t := range append(slices.Clone(normalize.Tables), dimensions.Tables(dims)...) {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s._meta VALUES (?, ?, ?, ?, ?, 'snapshot')`, alias),
 			t, tableDescriptions[t], res.Rows[t], sizes[t], extracted); err != nil {
 			return rollback(err)
@@ -177,7 +212,7 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	if _, err := conn.ExecContext(ctx, "USE "+alias); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	views, err := snapshotViews()
+	views, err := snapshotViews(dimensions.Tables(dims))
 	if err != nil {
 		_, _ = conn.ExecContext(context.Background(), "USE "+home)
 		return nil, fmt.Errorf("snapshot: view: %w", err)
@@ -212,6 +247,23 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	return res, nil
 }
 
+// snapshotDimensions lists the dimension tables the store holds: those
+// made for this version's sources.
+func snapshotDimensions(ctx context.Context, conn *sql.Conn) ([]dimensions.Source, error) {
+	var out []dimensions.Source
+	for _, src := range dimensions.Sources() {
+		var exists bool
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database()
+			AND schema_name = 'main' AND table_name = ?`, store.DimensionTableName(src.Table)).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if exists {
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
 // checkNotStore refuses a snapshot target that is the store or its WAL,
 // however it is spelt: writing there destroyed the store.
 func checkNotStore(s *store.Store, out string) error {
@@ -240,8 +292,11 @@ func checkNotStore(s *store.Store, out string) error {
 // snapshotViews are the analyst views over a snapshot's own tables, with the
 // month column of the Parquet layout (the UTC month of the issue's created),
 // then the derived views, which read those.
-func snapshotViews() ([]string, error) {
+func snapshotViews(dims []string) ([]string, error) {
 	var out []string
+	for _, t := range dims {
+		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS SELECT * FROM %s", t, t))
+	}
 	for _, t := range normalize.Tables {
 		var q string
 		if t == "issues" {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
 	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	sqlfiles "github.com/jiraduck/jiraduck/sql"
@@ -41,7 +42,11 @@ func Views(root string) ([]View, error) {
 	inside = inside[1 : len(inside)-1]
 	out := make([]View, 0, len(tables)+len(derived))
 	for _, v := range tables {
-		files, _ := filepath.Glob(filepath.Join(root, v.Table, "month=*", "*.parquet"))
+		pattern := filepath.Join(root, v.Table, "month=*", "*.parquet")
+		if _, dim := dimensions.Lookup(v.Table); dim {
+			pattern = filepath.Join(root, v.Table, "data.parquet")
+		}
+		files, _ := filepath.Glob(pattern)
 		if len(files) == 0 {
 			out = append(out, emptyView(v.Name, v.Table))
 			continue
@@ -74,13 +79,26 @@ func viewFiles() (tables, derived []View, err error) {
 		}
 		view := strings.TrimSuffix(strings.TrimPrefix(name, "view_"), ".sql")
 		table := strings.TrimPrefix(view, "jira_")
-		if !slices.Contains(normalize.Tables, table) {
+		if _, dim := dimensions.Lookup(table); !dim && !slices.Contains(normalize.Tables, table) {
 			derived = append(derived, View{Name: view, SQL: string(body)})
 			continue
 		}
 		tables = append(tables, View{Name: view, Table: table, SQL: string(body)})
 	}
+	// A dimension table without a file in sql/ gets the statement every
+	// one of them has.
+	for _, src := range dimensions.Sources() {
+		if !slices.ContainsFunc(tables, func(v View) bool { return v.Table == src.Table }) {
+			tables = append(tables, View{Name: "jira_" + src.Table, Table: src.Table, SQL: DimensionViewSQL(src.Table)})
+		}
+	}
 	return tables, derived, nil
+}
+
+// DimensionViewSQL is the view of a dimension table over its one file, as
+// sql/view_jira_<table>.sql writes it.
+func DimensionViewSQL(table string) string {
+	return fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS\nSELECT * FROM read_parquet('{{root}}/%s/data.parquet');\n", table, table)
 }
 
 // emptyView is the view of a table with no partition: its columns as the
@@ -88,6 +106,13 @@ func viewFiles() (tables, derived []View, err error) {
 // The issues columns are those of the default settings: with no partition
 // of issues there is no issue, and no promoted value, to show.
 func emptyView(view, table string) View {
+	if src, dim := dimensions.Lookup(table); dim {
+		exprs := make([]string, 0, len(src.Columns))
+		for _, c := range src.Columns {
+			exprs = append(exprs, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, store.Ident(c.Name)))
+		}
+		return View{Name: view, Table: table, SQL: fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(exprs, ", "))}
+	}
 	cols := store.TableColumns(table)
 	if table == "issues" {
 		cols = store.IssueColumns(config.DefaultSLAFields, nil)

@@ -45,6 +45,16 @@ type Sink interface {
 	Accept(events []*store.Event)
 }
 
+// ObjectEvents receives the events about the site's other objects
+// (projects, versions, users, link types...), which refresh a table rather
+// than fetch an issue.
+type ObjectEvents interface {
+	// Wants reports whether events of this type refresh a table.
+	Wants(eventType string) bool
+	// Changed is told of the types of wanted events once they are stored.
+	Changed(eventTypes []string)
+}
+
 // Options configure the intake.
 type Options struct {
 	// Secret is the webhook HMAC secret; empty refuses every delivery with 503
@@ -68,6 +78,10 @@ type Options struct {
 	// their signature is checked (DefaultMaxReading when zero, at least
 	// MaxBody): a delivery past it is answered 503 with Retry-After.
 	MaxReading int64
+	// Objects, if set, takes the events it wants once they are stored.
+	// Such an event that names no issue is stored as done: its table's
+	// refresh is all it asks for.
+	Objects ObjectEvents
 	// WarnEvery is the least time between two log lines about refused
 	// deliveries (wrong signature, replay, reading bound); each line
 	// counts those since the previous one. A minute when zero.
@@ -509,6 +523,17 @@ func (in *Intake) moved(batch []*store.Event) {
 	if len(pending) > 0 && in.sink != nil {
 		in.sink.Accept(pending)
 	}
+	if in.opts.Objects != nil {
+		var types []string
+		for _, e := range batch {
+			if in.opts.Objects.Wants(e.Type) && !slices.Contains(types, e.Type) {
+				types = append(types, e.Type)
+			}
+		}
+		if len(types) > 0 {
+			in.opts.Objects.Changed(types)
+		}
+	}
 	if err := in.journal.moved(len(batch)); err != nil {
 		in.log.WithError(err).Warn("webhook journal not emptied")
 	}
@@ -700,6 +725,8 @@ func (in *Intake) handle(r *http.Request) (status int, body any, eventType strin
 		if len(targets) > 1 {
 			e.RelatedIssueID = targets[1].ID
 		}
+	} else if in.opts.Objects != nil && in.opts.Objects.Wants(e.Type) {
+		e.State = store.EventDone
 	}
 	res := in.append(r.Context(), e)
 	switch {

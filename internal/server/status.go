@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,6 +173,9 @@ type tablesView struct {
 	IssuesErr   string
 	Attachments store.AttachmentCounts
 	AttachErr   string
+	// Dimensions are the dimension tables (projects, users...), by name.
+	Dimensions    []dimensionRow
+	DimensionsErr string
 }
 
 type storageView struct {
@@ -267,7 +271,8 @@ func gatherStatus(ctx context.Context, d Deps, now time.Time) *statusPage {
 			}
 		}
 	}
-	if parts, err := d.Store.Partitions(ctx); err != nil {
+	parts, err := d.Store.Partitions(ctx)
+	if err != nil {
 		p.Partitions.Err = fail("partitions", err)
 	} else {
 		p.Partitions = groupPartitions(parts)
@@ -289,7 +294,11 @@ func gatherStatus(ctx context.Context, d Deps, now time.Time) *statusPage {
 			fail("row counts", c.Err)
 		}
 	}
-	var err error
+	if dims, err := d.Store.DimensionStates(ctx); err != nil {
+		p.Tables.DimensionsErr = fail("dimension tables", err)
+	} else {
+		p.Tables.Dimensions = dimensionRows(dims, parts)
+	}
 	if p.Tables.Issues, err = d.Store.IssueCounts(ctx); err != nil {
 		p.Tables.IssuesErr = fail("issues", err)
 	}
@@ -417,6 +426,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// dimensionRow is one dimension table on the status page.
+type dimensionRow struct {
+	store.DimensionState
+	// Bytes is its published file's size, 0 while it has none.
+	Bytes int64
+}
+
+// dimensionRows lists the dimension tables by name, with their files.
+func dimensionRows(states map[string]store.DimensionState, parts []store.PublishedPartition) []dimensionRow {
+	out := make([]dimensionRow, 0, len(states))
+	for _, st := range states {
+		r := dimensionRow{DimensionState: st}
+		for _, pp := range parts {
+			if pp.Month == "" && pp.Table == st.Table {
+				r.Bytes = pp.Bytes
+			}
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b dimensionRow) int { return strings.Compare(a.Table, b.Table) })
+	return out
+}
+
 // groupPartitions sums the partitions per table and lays them out as a grid
 // of months (newest first) by table.
 func groupPartitions(parts []store.PublishedPartition) partitionsView {
@@ -427,6 +459,10 @@ func groupPartitions(parts []store.PublishedPartition) partitionsView {
 	months := map[string]bool{}
 	for i := range parts {
 		pp := &parts[i]
+		if pp.Month == "" {
+			// A dimension table's one file: the tables section lists it.
+			continue
+		}
 		if !contains(columns, pp.Table) {
 			columns = append(columns, pp.Table)
 		}

@@ -37,8 +37,12 @@ func (s *Store) DirtyPartitions(ctx context.Context) ([]DirtyPartition, error) {
 // PublishedPartition is one exported file as recorded in partitions and the
 // manifest.
 type PublishedPartition struct {
-	Table     string    `json:"table"`
-	Month     string    `json:"month"`
+	Table string `json:"table"`
+	// Month is empty for a dimension table, whose one file is not split
+	// by month.
+	Month string `json:"month"`
+	// Path is the file's path relative to parquet/jira.
+	Path      string    `json:"path"`
 	Rows      int64     `json:"rows"`
 	Bytes     int64     `json:"bytes"`
 	SHA256    string    `json:"sha256"`
@@ -65,6 +69,7 @@ func (s *Store) Partitions(ctx context.Context) ([]PublishedPartition, error) {
 		func(rows *sql.Rows) (p PublishedPartition, err error) {
 			err = rows.Scan(&p.Table, &p.Month, &p.Rows, &p.Bytes, &p.SHA256, &p.WrittenAt)
 			p.WrittenAt = p.WrittenAt.UTC()
+			p.Path = PartitionFile(p.Table, p.Month)
 			return p, err
 		})
 	if err != nil {
@@ -92,4 +97,14 @@ func (s *Store) IssueColumnNames(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list issue columns: %w", err)
 	}
 	return out, nil
+}
+
+// PartitionFile is a published file's path relative to parquet/jira, with
+// forward slashes: <table>/month=YYYY-MM/data.parquet, or
+// <table>/data.parquet for a dimension table (month "").
+func PartitionFile(table, month string) string {
+	if month == "" {
+		return table + "/data.parquet"
+	}
+	return table + "/month=" + month + "/data.parquet"
 }

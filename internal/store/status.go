@@ -11,7 +11,8 @@ import (
 
 // StoreOnlyTables are the tables that stay in the canonical store and are
 // never exported.
-var StoreOnlyTables = []string{"raw_issues", "fields", "webhook_events", "sync_runs", "dirty_partitions", "partitions", "schema_migrations"}
+var StoreOnlyTables = []string{"raw_issues", "fields", "webhook_events", "sync_runs", "dirty_partitions", "partitions", "schema_migrations",
+	"dimension_objects", "dimension_tables"}
 
 // TableCount is the number of rows of one table; Err is set instead when the
 // table could not be counted.

@@ -43,18 +43,18 @@ func idsOf(t *testing.T, raw []json.RawMessage) string {
 	return strings.Join(ids, ",")
 }
 
-// pagedServer answers each path with the page its query names (key: path
+// agilePagedServer answers each path with the page its query names (key: path
 // and the value of the paging parameter), and records what was asked.
-type pagedServer struct {
+type agilePagedServer struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	asked  []string
 	header []string
 }
 
-func newPagedServer(t *testing.T, param string, pages map[string]string) *pagedServer {
+func newAgilePagedServer(t *testing.T, param string, pages map[string]string) *agilePagedServer {
 	t.Helper()
-	ps := &pagedServer{}
+	ps := &agilePagedServer{}
 	ps.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.URL.Path + "@" + r.URL.Query().Get(param)
 		ps.mu.Lock()
@@ -78,7 +78,7 @@ func newPagedServer(t *testing.T, param string, pages map[string]string) *pagedS
 	return ps
 }
 
-func (ps *pagedServer) requests() (asked, headers []string) {
+func (ps *agilePagedServer) requests() (asked, headers []string) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return append([]string(nil), ps.asked...), append([]string(nil), ps.header...)
@@ -91,7 +91,7 @@ func TestAgileListsArePaged(t *testing.T) {
 		"/rest/agile/1.0/board/84/sprint@0": ownFixture(t, "agile_sprints.json"),
 		"/rest/agile/1.0/board/92/sprint@0": `400 {"errorMessages":["The board does not support sprints"],"errors":{}}`,
 	}
-	ps := newPagedServer(t, "startAt", pages)
+	ps := newAgilePagedServer(t, "startAt", pages)
 	c := newTestClient(t, ps.srv.URL, nil)
 	ctx := context.Background()
 
@@ -149,7 +149,7 @@ func TestServiceDeskListsArePaged(t *testing.T) {
 		"/rest/servicedeskapi/servicedesk/99/requesttype@1": `{"start":0,"isLastPage":false,"values":[{"id":"1"}]}`,
 		"/rest/servicedeskapi/servicedesk/77/requesttype@0": `{"start":0,"isLastPage":true,"values":[]}`,
 	}
-	ps := newPagedServer(t, "start", pages)
+	ps := newAgilePagedServer(t, "start", pages)
 	c := newTestClient(t, ps.srv.URL, nil)
 	ctx := context.Background()
 	tests := []struct {
