@@ -309,7 +309,7 @@ func (s *Service) addJobs() error {
 		{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents},
 		{Name: "snapshot", Spec: s.cfg.SnapshotSchedule, Timeout: 30 * time.Minute, Record: true,
 			Run: func(ctx context.Context) (map[string]int, error) {
-				res, err := export.Snapshot(ctx, s.store, export.SnapshotPath(s.cfg.DataDir))
+				res, err := export.SnapshotTo(ctx, s.store, export.SnapshotPath(s.cfg.DataDir), export.SnapshotOptions{Replace: true, Site: s.cfg.Site})
 				if err != nil {
 					return nil, err
 				}

@@ -30,7 +30,11 @@ type View struct {
 // that matches nothing, and a query of a table that is merely empty should
 // return nothing, not "does not exist". The derived views, which read the
 // table views, come last.
-func Views(root string) ([]View, error) {
+func Views(root string) ([]View, error) { return ViewsFor(root, "") }
+
+// ViewsFor is Views with the site column holding site's name (see
+// withSite).
+func ViewsFor(root, site string) ([]View, error) {
 	tables, derived, err := viewFiles()
 	if err != nil {
 		return nil, err
@@ -43,10 +47,10 @@ func Views(root string) ([]View, error) {
 	for _, v := range tables {
 		files, _ := filepath.Glob(filepath.Join(root, v.Table, "month=*", "*.parquet"))
 		if len(files) == 0 {
-			out = append(out, emptyView(v.Name, v.Table))
+			out = append(out, emptyView(v.Name, v.Table, site))
 			continue
 		}
-		v.SQL = strings.ReplaceAll(v.SQL, "{{root}}", inside)
+		v.SQL = withSite(strings.ReplaceAll(v.SQL, "{{root}}", inside), site)
 		out = append(out, v)
 	}
 	return append(out, derived...), nil
@@ -84,10 +88,11 @@ func viewFiles() (tables, derived []View, err error) {
 }
 
 // emptyView is the view of a table with no partition: its columns as the
-// files would have them (with the hive month column, VARCHAR) and no row.
+// files would have them (with the hive month column, VARCHAR, and the site)
+// and no row.
 // The issues columns are those of the default settings: with no partition
 // of issues there is no issue, and no promoted value, to show.
-func emptyView(view, table string) View {
+func emptyView(view, table, site string) View {
 	cols := store.TableColumns(table)
 	if table == "issues" {
 		cols = store.IssueColumns(config.DefaultSLAFields, nil)
@@ -96,7 +101,7 @@ func emptyView(view, table string) View {
 	for _, c := range cols {
 		exprs = append(exprs, fmt.Sprintf("CAST(NULL AS %s) AS %s", store.ColumnType(c), c))
 	}
-	exprs = append(exprs, "CAST(NULL AS VARCHAR) AS month")
+	exprs = append(exprs, "CAST(NULL AS VARCHAR) AS month", siteLiteral(site)+" AS site")
 	return View{Name: view, Table: table, SQL: fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(exprs, ", "))}
 }
 
