@@ -17,6 +17,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/publish"
 	"github.com/jiraduck/jiraduck/internal/publish/s3test"
+	"github.com/sirupsen/logrus"
 )
 
 // publishVars are the settings of a serve publishing to srv's bucket.
@@ -136,7 +137,19 @@ func TestPublishOutageKeepsBacklog(t *testing.T) {
 	}
 	t.Parallel()
 	srv := s3test.Start(t)
-	live := apptest.StartLiveSite(t, 20, apptest.Frozen(), publishVars(srv, "later"))
+	// serve's own log, at debug level, to look for the credentials in.
+	var logs apptest.LockedBuffer
+	log := logrus.New()
+	log.SetOutput(&logs)
+	log.SetLevel(logrus.DebugLevel)
+	dir := t.TempDir()
+	site, err := app.StartSite(context.Background(), app.SiteOptions{Emulator: emulator.Options{Issues: 20, Months: 3, Seed: 11, Clock: apptest.Frozen()},
+		DataDir: dir, Vars: publishVars(srv, "later"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { site.Close() })
+	live := &apptest.LiveSite{Site: site, Dir: dir}
 	ctx := context.Background()
 	if _, err := jobs.Backfill(ctx, live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
@@ -178,4 +191,13 @@ func TestPublishOutageKeepsBacklog(t *testing.T) {
 		}
 		return nil
 	})
+	apptest.Must(t, site.Service.Close())
+	if !strings.Contains(logs.String(), "publish failed") {
+		t.Errorf("serve's log does not report the failure")
+	}
+	for _, secret := range []string{srv.Secret, srv.Access} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("serve's log shows the credential %q", secret)
+		}
+	}
 }

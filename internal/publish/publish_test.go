@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -471,4 +472,37 @@ func TestPublishBacklogAge(t *testing.T) {
 	if fresh.Stale(time.Now(), 15*time.Minute) {
 		t.Errorf("a backlog of one minute counts as stale")
 	}
+}
+
+// TestPublishPassesTakeTurns: two publishers of one data directory (serve's
+// and a publish command) passing at once take turns on the lock: both end
+// well, and the bucket and the record hold the tree once.
+func TestPublishPassesTakeTurns(t *testing.T) {
+	srv := s3test.Start(t, testBucket)
+	l := newLocalTree(t)
+	for i := range 12 {
+		l.put(fmt.Sprintf("issues/month=2024-%02d/data.parquet", i+1), 20000, uint64(i))
+	}
+	l.writeManifest()
+	a, b := newPublisher(t, testOptions(srv, l.dir, nil)), newPublisher(t, testOptions(srv, l.dir, nil))
+	results := make(chan publish.Result, 2)
+	errs := make(chan error, 2)
+	for _, p := range []*publish.Publisher{a, b} {
+		go func() {
+			res, err := p.Pass(context.Background(), publish.PassOptions{})
+			results <- res
+			errs <- err
+		}()
+	}
+	uploaded := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		uploaded += (<-results).Uploaded
+	}
+	if uploaded != 13 {
+		t.Errorf("the two passes uploaded %d files, want the 12 partitions and the manifest once", uploaded)
+	}
+	checkBucket(t, srv, l)
 }
