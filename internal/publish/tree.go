@@ -87,15 +87,15 @@ func readTree(root string) (*tree, error) {
 			continue // not a list of entries (generated_at, ...)
 		}
 		for _, e := range entries {
-			if e.Table == "" && e.Path == "" {
-				continue
+			if (e.Table == "" && e.Path == "") || e.SHA256 == "" {
+				continue // not a file's entry (a summary, say)
 			}
 			rel, err := e.rel()
 			if err != nil {
 				return nil, fmt.Errorf("read manifest: %s: %w", k, err)
 			}
 			if !shaPattern.MatchString(e.SHA256) {
-				return nil, fmt.Errorf("read manifest: %s: %s has no sha256", k, rel)
+				return nil, fmt.Errorf("read manifest: %s: %s has an invalid sha256 %q", k, rel, e.SHA256)
 			}
 			t.files[rel] = File{Rel: rel, SHA256: e.SHA256, Bytes: e.Bytes, WrittenAt: e.WrittenAt}
 		}
