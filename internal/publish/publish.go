@@ -198,40 +198,41 @@ func (p *Publisher) Status() Status {
 }
 
 // Run makes a pass at start (the backlog a previous process left), after
-// each Notify and every Interval, until ctx ends. After a failure it waits
-// before the next pass, however often it is notified: a bucket that is gone
-// is not asked again many times a second. It makes no last pass: the caller
-// does (Final) once the exporter's last pass is over.
+// each Notify and every Interval, until ctx ends. After a failed pass it
+// tries again after a backoff, 1 s doubling to MaxBackoff, or MaxBackoff at
+// once for a failure that needs an operator, however often it is notified
+// meanwhile: a bucket that is gone is not asked many times a second, and
+// one that comes back gets the backlog without waiting for an export. It
+// makes no last pass: the caller does (Final) once the exporter's last pass
+// is over.
 func (p *Publisher) Run(ctx context.Context) {
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
 	backoff := time.Duration(0)
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-		}
 		_, err := p.Pass(ctx, PassOptions{})
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return
-		case err == nil:
-			backoff = 0
-		case IsPermanent(err):
-			backoff = p.opts.MaxBackoff
-		default:
-			backoff = min(max(2*backoff, p.opts.MinBackoff), p.opts.MaxBackoff)
 		}
 		if err != nil {
+			if IsPermanent(err) {
+				backoff = p.opts.MaxBackoff
+			} else {
+				backoff = min(max(2*backoff, p.opts.MinBackoff), p.opts.MaxBackoff)
+			}
 			n := p.Status().Failures
 			// One line per failure streak step, not one per pass.
 			if n <= 3 || n%20 == 0 {
 				p.log.WithError(err).WithFields(logrus.Fields{"failures": n, "retry_in_ms": backoff.Milliseconds()}).Error("publish failed; the backlog is kept and tried again")
 			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			continue
 		}
+		backoff = 0
 		select {
 		case <-ctx.Done():
 			return

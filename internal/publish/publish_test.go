@@ -506,3 +506,41 @@ func TestPublishPassesTakeTurns(t *testing.T) {
 	}
 	checkBucket(t, srv, l)
 }
+
+// TestPublishLoopRetriesUntilTheServerReturns: serve's loop, woken while the
+// server is down, fails, keeps the backlog and tries again by itself with
+// backoff; once the server is back the bucket gets everything, with no
+// export to wake it.
+func TestPublishLoopRetriesUntilTheServerReturns(t *testing.T) {
+	srv := s3test.Start(t, testBucket)
+	l := newLocalTree(t)
+	p := newPublisher(t, testOptions(srv, l.dir, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	srv.Kill()
+	l.put("issues/month=2024-01/data.parquet", 3000, 1)
+	l.put("projects/data.parquet", 300, 2)
+	l.writeManifest()
+	p.Notify()
+	waitUntil(t, func() bool { return p.Status().Failures >= 2 })
+	if st := p.Status(); st.BacklogFiles != 3 || st.Permanent {
+		t.Errorf("during the outage: backlog %d files, permanent %v; want 3, false", st.BacklogFiles, st.Permanent)
+	}
+	srv.Restart()
+	waitUntil(t, func() bool { st := p.Status(); return st.Failures == 0 && st.BacklogFiles == 0 })
+	checkBucket(t, srv, l)
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
