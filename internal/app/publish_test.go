@@ -96,16 +96,21 @@ func TestPublishEndToEnd(t *testing.T) {
 	}
 	apptest.Must(t, live.Emulator.Delete(keys[40]))
 	live.Settle(t)
+	settled := time.Now()
 	apptest.WaitFor(t, 60*time.Second, func() error {
 		if d := publishDiff(t, srv, "lake", live.Dir); d != "" {
 			return fmt.Errorf("bucket differs from the local tree (-want +got):\n%s", d)
 		}
 		return nil
 	})
+	inBucket := time.Since(settled)
 	local, _ := publish.LocalFiles(live.Dir)
 	if len(local) < 4 {
 		t.Fatalf("local tree lists %d files, want the partitions of several tables and months", len(local))
 	}
+	st := live.Service.Publisher().Status()
+	apptest.Figures(t, "publish-e2e", "issues", len(keys), "edits", 31, "files", len(local), "uploaded", st.Uploaded,
+		"uploaded_bytes", st.UploadedBytes, "deleted", st.Deleted, "bucket_equal_after_settle_ms", inBucket.Milliseconds())
 	apptest.WaitFor(t, 30*time.Second, func() error {
 		h := publishHealthOf(t, live.Service.Addr())
 		p, _ := h["publish"].(map[string]any)
