@@ -95,6 +95,10 @@ func TestPublishCommand(t *testing.T) {
 			}
 		})
 	}
+	// The analyst views carry the site's name, as the bucket's layout does.
+	if out, errOut, code := runCmd(t, environ, "query", "--format", "csv", "SELECT DISTINCT site FROM jira_issues"); code != 0 || out != "site\nacme\n" {
+		t.Errorf("query of the site column: code %d, out %q, err %q; want 0 and acme", code, out, errOut)
+	}
 	local, err := publish.LocalFiles(live.Dir)
 	if err != nil {
 		t.Fatal(err)
