@@ -180,8 +180,8 @@ func TestPublishOutageKeepsBacklog(t *testing.T) {
 		if strings.Contains(string(body), srv.Secret) || strings.Contains(string(body), srv.Access) {
 			t.Errorf("%s shows the credentials", path)
 		}
-		if path == "/" && !strings.Contains(string(body), `id="publish-backlog"`) {
-			t.Errorf("status page has no bucket section")
+		if path == "/" && (!strings.Contains(string(body), `id="publish-backlog"`) || !strings.Contains(string(body), "s3://later/jira-data (site acme)")) {
+			t.Errorf("status page has no bucket section or setting")
 		}
 	}
 	srv.CreateBucket("later")

@@ -536,6 +536,7 @@ func configRows(cfg *config.Config, accepting bool) []configRow {
 		configRow{Name: "Attachment limit", Value: formatBytes(cfg.AttachmentMaxBytes)},
 		configRow{Name: "Event retention", Value: formatDuration(cfg.EventRetention)},
 	)
+	rows = append(rows, named("Bucket", set(cfg.Publishing(), cfg.PublishURL+" (site "+cfg.Site+")", "off", "")))
 	return rows
 }
 
