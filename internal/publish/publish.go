@@ -326,6 +326,13 @@ func (p *Publisher) pass(ctx context.Context, o PassOptions) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// The last upload may be another process's: a batch command's, the
+	// publish command's, this service's before a restart.
+	p.stateMu.Lock()
+	if st.LastUpload.After(p.status.LastUpload) {
+		p.status.LastUpload = st.LastUpload
+	}
+	p.stateMu.Unlock()
 	t, err := readTree(p.treeRoot())
 	if errors.Is(err, errNoManifest) {
 		res.Nothing = true

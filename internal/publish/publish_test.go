@@ -265,9 +265,13 @@ func TestPublishServerKilledMidUpload(t *testing.T) {
 	if got := srv.Objects(testBucket, siteRoot); got[siteRoot+"manifest.json"] != "" {
 		t.Errorf("the manifest reached the bucket before every file it lists")
 	}
-	// A new process finds the backlog in the data directory.
+	// A new process finds the backlog in the data directory, and when the
+	// last file went.
 	again := newPublisher(t, testOptions(srv, l.dir, nil))
 	dry := pass(t, again, publish.PassOptions{DryRun: true})
+	if got, want := again.Status().LastUpload, p.Status().LastUpload; want.IsZero() || !got.Equal(want) {
+		t.Errorf("last upload in a new process: got %v, want %v (the comments file's)", got, want)
+	}
 	if dry.Plan.Files() < 2 {
 		t.Errorf("backlog after the failure: %v, want the issues file and the manifest", publish.Describe(dry.Plan))
 	}
