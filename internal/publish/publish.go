@@ -341,19 +341,27 @@ func (p *Publisher) pass(ctx context.Context, o PassOptions) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if o.All {
+	listed := o.All || st.unknown
+	if listed {
+		// Without a record (a first pass, a new machine, a lost or
+		// another destination's state.json) the bucket may hold the tree
+		// already: its listing, not an empty record, says what to upload.
 		remote, err := p.bucket.list(ctx, p.root())
 		if err != nil {
+			// Unread, the bucket may lack anything: the backlog is the
+			// record's (everything, without one). Not saved, so that the
+			// next pass lists the bucket again.
+			p.noteBacklog(st, plan(t, st.Objects), t)
 			return res, err
 		}
-		st.Objects = remote
+		st.Objects, st.unknown = remote, false
 	}
 	res.Plan = plan(t, st.Objects)
 	if o.DryRun {
 		res.Backlog = res.Plan
 		return res, nil
 	}
-	if !o.All && res.Plan.Files() == 0 {
+	if !listed && res.Plan.Files() == 0 {
 		p.noteBacklog(st, res.Plan, t)
 		return res, nil
 	}

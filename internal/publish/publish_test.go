@@ -248,14 +248,18 @@ func TestPublishServerKilledMidUpload(t *testing.T) {
 	l.writeManifest()
 	opts := testOptions(srv, l.dir, nil)
 	opts.MultipartAbove, opts.PartSize, opts.Workers = 5<<20, 5<<20, 1
-	// Requests in order: comments' put, issues' start and first part; the
-	// server dies with the second part.
-	opts.HTTPClient = &http.Client{Transport: &killingTransport{srv: srv, after: 4}}
+	// Requests in order: the listing of a bucket not recorded yet, comments'
+	// put, issues' start and first part; the server dies with the second.
+	kill := &killingTransport{srv: srv, after: 5}
+	opts.HTTPClient = &http.Client{Transport: kill}
 	p := newPublisher(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := p.Pass(ctx, publish.PassOptions{}); err == nil {
 		t.Fatal("pass with the server killed: got no error")
+	}
+	if kill.n.Load() < 5 {
+		t.Fatalf("the pass made %d requests, fewer than the server was to die at", kill.n.Load())
 	}
 	if st := p.Status(); st.BacklogFiles < 2 || st.Failures != 1 || st.Permanent {
 		t.Errorf("status: backlog %d files, %d failures, permanent %v; want at least the issues file and the manifest, 1, false",
@@ -546,5 +550,31 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within a minute")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPublishWithoutRecordListsTheBucket: a publisher with no record of the
+// bucket (a new machine, a lost state.json) reads the bucket's listing first
+// and uploads only what differs, not the whole tree again.
+func TestPublishWithoutRecordListsTheBucket(t *testing.T) {
+	srv := s3test.Start(t, testBucket)
+	l := newLocalTree(t)
+	l.put("issues/month=2024-01/data.parquet", 3000, 1)
+	l.put("issues/month=2024-02/data.parquet", 3000, 2)
+	l.put("projects/data.parquet", 300, 3)
+	l.writeManifest()
+	pass(t, newPublisher(t, testOptions(srv, l.dir, nil)), publish.PassOptions{})
+	if err := os.Remove(filepath.Join(publish.StateDir(l.dir), "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	l.put("issues/month=2024-02/data.parquet", 3100, 4)
+	l.writeManifest()
+	res := pass(t, newPublisher(t, testOptions(srv, l.dir, nil)), publish.PassOptions{})
+	if res.Uploaded != 2 {
+		t.Errorf("uploaded %d files without a record, want 2 (the changed partition and the manifest)", res.Uploaded)
+	}
+	checkBucket(t, srv, l)
+	if _, err := os.Stat(filepath.Join(publish.StateDir(l.dir), "state.json")); err != nil {
+		t.Errorf("the record was not written again: %v", err)
 	}
 }

@@ -44,10 +44,13 @@ type state struct {
 	// by path: what the backlog's age is measured from.
 	PendingSince map[string]time.Time `json:"pending_since"`
 	LastUpload   time.Time            `json:"last_upload_at,omitzero"`
+	// unknown says there is no record of this destination (none at all,
+	// or one of another): what the bucket holds is to be listed.
+	unknown bool
 }
 
 func loadState(dataDir, destination string) (*state, error) {
-	st := &state{Destination: destination, Objects: map[string]object{}, PendingSince: map[string]time.Time{}}
+	st := &state{Destination: destination, Objects: map[string]object{}, PendingSince: map[string]time.Time{}, unknown: true}
 	b, err := os.ReadFile(statePath(dataDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
