@@ -66,5 +66,13 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	}
 	done, err := b.Exporter.ExportDirty(ctx)
 	fmt.Fprintf(e.stdout, "exported %d partition(s) to %s\n", len(done), export.Root(cfg.DataDir))
-	return err
+	if err != nil || b.Publisher == nil {
+		return err
+	}
+	res, err := b.Publish(ctx)
+	if err != nil {
+		return fmt.Errorf("export: the partitions are written; %w (the backlog is kept: jiraduck publish uploads it)", err)
+	}
+	fmt.Fprintln(e.stdout, publishSummary(b.Publisher.Destination(), res))
+	return nil
 }

@@ -172,7 +172,7 @@ func TestInvalidSettingStopsTheCommandsThatReadSettings(t *testing.T) {
 	args := map[string][]string{
 		"serve": nil, "backfill": nil, "poll-sla": nil, "reconcile": nil, "rebuild": nil,
 		"export": nil, "snapshot": nil, "query": {"SELECT 1"}, "sql": {"SELECT 1"}, "migrate": nil,
-		"import": {"--raw-dir", "raw"}, "config": nil,
+		"import": {"--raw-dir", "raw"}, "config": nil, "publish": nil,
 		// The emulator reads only its credentials and the log settings.
 		"emulator": {"--listen", "127.0.0.1:0"},
 	}

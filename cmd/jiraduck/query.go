@@ -56,7 +56,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("query: %w", err)
 	}
 	defer db.Close()
-	views, err := export.Views(root)
+	views, err := export.ViewsFor(root, cfg.Site)
 	if err != nil {
 		return err
 	}

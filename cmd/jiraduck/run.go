@@ -41,6 +41,7 @@ func commands() []command {
 		{"rebuild", "[--batch N]", "re-derive every table and partition from the stored raw payloads", runRebuild},
 		{"export", "[--table T] [--month YYYY-MM]", "write Parquet partitions now", runExport},
 		{"snapshot", "[--out PATH]", "write a consistent self-contained .duckdb copy for analysts", runSnapshot},
+		{"publish", "[--dry-run] [--all]", "copy the Parquet tree to the bucket of JIRADUCK_PUBLISH_URL now", runPublish},
 		{"query", "[--format table|csv|json|parquet] [--out FILE] SQL", "read-only SQL over the exported Parquet (analyst views)", runQuery},
 		{"sql", "[--format table|csv|json] SQL", "maintenance SQL on the canonical store", runSQL},
 		{"migrate", "", "apply pending migrations and print the schema version", runMigrate},

@@ -12,6 +12,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/publish"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -32,6 +33,9 @@ type Batch struct {
 	Exporter  *export.Exporter
 	// Dimensions refreshes the dimension tables (projects, users...).
 	Dimensions *dimensions.Refresher
+	// Publisher copies the tree to the bucket after the export; nil when
+	// publishing is off.
+	Publisher *publish.Publisher
 }
 
 // BatchExportWorkers is how many partitions a batch command writes at once.
@@ -74,6 +78,10 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 		return nil, err
 	}
 	b := &Batch{cfg: cfg, log: log, core: c}
+	if b.Publisher, err = NewPublisher(ctx, cfg, log, nil); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := AlignIssueColumns(ctx, cfg, log, c.store, c.writer); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -110,7 +118,20 @@ func (b *Batch) ExportDirty() (int, error) {
 	}
 	debug.FreeOSMemory()
 	done, err := b.Exporter.ExportDirty(ctx)
+	if _, perr := b.Publish(ctx); perr != nil {
+		// The command's own work is done and stored; the backlog waits
+		// in the data directory for serve or jiraduck publish.
+		b.log.WithError(perr).Error("publish failed; the backlog is kept: serve or jiraduck publish uploads it")
+	}
 	return len(done), err
+}
+
+// Publish makes one publish pass when publishing is configured.
+func (b *Batch) Publish(ctx context.Context) (publish.Result, error) {
+	if b.Publisher == nil {
+		return publish.Result{}, nil
+	}
+	return b.Publisher.Pass(ctx, publish.PassOptions{})
 }
 
 // Close flushes the writer, closes the store and compacts it when it is

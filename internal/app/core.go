@@ -46,6 +46,9 @@ type coreOptions struct {
 	// observeAttachment and onUnknownField go to the processor.
 	observeAttachment func(bytes int64, skipped string)
 	onUnknownField    func()
+	// published is called after each rewrite of the manifest (the bucket's
+	// publisher).
+	published func()
 }
 
 // openCore opens the store, bringing its schema up to date, with its writer
@@ -68,7 +71,7 @@ func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o
 	}
 	c.writer = s.NewWriter(64, notify)
 	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: ExportIssueColumns(cfg), Logger: log,
-		Workers: o.exportWorkers, Observe: o.exportObserve})
+		Workers: o.exportWorkers, Observe: o.exportObserve, Published: o.published})
 	return c, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/metrics"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/publish"
 	"github.com/jiraduck/jiraduck/internal/schedule"
 	"github.com/jiraduck/jiraduck/internal/server"
 	"github.com/jiraduck/jiraduck/internal/store"
@@ -64,6 +65,9 @@ type Service struct {
 	http     *http.Server
 	listener net.Listener
 
+	// publisher copies the tree to the bucket; nil when publishing is off.
+	publisher *publish.Publisher
+
 	lastFullReconcile time.Time
 
 	// fatal receives the error once DuckDB has invalidated the open store
@@ -85,6 +89,8 @@ type Hooks struct {
 	// storeWatchEvery in watchStore.
 	StoreUsable     func(context.Context) error
 	StoreWatchEvery time.Duration
+	// Publish adjusts the bucket publisher's options.
+	Publish func(*publish.Options)
 }
 
 // storeWatchEvery is how often serve asks whether DuckDB still lets it use
@@ -159,6 +165,9 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		StorePath:     StorePath(cfg),
 		StoreWritable: func() bool { return server.StoreTrouble(s.intake, s.queue, time.Now()) == "" },
 	})
+	if s.publisher, err = NewPublisher(ctx, cfg, log, hooks.Publish); err != nil {
+		return nil, err
+	}
 	refresh := make(chan struct{}, 1)
 	co := coreOptions{command: "serve", notifyExporter: true, jira: true, observer: s.metrics,
 		exportObserve: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
@@ -174,6 +183,10 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 			default:
 			}
 		}}
+	if s.publisher != nil {
+		co.published = s.publisher.Notify
+		s.metrics.WatchPublish(publishMetrics(s.publisher))
+	}
 	if s.core, err = openCore(ctx, cfg, log, co); err != nil {
 		return nil, err
 	}
@@ -184,6 +197,10 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.exporter.Run(s.runCtx) }()
+	if s.publisher != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.publisher.Run(s.runCtx) }()
+	}
 	if err := s.wire(ctx, cfg, log, co); err != nil {
 		return nil, err
 	}
@@ -230,7 +247,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	s.firstDimensions(ctx)
 
 	handler := server.New(server.Deps{Config: cfg, Store: s.store, Intake: s.intake, Queue: s.queue, Processor: s.proc,
-		Exporter: s.exporter, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
+		Exporter: s.exporter, Publisher: s.publisher, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
 			r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 		}})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
@@ -320,7 +337,7 @@ func (s *Service) addJobs() error {
 		{Name: "retention", Spec: "@every 1h", Timeout: 5 * time.Minute, Run: s.pruneEvents},
 		{Name: "snapshot", Spec: s.cfg.SnapshotSchedule, Timeout: 30 * time.Minute, Record: true,
 			Run: func(ctx context.Context) (map[string]int, error) {
-				res, err := export.Snapshot(ctx, s.store, export.SnapshotPath(s.cfg.DataDir))
+				res, err := export.SnapshotTo(ctx, s.store, export.SnapshotPath(s.cfg.DataDir), export.SnapshotOptions{Replace: true, Site: s.cfg.Site})
 				if err != nil {
 					return nil, err
 				}
@@ -461,6 +478,9 @@ func (s *Service) Store() *store.Store { return s.store }
 // Writer is the store's single writer.
 func (s *Service) Writer() *store.Writer { return s.writer }
 
+// Publisher copies the tree to the bucket; nil when publishing is off.
+func (s *Service) Publisher() *publish.Publisher { return s.publisher }
+
 // Client is the Jira client; nil when Jira is not configured.
 func (s *Service) Client() *client.Client { return s.client }
 
@@ -530,6 +550,13 @@ func (s *Service) close() error {
 		s.runCancel() // the exporter makes a final pass
 	}
 	s.wg.Wait()
+	if s.publisher != nil {
+		// After the exporter's last pass: what this cannot upload in time
+		// stays in the backlog, for the next start.
+		if err := s.publisher.Final(20 * time.Second); err != nil {
+			s.log.WithError(err).Warn("last publish before shutdown failed; the backlog is uploaded after the next start")
+		}
+	}
 	if s.core != nil {
 		if err := s.core.close(); err != nil {
 			errs = append(errs, err)

@@ -30,7 +30,7 @@ func Snapshot(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, p
 	if err != nil {
 		return nil, err
 	}
-	res, err := export.SnapshotTo(ctx, s, path, export.SnapshotOptions{Replace: replace})
+	res, err := export.SnapshotTo(ctx, s, path, export.SnapshotOptions{Replace: replace, Site: cfg.Site})
 	status := store.RunOK
 	counts := map[string]int{}
 	if err != nil {

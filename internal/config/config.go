@@ -82,6 +82,20 @@ type Config struct {
 	GoMemoryLimit  string        `env:"GOMEMLIMIT"`
 	EventRetention time.Duration `env:"JIRADUCK_EVENT_RETENTION" envDefault:"720h"`
 
+	// Publish* say where the Parquet tree is copied (JIRADUCK_PUBLISH_URL,
+	// s3://bucket/prefix; empty: nowhere); Site names this site's folder
+	// there. See publish.go.
+	PublishURL       string `env:"JIRADUCK_PUBLISH_URL"`
+	PublishEndpoint  string `env:"JIRADUCK_PUBLISH_ENDPOINT"`
+	PublishRegion    string `env:"JIRADUCK_PUBLISH_REGION"`
+	PublishPathStyle bool   `env:"JIRADUCK_PUBLISH_PATH_STYLE"`
+	Site             string `env:"JIRADUCK_SITE"`
+	// PublishBucket and PublishPrefix are PublishURL's parts.
+	PublishBucket, PublishPrefix string
+	// AWS holds the credentials of the environment or .env that the
+	// standard AWS chain would read, so that a .env file works for them too.
+	AWS AWSCredentials
+
 	LogLevel  string `env:"JIRADUCK_LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"JIRADUCK_LOG_FORMAT"`
 	Debug     bool   `env:"JIRADUCK_DEBUG"`
@@ -302,6 +316,9 @@ func (c *Config) normalize() error {
 	if c.EventRetention <= 0 {
 		return &Error{"JIRADUCK_EVENT_RETENTION", "must be a positive duration"}
 	}
+	if err := c.normalizePublish(); err != nil {
+		return err
+	}
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		return &Error{"JIRADUCK_LOG_LEVEL", "unknown level (use debug, info, warn or error)"}
@@ -388,6 +405,7 @@ func (c *Config) Redacted() []Setting {
 		f := configType.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
 		if name == "" {
+			out = append(out, nestedSettings(f, v.Field(i))...)
 			continue
 		}
 		value := fmt.Sprint(v.Field(i).Interface())

@@ -58,6 +58,9 @@ type Options struct {
 	// rows, how long writing it took and how long since the change that
 	// dirtied it was committed; from several goroutines when Workers > 1.
 	Observe func(p store.Partition, rows int64, took, sinceMarked time.Duration)
+	// Published, if set, is called after each rewrite of the manifest: the
+	// tree is consistent again (the bucket's publisher wakes on it).
+	Published func()
 }
 
 // Exporter writes dirty partitions. Run it as a loop in serve, or call
@@ -715,7 +718,13 @@ func (e *Exporter) writeManifest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return files.WriteAtomic(filepath.Join(Root(e.opts.DataDir), "manifest.json"), append(b, '\n'))
+	if err := files.WriteAtomic(filepath.Join(Root(e.opts.DataDir), "manifest.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	if e.opts.Published != nil {
+		e.opts.Published()
+	}
+	return nil
 }
 
 // ReadManifest reads the published manifest.

@@ -82,6 +82,8 @@ type SnapshotOptions struct {
 	// it, a file found there (even one that appears while the snapshot is
 	// written) fails the snapshot and is left as it is.
 	Replace bool
+	// Site is the site's name the views' site column holds.
+	Site string
 }
 
 // ErrExists means the snapshot's target exists and may not be replaced.
@@ -212,7 +214,7 @@ func SnapshotTo(ctx context.Context, s *store.Store, out string, opts SnapshotOp
 	if _, err := conn.ExecContext(ctx, "USE "+alias); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	views, err := snapshotViews(dimensions.Tables(dims))
+	views, err := snapshotViews(dimensions.Tables(dims), opts.Site)
 	if err != nil {
 		_, _ = conn.ExecContext(context.Background(), "USE "+home)
 		return nil, fmt.Errorf("snapshot: view: %w", err)
@@ -290,19 +292,21 @@ func checkNotStore(s *store.Store, out string) error {
 }
 
 // snapshotViews are the analyst views over a snapshot's own tables, with the
-// month column of the Parquet layout (the UTC month of the issue's created),
-// then the derived views, which read those.
-func snapshotViews(dims []string) ([]string, error) {
+// month column of the Parquet layout (the UTC month of the issue's created)
+// and the site column of the bucket's, the dimension tables' views with the
+// site column, then the derived views, which read those.
+func snapshotViews(dims []string, site string) ([]string, error) {
 	var out []string
+	lit := siteLiteral(site)
 	for _, t := range dims {
-		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS SELECT * FROM %s", t, t))
+		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS SELECT *, %s AS site FROM %s", t, lit, t))
 	}
 	for _, t := range normalize.Tables {
 		var q string
 		if t == "issues" {
-			q = "SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m') AS month FROM issues"
+			q = "SELECT *, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m') AS month, " + lit + " AS site FROM issues"
 		} else {
-			q = fmt.Sprintf("SELECT t.*, strftime(i.created_at AT TIME ZONE 'UTC', '%%Y-%%m') AS month FROM %s t JOIN issues i USING (issue_key)", t)
+			q = fmt.Sprintf("SELECT t.*, strftime(i.created_at AT TIME ZONE 'UTC', '%%Y-%%m') AS month, %s AS site FROM %s t JOIN issues i USING (issue_key)", lit, t)
 		}
 		out = append(out, fmt.Sprintf("CREATE OR REPLACE VIEW jira_%s AS %s", t, q))
 	}

@@ -31,7 +31,11 @@ type View struct {
 // that matches nothing, and a query of a table that is merely empty should
 // return nothing, not "does not exist". The derived views, which read the
 // table views, come last.
-func Views(root string) ([]View, error) {
+func Views(root string) ([]View, error) { return ViewsFor(root, "") }
+
+// ViewsFor is Views with the site column holding site's name (see
+// withSite).
+func ViewsFor(root, site string) ([]View, error) {
 	tables, derived, err := viewFiles()
 	if err != nil {
 		return nil, err
@@ -48,10 +52,10 @@ func Views(root string) ([]View, error) {
 		}
 		files, _ := filepath.Glob(pattern)
 		if len(files) == 0 {
-			out = append(out, emptyView(v.Name, v.Table))
+			out = append(out, emptyView(v.Name, v.Table, site))
 			continue
 		}
-		v.SQL = strings.ReplaceAll(v.SQL, "{{root}}", inside)
+		v.SQL = withSite(strings.ReplaceAll(v.SQL, "{{root}}", inside), site)
 		out = append(out, v)
 	}
 	return append(out, derived...), nil
@@ -102,15 +106,17 @@ func DimensionViewSQL(table string) string {
 }
 
 // emptyView is the view of a table with no partition: its columns as the
-// files would have them (with the hive month column, VARCHAR) and no row.
+// files would have them (with the hive month column, VARCHAR, and the site)
+// and no row.
 // The issues columns are those of the default settings: with no partition
 // of issues there is no issue, and no promoted value, to show.
-func emptyView(view, table string) View {
+func emptyView(view, table, site string) View {
 	if src, dim := dimensions.Lookup(table); dim {
-		exprs := make([]string, 0, len(src.Columns))
+		exprs := make([]string, 0, len(src.Columns)+1)
 		for _, c := range src.Columns {
 			exprs = append(exprs, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, store.Ident(c.Name)))
 		}
+		exprs = append(exprs, siteLiteral(site)+" AS site")
 		return View{Name: view, Table: table, SQL: fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(exprs, ", "))}
 	}
 	cols := store.TableColumns(table)
@@ -121,7 +127,7 @@ func emptyView(view, table string) View {
 	for _, c := range cols {
 		exprs = append(exprs, fmt.Sprintf("CAST(NULL AS %s) AS %s", store.ColumnType(c), c))
 	}
-	exprs = append(exprs, "CAST(NULL AS VARCHAR) AS month")
+	exprs = append(exprs, "CAST(NULL AS VARCHAR) AS month", siteLiteral(site)+" AS site")
 	return View{Name: view, Table: table, SQL: fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(exprs, ", "))}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/intake"
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/pipeline"
+	"github.com/jiraduck/jiraduck/internal/publish"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -35,6 +36,8 @@ type Deps struct {
 	Queue     *pipeline.Queue
 	Processor *pipeline.Processor
 	Exporter  *export.Exporter
+	// Publisher copies the tree to a bucket; nil when publishing is off.
+	Publisher *publish.Publisher
 	Logger    logrus.FieldLogger
 	// Extra registers more routes (metrics).
 	Extra func(r *mux.Router)
@@ -105,6 +108,8 @@ type Health struct {
 	FetchFailureReasons map[string]int `json:"fetch_failure_reasons,omitempty"`
 	ExportError         string         `json:"export_error,omitempty"`
 	StoreError          string         `json:"store_error,omitempty"`
+	// Publish is the bucket's side, when JIRADUCK_PUBLISH_URL is set.
+	Publish *PublishHealth `json:"publish,omitempty"`
 }
 
 // HealthOf gathers the health of the running parts, as anyone may see it.
@@ -136,6 +141,7 @@ func healthOf(ctx context.Context, d Deps, detail bool) Health {
 		}
 		h.Status = "degraded"
 	}
+	publishHealth(d, &h, time.Now(), detail)
 	if h.StoreError = storeTrouble(d.Intake, d.Queue, time.Now(), detail); h.StoreError != "" {
 		h.Status = "degraded"
 	}

@@ -69,6 +69,7 @@ type statusPage struct {
 	Tables     tablesView
 	Storage    storageView
 	Fetches    fetchesView
+	Publish    publishView
 	// Unsigned says webhooks are accepted without a signature.
 	Unsigned bool
 
@@ -236,6 +237,7 @@ func gatherStatus(ctx context.Context, d Deps, now time.Time) *statusPage {
 	p.Health = HealthOf(ctx, d)
 	p.Config = configRows(d.Config, d.Intake.Configured())
 	p.Reasons = reasons(d, p.Health)
+	p.Publish = publishViewOf(d, p.Health, now)
 	p.Queue = queueView{Depth: d.Queue.Depth(), OldestPending: d.Queue.OldestPending(), LastEventAt: d.Intake.LastEventAt()}
 
 	if counts, err := d.Store.EventCounts(ctx); err != nil {
@@ -337,7 +339,7 @@ func scrubPaths(s string) string {
 
 // scrub takes the paths out of every error text the page shows.
 func (p *statusPage) scrub() {
-	for _, f := range []*string{&p.Events.Err, &p.Failed.Err, &p.Export.LastError, &p.Export.DirtyErr, &p.Partitions.Err,
+	for _, f := range []*string{&p.Events.Err, &p.Failed.Err, &p.Export.LastError, &p.Publish.LastError, &p.Export.DirtyErr, &p.Partitions.Err,
 		&p.Runs.Err, &p.Tables.IssuesErr, &p.Tables.AttachErr, &p.Storage.Err, &p.Fetches.Err} {
 		*f = scrubPaths(*f)
 	}
@@ -375,6 +377,9 @@ func reasons(d Deps, h Health) []string {
 	}
 	if h.StoreError != "" {
 		out = append(out, "store not writable")
+	}
+	if h.Publish != nil && h.Publish.Error != "" {
+		out = append(out, "bucket behind")
 	}
 	if h.FailedFetches > 0 {
 		out = append(out, formatCount(h.FailedFetches)+" issue"+plural(int64(h.FailedFetches))+" failing to fetch")
@@ -567,6 +572,7 @@ func configRows(cfg *config.Config, accepting bool) []configRow {
 		configRow{Name: "Attachment limit", Value: formatBytes(cfg.AttachmentMaxBytes)},
 		configRow{Name: "Event retention", Value: formatDuration(cfg.EventRetention)},
 	)
+	rows = append(rows, named("Bucket", set(cfg.Publishing(), cfg.PublishURL+" (site "+cfg.Site+")", "off", "")))
 	return rows
 }
 
