@@ -1,0 +1,59 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jiraduck/jiraduck/internal/config"
+	"github.com/jiraduck/jiraduck/internal/files"
+	"github.com/jiraduck/jiraduck/internal/intake"
+	"github.com/jiraduck/jiraduck/internal/server"
+	"github.com/sirupsen/logrus"
+)
+
+// listenEarly opens the intake on its journal and serves HTTP on the
+// listener before the store is opened. Compacting and migrating a large
+// store take minutes (2 min 38 s to compact 3.84 GB), and Jira gives up on a
+// delivery after about ten seconds and a few retries: deliveries are
+// journaled and acknowledged meanwhile, and moved to the store once it is
+// open (Intake.Attach). Until then the front answers only webhooks,
+// /healthz, and /readyz with the phase of the start.
+func (s *Service) listenEarly(cfg *config.Config, log logrus.FieldLogger, ln *server.LimitedListener) error {
+	if err := files.MkdirAll(cfg.DataDir); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	in, err := intake.Open(intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
+		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook, MaxReading: cfg.WebhookReadBytes,
+		Journal: filepath.Join(cfg.DataDir, intake.JournalName)})
+	if err != nil {
+		return err
+	}
+	s.intake = in
+	s.front = server.NewFront(in, log)
+	s.http = &http.Server{Handler: s.front, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ConnState: ln.ConnState}
+	log.WithField("listen", s.listener.Addr().String()).Info("listening; webhooks are journaled until the store is open")
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("http server stopped")
+		}
+	}()
+	return nil
+}
+
+// phase tells /readyz, the log and Hooks.OnPhase what the start does now.
+func (s *Service) phase(p string) {
+	if s.front == nil || s.front.Phase() == p {
+		return
+	}
+	s.front.SetPhase(p)
+	s.log.WithField("phase", p).Info("start phase")
+	if s.onPhase != nil {
+		s.onPhase(p)
+	}
+}
