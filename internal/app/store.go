@@ -28,10 +28,15 @@ func OpenStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	return openStore(ctx, cfg, log, command, nil, allowedDirs...)
 }
 
-// openStore is OpenStore, telling phase (when set) as it compacts and
-// migrates.
+// openStore is OpenStore for serve when phase is set: it tells phase as it
+// compacts and migrates, and derives the tables again, when the issue
+// columns changed, under the maintenance pool (migrateWithRoom). The batch
+// commands derive them under their own (a rebuild's is smaller by design).
 func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, phase func(string), allowedDirs ...string) (*store.Store, error) {
-	if phase == nil {
+	var deriving func()
+	if phase != nil {
+		deriving = func() { phase(server.PhaseDeriving) }
+	} else {
 		phase = func(string) {}
 	}
 	opts := StoreOptions(cfg, log, command)
@@ -40,7 +45,7 @@ func openStore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 		return nil, err
 	}
 	phase(server.PhaseMigrating)
-	if err := migrateWithRoom(ctx, cfg, log, command, func() { phase(server.PhaseDeriving) }); err != nil {
+	if err := migrateWithRoom(ctx, cfg, log, command, deriving); err != nil {
 		return nil, err
 	}
 	opts.AllowedDirs = allowedDirs
@@ -97,12 +102,12 @@ const maintenance = "migrate"
 
 // migrateWithRoom applies pending migrations under the maintenance plan's
 // pool when the command's own is another, before the command opens the
-// store with its own; and there too derives the tables again from the
-// stored payloads when a release or the settings changed the issue columns
-// (AlignIssueColumns, calling deriving first). Serve's 128MB ran out of
-// memory committing that pass on the 100,000-issue store after an upgrade,
-// and failed again at every restart; the command's own AlignIssueColumns
-// then finds nothing to do.
+// store with its own; with deriving set, it there too derives the tables
+// again from the stored payloads when a release or the settings changed the
+// issue columns (AlignIssueColumns, calling deriving first). Serve's 128MB
+// ran out of memory committing that pass on the 100,000-issue store after
+// an upgrade, and failed again at every restart; serve's own
+// AlignIssueColumns then finds nothing to do.
 func migrateWithRoom(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, command string, deriving func()) error {
 	if cfg.MemoryLimitFor(command) == cfg.MemoryLimitFor(maintenance) {
 		return nil
@@ -117,6 +122,9 @@ func migrateWithRoom(ctx context.Context, cfg *config.Config, log logrus.FieldLo
 	err = func() error {
 		if _, _, err := s.Migrate(ctx); err != nil {
 			return err
+		}
+		if deriving == nil {
+			return nil
 		}
 		if err := s.EnsureIssueColumns(ctx, PromotedColumns(cfg)); err != nil {
 			return err
