@@ -10,6 +10,9 @@ ALTER TABLE issuelinks ADD COLUMN linked_issue_id VARCHAR;
 -- of the first link with that id. (No semi-join on issuelinks here: DuckDB
 -- may build its hash table from raw_issues, payloads and all, and run out of
 -- memory on a large store; the UPDATE's join restricts the rows anyway.)
+-- Parsing every payload at once took more than serve's memory: this runs on
+-- a few MB of payloads at a time (internal/store/migrate_batched.go).
+-- batched: raw_issues.payload
 UPDATE issuelinks SET linked_issue_id = ends.linked_issue_id
 FROM (
     SELECT issue_key, link_id, arg_min(linked_issue_id, position) AS linked_issue_id
@@ -23,7 +26,7 @@ FROM (
             FROM (
                 SELECT issue_key, json_extract(payload, '$.issue.fields.issuelinks[*]') AS links
                 FROM raw_issues
-                WHERE payload IS NOT NULL AND deleted_at IS NULL
+                WHERE payload IS NOT NULL AND deleted_at IS NULL AND rowid >= $1 AND rowid < $2
             )
         )
     )

@@ -26,6 +26,9 @@ CREATE TABLE worklogs (
 -- again; rebuild derives the rest from the payloads without calling Jira.
 ALTER TABLE raw_issues ADD COLUMN worklogs_state VARCHAR;
 
+-- Parsing every payload at once took more than serve's memory: this runs on
+-- a few MB of payloads at a time (internal/store/migrate_batched.go).
+-- batched: raw_issues.payload
 UPDATE raw_issues SET
     worklogs_state = CASE
         WHEN json_extract(payload, '$.issue.fields.worklog') IS NULL
@@ -34,7 +37,7 @@ UPDATE raw_issues SET
             > coalesce(json_array_length(json_extract(payload, '$.issue.fields.worklog.worklogs')), 0) THEN 'partial'
         ELSE 'complete'
     END
-WHERE payload IS NOT NULL AND deleted_at IS NULL;
+WHERE payload IS NOT NULL AND deleted_at IS NULL AND rowid >= $1 AND rowid < $2;
 
 UPDATE raw_issues SET incomplete = true WHERE worklogs_state = 'partial';
 

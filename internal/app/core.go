@@ -49,13 +49,16 @@ type coreOptions struct {
 	// published is called after each rewrite of the manifest (the bucket's
 	// publisher).
 	published func()
+	// phase, if set, is told each phase of opening the store
+	// (server.Phase*).
+	phase func(string)
 }
 
 // openCore opens the store, bringing its schema up to date, with its writer
 // and an exporter that is not started. The caller aligns the issue columns
 // (AlignIssueColumns) before the exporter runs, and then calls wire.
 func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o coreOptions) (*core, error) {
-	s, err := OpenStore(ctx, cfg, log, o.command)
+	s, err := openStore(ctx, cfg, log, o.command, o.phase)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,12 @@ func issueColumnsRecord(cfg *config.Config) string {
 // recorded only once that is done, so an interrupted pass runs again at the
 // next start.
 func AlignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer) error {
+	return alignIssueColumns(ctx, cfg, log, s, w, nil)
+}
+
+// alignIssueColumns is AlignIssueColumns, calling deriving (when set) before
+// it derives the tables again.
+func alignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, s *store.Store, w *store.Writer, deriving func()) error {
 	want := issueColumnsRecord(cfg)
 	have, ok, err := s.AppliedIssueColumns(ctx)
 	if err != nil {
@@ -107,6 +113,9 @@ func AlignIssueColumns(ctx context.Context, cfg *config.Config, log logrus.Field
 	}
 	if !held {
 		return s.RecordIssueColumns(ctx, want)
+	}
+	if deriving != nil {
+		deriving()
 	}
 	start := time.Now()
 	log = log.WithField("component", "issue-columns")

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -59,11 +58,16 @@ type Service struct {
 	*core
 	queue    *pipeline.Queue
 	trigger  *dimensions.Trigger
+	objects  *objectEvents
 	intake   *intake.Intake
 	sched    *schedule.Scheduler
 	metrics  *metrics.Metrics
 	http     *http.Server
 	listener net.Listener
+	// front answers HTTP from the start, the full router once started
+	// (startup.go); onPhase is Hooks.OnPhase.
+	front   *server.Front
+	onPhase func(phase string)
 
 	// publisher copies the tree to the bucket; nil when publishing is off.
 	publisher *publish.Publisher
@@ -91,6 +95,9 @@ type Hooks struct {
 	StoreWatchEvery time.Duration
 	// Publish adjusts the bucket publisher's options.
 	Publish func(*publish.Options)
+	// OnPhase is called as the start enters each phase (server.Phase*),
+	// while serve listens and journals webhooks.
+	OnPhase func(phase string)
 }
 
 // storeWatchEvery is how often serve asks whether DuckDB still lets it use
@@ -131,13 +138,16 @@ func Listen(addr string) (net.Listener, error) {
 
 // StartService opens the store and starts every part of serve: workers,
 // exporter, intake, cron jobs and the HTTP server on ln. The service owns ln
-// from then on: it closes it when it fails to start, and in Close.
-// Connections that arrive while the store opens wait in ln's backlog.
+// from then on: it closes it when it fails to start, and in Close. It
+// answers on ln from the start: webhooks that arrive while the store is
+// compacted, migrated and opened are journaled and acknowledged, and
+// /readyz names the phase (startup.go).
 func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log logrus.FieldLogger, hooks *Hooks) (svc *Service, err error) {
 	if hooks == nil {
 		hooks = &Hooks{}
 	}
-	s := &Service{cfg: cfg, log: log, fatal: make(chan error, 1), listener: server.LimitListener(ln, cfg.MaxConnections)}
+	limited := server.LimitListener(ln, cfg.MaxConnections)
+	s := &Service{cfg: cfg, log: log, fatal: make(chan error, 1), listener: limited, onPhase: hooks.OnPhase}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -168,8 +178,11 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	if s.publisher, err = NewPublisher(ctx, cfg, log, hooks.Publish); err != nil {
 		return nil, err
 	}
+	if err := s.listenEarly(cfg, log, limited); err != nil {
+		return nil, err
+	}
 	refresh := make(chan struct{}, 1)
-	co := coreOptions{command: "serve", notifyExporter: true, jira: true, observer: s.metrics,
+	co := coreOptions{command: "serve", notifyExporter: true, jira: true, observer: s.metrics, phase: s.phase,
 		exportObserve: func(p store.Partition, rows int64, took, sinceMarked time.Duration) {
 			s.metrics.Exported(p.Table, sinceMarked, took)
 			if hooks.OnExport != nil {
@@ -192,9 +205,10 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	}
 	// Before the exporter runs, so that it publishes nothing of the old
 	// issue columns.
-	if err := AlignIssueColumns(ctx, cfg, log, s.store, s.writer); err != nil {
+	if err := alignIssueColumns(ctx, cfg, log, s.store, s.writer, func() { s.phase(server.PhaseDeriving) }); err != nil {
 		return nil, err
 	}
+	s.phase(server.PhaseStarting)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.exporter.Run(s.runCtx) }()
 	if s.publisher != nil {
@@ -226,17 +240,14 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	} else {
 		log.Warn("Jira is not configured (JIRA_BASE_URL or JIRA_DOMAIN, JIRA_EMAIL, JIRA_API_TOKEN): webhooks are stored but not processed")
 	}
-	inOpts := intake.Options{Secret: []byte(cfg.WebhookSecret.Reveal()),
-		AllowUnsigned: cfg.AllowUnsigned, Logger: log, Observe: s.metrics.Webhook, MaxReading: cfg.WebhookReadBytes,
-		Journal: filepath.Join(cfg.DataDir, intake.JournalName)}
 	if s.client != nil {
-		// Before the intake, which hands it the events a previous run
-		// left in the journal.
+		// Before the intake moves what it journaled, which the trigger
+		// is told of once stored.
 		s.trigger = dimensions.NewTrigger(s.dims, dimensions.TriggerOptions{Logger: log})
 		s.trigger.Start(ctx)
-		inOpts.Objects = s.trigger
+		s.objects.attach(s.trigger)
 	}
-	if s.intake, err = intake.New(ctx, s.store, s.queue, inOpts); err != nil {
+	if err := s.intake.Attach(ctx, s.store, s.queue); err != nil {
 		return nil, err
 	}
 	s.sched = schedule.NewScheduler(s.store, log, s.metrics.Job)
@@ -250,15 +261,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		Exporter: s.exporter, Publisher: s.publisher, Logger: log, RetryFailed: s.retryFailed, RunJob: s.runJob, Extra: func(r *mux.Router) {
 			r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 		}})
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.WithError(err).Error("http server stopped")
-		}
-	}()
+	s.front.Ready(handler)
 	usable, every := s.store.Usable, storeWatchEvery
 	if hooks.StoreUsable != nil {
 		usable = hooks.StoreUsable

@@ -154,6 +154,12 @@ type Intake struct {
 	reading                          budget
 	badSignatures, replays, overflow warnLimiter
 
+	// stage is held by a group commit and by Attach: before Attach, s is
+	// nil and early holds the events journaled (unnumbered, but for those
+	// a previous run numbered) for Attach to move.
+	stage sync.Mutex
+	early []*store.Event
+
 	// delivered holds every delivery id and every body hash the store or
 	// the journal has; Close ends a reload of it with stopReload.
 	delivered  deliverySet
@@ -178,9 +184,28 @@ type appendResult struct {
 // maxGroup bounds the events of one group commit.
 const maxGroup = 512
 
-// New opens the journal, moves to the store what a previous run left in it,
-// and starts the intake's appender and mover.
+// New opens the intake on an open store: Open, then Attach.
 func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake, error) {
+	in, err := Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Attach(ctx, s, sink); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// Open opens the journal and starts acknowledging deliveries before the
+// store is open: serve compacts and migrates the store first, which takes
+// minutes on a large one, and Jira gives up on a delivery after about ten
+// seconds and a few retries. Until Attach, an accepted event is journaled
+// unnumbered: its id, and whether the store holds its delivery already, are
+// known only once the store is. A repeat of a delivery journaled meanwhile
+// is still answered as a duplicate; one of a delivery stored before is
+// acknowledged, and dropped at Attach.
+func Open(opts Options) (*Intake, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -205,13 +230,8 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	if err != nil {
 		return nil, err
 	}
-	next, err := s.NextEventID(ctx)
-	if err != nil {
-		j.close()
-		return nil, err
-	}
-	in := &Intake{s: s, sink: sink, opts: opts, log: log.WithField("component", "intake"),
-		reqs: make(chan *appendReq, 4*maxGroup), nextID: next, journal: j,
+	in := &Intake{opts: opts, log: log.WithField("component", "intake"),
+		reqs: make(chan *appendReq, 4*maxGroup), journal: j,
 		unmovedIDs: map[string]bool{}, unmovedBodies: map[string]bool{}, moveStop: make(chan struct{}), moveWake: make(chan struct{}, 1)}
 	in.reply = httpx.Format{Log: in.log}
 	in.macs.New = func() any { return hmac.New(sha256.New, opts.Secret) }
@@ -224,53 +244,104 @@ func New(ctx context.Context, s *store.Store, sink Sink, opts Options) (*Intake,
 	in.load = in.loadDeliveries
 	in.reloadCtx, in.stopReload = context.WithCancel(context.Background())
 	in.insert = func(events []*store.Event) error {
-		// The mover outlives the ctx of New, and retries a failing store
-		// itself: the insert has no deadline of its own.
+		// The mover outlives the ctx of Attach, and retries a failing
+		// store itself: the insert has no deadline of its own.
 		ctx := context.Background()
-		return s.WithBulkTx(ctx, func(tx *store.Tx) error { return store.InsertEvents(ctx, tx, events) })
+		return in.s.WithBulkTx(ctx, func(tx *store.Tx) error { return store.InsertEvents(ctx, tx, events) })
 	}
-	last, err := s.LastEventAt(ctx)
-	if err == nil {
-		in.lastEvent = last
-	}
-	// What a previous run journaled and acknowledged but did not move (it
-	// stopped or crashed in between) goes to the store first; events it
-	// did move are recognised by their ids.
-	if len(left) > 0 {
-		ids := make([]int64, len(left))
-		for i, e := range left {
-			ids[i] = e.ID
-			in.nextID = max(in.nextID, e.ID+1)
-		}
-		stored, err := s.StoredEventIDs(ctx, ids)
-		if err != nil {
-			j.close()
-			return nil, err
-		}
-		var todo []*store.Event
-		for _, e := range left {
-			if !stored[e.ID] {
-				todo = append(todo, e)
-			}
-		}
-		in.log.WithField("events", len(todo)).WithField("journaled", len(left)).Info("moving journaled events to the store")
-		if len(left) > len(todo) {
-			_ = j.moved(len(left) - len(todo))
-		}
-		if len(todo) > 0 {
-			in.queueMoves(todo)
-		}
-	}
-	in.delivered.ids, in.delivered.bodies, err = in.loadDeliveries(ctx, 0)
-	if err != nil {
-		j.close()
-		return nil, err
-	}
+	// What a previous run journaled and did not move (it stopped or
+	// crashed in between) waits for Attach with what arrives until then;
+	// its deliveries are journaled, so a repeat is a duplicate.
+	in.early = left
+	in.markUnmoved(left)
 	in.wg.Add(1)
 	go in.appender()
+	return in, nil
+}
+
+// Attach opens the intake on the store: it moves to the store what was
+// journaled before, numbered now, but for the events the store holds
+// already (a previous run moved them, or they repeat a delivery stored
+// before), starts the mover, and from then on looks deliveries up in the
+// store too and numbers them as they are journaled. The sink receives the
+// moved events that need processing.
+func (in *Intake) Attach(ctx context.Context, s *store.Store, sink Sink) error {
+	next, err := s.NextEventID(ctx)
+	if err != nil {
+		return err
+	}
+	// The filters take a second or more on a large store: loaded before
+	// deliveries are held back, and given at once what is journaled until
+	// then (in.early).
+	ids, bodies, err := in.loadDeliveriesFrom(ctx, s, 0)
+	if err != nil {
+		return err
+	}
+	in.stage.Lock()
+	defer in.stage.Unlock()
+	var numbered []int64
+	var delivered, sums []string
+	for _, e := range in.early {
+		if e.ID > 0 {
+			numbered = append(numbered, e.ID)
+			next = max(next, e.ID+1)
+			continue
+		}
+		if e.DeliveryID != "" {
+			delivered = append(delivered, e.DeliveryID)
+		}
+		if e.BodySHA256 != "" {
+			sums = append(sums, e.BodySHA256)
+		}
+	}
+	storedIDs, err := s.StoredEventIDs(ctx, numbered)
+	if err != nil {
+		return err
+	}
+	known, err := store.KnownDeliveries(ctx, s.DB(), delivered)
+	if err != nil {
+		return err
+	}
+	knownBodies, err := store.KnownBodies(ctx, s.DB(), sums)
+	if err != nil {
+		return err
+	}
+	var todo, held []*store.Event
+	for _, e := range in.early {
+		switch {
+		case e.ID > 0 && storedIDs[e.ID], e.ID == 0 && (known[e.DeliveryID] || knownBodies[e.BodySHA256]):
+			held = append(held, e)
+		case e.ID > 0:
+			todo = append(todo, e)
+		default:
+			e.ID = next
+			next++
+			todo = append(todo, e)
+		}
+	}
+	if last, err := s.LastEventAt(ctx); err == nil {
+		in.statsMu.Lock()
+		if last.After(in.lastEvent) {
+			in.lastEvent = last
+		}
+		in.statsMu.Unlock()
+	}
+	in.s, in.sink, in.nextID = s, sink, next
+	in.delivered.ids, in.delivered.bodies = ids, bodies
+	for _, e := range in.early {
+		in.delivered.add(e.DeliveryID, e.BodySHA256)
+	}
+	in.early = nil
+	if len(todo) > 0 || len(held) > 0 {
+		in.log.WithField("events", len(todo)).WithField("journaled", len(todo)+len(held)).Info("moving journaled events to the store")
+	}
+	if len(held) > 0 {
+		in.forget(held)
+	}
+	in.queueMoves(todo)
 	in.moverWG.Add(1)
 	go in.mover()
-	return in, nil
+	return nil
 }
 
 // Close stops accepting deliveries, waits for queued appends, and gives the
@@ -302,6 +373,12 @@ func (in *Intake) Close() error {
 		close(in.moveStop)
 		<-done
 	}
+	// Never attached, no mover ran: what was journaled stays there, and
+	// Flush must not wait for it.
+	in.moveMu.Lock()
+	in.moverDone = true
+	in.moveCond.Broadcast()
+	in.moveMu.Unlock()
 	in.badSignatures.flush(in.log, msgBadSignatures)
 	in.replays.flush(in.log, msgReplays)
 	in.overflow.flush(in.log, msgOverflow)
@@ -332,13 +409,10 @@ func (in *Intake) Flush(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// queueMoves notes journaled events as not yet in the store and hands them
-// to the mover.
-func (in *Intake) queueMoves(events []*store.Event) {
+// markUnmoved notes journaled events as not yet in the store.
+func (in *Intake) markUnmoved(events []*store.Event) {
 	in.moveMu.Lock()
-	defer in.wakeMover()
 	defer in.moveMu.Unlock()
-	in.waiting = append(in.waiting, events...)
 	for _, e := range events {
 		if e.DeliveryID != "" {
 			in.unmovedIDs[e.DeliveryID] = true
@@ -351,11 +425,27 @@ func (in *Intake) queueMoves(events []*store.Event) {
 	}
 }
 
+// queueMoves hands events marked unmoved to the mover.
+func (in *Intake) queueMoves(events []*store.Event) {
+	if len(events) == 0 {
+		return
+	}
+	in.moveMu.Lock()
+	defer in.wakeMover()
+	defer in.moveMu.Unlock()
+	in.waiting = append(in.waiting, events...)
+}
+
 // loadDeliveries makes new filters of every delivery id and every body hash
 // stored or journaled, each with room for twice as many as it finds (and at
 // least twice atLeast). The journaled ones are read first: one the mover
 // moves meanwhile is then in the store when it is scanned.
 func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) (*deliveryFilter, *deliveryFilter, error) {
+	return in.loadDeliveriesFrom(ctx, in.s, atLeast)
+}
+
+// loadDeliveriesFrom is loadDeliveries from the store s.
+func (in *Intake) loadDeliveriesFrom(ctx context.Context, s *store.Store, atLeast int) (*deliveryFilter, *deliveryFilter, error) {
 	in.moveMu.Lock()
 	unmoved := make([]string, 0, len(in.unmovedIDs))
 	for d := range in.unmovedIDs {
@@ -366,7 +456,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) (*deliveryFil
 		unmovedBodies = append(unmovedBodies, b)
 	}
 	in.moveMu.Unlock()
-	storedIDs, storedBodies, err := in.s.DeliveryCount(ctx)
+	storedIDs, storedBodies, err := s.DeliveryCount(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -376,7 +466,7 @@ func (in *Intake) loadDeliveries(ctx context.Context, atLeast int) (*deliveryFil
 	}
 	ids := newDeliveryFilter(max(2*max(storedIDs+len(unmoved), atLeast), smallest))
 	bodies := newDeliveryFilter(max(2*max(storedBodies+len(unmovedBodies), atLeast), smallest))
-	err = in.s.EachDelivery(ctx, func(id, sum string) {
+	err = s.EachDelivery(ctx, func(id, sum string) {
 		if id != "" {
 			ids.add(id)
 		}
@@ -534,6 +624,12 @@ func (in *Intake) moved(batch []*store.Event) {
 			in.opts.Objects.Changed(types)
 		}
 	}
+	in.forget(batch)
+}
+
+// forget lets the journal drop events the store holds and forgets them as
+// unmoved.
+func (in *Intake) forget(batch []*store.Event) {
 	if err := in.journal.moved(len(batch)); err != nil {
 		in.log.WithError(err).Warn("webhook journal not emptied")
 	}
@@ -998,6 +1094,11 @@ func (in *Intake) commit(batch []*appendReq) {
 // take, numbers the rest and journals them with one fsync, then passes them
 // to the mover.
 func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
+	in.stage.Lock()
+	defer in.stage.Unlock()
+	if in.s == nil {
+		return in.commitEarly(batch)
+	}
 	results := make([]appendResult, len(batch))
 	in.reloadDeliveries()
 	for _, r := range batch {
@@ -1086,7 +1187,65 @@ func (in *Intake) commitGroup(batch []*appendReq) ([]appendResult, error) {
 	in.statsMu.Lock()
 	in.lastEvent = in.opts.Now().UTC()
 	in.statsMu.Unlock()
+	in.markUnmoved(rows)
 	in.queueMoves(rows)
+	return results, nil
+}
+
+// commitEarly is commitGroup before Attach: it drops repeats of deliveries
+// journaled, but cannot ask the store about others, and journals the rest
+// unnumbered for Attach to number.
+func (in *Intake) commitEarly(batch []*appendReq) ([]appendResult, error) {
+	results := make([]appendResult, len(batch))
+	// Nothing moves before Attach: what is journaled stays in the
+	// unmoved sets meanwhile.
+	in.moveMu.Lock()
+	unmovedBytes := in.unmovedBytes
+	seen, seenBody := map[string]bool{}, map[string]bool{}
+	var rows []*store.Event
+	var size int64
+	for i, r := range batch {
+		if r.ev.BodySHA256 == "" && len(r.ev.Body) > 0 {
+			r.ev.BodySHA256 = bodySHA256(r.ev.Body)
+		}
+		d, b := r.ev.DeliveryID, r.ev.BodySHA256
+		switch {
+		case d != "" && (seen[d] || in.unmovedIDs[d]):
+			results[i] = appendResult{duplicate: true}
+			continue
+		case b != "" && (seenBody[b] || in.unmovedBodies[b]):
+			results[i] = appendResult{duplicate: true, replay: true}
+			continue
+		}
+		if err := storable(r.ev); err != nil {
+			results[i] = appendResult{err: err}
+			in.failed(err)
+			continue
+		}
+		if unmovedBytes+size+int64(len(r.ev.Body)) > in.opts.MaxUnmoved && (unmovedBytes > 0 || size > 0) {
+			results[i] = appendResult{err: fmt.Errorf("%d bytes of events wait for the store", unmovedBytes+size)}
+			continue
+		}
+		seen[d], seenBody[b] = d != "", b != ""
+		r.ev.ID = 0
+		size += int64(len(r.ev.Body))
+		results[i] = appendResult{}
+		rows = append(rows, r.ev)
+	}
+	in.moveMu.Unlock()
+	if len(rows) == 0 {
+		return results, nil
+	}
+	if err := in.journal.append(rows); err != nil {
+		in.failed(err)
+		return nil, err
+	}
+	in.commits.Add(1)
+	in.statsMu.Lock()
+	in.lastEvent = in.opts.Now().UTC()
+	in.statsMu.Unlock()
+	in.early = append(in.early, rows...)
+	in.markUnmoved(rows)
 	return results, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jiraduck/jiraduck/migrations"
@@ -92,18 +93,27 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 		if slices.Contains(done, m.Version) {
 			continue
 		}
-		err := s.WithTx(ctx, func(tx *Tx) error {
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
+		steps, err := migrationSteps(m.SQL)
+		if err != nil {
+			return current, applied, fmt.Errorf("migrate: %04d_%s: %w", m.Version, m.Name, err)
+		}
+		s.log.WithField("version", m.Version).WithField("name", m.Name).Info("applying migration")
+		start := time.Now()
+		err = s.WithTx(ctx, func(tx *Tx) error {
+			for _, st := range steps {
+				if err := st.run(ctx, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.Version, m.Name, time.Now().UTC())
 			return err
 		})
 		if err != nil {
-			return current, applied, fmt.Errorf("migrate: apply %04d_%s: %w", m.Version, m.Name, err)
+			return current, applied, &MigrationError{Version: m.Version, Name: m.Name, Before: current, Err: err}
 		}
-		s.log.WithField("version", m.Version).WithField("name", m.Name).Info("migration applied")
+		s.log.WithField("version", m.Version).WithField("name", m.Name).WithField("duration_ms", time.Since(start).Milliseconds()).
+			Info("migration applied")
 		current = max(current, m.Version)
 		applied = append(applied, m.Version)
 	}
@@ -112,6 +122,32 @@ func (s *Store) migrate(ctx context.Context, all []Migration) (int, []int, error
 	}
 	return current, applied, nil
 }
+
+// MigrationError is a migration that failed. Its transaction was rolled
+// back: the store is as it was, at version Before.
+type MigrationError struct {
+	Version int
+	Name    string
+	Before  int
+	Err     error
+}
+
+// Error is one line: what failed, that nothing changed, and what to do.
+func (e *MigrationError) Error() string {
+	msg := e.Err.Error()
+	var todo string
+	switch {
+	case strings.Contains(msg, "Out of Memory"):
+		todo = "DuckDB ran out of memory: with serve stopped, run jiraduck migrate with JIRADUCK_DUCKDB_MEMORY_LIMIT raised (such as 1GB), then start serve again"
+	case strings.Contains(msg, "No space left"):
+		todo = "the disk is full: free space beside the store (DuckDB writes what does not fit in memory to " + FileName + ".tmp), then start again"
+	default:
+		todo = "start the previous release on it, or report this error"
+	}
+	return fmt.Sprintf("migrate: apply %04d_%s: %s; rolled back, the store stays at version %d: %s", e.Version, e.Name, firstLine(msg), e.Before, todo)
+}
+
+func (e *MigrationError) Unwrap() error { return e.Err }
 
 // seedGeneration continues the dirty-mark numbering where the file left it.
 func (s *Store) seedGeneration(ctx context.Context) error {
