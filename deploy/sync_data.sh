@@ -353,6 +353,12 @@ nviews=0
 missing=()
 if [[ $want_jira == true ]]; then
   quoted_root=${root//\'/\'\'}
+  # The site column, as the server's views and the bucket's site=<name>
+  # folders give it: the name manifest.json carries (JIRADUCK_SITE on the
+  # server; a name of [a-z0-9-] only), else NULL.
+  site_sql="CAST(NULL AS VARCHAR)"
+  site=$(sed -n 's/^  "site": "\([a-z0-9][a-z0-9-]*\)",\{0,1\}$/\1/p' "$root/manifest.json" 2>/dev/null | head -n 1)
+  [[ -n $site ]] && site_sql="'$site'"
   {
     echo "-- jiraduck analyst views over $root"
     echo "-- (written by $prog; each view reads <table>/month=*/*.parquet at query time)."
@@ -360,7 +366,7 @@ if [[ $want_jira == true ]]; then
     for t in "${tables[@]}"; do
       if compgen -G "$root/$t/month=*/*.parquet" >/dev/null; then
         echo "CREATE OR REPLACE VIEW jira_$t AS"
-        echo "SELECT * FROM read_parquet('$quoted_root/$t/month=*/*.parquet', hive_partitioning = true, union_by_name = true);"
+        echo "SELECT *, $site_sql AS site FROM read_parquet('$quoted_root/$t/month=*/*.parquet', hive_partitioning = true, union_by_name = true);"
         nviews=$((nviews + 1))
       else
         echo "-- no view jira_$t: the server has published no $t partition yet"
@@ -370,7 +376,7 @@ if [[ $want_jira == true ]]; then
     for t in "${dim_tables[@]}"; do
       if [[ -f $root/$t/data.parquet ]]; then
         echo "CREATE OR REPLACE VIEW jira_$t AS"
-        echo "SELECT * FROM read_parquet('$quoted_root/$t/data.parquet');"
+        echo "SELECT *, $site_sql AS site FROM read_parquet('$quoted_root/$t/data.parquet');"
         nviews=$((nviews + 1))
       else
         echo "-- no view jira_$t: the server has published no $t file (yet, or the site lacks the product)"

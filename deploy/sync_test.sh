@@ -198,8 +198,11 @@ views=$target/views.sql
 check "views.sql exists" test -f "$views"
 no_view() { ! grep -q "CREATE OR REPLACE VIEW $1 " "$views"; }
 check "views.sql has no view over the emptied table" no_view jira_remote_links
-# Every other view is the statement of sql/view_<name>.sql with {{root}} set.
+# Every other view is the statement of sql/view_<name>.sql with {{root}} set
+# and the site column the server's views add: the demo's site is "demo",
+# which manifest.json carries.
 root=$(cd "$target/parquet/jira" && pwd -P)
+check "manifest.json names the demo's site" grep -qx '  "site": "demo",' "$root/manifest.json"
 same=true
 for f in "$repo"/sql/view_*.sql; do
   name=$(basename "$f" .sql)
@@ -210,7 +213,7 @@ for f in "$repo"/sql/view_*.sql; do
       echo "         | missing from views.sql: $line"
       same=false
     }
-  done < <(grep -v '^--' "$f" | sed "s|{{root}}|$root|g")
+  done < <(grep -v '^--' "$f" | sed -e "s|{{root}}|$root|g" -e "s|^SELECT \* FROM read_parquet|SELECT *, 'demo' AS site FROM read_parquet|")
 done
 check "views.sql statements are those of sql/view_*.sql" test "$same" = true
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/app"
+	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/files"
@@ -60,7 +61,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 
 	s, err := app.StartSite(ctx, app.SiteOptions{
 		Emulator: emulator.Options{Issues: *issues, Months: 6, Seed: 1, Now: time.Now().UTC().Truncate(time.Second)},
-		DataDir:  dir, Logger: log})
+		DataDir:  dir, Logger: log,
+		// The emulator's address names no site: the demo's is "demo", the
+		// site column of its views and of its manifest.
+		Tune: func(c *config.Config) { c.Site = "demo" }})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,8 @@ func TestPublishCommand(t *testing.T) {
 		t.Fatalf("publish of an empty data dir: code %d out %q err %q, want 0 and nothing to publish", code, out, errOut)
 	}
 
-	live := apptest.StartLiveSite(t, 20, apptest.Frozen(), nil)
+	// serve names its site as the commands do, in its manifest too.
+	live := apptest.StartLiveSite(t, 20, apptest.Frozen(), map[string]string{"JIRADUCK_SITE": "acme"})
 	if _, err := jobs.Backfill(context.Background(), live.Service.Client(), live.Service.Store(), live.Service.Processor(), jobs.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +99,17 @@ func TestPublishCommand(t *testing.T) {
 	// The analyst views carry the site's name, as the bucket's layout does.
 	if out, errOut, code := runCmd(t, environ, "query", "--format", "csv", "SELECT DISTINCT site FROM jira_issues"); code != 0 || out != "site\nacme\n" {
 		t.Errorf("query of the site column: code %d, out %q, err %q; want 0 and acme", code, out, errOut)
+	}
+	// Without the setting (an analyst's copy), query takes the site's name
+	// from the manifest serve wrote.
+	var unnamed []string
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "JIRADUCK_SITE=") && !strings.HasPrefix(kv, "JIRADUCK_PUBLISH_") {
+			unnamed = append(unnamed, kv)
+		}
+	}
+	if out, errOut, code := runCmd(t, unnamed, "query", "--format", "csv", "SELECT DISTINCT site FROM jira_issues"); code != 0 || out != "site\nacme\n" {
+		t.Errorf("query of the site column without JIRADUCK_SITE: code %d, out %q, err %q; want 0 and acme, the manifest's", code, out, errOut)
 	}
 	local, err := publish.LocalFiles(live.Dir)
 	if err != nil {

@@ -56,7 +56,15 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("query: %w", err)
 	}
 	defer db.Close()
-	views, err := export.ViewsFor(root, cfg.Site)
+	// On a copy of the data (an analyst's rsync) the settings rarely name
+	// the site: the manifest the server wrote does.
+	site := cfg.Site
+	if site == "" {
+		if m, err := export.ReadManifest(cfg.DataDir); err == nil {
+			site = m.Site
+		}
+	}
+	views, err := export.ViewsFor(root, site)
 	if err != nil {
 		return err
 	}

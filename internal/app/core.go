@@ -73,7 +73,7 @@ func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o
 		}
 	}
 	c.writer = s.NewWriter(64, notify)
-	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, IssueColumns: ExportIssueColumns(cfg), Logger: log,
+	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, Site: cfg.Site, IssueColumns: ExportIssueColumns(cfg), Logger: log,
 		Workers: o.exportWorkers, Observe: o.exportObserve, Published: o.published})
 	return c, nil
 }

@@ -36,6 +36,10 @@ import (
 type Options struct {
 	// DataDir is the root of the data directory.
 	DataDir string
+	// Site is the site's name (JIRADUCK_SITE), written into manifest.json
+	// so that readers of a copy (the analysts' sync kit) can give their
+	// views the site column the bucket's layout gives.
+	Site string
 	// IssueColumns is the column order of issues' files (store.IssueColumns).
 	IssueColumns []string
 	// Interval is how often the loop looks for dirty partitions without being
@@ -705,8 +709,10 @@ func dimensionParts(ctx context.Context, s *store.Store, tables []string, all bo
 
 // Manifest is parquet/jira/manifest.json.
 type Manifest struct {
-	GeneratedAt time.Time                  `json:"generated_at"`
-	Partitions  []store.PublishedPartition `json:"partitions"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// Site is the site's name (JIRADUCK_SITE); absent when it has none.
+	Site       string                     `json:"site,omitempty"`
+	Partitions []store.PublishedPartition `json:"partitions"`
 }
 
 func (e *Exporter) writeManifest(ctx context.Context) error {
@@ -714,7 +720,7 @@ func (e *Exporter) writeManifest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(Manifest{GeneratedAt: time.Now().UTC(), Partitions: parts}, "", "  ")
+	b, err := json.MarshalIndent(Manifest{GeneratedAt: time.Now().UTC(), Site: e.opts.Site, Partitions: parts}, "", "  ")
 	if err != nil {
 		return err
 	}
