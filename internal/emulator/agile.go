@@ -751,6 +751,7 @@ func toSprintOut(sp Sprint) sprintOut {
 // agileAdminRoutes adds the admin routes of boards, sprints and
 // organizations (docs/emulator.md).
 func (e *Emulator) agileAdminRoutes(a *mux.Router, handle func(func(http.ResponseWriter, *http.Request) error) http.HandlerFunc) {
+	e.boardAdminRoutes(a, handle)
 	a.HandleFunc("/boards", func(w http.ResponseWriter, r *http.Request) {
 		type boardOut struct {
 			ID      int64  `json:"id"`
