@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -136,4 +137,30 @@ type pageOfBoards struct {
 	Values []struct {
 		ID int64 `json:"id"`
 	} `json:"values"`
+}
+
+// TestRenamedProjectOnBoardsAndDesks: a renamed project shows its new name
+// in its boards' location and its service desk, as on Jira, where both read
+// the project.
+func TestRenamedProjectOnBoardsAndDesks(t *testing.T) {
+	e, c := newEmu(t, Options{Issues: 10, Seed: 9})
+	for _, key := range []string{"OPS", "SUP"} {
+		if err := e.RenameProject(key, key+" renamed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"board location", "/rest/agile/1.0/board", `"projectName":"OPS renamed"`},
+		{"board display name", "/rest/agile/1.0/board", `"displayName":"OPS renamed (OPS)"`},
+		{"service desk", "/rest/servicedeskapi/servicedesk", `"projectName":"SUP renamed"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if body := string(c.get(tt.path, http.StatusOK)); !strings.Contains(body, tt.want) {
+				t.Errorf("got %s, want %s in it", body, tt.want)
+			}
+		})
+	}
 }
