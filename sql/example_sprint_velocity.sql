@@ -14,7 +14,7 @@ WITH last_sprint AS (
     -- An issue's last sprint is its latest started one; a sprint not yet
     -- started (no start date) comes after every started one.
     SELECT x.issue_key,
-        arg_max(x.sprint_id, [CASE WHEN s.start_at IS NULL THEN 1 ELSE 0 END, epoch(s.start_at), TRY_CAST(x.sprint_id AS BIGINT)])
+        arg_max(x.sprint_id, [CASE WHEN s.start_at IS NULL THEN 1 ELSE 0 END, coalesce(epoch(s.start_at), 0), coalesce(TRY_CAST(x.sprint_id AS BIGINT), 0)])
             AS sprint_id
     FROM jira_issue_sprints x
     LEFT JOIN jira_sprints s ON s.id = x.sprint_id
