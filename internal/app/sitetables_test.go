@@ -441,8 +441,16 @@ func sitetablesWebhooks(t *testing.T, live *apptest.LiveSite, db *sql.DB) {
 	if active.ID == 0 || future.ID == 0 {
 		t.Fatalf("board %d has no active or no future sprint", scrum.ID)
 	}
-	var made emulator.Sprint
+	var made, orphan emulator.Sprint
 	var board emulator.Board
+	moved := ""
+	for _, k := range em.Keys() {
+		is, _ := em.Issue(k)
+		if is.Project == "OPS" && is.Type != "Sub-task" {
+			moved = k
+			break
+		}
+	}
 	tests := []struct {
 		event string
 		do    func() error
@@ -485,6 +493,32 @@ func sitetablesWebhooks(t *testing.T, live *apptest.LiveSite, db *sql.DB) {
 			func() string { return fmt.Sprintf("SELECT name FROM {boards} WHERE id = '%d'", board.ID) }, "OPS intake"},
 		{"board_deleted", func() error { _, err := em.DeleteBoard(board.ID); return err },
 			func() string { return fmt.Sprintf("SELECT count(*) FROM {boards} WHERE id = '%d'", board.ID) }, "0"},
+		// Jira lists sprints only through their board: a deleted
+		// board's sprint, still on its issues, is looked up by id.
+		{"board_deleted (its sprints stay)", func() error {
+			b, err := em.CreateBoard("OPS release train", "scrum", "OPS")
+			if err != nil {
+				return err
+			}
+			orphan, err = em.CreateSprint(b.ID, "OPS train 1", "")
+			if err != nil {
+				return err
+			}
+			if err := em.MoveToSprint(moved, orphan.ID); err != nil {
+				return err
+			}
+			live.Settle(t)
+			if _, err := em.DeleteBoard(b.ID); err != nil {
+				return err
+			}
+			live.Settle(t)
+			_, err = live.Service.Dimensions().Refresh(context.Background(), "boards", "sprints")
+			return err
+		},
+			func() string {
+				return fmt.Sprintf("SELECT name || '|' || state || '|' || (SELECT count(*) FROM {boards} WHERE id = s.board_id) FROM {sprints} s WHERE id = '%d'", orphan.ID)
+			},
+			"OPS train 1|future|0"},
 		// JSM sends no webhook of its own for service desks or request
 		// types: they follow their project's project_* events.
 		{"project_updated (service desks)", func() error { return em.RenameProject("SUP", "Customer Care") },
