@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/emulator"
 	"github.com/jiraduck/jiraduck/internal/export"
 	"github.com/jiraduck/jiraduck/internal/jobs"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 )
 
@@ -656,6 +658,44 @@ func TestSiteTablesWithoutProducts(t *testing.T) {
 			apptest.Must(t, json.Unmarshal([]byte(dimsGet(t, base+"/webhooks/jira/health")), &health))
 			if health.Status != "ok" {
 				t.Errorf("got health %q, want ok", health.Status)
+			}
+		})
+	}
+}
+
+// TestSiteTablesInSyncKit: the analysts' sync kit (deploy/sync_data.sh)
+// copies every partitioned table and every dimension table, so that a
+// synced laptop has a view of each.
+func TestSiteTablesInSyncKit(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/sync_data.sh")
+	apptest.Must(t, err)
+	lists := map[string][]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		for _, name := range []string{"tables", "dim_tables"} {
+			if rest, ok := strings.CutPrefix(line, name+"=("); ok {
+				lists[name] = strings.Fields(strings.TrimSuffix(rest, ")"))
+			}
+		}
+	}
+	var dims []string
+	for _, s := range dimensions.Sources() {
+		dims = append(dims, s.Table)
+	}
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"tables", normalize.Tables},
+		{"dim_tables", dims},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := slices.Clone(lists[tt.name])
+			want := slices.Clone(tt.want)
+			sort.Strings(got)
+			sort.Strings(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("deploy/sync_data.sh %s: got %v, want %v", tt.name, got, want)
 			}
 		})
 	}
