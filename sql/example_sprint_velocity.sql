@@ -1,41 +1,45 @@
 -- Velocity: story points completed in each closed sprint, and what was left
--- over, as Jira Software's velocity chart counts them. An issue counts as
--- completed in the last sprint it was in when it is done; in every earlier
--- sprint of its, it was carried over.
+-- over, as Jira Software's velocity chart counts them, oldest sprint first.
+-- An issue counts as completed in the last sprint it was in when it is done;
+-- in every earlier sprint of its, it was carried over. A closed sprint with
+-- no issue is listed with zeros.
 --
--- jira_issue_sprints holds the sprints each issue is or was in, with the
--- sprint's state as of the issue's last fetch: a sprint is taken as closed
--- once any of its issues was fetched after it closed. jira_sprints has every
--- sprint's dates and current state; join it on sprint_id = id to order by
--- date or to limit to one board. story_points is JIRA_STORY_POINTS_FIELD,
--- else the field named "Story Points" or "Story point estimate".
-WITH sprint AS (
-    SELECT sprint_id, any_value(sprint_name) AS sprint_name, bool_or(sprint_state = 'closed') AS closed
-    FROM jira_issue_sprints
-    GROUP BY sprint_id
-),
-last_sprint AS (
-    SELECT issue_key, arg_max(sprint_id, TRY_CAST(sprint_id AS BIGINT)) AS sprint_id
-    FROM jira_issue_sprints
-    GROUP BY issue_key
+-- jira_sprints has every sprint's board, dates and current state, refreshed
+-- on each sprint webhook; jira_issue_sprints the sprints each issue is or
+-- was in (its sprint_state is as of the issue's last fetch: the current
+-- state is jira_sprints'). story_points is JIRA_STORY_POINTS_FIELD, else the
+-- field named "Story Points" or "Story point estimate". Add
+-- `AND s.board_id = '<id>'` to the WHERE clause for one board's chart.
+WITH last_sprint AS (
+    -- An issue's last sprint is its latest started one; a sprint not yet
+    -- started (no start date) comes after every started one.
+    SELECT x.issue_key,
+        arg_max(x.sprint_id, [CASE WHEN s.start_at IS NULL THEN 1 ELSE 0 END, coalesce(epoch(s.start_at), 0), coalesce(TRY_CAST(x.sprint_id AS BIGINT), 0)])
+            AS sprint_id
+    FROM jira_issue_sprints x
+    LEFT JOIN jira_sprints s ON s.id = x.sprint_id
+    GROUP BY x.issue_key
 ),
 work AS (
     SELECT x.sprint_id, i.story_points,
-        i.status_category = 'Done' AND l.sprint_id = x.sprint_id AS completed
+        coalesce(i.status_category = 'Done', false) AND l.sprint_id = x.sprint_id AS completed
     FROM jira_issue_sprints x
     JOIN jira_issues i ON i.issue_key = x.issue_key
     JOIN last_sprint l ON l.issue_key = x.issue_key
 )
 SELECT
-    s.sprint_id,
-    s.sprint_name,
-    count(*) FILTER (WHERE w.completed)                                  AS issues_completed,
-    coalesce(sum(w.story_points) FILTER (WHERE w.completed), 0)          AS points_completed,
-    count(*) FILTER (WHERE NOT coalesce(w.completed, false))             AS issues_not_completed,
-    coalesce(sum(w.story_points) FILTER (WHERE NOT coalesce(w.completed, false)), 0) AS points_not_completed,
-    count(*) FILTER (WHERE w.story_points IS NULL)                       AS issues_without_estimate
-FROM sprint s
-JOIN work w ON w.sprint_id = s.sprint_id
-WHERE s.closed
-GROUP BY s.sprint_id, s.sprint_name
-ORDER BY TRY_CAST(s.sprint_id AS BIGINT), s.sprint_id;
+    s.id                                                                AS sprint_id,
+    s.name                                                              AS sprint_name,
+    s.board_id,
+    s.start_at,
+    s.complete_at,
+    count(*) FILTER (WHERE w.completed)                                 AS issues_completed,
+    coalesce(sum(w.story_points) FILTER (WHERE w.completed), 0)         AS points_completed,
+    count(w.sprint_id) FILTER (WHERE NOT w.completed)                   AS issues_not_completed,
+    coalesce(sum(w.story_points) FILTER (WHERE NOT w.completed), 0)     AS points_not_completed,
+    count(w.sprint_id) FILTER (WHERE w.story_points IS NULL)            AS issues_without_estimate
+FROM jira_sprints s
+LEFT JOIN work w ON w.sprint_id = s.id
+WHERE s.state = 'closed'
+GROUP BY s.id, s.name, s.board_id, s.start_at, s.complete_at
+ORDER BY s.start_at NULLS LAST, TRY_CAST(s.id AS BIGINT), s.id;

@@ -36,11 +36,10 @@ func TestBackfillDimensions(t *testing.T) {
 	environ := []string{"JIRADUCK_DATA_DIR=" + dir, "JIRA_BASE_URL=" + url, "JIRA_EMAIL=dims@example.test", "JIRA_API_TOKEN=tok",
 		"JIRADUCK_LOG_FORMAT=json", "JIRADUCK_LOG_LEVEL=warn"}
 
-	// Every dimension table of every product: the emulated site has Jira
-	// Software and Jira Service Management.
-	n := len(dimensions.Sources())
+	// Every table: the emulator's site has Jira Software and JSM.
+	tables := len(dimensions.Sources())
 	out, errOut, code := runCmd(t, environ, "backfill")
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("dimension tables: %d changed, 0 unchanged, 0 skipped, 0 failed", n)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("dimension tables: %d changed, 0 unchanged, 0 skipped, 0 failed", tables)) {
 		t.Fatalf("backfill: got code %d, stdout %q, stderr %q; want the dimension tables changed", code, out, apptest.LastBytes(errOut, 500))
 	}
 	m, err := export.ReadManifest(dir)
@@ -53,13 +52,13 @@ func TestBackfillDimensions(t *testing.T) {
 			files++
 		}
 	}
-	if files != n {
-		t.Errorf("got %d dimension files in the manifest, want %d", files, n)
+	if files != tables {
+		t.Errorf("got %d dimension files in the manifest, want %d", files, tables)
 	}
 
 	out, errOut, code = runCmd(t, environ, "backfill", "--dimensions-only")
-	if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("dimensions ok: dimension tables: 0 changed, %d unchanged", n)) || !strings.Contains(out, "0 files exported") {
-		t.Errorf("backfill --dimensions-only: got code %d, stdout %q, stderr %q; want %d unchanged, nothing exported", code, out, apptest.LastBytes(errOut, 500), n)
+	if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("dimensions ok: dimension tables: 0 changed, %d unchanged", tables)) || !strings.Contains(out, "0 files exported") {
+		t.Errorf("backfill --dimensions-only: got code %d, stdout %q, stderr %q; want %d unchanged, nothing exported", code, out, apptest.LastBytes(errOut, 500), tables)
 	}
 
 	out, errOut, code = runCmd(t, environ, "query", "--format", "csv", "SELECT count(*) AS n FROM jira_projects")
@@ -77,8 +76,8 @@ func TestBackfillDimensions(t *testing.T) {
 	}
 	em.Close()
 	out, errOut, code = runCmd(t, environ, "rebuild")
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d dimension tables (", n)) {
-		t.Fatalf("rebuild: got code %d, stdout %q, stderr %q; want the %d dimension tables re-derived", code, out, apptest.LastBytes(errOut, 500), n)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d dimension tables (", tables)) {
+		t.Fatalf("rebuild: got code %d, stdout %q, stderr %q; want the %d dimension tables re-derived", code, out, apptest.LastBytes(errOut, 500), tables)
 	}
 	m, err = export.ReadManifest(dir)
 	if err != nil {

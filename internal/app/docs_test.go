@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jiraduck/jiraduck/internal/app/apptest"
+	"github.com/jiraduck/jiraduck/internal/dimensions"
+	"github.com/jiraduck/jiraduck/internal/store"
 )
 
 // docMetricRows returns the rows of docs/operations.md's metrics table by
@@ -125,5 +127,67 @@ func TestJobMetricsAsDocumented(t *testing.T) {
 		if s.sum("jiraduck_job_runs_total", "job_name", job, "status", "ok") != 1 {
 			t.Errorf("job %s: got %v ok runs, want 1", job, s.sum("jiraduck_job_runs_total", "job_name", job, "status", "ok"))
 		}
+	}
+}
+
+// docsTableColumns returns the columns docs/analysts.md lists for a table,
+// in order, each as "name TYPE", from the column table under the heading
+// "#### jira_<table>".
+func docsTableColumns(t *testing.T, doc, table string) []string {
+	t.Helper()
+	var out []string
+	in := false
+	tick := regexp.MustCompile("`([^`]+)`")
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "#") {
+			head := strings.TrimSpace(strings.TrimLeft(line, "#"))
+			in = strings.HasPrefix(line, "#### ") && (head == "jira_"+table || strings.HasPrefix(head, "jira_"+table+":"))
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), "|")
+		if len(cells) < 3 {
+			t.Fatalf("%s: column row with %d cells: %q", table, len(cells), line)
+		}
+		for _, m := range tick.FindAllStringSubmatch(cells[0], -1) {
+			out = append(out, m[1]+" "+strings.TrimSpace(cells[1]))
+		}
+	}
+	return out
+}
+
+// TestSiteTablesAsDocumented holds docs/analysts.md to the tables of the
+// site's objects: each dimension table's section lists exactly its
+// source's columns, in order, with their types; each link table's section
+// exactly the columns the store writes.
+func TestSiteTablesAsDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/analysts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, s := range dimensions.Sources() {
+		t.Run(s.Table, func(t *testing.T) {
+			var want []string
+			for _, c := range s.Columns {
+				want = append(want, c.Name+" "+c.Type)
+			}
+			if got := docsTableColumns(t, doc, s.Table); !slices.Equal(got, want) {
+				t.Errorf("docs/analysts.md, jira_%s:\ngot  %v\nwant %v", s.Table, got, want)
+			}
+		})
+	}
+	for _, table := range []string{"issue_sprints", "issue_organizations"} {
+		t.Run(table, func(t *testing.T) {
+			var got []string
+			for _, c := range docsTableColumns(t, doc, table) {
+				got = append(got, strings.Fields(c)[0])
+			}
+			if want := store.TableColumns(table); len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("docs/analysts.md, jira_%s:\ngot  %v\nwant %v", table, got, want)
+			}
+		})
 	}
 }

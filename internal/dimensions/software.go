@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/jira"
@@ -59,6 +60,11 @@ func sprintsSource() Source {
 		Product: Software,
 		Events:  []string{"sprint_created", "sprint_updated", "sprint_started", "sprint_closed", "sprint_deleted"},
 		Fetch:   fetchSprints,
+		// Jira lists sprints only through their board: the sprints of a
+		// deleted board stay on their issues, and are looked up by id, so
+		// that every sprint of issue_sprints is in sprints.
+		References: []string{"issue_sprints.sprint_id"},
+		Resolve:    resolveSprints,
 		Row: func(o Object) ([]any, error) {
 			var s jira.Sprint
 			if err := decodeProductObject("sprint", o, &s); err != nil {
@@ -117,6 +123,32 @@ func fetchSprints(ctx context.Context, c *client.Client) ([]Object, error) {
 			}
 			out = append(out, s)
 		}
+	}
+	return out, nil
+}
+
+// resolveSprints fetches the sprints of the given ids one by one; those
+// Jira does not know, or the account may not see, are left out.
+func resolveSprints(ctx context.Context, c *client.Client, ids []string) ([]Object, error) {
+	var out []Object
+	for _, id := range ids {
+		// A sprint field read from text (Jira Server's form) can hold
+		// what is no sprint id: nothing to look up.
+		if _, err := strconv.ParseUint(id, 10, 63); err != nil {
+			continue
+		}
+		raw, err := c.Sprint(ctx, id)
+		switch {
+		case errors.Is(err, jira.ErrNotFound), errors.Is(err, jira.ErrForbidden):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		objs, err := productObjects("sprint", []json.RawMessage{raw}, func(s jira.Sprint) jira.ID { return s.ID })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }

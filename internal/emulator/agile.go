@@ -388,11 +388,13 @@ func (v *view) writeBoard(w *enc, b Board) {
 	w.kstr("name", b.Name)
 	w.kstr("type", b.Type)
 	if p := v.s.projectByKey(b.Project); p != nil {
-		display := p.name + " (" + p.key + ")"
+		// The project's current name: a renamed project shows its new one.
+		name := v.s.projectName(p)
+		display := name + " (" + p.key + ")"
 		w.kopen("location")
 		w.kint("projectId", p.id)
 		w.kstr("displayName", display)
-		w.kstr("projectName", p.name)
+		w.kstr("projectName", name)
 		w.kstr("projectKey", p.key)
 		w.kstr("projectTypeKey", "software")
 		w.kstr("avatarURI", v.base+"/rest/api/2/universal_avatar/view/type/project/avatar/10400?size=small")
@@ -751,6 +753,7 @@ func toSprintOut(sp Sprint) sprintOut {
 // agileAdminRoutes adds the admin routes of boards, sprints and
 // organizations (docs/emulator.md).
 func (e *Emulator) agileAdminRoutes(a *mux.Router, handle func(func(http.ResponseWriter, *http.Request) error) http.HandlerFunc) {
+	e.boardAdminRoutes(a, handle)
 	a.HandleFunc("/boards", func(w http.ResponseWriter, r *http.Request) {
 		type boardOut struct {
 			ID      int64  `json:"id"`

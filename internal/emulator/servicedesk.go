@@ -172,7 +172,7 @@ func (s *site) getServiceDesks(w http.ResponseWriter, r *http.Request) {
 		e.open()
 		e.kstr("id", serviceDeskID)
 		e.kstr("projectId", strconv.FormatInt(p.id, 10))
-		e.kstr("projectName", p.name)
+		e.kstr("projectName", s.projectName(p))
 		e.kstr("projectKey", p.key)
 		e.kopen("_links")
 		e.kstr("self", v.base+"/rest/servicedeskapi/servicedesk/"+serviceDeskID)

@@ -47,7 +47,7 @@ var tableDescriptions = map[string]string{
 	"issue_link_types": "every issue link type with its inward and outward wording",
 	"fields":           "every system and custom field, by id, with its type",
 	"boards":           "every Jira Software board: scrum or kanban, its project",
-	"sprints":          "every sprint of the scrum boards: state, start, end, completion, goal",
+	"sprints":          "every sprint of the scrum boards, and of deleted boards still on tickets: state, start, end, completion, goal",
 	"service_desks":    "every Jira Service Management service desk and its project",
 	"request_types":    "every request type of every service desk",
 	"organizations":    "every Jira Service Management customer organization",

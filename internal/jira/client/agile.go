@@ -18,6 +18,8 @@ const (
 	EndpointBoards = "boards"
 	// EndpointSprints labels GET /rest/agile/1.0/board/{id}/sprint.
 	EndpointSprints = "sprints"
+	// EndpointSprint labels GET /rest/agile/1.0/sprint/{id}.
+	EndpointSprint = "sprint"
 )
 
 // AgilePageSize is the page asked of the agile API, the most it serves.
@@ -64,6 +66,20 @@ func (c *Client) Sprints(ctx context.Context, boardID string) ([]json.RawMessage
 		return out, fmt.Errorf("list sprints of board %s: %w", boardID, err)
 	}
 	return out, nil
+}
+
+// Sprint fetches one sprint by id, as Jira sends it: also a sprint no
+// board lists any more (its board was deleted). jira.ErrNotFound when Jira
+// does not know it or the account may not see it.
+func (c *Client) Sprint(ctx context.Context, id string) (json.RawMessage, error) {
+	if !validNumericID(id) {
+		return nil, fmt.Errorf("get sprint: id %q is not a number", truncate(id, 32))
+	}
+	body, err := c.getJSON(ctx, EndpointSprint, c.siteURL("/rest/agile/1.0/sprint/"+id, nil), nil)
+	if err != nil {
+		return nil, fmt.Errorf("get sprint %s: %w", id, err)
+	}
+	return body, nil
 }
 
 // agilePage is one page of a list of the agile API. total is absent from
