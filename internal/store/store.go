@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/jiraduck/jiraduck/internal/files"
@@ -278,11 +279,30 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Checkpoint writes the WAL into the main file.
 func (s *Store) Checkpoint(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	// A transaction whose context was cancelled (a job stopped at
+	// shutdown) is rolled back by database/sql in a goroutine of its own,
+	// after the caller has already returned: DuckDB refuses a checkpoint
+	// until that rollback is through, which takes moments.
+	deadline := time.Now().Add(checkpointWait)
+	for {
+		_, err := s.db.ExecContext(ctx, "CHECKPOINT")
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "other write transactions active") || time.Now().After(deadline) {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("checkpoint: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return nil
 }
+
+// checkpointWait bounds how long Checkpoint waits for other write
+// transactions to end.
+const checkpointWait = 5 * time.Second
 
 // Close checkpoints (best effort) and closes the database; closing is what
 // folds DuckDB's WAL into the file.

@@ -524,3 +524,39 @@ func TestUsable(t *testing.T) {
 		t.Errorf("a closed store: got %v, want an error that is not ErrInvalidated", err)
 	}
 }
+
+// TestCheckpointWaitsForARollback: a write transaction still being rolled
+// back (database/sql does it in a goroutine once its context is cancelled,
+// as at shutdown) makes DuckDB refuse a checkpoint for a moment; Checkpoint
+// waits for it instead of failing the close.
+func TestCheckpointWaitsForARollback(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	if _, _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO sync_cursors VALUES ('x', '1', now())`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sync_cursors SET value = '2' WHERE name = 'x'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "CHECKPOINT"); err == nil || !strings.Contains(err.Error(), "other write transactions active") {
+		t.Fatalf("a checkpoint beside a write transaction: got %v, want DuckDB's refusal", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		done <- tx.Rollback()
+	}()
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatalf("checkpoint while the transaction ends: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
