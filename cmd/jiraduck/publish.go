@@ -63,6 +63,9 @@ func publishSummary(dest string, res publish.Result) string {
 	if res.Changed > 0 {
 		line += fmt.Sprintf("; %d file(s) changed while read, left with the manifest for the next pass", res.Changed)
 	}
+	if n := len(res.Plan.Foreign); n > 0 {
+		line += fmt.Sprintf("; %d file(s) in the bucket not uploaded from here, left alone", n)
+	}
 	return line
 }
 

@@ -354,6 +354,13 @@ func (p *Publisher) pass(ctx context.Context, o PassOptions) (Result, error) {
 			p.noteBacklog(st, plan(t, st.Objects), t)
 			return res, err
 		}
+		// What no record says this server uploaded is another's: kept
+		// foreign, never deleted.
+		for rel, obj := range remote {
+			prev, recorded := st.Objects[rel]
+			obj.Foreign = st.unknown || !recorded || prev.Foreign
+			remote[rel] = obj
+		}
 		st.Objects, st.unknown = remote, false
 	}
 	res.Plan = plan(t, st.Objects)
@@ -514,6 +521,9 @@ func Describe(pl Plan) []string {
 	}
 	for _, rel := range pl.Deletes {
 		out = append(out, "delete "+rel)
+	}
+	for _, rel := range pl.Foreign {
+		out = append(out, "leave "+rel+" (in the bucket, not uploaded from here)")
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -404,14 +405,18 @@ func TestPublishDryRunAndAll(t *testing.T) {
 		t.Errorf("the record trusted: plan %q, want nothing", publish.Describe(res.Plan))
 	}
 	dryAll := pass(t, p, publish.PassOptions{DryRun: true, All: true})
-	wantAll := []string{"upload issues/month=2024-01/data.parquet (1000 bytes)", "delete issues/month=1999-01/data.parquet"}
+	// The stray file was not uploaded from here: it is reported and left
+	// (TestPublishLeavesOthersFiles).
+	wantAll := []string{"upload issues/month=2024-01/data.parquet (1000 bytes)",
+		"leave issues/month=1999-01/data.parquet (in the bucket, not uploaded from here)"}
 	if got := publish.Describe(dryAll.Plan); !cmp.Equal(got, wantAll) {
 		t.Errorf("dry run with --all lists %q, want %q", got, wantAll)
 	}
 	res := pass(t, p, publish.PassOptions{All: true})
-	if res.Uploaded != 1 || res.Deleted != 1 {
-		t.Errorf("--all uploaded %d and deleted %d, want 1 and 1", res.Uploaded, res.Deleted)
+	if res.Uploaded != 1 || res.Deleted != 0 {
+		t.Errorf("--all uploaded %d and deleted %d, want 1 and 0", res.Uploaded, res.Deleted)
 	}
+	srv.Delete(testBucket, siteRoot+"issues/month=1999-01/data.parquet")
 	checkBucket(t, srv, l)
 }
 
@@ -576,5 +581,53 @@ func TestPublishWithoutRecordListsTheBucket(t *testing.T) {
 	checkBucket(t, srv, l)
 	if _, err := os.Stat(filepath.Join(publish.StateDir(l.dir), "state.json")); err != nil {
 		t.Errorf("the record was not written again: %v", err)
+	}
+}
+
+// TestPublishLeavesOthersFiles: a server with no record of the bucket (a
+// reinstall whose data directory is still nearly empty, or a second server
+// given the same site name) finds files it did not upload: it overwrites
+// those its tree has and deletes none of the others, even with --all; a
+// file it uploaded itself and no longer lists is deleted as before.
+func TestPublishLeavesOthersFiles(t *testing.T) {
+	srv := s3test.Start(t, testBucket)
+	first := newLocalTree(t)
+	first.put("issues/month=2024-01/data.parquet", 3000, 1)
+	first.put("issues/month=2024-02/data.parquet", 3000, 2)
+	first.put("projects/data.parquet", 300, 3)
+	first.writeManifest()
+	pass(t, newPublisher(t, testOptions(srv, first.dir, nil)), publish.PassOptions{})
+
+	second := newLocalTree(t)
+	second.put("issues/month=2024-02/data.parquet", 2000, 4)
+	second.writeManifest()
+	p := newPublisher(t, testOptions(srv, second.dir, nil))
+	for _, o := range []publish.PassOptions{{}, {All: true}} {
+		res := pass(t, p, o)
+		if res.Deleted != 0 {
+			t.Errorf("pass %+v: deleted %d files another server uploaded, want 0", o, res.Deleted)
+		}
+		if got, want := res.Plan.Foreign, []string{"issues/month=2024-01/data.parquet", "projects/data.parquet"}; !slices.Equal(got, want) {
+			t.Errorf("pass %+v: foreign files %v, want %v", o, got, want)
+		}
+	}
+	remote := srv.Objects(testBucket, siteRoot)
+	for _, rel := range []string{"issues/month=2024-01/data.parquet", "projects/data.parquet"} {
+		if _, ok := remote[siteRoot+rel]; !ok {
+			t.Errorf("%s, uploaded by the first server, is gone from the bucket", rel)
+		}
+	}
+	if got, want := remote[siteRoot+"issues/month=2024-02/data.parquet"], second.want()[siteRoot+"issues/month=2024-02/data.parquet"]; got != want || got == "" {
+		t.Errorf("the file both trees have: got %s in the bucket, want the second server's %s", got, want)
+	}
+
+	// Its own files it still deletes when its tree drops them.
+	second.put("issues/month=2024-03/data.parquet", 1000, 5)
+	second.writeManifest()
+	pass(t, p, publish.PassOptions{})
+	second.remove("issues/month=2024-03/data.parquet")
+	second.writeManifest()
+	if res := pass(t, p, publish.PassOptions{}); res.Deleted != 1 {
+		t.Errorf("a file this server uploaded and no longer lists: deleted %d, want 1", res.Deleted)
 	}
 }

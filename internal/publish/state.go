@@ -30,6 +30,13 @@ type object struct {
 	SHA256     string    `json:"sha256"`
 	Bytes      int64     `json:"bytes"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// Foreign marks a file found by listing the bucket that no record
+	// says this server uploaded: another server's under the same site
+	// name, or this site's before a reinstall. It is overwritten when the
+	// tree has a file of its path, and never deleted: a mistaken site
+	// name or a new, still empty data directory must not empty the
+	// bucket's folder.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
 // state is publish/state.json.
@@ -98,6 +105,9 @@ type Plan struct {
 	// Deletes are the files the bucket holds and the manifest no longer
 	// lists, removed after the manifest.
 	Deletes []string
+	// Foreign are the files the bucket holds, the manifest does not list
+	// and this server did not upload: left alone (see object.Foreign).
+	Foreign []string
 }
 
 // Files is how many files the plan uploads or deletes, the manifest
@@ -128,12 +138,18 @@ func plan(t *tree, remote map[string]object) Plan {
 		}
 	}
 	sort.Slice(p.Uploads, func(i, j int) bool { return p.Uploads[i].Rel < p.Uploads[j].Rel })
-	for rel := range remote {
-		if _, listed := t.files[rel]; !listed && rel != ManifestName {
+	for rel, obj := range remote {
+		if _, listed := t.files[rel]; listed || rel == ManifestName {
+			continue
+		}
+		if obj.Foreign {
+			p.Foreign = append(p.Foreign, rel)
+		} else {
 			p.Deletes = append(p.Deletes, rel)
 		}
 	}
 	sort.Strings(p.Deletes)
+	sort.Strings(p.Foreign)
 	if remote[ManifestName].SHA256 != t.manifestSHA {
 		p.Manifest, p.ManifestBytes = true, int64(len(t.manifest))
 	}
