@@ -76,7 +76,16 @@ type Exporter struct {
 	log    logrus.FieldLogger
 	notify chan struct{}
 
+	// backlog, once set (PutOffWhile), reports many writes still to come;
+	// final is set for Run's last pass, which puts nothing off.
+	backlog atomic.Pointer[func() bool]
+	final   atomic.Bool
+
 	mu sync.Mutex // serialises export passes
+	// manifestBehind, under mu: a pass recorded partitions but failed to
+	// rewrite manifest.json, which the next pass does even with nothing
+	// dirty.
+	manifestBehind bool
 	// since is when each dirty partition was first seen dirty and not
 	// exported since, under mu: what MaxStale is measured from. marked_at
 	// cannot tell, as every mark moves it.
@@ -119,6 +128,29 @@ func PartitionPath(dataDir, table, month string) string {
 	return filepath.Join(Root(dataDir), table, "month="+month, "data.parquet")
 }
 
+// PutOffWhile makes the exporter put partitions off while backlog reports
+// that many issue writes are still to come (a storm's or a bulk edit's
+// issues waiting for the workers and the writer): they will dirty the same
+// months again, and a partition written now is written again after them
+// while its CPU and disk were the writer's. A partition is put off until it
+// has been dirty for MaxStale, so freshness stays bounded however long the
+// backlog lasts; the loop's tick resumes the rest within Interval of the
+// backlog's end.
+func (e *Exporter) PutOffWhile(backlog func() bool) {
+	e.backlog.Store(&backlog)
+}
+
+// puttingOff reports whether d is to wait: a backlog and d not yet dirty
+// for MaxStale. Called under e.mu.
+func (e *Exporter) puttingOff(d store.DirtyPartition) bool {
+	fn := e.backlog.Load()
+	if fn == nil || e.final.Load() || !(*fn)() {
+		return false
+	}
+	since, ok := e.since[d.Partition]
+	return ok && time.Since(since) < e.opts.MaxStale
+}
+
 // Notify wakes the loop: something was committed.
 func (e *Exporter) Notify() {
 	select {
@@ -142,6 +174,10 @@ func (e *Exporter) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Everything committed is published before the process ends,
+			// backlog or not: the queue keeps what it did not write for
+			// the next start.
+			e.final.Store(true)
 			final, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if _, err := e.ExportDirty(final); err != nil {
 				e.log.WithError(err).Error("final export failed")
@@ -281,6 +317,15 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 		return nil, e.fail(err)
 	}
 	if len(dirty) == 0 {
+		if e.manifestBehind {
+			// The last pass recorded what it published but could not
+			// rewrite the manifest: nothing is dirty, so nothing else
+			// would.
+			if err := e.writeManifest(ctx); err != nil {
+				return nil, e.fail(err)
+			}
+			e.manifestBehind = false
+		}
 		return nil, nil
 	}
 	var firstErr error
@@ -295,9 +340,14 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	}
 	slices.SortFunc(done, func(a, b store.Partition) int { return strings.Compare(a.Table+"/"+a.Month, b.Table+"/"+b.Month) })
 	if len(pass) > 0 {
-		err := e.record(ctx, pass)
+		// The files are in place: their record and the manifest follow
+		// even when ctx ends meanwhile (a shutdown), or the manifest would
+		// name rows the files no longer hold until the next start.
+		bookkeeping := context.WithoutCancel(ctx)
+		err := e.record(bookkeeping, pass)
 		if err == nil {
-			err = e.writeManifest(ctx)
+			err = e.writeManifest(bookkeeping)
+			e.manifestBehind = err != nil
 		}
 		firstErr = cmpOr(firstErr, err)
 	}
@@ -411,6 +461,9 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 		}
 		d := todo[0]
 		todo = todo[1:]
+		if e.puttingOff(d) {
+			continue
+		}
 		if err := e.exportPartition(ctx, d, pass); err != nil {
 			firstErr = cmpOr(firstErr, err)
 		} else {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,5 +119,99 @@ func TestIssuesDirtiedDuringAPassGoNext(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPutOffWhileBacklog: while many issue writes are still to come, a
+// pass writes nothing that has been dirty for less than MaxStale; what has
+// been dirty longer goes, and once the backlog is gone everything does.
+func TestPutOffWhileBacklog(t *testing.T) {
+	jan := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t)
+	var backlog atomic.Bool
+	backlog.Store(true)
+	var mu sync.Mutex
+	var written []string
+	e := New(f.s, f.w, Options{DataDir: f.dir, IssueColumns: f.e.opts.IssueColumns, MaxStale: 300 * time.Millisecond,
+		Observe: func(p store.Partition, _ int64, _, _ time.Duration) {
+			mu.Lock()
+			written = append(written, p.Table+"/"+p.Month)
+			mu.Unlock()
+		}})
+	e.PutOffWhile(backlog.Load)
+	pass := func() []string {
+		t.Helper()
+		mu.Lock()
+		written = nil
+		mu.Unlock()
+		if _, err := e.ExportDirty(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(written)
+	}
+
+	f.apply(t, rows("SUP-1", "101", jan, 1))
+	if got := pass(); len(got) != 0 {
+		t.Errorf("during a backlog, fresh partitions: written %v, want none", got)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if got := pass(); !slices.Equal(got, []string{"issues/2024-01", "comments/2024-01"}) {
+		t.Errorf("during a backlog, partitions dirty for MaxStale: written %v, want issues/2024-01 and comments/2024-01", got)
+	}
+
+	r := rows("SUP-1", "101", jan, 1)
+	r.Issue.Summary = sp("edited during the backlog")
+	f.apply(t, r)
+	if got := pass(); len(got) != 0 {
+		t.Errorf("during a backlog, a partition dirtied again: written %v, want none", got)
+	}
+	backlog.Store(false)
+	if got := pass(); !slices.Equal(got, []string{"issues/2024-01"}) {
+		t.Errorf("after the backlog: written %v, want issues/2024-01", got)
+	}
+	if n := readParquet(t, `SELECT count(*) FROM '`+PartitionPath(f.dir, "issues", "2024-01")+`' WHERE summary = 'edited during the backlog'`); n != 1 {
+		t.Errorf("edited rows after the backlog: got %d, want 1", n)
+	}
+}
+
+// TestPassCutShortKeepsManifest: a pass whose context ends after it wrote a
+// partition (a shutdown) still records it and rewrites the manifest, so the
+// manifest never names fewer rows than the file holds.
+func TestPassCutShortKeepsManifest(t *testing.T) {
+	jan := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t)
+	f.apply(t, rows("SUP-1", "101", jan, 1))
+	if _, err := f.e.ExportDirty(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.apply(t, rows("SUP-2", "102", jan, 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := New(f.s, f.w, Options{DataDir: f.dir, IssueColumns: f.e.opts.IssueColumns,
+		Observe: func(store.Partition, int64, time.Duration, time.Duration) { cancel() }})
+	if _, err := e.ExportDirty(ctx); err == nil {
+		t.Fatal("a pass cut short: got no error, want the context's")
+	}
+	m, err := ReadManifest(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Partitions {
+		if p.Table != "issues" && p.Table != "comments" {
+			continue
+		}
+		path := PartitionPath(f.dir, p.Table, p.Month)
+		if n := readParquet(t, `SELECT count(*) FROM '`+path+`'`); int64(n) != p.Rows {
+			t.Errorf("%s/%s: the manifest says %d rows, the file holds %d", p.Table, p.Month, p.Rows, n)
+		}
+	}
+	// What the cut pass left, the next one writes.
+	if _, err := e.ExportDirty(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := readParquet(t, `SELECT count(*) FROM '`+PartitionPath(f.dir, "comments", "2024-01")+`'`); n != 3 {
+		t.Errorf("comments after the next pass: got %d, want 3", n)
 	}
 }
