@@ -21,7 +21,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	reuse := fs.Bool("reuse", false, "with --dir: reuse the stores a previous run built there (P4 is then not measured)")
 	keep := fs.Bool("keep", false, "keep the temporary folder")
 	rss := fs.Int("rss-issues", -1, "issues of the large rebuild of P7 (default 10 x --issues; 0 skips it)")
-	profileDir := fs.String("profile-dir", "", "write a CPU profile of every child process and scenario here")
+	profileDir := fs.String("profile-dir", "", "write a CPU profile of every child process and scenario here, and each child's log at debug level")
 	rssCap := fs.Int("rss-cap", 8000, "kill a child process whose resident set passes this many MB (0: no limit); its figure is then reported as a miss")
 	rate := fs.Int("rate", bench.DefaultRate, "P1: signed webhooks sent per second")
 	rateFor := fs.Duration("rate-for", 0, "P1: how long to send at --rate (default 60s; 2s with --quick)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/config"
@@ -72,7 +73,7 @@ func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o
 			}
 		}
 	}
-	c.writer = s.NewWriter(64, notify)
+	c.writer = s.NewWriter(cfg.MemoryPlanFor(o.command).WriteBatch(), notify)
 	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, Site: cfg.Site, IssueColumns: ExportIssueColumns(cfg), Logger: log,
 		Workers: o.exportWorkers, Observe: o.exportObserve, Published: o.published})
 	return c, nil
@@ -108,5 +109,9 @@ func (c *core) close() error {
 	if c.writer != nil {
 		c.writer.Close()
 	}
+	// The checkpoint rewrites what the last writes touched, with memory of
+	// its own; the Go heap the work left behind goes back first, so that the
+	// process's peak is the larger of the two, not their sum.
+	debug.FreeOSMemory()
 	return errors.Join(c.store.Checkpoint(context.Background()), c.store.Close())
 }

@@ -161,7 +161,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 	}
 	plan := cfg.MemoryPlanFor("serve")
 	log.WithFields(logrus.Fields{"duckdb_memory_limit": plan.DuckDBLimit, "duckdb_release_memory": plan.ReleaseMemory,
-		"go_memory_limit": plan.GoLimitText(), "memory_available": cfg.Memory.String()}).Info("memory plan")
+		"go_memory_limit": plan.GoLimitText(), "memory_available": cfg.Memory.String(), "write_batch": plan.WriteBatch()}).Info("memory plan")
 	s.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:    func() int { return s.queue.Depth() },
 		OldestPending: func() time.Time { return s.queue.OldestPending() },
@@ -219,9 +219,11 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		return nil, err
 	}
 	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log,
+		MaxWrites: cfg.MemoryPlanFor("serve").WriteBatch(),
 		Observe: func(o pipeline.Outcome, err error, since time.Duration) {
 			s.metrics.Processed(string(o), err != nil, since)
 		}})
+	s.exporter.PutOffWhile(s.queue.Backlog)
 	if s.client != nil {
 		// Which fields hold SLA values must be known before the first issue
 		// is normalized, or its SLA rows would be missing until rebuilt.

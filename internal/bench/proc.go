@@ -62,7 +62,9 @@ func childEnv(vars map[string]string, profile string) []string {
 		}
 	}
 	if profile != "" {
-		env = append(env, "JIRADUCK_CPUPROFILE="+profile)
+		// A profiled child logs at debug level: its log is written beside
+		// the profile (see startChild), a timeline of what it did.
+		env = append(env, "JIRADUCK_CPUPROFILE="+profile, "JIRADUCK_LOG_LEVEL=debug")
 	}
 	for k, v := range vars {
 		env = append(env, k+"="+v)
@@ -94,6 +96,9 @@ func startChild(name, dir string, vars map[string]string, profile string, limit 
 		c.err = c.cmd.Wait()
 		c.took = time.Since(c.start)
 		c.cpu = c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+		if profile != "" {
+			_ = os.WriteFile(strings.TrimSuffix(profile, ".pprof")+".log", c.stderr.Bytes(), files.FileMode)
+		}
 		// ru_maxrss of the child is not used: os/exec starts it with
 		// vfork, and exec records the parent's high-water mark as the
 		// child's, so it reports this process's size, not the child's.

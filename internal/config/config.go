@@ -338,18 +338,25 @@ var memoryLimitPattern = regexp.MustCompile(`^(?i)([0-9]+(?:\.[0-9]+)?)\s*(KB|MB
 // validMemoryLimit reports whether v is a size DuckDB takes, of 64 MiB or
 // more: less would fail the store's first large statements.
 func validMemoryLimit(v string) bool {
+	n, ok := MemoryBytes(v)
+	// The bound is the one the error message names: 64MB, counted as DuckDB
+	// counts MB (10^6 bytes), so "64MB" itself is accepted.
+	return ok && n >= 64e6
+}
+
+// MemoryBytes is the size v, written as DuckDB's memory_limit takes it
+// ("128MB", "1.5GiB"), in bytes; false when v is no such size.
+func MemoryBytes(v string) (int64, bool) {
 	m := memoryLimitPattern.FindStringSubmatch(v)
 	if m == nil {
-		return false
+		return 0, false
 	}
 	n, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	unit := map[string]float64{"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-	// The bound is the one the error message names: 64MB, counted as DuckDB
-	// counts MB (10^6 bytes), so "64MB" itself is accepted.
-	return n*unit[strings.ToLower(m[2])] >= 64e6
+	return int64(n * unit[strings.ToLower(m[2])]), true
 }
 
 // cronParser accepts what cron.New() accepts in serve: five fields and descriptors.

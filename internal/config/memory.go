@@ -95,6 +95,28 @@ func (c *Config) MemoryPlanFor(command string) MemoryPlan {
 	return p
 }
 
+// WriteBatch is the most issues one write transaction holds under this
+// plan: two per MB of DuckDB's buffer pool above 64MB, from 32 to 256 (128
+// at serve's default pool). Fewer, larger transactions work off a storm
+// sooner, since each one scans the child tables once whatever it writes;
+// but a transaction's memory grows with its issues, and one that runs out
+// of it can leave DuckDB unable to roll it back, which invalidates the open
+// store until the process restarts. 128 issues at a 96MB pool did so on a
+// 100,000-issue store; 96 at 96MB and 256 at 128MB did not.
+func (p MemoryPlan) WriteBatch() int {
+	pool, ok := MemoryBytes(p.DuckDBLimit)
+	if !ok {
+		return minWriteBatch
+	}
+	return int(min(max((pool-64e6)/500e3, minWriteBatch), maxWriteBatch))
+}
+
+// minWriteBatch and maxWriteBatch bound WriteBatch.
+const (
+	minWriteBatch = 32
+	maxWriteBatch = 256
+)
+
 // MemoryLimitFor is the cap of DuckDB's buffer pool for a command.
 func (c *Config) MemoryLimitFor(command string) string { return c.MemoryPlanFor(command).DuckDBLimit }
 

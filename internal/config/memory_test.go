@@ -134,3 +134,19 @@ func TestMemorySettingsEmptyAreUnset(t *testing.T) {
 		t.Errorf("serve with empty settings: got %+v, want 128MB, release, 96MiB", p)
 	}
 }
+
+// TestWriteBatch: a write transaction holds two issues per MB of the buffer
+// pool above 64MB, from 32 to 256, as DuckDB reads the pool's size.
+func TestWriteBatch(t *testing.T) {
+	for _, tc := range []struct {
+		pool string
+		want int
+	}{
+		{"64MB", 32}, {"80MB", 32}, {"96MB", 64}, {"128MB", 128}, {"122MiB", 127},
+		{"192MB", 256}, {"1GB", 256}, {"", 32}, {"lots", 32},
+	} {
+		if got := (MemoryPlan{DuckDBLimit: tc.pool}).WriteBatch(); got != tc.want {
+			t.Errorf("pool %q: got %d issues a transaction, want %d", tc.pool, got, tc.want)
+		}
+	}
+}

@@ -33,6 +33,9 @@ type QueueOptions struct {
 	// issue was being fetched, so a burst of edits costs two fetches, not one
 	// per edit (default 250ms).
 	FollowUp time.Duration
+	// MaxWrites bounds the issue writes handed to the writer and not done
+	// yet: one writer transaction's worth, its batch (default 64).
+	MaxWrites int
 	// StormRate, HotWindow, StormQuiet and StormMaxDelay shape storm mode.
 	// While events arrive faster than StormRate per second (default 20; a
 	// bulk edit in Jira, a replay, a busy site) and until StormQuiet after
@@ -287,6 +290,9 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	if opts.MaxAttempts < 1 {
 		opts.MaxAttempts = 6
 	}
+	if opts.MaxWrites < 1 {
+		opts.MaxWrites = 64
+	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
 	}
@@ -324,7 +330,7 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	}
 	q := &Queue{p: p, s: s, w: w, opts: opts, log: log.WithField("component", "queue"), clock: opts.Clock,
 		items: map[string]*item{}, remaining: map[int64]int{}, bursts: map[string]burst{}, wake: make(chan struct{}, 1),
-		changed: make(chan struct{}), stopWaits: make(chan struct{}), writeSlots: make(chan struct{}, maxWrites)}
+		changed: make(chan struct{}), stopWaits: make(chan struct{}), writeSlots: make(chan struct{}, opts.MaxWrites)}
 	ctx, cancel := context.WithCancel(context.Background())
 	q.ctx, q.cancel = client.StopWaits(ctx, q.stopWaits), cancel
 	return q
@@ -422,6 +428,18 @@ func (q *Queue) Depth() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items)
+}
+
+// Backlog reports whether more issues wait for a worker or for the writer
+// than the workers take at once (4 each): a storm's release or a bulk edit
+// being worked off, whose writes will go on dirtying the same months.
+// Held issues do not count: they wait for their burst to end, however long
+// that takes.
+func (q *Queue) Backlog() bool {
+	q.mu.Lock()
+	ready := len(q.ready)
+	q.mu.Unlock()
+	return ready+len(q.writeSlots) > 4*q.opts.Workers
 }
 
 // OldestPending is when the oldest event still in the queue was accepted.
@@ -953,10 +971,6 @@ func keyConflict(err error) bool {
 	var kc *store.KeyConflictError
 	return errors.As(err, &kc)
 }
-
-// maxWrites bounds the issue writes waiting for the writer: about one
-// writer transaction's worth.
-const maxWrites = 64
 
 // storageRetryMax bounds the wait between two tries while the disk fails, so
 // that work resumes soon after space returns.
