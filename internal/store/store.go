@@ -46,6 +46,9 @@ type Options struct {
 	// AllowedDirs are directories besides the store's own where DuckDB may
 	// read and write files: the folder of a snapshot written elsewhere.
 	AllowedDirs []string
+	// CheckpointThreshold is the size of the write-ahead log at which DuckDB
+	// checkpoints on its own (default 1GB, see dsnSettings).
+	CheckpointThreshold string
 }
 
 // Column is a column name and its DuckDB type.
@@ -74,8 +77,13 @@ type Store struct {
 // second sql.Open of the same file with another configuration, so there is one
 // place that builds it. Extensions cannot be downloaded here and an autoload
 // attempt stalls, so both are off; checkpoints are moved off the write path by a
-// high threshold and run explicitly at quiet moments and at Close.
-const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extensions=false&checkpoint_threshold=1GB"
+// high threshold (Options.CheckpointThreshold) and run explicitly at quiet
+// moments and at Close.
+const dsnSettings = "autoinstall_known_extensions=false&autoload_known_extensions=false"
+
+// defaultCheckpointThreshold is the write-ahead log's size at which DuckDB
+// checkpoints on its own, unless Options say otherwise.
+const defaultCheckpointThreshold = "1GB"
 
 // Open opens (creating when needed) the DuckDB file at path. The directory is
 // created with files.DirMode and the file gets files.FileMode: the analysts'
@@ -93,7 +101,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	dsn := path + "?" + dsnSettings
+	threshold := opts.CheckpointThreshold
+	if threshold == "" {
+		threshold = defaultCheckpointThreshold
+	}
+	dsn := path + "?" + dsnSettings + "&checkpoint_threshold=" + url.QueryEscape(threshold)
 	if opts.ReadOnly {
 		dsn += "&access_mode=read_only"
 	}

@@ -421,6 +421,27 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestCheckpointThreshold: the store checkpoints on its own at 1GB of
+// write-ahead log unless Options name another size, which reaches DuckDB.
+func TestCheckpointThreshold(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ set, want string }{{"", "953.6 MiB"}, {"16GB", "14.9 GiB"}} {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName), Options{CheckpointThreshold: tc.set})
+		if err != nil {
+			t.Fatalf("open with %q: %v", tc.set, err)
+		}
+		var got string
+		err = s.DB().QueryRow(`SELECT current_setting('checkpoint_threshold')`).Scan(&got)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("CheckpointThreshold %q: got %q, want %q", tc.set, got, tc.want)
+		}
+	}
+}
+
 // TestReleaseMemory: ReleaseMemory reaches DuckDB as a zero threshold for
 // purging freed memory, and the default leaves DuckDB's.
 func TestReleaseMemory(t *testing.T) {
