@@ -69,12 +69,14 @@ var pollFields = []string{"status", "resolution", "resolutiondate", "updated"}
 
 // PollSLA refreshes the SLA values of open issues (and of issues done within
 // the last day, to catch reopenings) with bulk fetches of 100 issues, a few in
-// parallel. Per issue: SLA values changed -> updated (written with every
-// other changed issue in one transaction, so each partition is exported once
-// per pass); Jira's status, resolution or updated differ from the store ->
-// healed by a full fetch; nothing to do -> skipped; an API error -> failed;
-// missing from the bulk answer -> checked alone: gone (404, recorded, not
-// deleted: reconcile confirms deletions) or healed.
+// parallel. Per issue: SLA values changed -> updated (written with the other
+// changed issues of its bulk fetch in one transaction; the writer merges the
+// fetches that finish together); Jira's status, resolution or updated differ
+// from the store -> healed by a full fetch; nothing to do -> skipped; an API
+// error -> failed; missing from the bulk answer -> checked alone: gone (404,
+// recorded, not deleted: reconcile confirms deletions) or healed. Stored
+// payloads are read per bulk fetch and derived rows written as they come, so
+// the poll's memory follows its parallelism, not the number of open issues.
 func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, error) {
 	var res SLAPollResult
 	if opts.Parallel < 1 {
@@ -97,7 +99,6 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 	normOpts := d.Options()
 
 	var mu sync.Mutex
-	var updates []*normalize.Rows
 	var heal []store.Candidate
 	var missing []store.Candidate
 	fail := func(n int, err error) {
@@ -132,21 +133,43 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 				for i := range answer.Issues {
 					got[string(answer.Issues[i].ID)] = &answer.Issues[i]
 				}
+				var current []store.Candidate
 				for _, c := range chunk {
 					is, ok := got[c.ID]
-					if !ok {
+					switch {
+					case !ok:
 						mu.Lock()
 						missing = append(missing, c)
 						mu.Unlock()
-						continue
-					}
-					if drifted(c, is) {
+					case drifted(c, is):
 						mu.Lock()
 						heal = append(heal, c)
 						mu.Unlock()
+					default:
+						current = append(current, c)
+					}
+				}
+				ids = ids[:0]
+				for _, c := range current {
+					ids = append(ids, c.ID)
+				}
+				payloads, err := d.Store.Payloads(ctx, ids)
+				if err != nil {
+					fail(len(current), err)
+					continue
+				}
+				var updates []*normalize.Rows
+				for _, c := range current {
+					payload, ok := payloads[c.ID]
+					if !ok {
+						// Deleted or emptied since the candidates were
+						// listed: nothing to overlay.
+						mu.Lock()
+						res.Skipped++
+						mu.Unlock()
 						continue
 					}
-					rows, changed, err := overlaySLA(c, is, slaIDs, normOpts, opts.Now)
+					rows, changed, err := overlaySLA(c, payload, got[c.ID], slaIDs, normOpts, opts.Now)
 					mu.Lock()
 					switch {
 					case err != nil:
@@ -161,6 +184,26 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 					}
 					mu.Unlock()
 				}
+				if len(updates) == 0 {
+					continue
+				}
+				if opts.DryRun {
+					mu.Lock()
+					res.Updated += len(updates)
+					mu.Unlock()
+					continue
+				}
+				err = d.Writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
+					_, err := d.Store.ApplyBatch(ctx, tx, updates, store.ApplyOptions{SkipStale: true})
+					return err
+				})
+				if err != nil {
+					fail(len(updates), fmt.Errorf("write sla values: %w", err))
+					continue
+				}
+				mu.Lock()
+				res.Updated += len(updates)
+				mu.Unlock()
 			}
 		}()
 	}
@@ -190,22 +233,11 @@ func PollSLA(ctx context.Context, d Deps, opts SLAPollOptions) (SLAPollResult, e
 	}
 
 	if opts.DryRun {
-		res.Updated, res.Healed = len(updates), len(heal)
+		res.Healed = len(heal)
 		return res, nil
 	}
-	if len(updates) > 0 {
-		err := d.Writer.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
-			_, err := d.Store.ApplyBatch(ctx, tx, updates, store.ApplyOptions{SkipStale: true})
-			return err
-		})
-		if err != nil {
-			fail(len(updates), fmt.Errorf("write sla values: %w", err))
-		} else {
-			res.Updated = len(updates)
-			if d.Notify != nil {
-				d.Notify()
-			}
-		}
+	if res.Updated > 0 && d.Notify != nil {
+		d.Notify()
 	}
 	for _, c := range heal {
 		if err := d.Heal(ctx, c.ID, c.Key); err != nil {
@@ -240,9 +272,9 @@ func drifted(c store.Candidate, is *jira.Issue) bool {
 
 // overlaySLA lays the fresh SLA values on the stored payload and derives the
 // rows again; changed reports whether the sla rows differ from the stored ones.
-func overlaySLA(c store.Candidate, is *jira.Issue, slaIDs []string, opts normalize.Options, now time.Time) (*normalize.Rows, bool, error) {
+func overlaySLA(c store.Candidate, payload []byte, is *jira.Issue, slaIDs []string, opts normalize.Options, now time.Time) (*normalize.Rows, bool, error) {
 	var b jira.Bundle
-	if err := json.Unmarshal(c.Payload, &b); err != nil {
+	if err := json.Unmarshal(payload, &b); err != nil {
 		return nil, false, fmt.Errorf("stored payload: %w", err)
 	}
 	var issue map[string]json.RawMessage
