@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 		{"JiraBaseURL", c.JiraBaseURL, ""},
 		{"SLANames", strings.Join(c.SLANames(), ","), "first_response,time_to_resolution"},
 		{"DuckDBMemoryLimit", c.DuckDBMemoryLimit, ""},
-		{"MemoryLimitFor(serve)", c.MemoryLimitFor("serve"), "128MB"},
+		{"MemoryLimitFor(serve)", c.MemoryLimitFor("serve"), "256MB"},
 		{"MemoryLimitFor(backfill)", c.MemoryLimitFor("backfill"), "512MB"},
 		{"MemoryLimitFor(rebuild)", c.MemoryLimitFor("rebuild"), "256MB"},
 	}

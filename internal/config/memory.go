@@ -33,12 +33,15 @@ type memoryShare struct {
 // The shares per command. Serve keeps a small cache: the storm of P3 was as
 // fast at every cap measured from 96MB to 512MB, and what serve holds above
 // the cap is mostly memory DuckDB freed and its allocator kept, which
-// releasing returns. A rebuild reads each payload once, so a larger cache
+// releasing returns. But the pool also holds the primary keys' indexes as
+// writes touch them, and edits spread over a 100,000-issue store (P8) ran
+// serve out of memory at 128MB within seconds, which DuckDB answered by
+// invalidating the open store: serve's share is 1/4, at most 256MB. A rebuild reads each payload once, so a larger cache
 // buys it nothing either; a full export is slower with less than 512MB.
 // Releasing costs a rebuild and a large export much of their time, so only
 // serve releases by default.
 var memoryShares = map[string]memoryShare{
-	"serve":   {poolDivisor: 8, poolCeiling: 128e6, release: true, goDivisor: 8, goCeiling: 96 << 20},
+	"serve":   {poolDivisor: 4, poolCeiling: 256e6, release: true, goDivisor: 8, goCeiling: 96 << 20},
 	"rebuild": {poolDivisor: 4, poolCeiling: 256e6, goDivisor: 4},
 	"":        {poolDivisor: 4, poolCeiling: 512e6, goDivisor: 4},
 }
@@ -96,7 +99,7 @@ func (c *Config) MemoryPlanFor(command string) MemoryPlan {
 }
 
 // WriteBatch is the most issues one write transaction holds under this
-// plan: two per MB of DuckDB's buffer pool above 64MB, from 32 to 256 (128
+// plan: two per MB of DuckDB's buffer pool above 64MB, from 32 to 256 (256
 // at serve's default pool). Fewer, larger transactions work off a storm
 // sooner, since each one scans the child tables once whatever it writes;
 // but a transaction's memory grows with its issues, and one that runs out

@@ -431,15 +431,18 @@ func (q *Queue) Depth() int {
 }
 
 // Backlog reports whether more issues wait for a worker or for the writer
-// than the workers take at once (4 each): a storm's release or a bulk edit
-// being worked off, whose writes will go on dirtying the same months.
-// Held issues do not count: they wait for their burst to end, however long
-// that takes.
+// than one write transaction takes (MaxWrites): a storm's release or a bulk
+// edit being worked off, whose writes will go on dirtying the same months.
+// A steady stream of edits keeps a few dozen writes waiting for each
+// commit on a large store (P8), which is no backlog: with four per worker
+// as the bound, the exporter waited its 10 s under such a stream. Held
+// issues do not count: they wait for their burst to end, however long that
+// takes.
 func (q *Queue) Backlog() bool {
 	q.mu.Lock()
 	ready := len(q.ready)
 	q.mu.Unlock()
-	return ready+len(q.writeSlots) > 4*q.opts.Workers
+	return ready+len(q.writeSlots) > q.opts.MaxWrites
 }
 
 // OldestPending is when the oldest event still in the queue was accepted.

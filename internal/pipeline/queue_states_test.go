@@ -650,19 +650,19 @@ func latest(a, b time.Time) time.Time {
 }
 
 // TestBacklog: the queue reports a backlog once more issues are ready than
-// its workers take at once (4 each), not while they are held in a storm,
-// and no longer once the workers have taken them.
+// one write transaction takes (MaxWrites), not while they are held in a
+// storm, and no longer once the workers have taken them.
 func TestBacklog(t *testing.T) {
-	m := newMachine(t, QueueOptions{Workers: 1, StormRate: -1})
+	m := newMachine(t, QueueOptions{Workers: 1, MaxWrites: 4, StormRate: -1})
 	for i := 1; i <= 4; i++ {
 		m.accept(fmt.Sprintf("SUP-%d", i))
 	}
 	if m.q.Backlog() {
-		t.Fatal("4 issues ready for 1 worker: got a backlog, want none")
+		t.Fatal("4 issues ready, 4 a transaction: got a backlog, want none")
 	}
 	m.accept("SUP-5")
 	if !m.q.Backlog() {
-		t.Fatal("5 issues ready for 1 worker: got no backlog, want one")
+		t.Fatal("5 issues ready, 4 a transaction: got no backlog, want one")
 	}
 	m.take("SUP-1")
 	if m.q.Backlog() {
@@ -670,7 +670,7 @@ func TestBacklog(t *testing.T) {
 	}
 
 	// Held issues wait for their burst to end, not for a worker.
-	s := newMachine(t, QueueOptions{Workers: 1, StormRate: 5, BulkRate: 5})
+	s := newMachine(t, QueueOptions{Workers: 1, MaxWrites: 4, StormRate: 5, BulkRate: 5})
 	for i := 1; i <= 10; i++ {
 		s.accept(fmt.Sprintf("SUP-%d", i))
 	}
