@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jiraduck/jiraduck/internal/emulator"
@@ -276,6 +277,13 @@ func (b *bench) largeRebuild(ctx context.Context) error {
 	cloneMarker, err := os.ReadFile(filepath.Join(dir, completeMarker))
 	if err != nil || !b.o.Reuse || string(cloneMarker) != string(baseMarker) {
 		os.RemoveAll(dir)
+		if fi, err := os.Stat(filepath.Join(b.base, store.FileName)); err == nil {
+			// The clone's store grows with its issues: about 25 GB for
+			// 1,000,000, which once filled the disk at the ninth copy.
+			if err := checkRoom(b.dir, fi.Size()*int64(n)/int64(max(b.sz.big, 1))); err != nil {
+				return fmt.Errorf("P7: cloning the store up to %d issues: %w; free some, or skip it with --rss-issues 0", n, err)
+			}
+		}
 		b.progress("P7: cloning the %d stored payloads up to %d issues", b.sz.big, n)
 		start := time.Now()
 		if err := cloneStore(ctx, b.base, dir, n); err != nil {
@@ -381,4 +389,17 @@ func cloneStore(ctx context.Context, src, dst string, n int) error {
 		return fmt.Errorf("cloned %d payloads, want %d", got, n)
 	}
 	return s.Checkpoint(ctx)
+}
+
+// checkRoom reports an error when the file system of dir has less than need
+// bytes free for an unprivileged writer.
+func checkRoom(dir string, need int64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return err
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < need {
+		return fmt.Errorf("it needs about %.1f GB of disk and %s has %.1f GB free", float64(need)/1e9, dir, float64(free)/1e9)
+	}
+	return nil
 }

@@ -27,3 +27,16 @@ func TestGenerationIsStable(t *testing.T) {
 		t.Fatalf("got generation %q, want \"emulator \" and 16 hex digits", first)
 	}
 }
+
+// TestCheckRoom: the large rebuild's clone is refused before it starts when
+// the disk cannot hold it, with what it needs and what is free.
+func TestCheckRoom(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkRoom(dir, 1); err != nil {
+		t.Errorf("1 byte: got %v, want room", err)
+	}
+	err := checkRoom(dir, 1<<62)
+	if err == nil || !strings.Contains(err.Error(), "GB free") {
+		t.Errorf("4 EB: got %v, want an error naming the free space", err)
+	}
+}
