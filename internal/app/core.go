@@ -20,12 +20,16 @@ import (
 // store (Batch) wire the same way: the store and its writer, the exporter,
 // the field catalog, the Jira client and the processor.
 type core struct {
-	store    *store.Store
-	writer   *store.Writer
-	exporter *export.Exporter
-	client   *client.Client // nil unless Jira is configured and asked for
-	catalog  *pipeline.Catalog
-	proc     *pipeline.Processor
+	store  *store.Store
+	writer *store.Writer
+	// writeBatch is the most issues one of the writer's transactions
+	// holds (config.MemoryPlan.WriteBatch), which serve's queue hands it
+	// at once.
+	writeBatch int
+	exporter   *export.Exporter
+	client     *client.Client // nil unless Jira is configured and asked for
+	catalog    *pipeline.Catalog
+	proc       *pipeline.Processor
 	// dims keeps the dimension tables (projects, users, versions...).
 	dims *dimensions.Refresher
 }
@@ -73,7 +77,8 @@ func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o
 			}
 		}
 	}
-	c.writer = s.NewWriter(cfg.MemoryPlanFor(o.command).WriteBatch(), notify)
+	c.writeBatch = cfg.MemoryPlanFor(o.command).WriteBatch()
+	c.writer = s.NewWriter(c.writeBatch, notify)
 	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, Site: cfg.Site, IssueColumns: ExportIssueColumns(cfg), Logger: log,
 		Workers: o.exportWorkers, Observe: o.exportObserve, Published: o.published})
 	return c, nil

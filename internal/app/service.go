@@ -219,7 +219,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		return nil, err
 	}
 	s.queue = pipeline.NewQueue(s.proc, s.store, s.writer, pipeline.QueueOptions{Workers: cfg.Workers, Logger: log,
-		MaxWrites: cfg.MemoryPlanFor("serve").WriteBatch(),
+		MaxWrites: s.writeBatch,
 		Observe: func(o pipeline.Outcome, err error, since time.Duration) {
 			s.metrics.Processed(string(o), err != nil, since)
 		}})

@@ -203,21 +203,10 @@ func (e *Emulator) boardAdminRoutes(a *mux.Router, handle func(func(http.Respons
 		adminJSON(w, http.StatusOK, toBoardOut(b))
 		return nil
 	})).Methods(http.MethodPut)
-	a.HandleFunc("/boards/{id}", handle(func(w http.ResponseWriter, r *http.Request) error {
-		var in common
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		id, err := adminID(r, "board")
-		if err != nil {
-			return err
-		}
-		if _, err := e.handle(r, in).DeleteBoard(id); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})).Methods(http.MethodDelete)
+	a.HandleFunc("/boards/{id}", handle(e.adminDeleteByID("board", func(em *Emulator, id int64) error {
+		_, err := em.DeleteBoard(id)
+		return err
+	}))).Methods(http.MethodDelete)
 	a.HandleFunc("/sprints/{id}", handle(func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			common
@@ -238,21 +227,31 @@ func (e *Emulator) boardAdminRoutes(a *mux.Router, handle func(func(http.Respons
 		adminJSON(w, http.StatusOK, toSprintOut(sp))
 		return nil
 	})).Methods(http.MethodPut)
-	a.HandleFunc("/sprints/{id}", handle(func(w http.ResponseWriter, r *http.Request) error {
+	a.HandleFunc("/sprints/{id}", handle(e.adminDeleteByID("sprint", func(em *Emulator, id int64) error {
+		_, err := em.DeleteSprint(id)
+		return err
+	}))).Methods(http.MethodDelete)
+}
+
+// adminDeleteByID is the admin DELETE of the object of kind {id} names: del
+// runs on the emulator the body's common fields ask for (webhooks sent or
+// not), and the answer is 204.
+func (e *Emulator) adminDeleteByID(kind string, del func(em *Emulator, id int64) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var in common
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		id, err := adminID(r, "sprint")
+		id, err := adminID(r, kind)
 		if err != nil {
 			return err
 		}
-		if _, err := e.handle(r, in).DeleteSprint(id); err != nil {
+		if err := del(e.handle(r, in), id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	})).Methods(http.MethodDelete)
+	}
 }
 
 // boardJSON is a board as the admin API writes it.
