@@ -174,6 +174,7 @@ func StartService(ctx context.Context, cfg *config.Config, ln net.Listener, log 
 		},
 		StorePath:     StorePath(cfg),
 		StoreWritable: func() bool { return server.StoreTrouble(s.intake, s.queue, time.Now()) == "" },
+		DuckDBMemory:  s.duckdbMemory,
 	})
 	if s.publisher, err = NewPublisher(ctx, cfg, log, hooks.Publish); err != nil {
 		return nil, err
@@ -466,6 +467,22 @@ func (s *Service) pruneEvents(ctx context.Context) (map[string]int, error) {
 		return err
 	})
 	return map[string]int{"pruned": int(n)}, err
+}
+
+// duckdbMemory reads DuckDB's memory by tag for /metrics, within a scrape's
+// patience.
+func (s *Service) duckdbMemory() ([]metrics.MemoryUse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	uses, err := s.store.Memory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.MemoryUse, len(uses))
+	for i, u := range uses {
+		out[i] = metrics.MemoryUse{Tag: u.Tag, Bytes: u.Bytes, TempBytes: u.TempBytes}
+	}
+	return out, nil
 }
 
 // Addr is the address the HTTP server listens on.

@@ -46,6 +46,8 @@ type Gauges struct {
 	// StoreWritable reports whether the store takes writes (no append of
 	// webhook events or write of issues failing on the disk).
 	StoreWritable func() bool
+	// DuckDBMemory reads DuckDB's memory by tag.
+	DuckDBMemory func() ([]MemoryUse, error)
 }
 
 // New registers every family. Gauges are sampled at scrape time.
@@ -101,6 +103,9 @@ func New(g Gauges) *Metrics {
 				}
 				return 0
 			}))
+	}
+	if g.DuckDBMemory != nil {
+		reg.MustRegister(newDuckDBMemory(g.DuckDBMemory))
 	}
 	if g.StorePath != "" {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jiraduck_store_file_bytes", Help: "Size of the DuckDB file and its WAL."},

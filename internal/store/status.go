@@ -106,3 +106,34 @@ func (s *Store) FileSizes() (db, wal int64, err error) {
 	}
 	return db, wal, nil
 }
+
+// MemoryUse is what DuckDB holds for one kind of use (its tag: BASE_TABLE,
+// ART_INDEX, HASH_TABLE, ORDER_BY, ...): in its buffer pool and spilled to its
+// temporary files.
+type MemoryUse struct {
+	Tag       string
+	Bytes     int64
+	TempBytes int64
+}
+
+// Memory reports DuckDB's memory by tag (duckdb_memory()): what fills the
+// pool that JIRADUCK_DUCKDB_MEMORY_LIMIT caps, and what does not leave it.
+func (s *Store) Memory(ctx context.Context) ([]MemoryUse, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() ORDER BY tag`)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb memory: %w", err)
+	}
+	defer rows.Close()
+	var out []MemoryUse
+	for rows.Next() {
+		var m MemoryUse
+		if err := rows.Scan(&m.Tag, &m.Bytes, &m.TempBytes); err != nil {
+			return nil, fmt.Errorf("duckdb memory: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb memory: %w", err)
+	}
+	return out, nil
+}
