@@ -50,6 +50,9 @@ type Options struct {
 	// batch commands, which may rewrite every partition, use two; serve
 	// keeps one, so that its memory stays low beside its writes.
 	Workers int
+	// RowGroupRows is the most rows of a row group of the files (default
+	// DefaultRowGroupRows).
+	RowGroupRows int
 	// MaxStale bounds how long a partition of another table waits while the
 	// issues table's partitions keep going before it (default 10s): see
 	// ExportDirty.
@@ -91,6 +94,10 @@ type Exporter struct {
 	// cannot tell, as every mark moves it.
 	since map[store.Partition]time.Time
 
+	// beforeCopy, set by tests, runs before each partition's COPY; an error
+	// it returns is the partition's.
+	beforeCopy func(store.DirtyPartition) error
+
 	stateMu    sync.Mutex
 	lastExport time.Time
 	lastErr    error
@@ -104,6 +111,9 @@ func New(s *store.Store, w *store.Writer, opts Options) *Exporter {
 	}
 	if opts.MaxStale <= 0 {
 		opts.MaxStale = 10 * time.Second
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = DefaultRowGroupRows
 	}
 	if opts.Fresh <= 0 {
 		opts.Fresh = time.Second
@@ -503,15 +513,19 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 }
 
 // exportAll exports dirty into pass with Workers partitions at once, each on
-// its own connection, for the batch commands that rewrite many.
+// its own connection, for the batch commands that rewrite many. Once one
+// runs out of DuckDB's memory beside the others, the rest are written one at
+// a time, and those that ran out are written again alone: a 1,000,000-issue
+// rebuild's largest months did not fit twice in its 256MB pool.
 func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
 	errs := make([]error, len(dirty))
 	outs := make([]map[store.Partition]exported, len(dirty))
 	var next atomic.Int64
+	var short atomic.Bool // out of memory: one worker only from now on
 	var wg sync.WaitGroup
-	for range max(1, min(e.opts.Workers, len(dirty))) {
+	for w := range max(1, min(e.opts.Workers, len(dirty))) {
 		wg.Go(func() {
-			for {
+			for w == 0 || !short.Load() {
 				i := int(next.Add(1)) - 1
 				if i >= len(dirty) {
 					return
@@ -520,11 +534,20 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 					continue
 				}
 				outs[i] = map[store.Partition]exported{}
-				errs[i] = e.exportPartition(ctx, dirty[i], outs[i])
+				if errs[i] = e.exportQuietly(ctx, dirty[i], outs[i]); store.OutOfMemory(errs[i]) {
+					short.Store(true)
+				}
 			}
 		})
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if !store.OutOfMemory(err) || ctx.Err() != nil {
+			continue
+		}
+		e.log.WithFields(logrus.Fields{"table": dirty[i].Table, "month": dirty[i].Month}).Info("partition export ran out of memory beside another; writing it alone")
+		errs[i] = e.exportPartition(ctx, dirty[i], outs[i])
+	}
 	for _, out := range outs {
 		maps.Copy(pass, out)
 	}
@@ -539,13 +562,29 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 // exportPartition exports d and adds it to pass, logging a failure with its
 // partition.
 func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
+	err := e.exportQuietly(ctx, d, pass)
+	if store.OutOfMemory(err) {
+		e.logFailure(d, err)
+	}
+	return err
+}
+
+// exportQuietly is exportPartition for exportAll's workers: a partition that
+// runs out of memory is not logged as failed, since it is written again.
+func (e *Exporter) exportQuietly(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
 	published, err := e.exportOne(ctx, d)
 	if err != nil {
-		e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
+		if !store.OutOfMemory(err) {
+			e.logFailure(d, err)
+		}
 		return err
 	}
 	pass[d.Partition] = exported{d: d, published: published}
 	return nil
+}
+
+func (e *Exporter) logFailure(d store.DirtyPartition, err error) {
+	e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
 }
 
 func cmpOr(a, b error) error {
@@ -561,6 +600,14 @@ func (e *Exporter) fail(err error) error {
 	e.stateMu.Unlock()
 	return err
 }
+
+// DefaultRowGroupRows is the most rows of a Parquet row group. DuckDB's
+// writer holds a whole row group in memory, beside the ordered rows it is
+// fed: a month of issue_fields of a 1,000,000-issue store (183,000 rows) ran
+// out of a 256MB pool in half the tries at 100,000 rows a group, at 50,000
+// or 20,000 never, and was written as fast. A month of a 100,000-issue store
+// is one group.
+const DefaultRowGroupRows = 32768
 
 var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
@@ -579,6 +626,11 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*stor
 	if err != nil {
 		return nil, err
 	}
+	if e.beforeCopy != nil {
+		if err := e.beforeCopy(d); err != nil {
+			return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
+		}
+	}
 	stagingDir := filepath.Join(e.opts.DataDir, ".staging")
 	if err := files.MkdirAll(stagingDir); err != nil {
 		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
@@ -588,7 +640,7 @@ func (e *Exporter) exportOne(ctx context.Context, d store.DirtyPartition) (*stor
 	final := PartitionPath(e.opts.DataDir, d.Table, d.Month)
 
 	res, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(
-		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`, query, store.Quote(staging)))
+		`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)`, query, store.Quote(staging), e.opts.RowGroupRows))
 	if err != nil {
 		return nil, fmt.Errorf("export %s %s: %w", d.Table, d.Month, err)
 	}

@@ -383,3 +383,117 @@ func TestExportWorkersWriteWhatOneWrites(t *testing.T) {
 		t.Errorf("dirty after the export: %v, want only issues@2024-13", dirty)
 	}
 }
+
+// TestExportOutOfMemoryWritesAlone: a partition that runs out of DuckDB's
+// memory beside another is written again with nothing beside it, the pass
+// succeeds, and its files are those one worker writes.
+func TestExportOutOfMemoryWritesAlone(t *testing.T) {
+	months := []time.Time{jan, feb, time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2024, 4, 4, 0, 0, 0, 0, time.UTC)}
+	fill := func(f *fixture) {
+		for i, m := range months {
+			f.apply(t, rows("SUP-"+itoa(i+1), itoa(i+1), m, i+1))
+		}
+	}
+	one := newFixture(t)
+	fill(one)
+	one.exportDirty(t)
+
+	many := newFixture(t)
+	many.e.opts.Workers = 2
+	fill(many)
+	var mu sync.Mutex
+	inFlight, calls, aloneAtRetry := 0, map[string]int{}, false
+	many.e.beforeCopy = func(d store.DirtyPartition) error {
+		mu.Lock()
+		key := d.Table + "@" + d.Month
+		calls[key]++
+		inFlight++
+		first := calls[key] == 1
+		if key == "comments@2024-02" && !first {
+			aloneAtRetry = inFlight == 1
+		}
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		time.Sleep(5 * time.Millisecond) // long enough for the other worker to start one
+		if key == "comments@2024-02" && first {
+			return fmt.Errorf("Out of Memory Error: failed to allocate data of size 32.0 MiB (230.5 MiB/244.1 MiB used)")
+		}
+		return nil
+	}
+	if _, err := many.e.ExportDirty(context.Background()); err != nil {
+		t.Fatalf("ExportDirty: %v, want the partition that ran out of memory written again", err)
+	}
+	if calls["comments@2024-02"] != 2 || !aloneAtRetry {
+		t.Errorf("comments@2024-02 written %d times, alone the second time: %v; want twice, alone", calls["comments@2024-02"], aloneAtRetry)
+	}
+	for k, n := range calls {
+		if k != "comments@2024-02" && n != 1 {
+			t.Errorf("%s written %d times, want once", k, n)
+		}
+	}
+	wantManifest, err := ReadManifest(one.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotManifest, err := ReadManifest(many.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gotManifest.Partitions) != len(wantManifest.Partitions) {
+		t.Errorf("manifest names %d partitions, one worker's %d", len(gotManifest.Partitions), len(wantManifest.Partitions))
+	}
+	want := map[string]string{}
+	for _, p := range wantManifest.Partitions {
+		want[p.Table+"@"+p.Month] = p.SHA256
+	}
+	for _, p := range gotManifest.Partitions {
+		if want[p.Table+"@"+p.Month] != p.SHA256 {
+			t.Errorf("%s@%s: digest %s, one worker wrote %s", p.Table, p.Month, p.SHA256, want[p.Table+"@"+p.Month])
+		}
+	}
+	dirty, err := many.s.DirtyPartitions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirty) != 0 {
+		t.Errorf("still dirty after the pass: %v", dirty)
+	}
+}
+
+// TestExportRowGroupsBounded: a partition with more rows than RowGroupRows is
+// written in several row groups, none larger, with every row in key order.
+func TestExportRowGroupsBounded(t *testing.T) {
+	f := newFixture(t)
+	// DuckDB cuts row groups between its vectors of 2,048 rows.
+	f.e.opts.RowGroupRows = 2048
+	big := rows("SUP-1", "1", jan, 0)
+	for i := range 5000 {
+		big.Comments = append(big.Comments, normalize.Comment{CommentID: fmt.Sprintf("1-%05d", i), IssueKey: "SUP-1", Body: sp("c")})
+	}
+	f.apply(t, big)
+	f.apply(t, rows("SUP-2", "2", jan, 1))
+	f.exportDirty(t)
+	file := PartitionPath(f.dir, "comments", "2024-01")
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q := fmt.Sprintf(`SELECT count(*), max(row_group_num_rows), sum(row_group_num_rows) FROM (
+		SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(%s))`, store.Quote(file))
+	var groups, largest, total int
+	if err := db.QueryRow(q).Scan(&groups, &largest, &total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 5001 || largest > 2048 || groups < 3 {
+		t.Errorf("comments 2024-01: %d rows in %d row groups of at most %d; want 5,001 rows in groups of at most 2,048", total, groups, largest)
+	}
+	var ordered bool
+	if err := db.QueryRow(fmt.Sprintf(`SELECT bool_and(k >= lag_k OR lag_k IS NULL) FROM (
+		SELECT issue_key || '/' || comment_id AS k, lag(issue_key || '/' || comment_id) OVER () AS lag_k FROM read_parquet(%s))`, store.Quote(file))).Scan(&ordered); err != nil {
+		t.Fatal(err)
+	}
+	if !ordered {
+		t.Error("comments 2024-01: rows not in key order across row groups")
+	}
+}

@@ -34,3 +34,10 @@ func IsStorageFailure(err error) bool {
 	}
 	return false
 }
+
+// OutOfMemory reports whether err is DuckDB refusing a statement for want of
+// memory under its cap. A read-only statement that fails so has changed
+// nothing and may succeed with less beside it.
+func OutOfMemory(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Out of Memory Error")
+}
