@@ -36,10 +36,10 @@ type memoryShare struct {
 // releasing returns. But the pool also holds the primary keys' indexes as
 // writes touch them, and edits spread over a 100,000-issue store (P8) ran
 // serve out of memory at 128MB within seconds, which DuckDB answered by
-// invalidating the open store: serve's share is 1/4, at most 256MB. A rebuild reads each payload once, so a larger cache
-// buys it nothing either; a full export is slower with less than 512MB.
-// Releasing costs a rebuild and a large export much of their time, so only
-// serve releases by default.
+// invalidating the open store: serve's share is 1/4, at most 256MB. A
+// rebuild reads each payload once, so a larger cache buys it nothing either;
+// a full export is slower with less than 512MB. Releasing costs a rebuild
+// and a large export much of their time, so only serve releases by default.
 var memoryShares = map[string]memoryShare{
 	"serve":   {poolDivisor: 4, poolCeiling: 256e6, release: true, goDivisor: 8, goCeiling: 96 << 20},
 	"rebuild": {poolDivisor: 4, poolCeiling: 256e6, goDivisor: 4},

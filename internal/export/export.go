@@ -474,7 +474,7 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 		if e.puttingOff(d) {
 			continue
 		}
-		if err := e.exportPartition(ctx, d, pass); err != nil {
+		if err := e.exportPartition(ctx, d, pass, false); err != nil {
 			firstErr = cmpOr(firstErr, err)
 		} else {
 			delete(e.since, d.Partition) // dirty again from its next mark
@@ -534,7 +534,7 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 					continue
 				}
 				outs[i] = map[store.Partition]exported{}
-				if errs[i] = e.exportQuietly(ctx, dirty[i], outs[i]); store.OutOfMemory(errs[i]) {
+				if errs[i] = e.exportPartition(ctx, dirty[i], outs[i], true); store.OutOfMemory(errs[i]) {
 					short.Store(true)
 				}
 			}
@@ -546,7 +546,7 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 			continue
 		}
 		e.log.WithFields(logrus.Fields{"table": dirty[i].Table, "month": dirty[i].Month}).Info("partition export ran out of memory beside another; writing it alone")
-		errs[i] = e.exportPartition(ctx, dirty[i], outs[i])
+		errs[i] = e.exportPartition(ctx, dirty[i], outs[i], false)
 	}
 	for _, out := range outs {
 		maps.Copy(pass, out)
@@ -560,31 +560,18 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 }
 
 // exportPartition exports d and adds it to pass, logging a failure with its
-// partition.
-func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
-	err := e.exportQuietly(ctx, d, pass)
-	if store.OutOfMemory(err) {
-		e.logFailure(d, err)
-	}
-	return err
-}
-
-// exportQuietly is exportPartition for exportAll's workers: a partition that
-// runs out of memory is not logged as failed, since it is written again.
-func (e *Exporter) exportQuietly(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported) error {
+// partition; with retryOOM, not one for want of memory, which exportAll
+// writes again alone.
+func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported, retryOOM bool) error {
 	published, err := e.exportOne(ctx, d)
 	if err != nil {
-		if !store.OutOfMemory(err) {
-			e.logFailure(d, err)
+		if !retryOOM || !store.OutOfMemory(err) {
+			e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
 		}
 		return err
 	}
 	pass[d.Partition] = exported{d: d, published: published}
 	return nil
-}
-
-func (e *Exporter) logFailure(d store.DirtyPartition, err error) {
-	e.log.WithError(err).WithField("table", d.Table).WithField("month", d.Month).Error("partition export failed")
 }
 
 func cmpOr(a, b error) error {

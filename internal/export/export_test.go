@@ -323,23 +323,43 @@ func TestLinkedIssueIDStaysInTheStore(t *testing.T) {
 	}
 }
 
+// fillFourMonths writes four issues, one in each of four months, with one to
+// four comments.
+func fillFourMonths(t *testing.T, f *fixture) {
+	t.Helper()
+	months := []time.Time{jan, feb, time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2024, 4, 4, 0, 0, 0, 0, time.UTC)}
+	for i, m := range months {
+		f.apply(t, rows("SUP-"+itoa(i+1), itoa(i+1), m, i+1))
+	}
+}
+
+// manifestDigests is the manifest of dir as sorted lines of partition, rows
+// and digest.
+func manifestDigests(t *testing.T, dir string) string {
+	t.Helper()
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range m.Partitions {
+		out = append(out, fmt.Sprintf("%s@%s %d %s", p.Table, p.Month, p.Rows, p.SHA256))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
 // TestExportWorkersWriteWhatOneWrites: partitions written several at once are
 // the files one at a time writes, every one is recorded, and a partition that
 // fails does not stop the others; it stays dirty and its error is returned.
 func TestExportWorkersWriteWhatOneWrites(t *testing.T) {
-	months := []time.Time{jan, feb, time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2024, 4, 4, 0, 0, 0, 0, time.UTC)}
-	fill := func(f *fixture) {
-		for i, m := range months {
-			f.apply(t, rows("SUP-"+itoa(i+1), itoa(i+1), m, i+1))
-		}
-	}
 	one := newFixture(t)
-	fill(one)
+	fillFourMonths(t, one)
 	want := one.exportDirty(t)
 
 	many := newFixture(t)
 	many.e.opts.Workers = 3
-	fill(many)
+	fillFourMonths(t, many)
 	// A partition whose month cannot be exported, among the good ones.
 	if _, err := many.s.DB().Exec(`INSERT INTO dirty_partitions VALUES ('issues', '2024-13', 1, now())`); err != nil {
 		t.Fatal(err)
@@ -356,23 +376,7 @@ func TestExportWorkersWriteWhatOneWrites(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("with 3 workers exported %v, want %v", got, want)
 	}
-	wantManifest, err := ReadManifest(one.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotManifest, err := ReadManifest(many.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests := func(m *Manifest) string {
-		var out []string
-		for _, p := range m.Partitions {
-			out = append(out, fmt.Sprintf("%s@%s %d %s", p.Table, p.Month, p.Rows, p.SHA256))
-		}
-		sort.Strings(out)
-		return strings.Join(out, "\n")
-	}
-	if g, w := digests(gotManifest), digests(wantManifest); g != w {
+	if g, w := manifestDigests(t, many.dir), manifestDigests(t, one.dir); g != w {
 		t.Errorf("manifest with 3 workers:\n%s\nwant, as one worker wrote it:\n%s", g, w)
 	}
 	dirty, err := many.s.DirtyPartitions(context.Background())
@@ -388,19 +392,13 @@ func TestExportWorkersWriteWhatOneWrites(t *testing.T) {
 // memory beside another is written again with nothing beside it, the pass
 // succeeds, and its files are those one worker writes.
 func TestExportOutOfMemoryWritesAlone(t *testing.T) {
-	months := []time.Time{jan, feb, time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2024, 4, 4, 0, 0, 0, 0, time.UTC)}
-	fill := func(f *fixture) {
-		for i, m := range months {
-			f.apply(t, rows("SUP-"+itoa(i+1), itoa(i+1), m, i+1))
-		}
-	}
 	one := newFixture(t)
-	fill(one)
+	fillFourMonths(t, one)
 	one.exportDirty(t)
 
 	many := newFixture(t)
 	many.e.opts.Workers = 2
-	fill(many)
+	fillFourMonths(t, many)
 	var mu sync.Mutex
 	inFlight, calls, aloneAtRetry := 0, map[string]int{}, false
 	many.e.beforeCopy = func(d store.DirtyPartition) error {
@@ -431,25 +429,8 @@ func TestExportOutOfMemoryWritesAlone(t *testing.T) {
 			t.Errorf("%s written %d times, want once", k, n)
 		}
 	}
-	wantManifest, err := ReadManifest(one.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotManifest, err := ReadManifest(many.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(gotManifest.Partitions) != len(wantManifest.Partitions) {
-		t.Errorf("manifest names %d partitions, one worker's %d", len(gotManifest.Partitions), len(wantManifest.Partitions))
-	}
-	want := map[string]string{}
-	for _, p := range wantManifest.Partitions {
-		want[p.Table+"@"+p.Month] = p.SHA256
-	}
-	for _, p := range gotManifest.Partitions {
-		if want[p.Table+"@"+p.Month] != p.SHA256 {
-			t.Errorf("%s@%s: digest %s, one worker wrote %s", p.Table, p.Month, p.SHA256, want[p.Table+"@"+p.Month])
-		}
+	if g, w := manifestDigests(t, many.dir), manifestDigests(t, one.dir); g != w {
+		t.Errorf("manifest after the retry:\n%s\nwant, as one worker wrote it:\n%s", g, w)
 	}
 	dirty, err := many.s.DirtyPartitions(context.Background())
 	if err != nil {

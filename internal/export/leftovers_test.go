@@ -108,7 +108,7 @@ func TestRunRepairsAManifestACrashLeftBehind(t *testing.T) {
 	}
 	pass := map[store.Partition]exported{}
 	for _, d := range dirty {
-		if err := f.e.exportPartition(context.Background(), d, pass); err != nil {
+		if err := f.e.exportPartition(context.Background(), d, pass, false); err != nil {
 			t.Fatal(err)
 		}
 	}

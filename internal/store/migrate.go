@@ -137,7 +137,7 @@ func (e *MigrationError) Error() string {
 	msg := e.Err.Error()
 	var todo string
 	switch {
-	case strings.Contains(msg, "Out of Memory"):
+	case OutOfMemory(e.Err):
 		todo = "DuckDB ran out of memory: with serve stopped, run jiraduck migrate with JIRADUCK_DUCKDB_MEMORY_LIMIT raised (such as 1GB), then start serve again"
 	case strings.Contains(msg, "No space left"):
 		todo = "the disk is full: free space beside the store (DuckDB writes what does not fit in memory to " + FileName + ".tmp), then start again"

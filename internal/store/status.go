@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,21 +120,14 @@ type MemoryUse struct {
 // Memory reports DuckDB's memory by tag (duckdb_memory()): what fills the
 // pool that JIRADUCK_DUCKDB_MEMORY_LIMIT caps, and what does not leave it.
 func (s *Store) Memory(ctx context.Context) ([]MemoryUse, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() ORDER BY tag`)
+	uses, err := Collect(ctx, s.db, `SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() ORDER BY tag`,
+		func(rows *sql.Rows) (MemoryUse, error) {
+			var m MemoryUse
+			err := rows.Scan(&m.Tag, &m.Bytes, &m.TempBytes)
+			return m, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("duckdb memory: %w", err)
 	}
-	defer rows.Close()
-	var out []MemoryUse
-	for rows.Next() {
-		var m MemoryUse
-		if err := rows.Scan(&m.Tag, &m.Bytes, &m.TempBytes); err != nil {
-			return nil, fmt.Errorf("duckdb memory: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("duckdb memory: %w", err)
-	}
-	return out, nil
+	return uses, nil
 }
