@@ -31,12 +31,13 @@ func TestRebuildTwoIdsUnderOneKey(t *testing.T) {
 		issue_key = 'SUP-1', fetched_at = fetched_at + INTERVAL 1 HOUR WHERE issue_id = '102'`); err != nil {
 		t.Fatal(err)
 	}
-	// rebuilt rebuilds in batches of one issue, then of 500, and checks
-	// each with check after the counts every case shares.
+	// rebuilt rebuilds in batches of one issue with a checkpoint between
+	// every two, then of 500, and checks each with check after the counts
+	// every case shares.
 	rebuilt := func(check func(batch int)) {
 		t.Helper()
 		for _, batch := range []int{1, 500} {
-			res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: dir})
+			res, err := Rebuild(context.Background(), h.s, h.w, normalize.Options{}, RebuildOptions{Batch: batch, DataDir: dir, CheckpointEvery: batch})
 			if err != nil {
 				t.Fatalf("rebuild in batches of %d: %v", batch, err)
 			}
