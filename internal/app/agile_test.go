@@ -98,6 +98,7 @@ func TestAgileTablesEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and an emulator")
 	}
+	t.Parallel()
 	live := apptest.BackfilledWith(t, emulator.Options{Issues: 120, Months: 6, Seed: 21, Clock: apptest.Frozen()}, nil)
 	em := live.Emulator
 	wantSprints, wantOrgs := agileExpected(t, em)
@@ -437,6 +438,7 @@ func TestAgileUpgradedStoreDerivesLinkTables(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and an emulator")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	live := apptest.BackfilledWith(t, emulator.Options{Issues: 60, Months: 4, Seed: 23, Clock: apptest.Frozen()}, nil)
 	wantSprints, wantOrgs := agileExpected(t, live.Emulator)

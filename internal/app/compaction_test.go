@@ -51,6 +51,7 @@ func TestServeCompactsAfterStorms(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs serve through several storms")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	log := logrus.New()
@@ -71,8 +72,8 @@ func TestServeCompactsAfterStorms(t *testing.T) {
 		}
 	}
 	storm(300, 300)
-	for range 8 {
-		storm(60, 60)
+	for range 4 {
+		storm(120, 120)
 	}
 	var issues int
 	if err := site.Service.Store().DB().QueryRowContext(ctx, `SELECT count(*) FROM issues`).Scan(&issues); err != nil {

@@ -57,6 +57,7 @@ func dimsPartitions(dir, table string) string {
 // (project, version, user, issue link type) refreshes its table, and its
 // file, within seconds.
 func TestDimensionsEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := apptest.StartLiveSite(t, 80, nil, nil)
 	svc := live.Service

@@ -167,6 +167,7 @@ func TestIssueDetailEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
+	t.Parallel()
 	s := detailStartSite(t, 3)
 	e := s.Emulator
 	parent, err := e.Create("OPS", func(is *emulator.Issue) {

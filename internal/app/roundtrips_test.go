@@ -52,6 +52,7 @@ func roundtripsStored(t *testing.T, s *app.Site, query string, args ...any) int 
 // its issue one GET issue and one remote link call, and pages only the
 // lists the issue embedded in part.
 func TestRoundTripsThroughServe(t *testing.T) {
+	t.Parallel()
 	const n = 150
 	s := roundtripsSite(t, n)
 	ctx := context.Background()

@@ -241,6 +241,7 @@ func TestSiteTablesEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and an emulator")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	live := apptest.StartLiveSiteWith(t, emulator.Options{Issues: 50, Months: 4, Seed: 31}, nil)
 	svc := live.Service
@@ -563,6 +564,7 @@ func TestSiteTablesWithoutProducts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and an emulator")
 	}
+	t.Parallel()
 	tests := []struct {
 		name    string
 		opts    emulator.Options

@@ -273,6 +273,7 @@ func TestReconcileFindsWorklogChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and an emulator")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := logrus.New()
