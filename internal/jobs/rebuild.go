@@ -43,8 +43,9 @@ type RebuildOptions struct {
 // stay in the pool, about 1 MB per 1,000 issues, and cannot be spilled; the
 // rows themselves can. At DuckDB's own threshold (a 1 GB write-ahead log,
 // about 190,000 issues), the indexes took 195 MB of a 1,000,000-issue
-// rebuild's 256MB pool and its commit ran out of memory (DuckDB 1.5.6,
-// storage v1.5.0).
+// rebuild's 256MB pool and its commit ran out of memory (DuckDB 1.5.6, on a
+// store in storage format v1.5.0; the default format keeps the indexes the
+// same way).
 const DefaultRebuildCheckpointEvery = 50000
 
 // RebuildResult counts a rebuild.
@@ -96,9 +97,9 @@ func Rebuild(ctx context.Context, s *store.Store, w *store.Writer, opts normaliz
 	}
 	// The emptied tables' blocks are free for the rows written next only
 	// once a checkpoint has recorded them so. Without one the file grew by
-	// every table's size, and a 100,000-issue store in storage format
-	// v1.5.0 (370 MB) grew to 620 MB and was compacted after the rebuild,
-	// 27 s of its 60.
+	// every table's size: a 100,000-issue store in storage format v1.5.0
+	// grew from 370 MB to 620 MB and was compacted after the rebuild, 27 s
+	// of its 60 (TestRebuildCheckpoints).
 	if err := s.Checkpoint(ctx); err != nil {
 		return res, fmt.Errorf("rebuild: %w", err)
 	}

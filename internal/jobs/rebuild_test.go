@@ -2,9 +2,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -126,5 +129,75 @@ func link(t *testing.T, target, name string) {
 	t.Helper()
 	if err := os.Symlink(target, name); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRebuildCheckpoints: the blocks of the tables a rebuild empties hold
+// the rows it writes next, so the file does not grow by the tables' size
+// (they are free for that only once a checkpoint has recorded them so,
+// which the rebuild makes after emptying them); and the rebuild checkpoints
+// again every CheckpointEvery issues.
+func TestRebuildCheckpoints(t *testing.T) {
+	h := newImportStore(t)
+	files := map[string]any{}
+	for k := 1; k <= 200; k++ {
+		key := fmt.Sprint("SUP-", k)
+		var ids []string
+		for c := range 20 {
+			ids = append(ids, fmt.Sprint(k*100+c))
+		}
+		is := brokerIssue(fmt.Sprint(1000+k), key, "2024-01-03T00:00:00.000+0000", ids, nil)
+		// Bodies of 1 KB that do not compress: the comments take many blocks.
+		for _, c := range is["fields"].(map[string]any)["comment"].(map[string]any)["comments"].([]any) {
+			sum := sha256.Sum256([]byte(fmt.Sprint(c)))
+			c.(map[string]any)["body"] = strings.Repeat(hex.EncodeToString(sum[:]), 16)
+		}
+		files[key+".json"] = is
+	}
+	if res := h.run(t, rawDir(t, files)); res.Imported != 200 {
+		t.Fatalf("imported %d issues, want 200", res.Imported)
+	}
+	ctx := context.Background()
+	blocks := func() int64 {
+		t.Helper()
+		if err := h.s.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := h.s.DB().QueryRow(`SELECT total_blocks FROM pragma_database_size() WHERE database_name = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := blocks()
+	if _, err := Rebuild(ctx, h.s, h.w, normalize.Options{}, RebuildOptions{DataDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	after := blocks()
+	t.Logf("%d blocks before the rebuild, %d after", before, after)
+	// The analyst tables take about 18 of the store's 45 blocks: without the
+	// checkpoint the file grew by all of them, with it by 4 (the rows'
+	// last, partly filled blocks).
+	if after > before+before/4 {
+		t.Errorf("the rebuild grew the store from %d to %d blocks, want the emptied tables' blocks reused", before, after)
+	}
+
+	// Checkpoints every CheckpointEvery issues: what the write-ahead log
+	// holds at the end is only what the last ones left out.
+	walAfter := func(every int) int64 {
+		t.Helper()
+		if _, err := Rebuild(ctx, h.s, h.w, normalize.Options{}, RebuildOptions{Batch: 20, CheckpointEvery: every, DataDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(h.s.Path() + ".wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	once, often := walAfter(1000), walAfter(40)
+	t.Logf("log after a rebuild: %d bytes checkpointing at its start only, %d every 40 issues", once, often)
+	if often*2 > once {
+		t.Errorf("log after a rebuild checkpointing every 40 of 200 issues: got %d bytes, want under half of %d (one checkpoint)", often, once)
 	}
 }
