@@ -65,7 +65,7 @@ func OpenBatch(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, 
 	if opts.Jira && !cfg.JiraConfigured() {
 		return nil, &config.Error{Var: "JIRA_BASE_URL", Problem: name + " needs Jira: set JIRA_DOMAIN or JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"}
 	}
-	o := coreOptions{command: name, exportWorkers: BatchExportWorkers, jira: opts.Jira}
+	o := coreOptions{command: name, exportWorkers: BatchExportWorkers, jira: opts.Jira, relieveIndexes: true}
 	c, err := openCore(ctx, cfg, log, o)
 	if errors.Is(err, store.ErrLocked) {
 		held := opts.Held

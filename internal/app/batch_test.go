@@ -78,3 +78,24 @@ func TestBatchRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchWriterReleasesIndexes: a batch command's writer checkpoints once
+// the primary keys' indexes hold a third of DuckDB's pool.
+func TestBatchWriterReleasesIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_DUCKDB_MEMORY_LIMIT": "96MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	b, err := OpenBatch(ctx, cfg, log, "backfill", BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.Writer.CheckpointLimit(); got != 32e6 {
+		t.Errorf("got a limit of %d bytes of indexes, want 32000000", got)
+	}
+}

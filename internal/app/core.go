@@ -54,6 +54,14 @@ type coreOptions struct {
 	// published is called after each rewrite of the manifest (the bucket's
 	// publisher).
 	published func()
+	// relieveIndexes makes the writer checkpoint when the primary keys'
+	// indexes fill a third of DuckDB's pool (config.IndexCheckpoint): the
+	// batch commands, which write keys the store did not hold, so that a
+	// checkpoint releases them for good. Not serve: edits spread over the
+	// store look its keys up again, and under P8 the indexes were back at
+	// the limit within 15 to 35 s of each checkpoint, which took 7.5 to 11 s
+	// of the writer's time (docs/benchmarks.md, P7).
+	relieveIndexes bool
 	// phase, if set, is told each phase of opening the store
 	// (server.Phase*).
 	phase func(string)
@@ -79,6 +87,9 @@ func openCore(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, o
 	}
 	c.writeBatch = cfg.MemoryPlanFor(o.command).WriteBatch()
 	c.writer = s.NewWriter(c.writeBatch, notify)
+	if o.relieveIndexes {
+		c.writer.CheckpointAbove(cfg.MemoryPlanFor(o.command).IndexCheckpoint())
+	}
 	c.exporter = export.New(s, c.writer, export.Options{DataDir: cfg.DataDir, Site: cfg.Site, IssueColumns: ExportIssueColumns(cfg), Logger: log,
 		Workers: o.exportWorkers, Observe: o.exportObserve, Published: o.published})
 	return c, nil

@@ -114,6 +114,18 @@ func (p MemoryPlan) WriteBatch() int {
 	return int(min(max((pool-64e6)/500e3, minWriteBatch), maxWriteBatch))
 }
 
+// IndexCheckpoint is the size of the primary keys' indexes in DuckDB's pool
+// above which a command's writer checkpoints (store.Writer.CheckpointAbove):
+// a third of the pool, so that the indexes, which the pool cannot evict,
+// leave it room for the rest of the work. 0 when the pool's size is unknown.
+func (p MemoryPlan) IndexCheckpoint() int64 {
+	pool, ok := MemoryBytes(p.DuckDBLimit)
+	if !ok {
+		return 0
+	}
+	return pool / 3
+}
+
 // minWriteBatch and maxWriteBatch bound WriteBatch.
 const (
 	minWriteBatch = 32

@@ -150,3 +150,18 @@ func TestWriteBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexCheckpoint: the writer checkpoints once the indexes fill a third
+// of the pool, as DuckDB reads the pool's size; never when it is unknown.
+func TestIndexCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		pool string
+		want int64
+	}{
+		{"256MB", 85333333}, {"128MB", 42666666}, {"3GiB", 1 << 30}, {"", 0}, {"lots", 0},
+	} {
+		if got := (MemoryPlan{DuckDBLimit: tc.pool}).IndexCheckpoint(); got != tc.want {
+			t.Errorf("pool %q: got %d bytes, want %d", tc.pool, got, tc.want)
+		}
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/gather"
 	"github.com/jiraduck/jiraduck/internal/normalize"
@@ -33,6 +36,12 @@ type Writer struct {
 	closed bool
 	// conn is the writer goroutine's own connection, used by it alone.
 	conn *sql.Conn
+	// indexLimit is the size of the primary keys' indexes in DuckDB's
+	// pool above which the writer checkpoints after a commit (0: never);
+	// see CheckpointAbove.
+	indexLimit atomic.Int64
+	// checkpoints counts the checkpoints relieve made.
+	checkpoints atomic.Int64
 }
 
 type pendingOp struct {
@@ -66,6 +75,25 @@ func (s *Store) NewWriter(maxBatch int, onCommit func(n int)) *Writer {
 	go w.loop()
 	return w
 }
+
+// CheckpointAbove makes the writer checkpoint after a commit once the primary
+// keys' indexes in DuckDB's pool (duckdb_memory()'s ART_INDEX) exceed limit
+// bytes; 0 turns it off.
+//
+// Every key a write inserts or looks up loads its index's nodes into the
+// pool, and they stay there, never evicted, until a checkpoint writes them
+// out: a 1,000,000-issue rebuild ran a 256MB pool out of memory at 360,000
+// issues (195 MB of indexes), and edits spread over a 100,000-issue store
+// ran serve's 128MB pool out within seconds, where DuckDB answers a failed
+// rollback by invalidating the store. DuckDB checkpoints on its own only when
+// its write-ahead log passes checkpoint_threshold, which says nothing of the
+// pool. A checkpoint brings the indexes back to almost nothing.
+func (w *Writer) CheckpointAbove(limit int64) {
+	w.indexLimit.Store(max(limit, 0))
+}
+
+// CheckpointLimit is the limit CheckpointAbove set (0: off).
+func (w *Writer) CheckpointLimit() int64 { return w.indexLimit.Load() }
 
 // Do queues fn and waits until it is committed (nil) or has failed.
 func (w *Writer) Do(ctx context.Context, fn Op) error {
@@ -150,6 +178,8 @@ func (w *Writer) run(batch []*pendingOp) {
 		if w.onCommit != nil {
 			w.onCommit(len(live))
 		}
+		// The next batch waits for it, the callers of this one do not.
+		w.relieve()
 		return
 	}
 	if len(live) == 1 {
@@ -163,7 +193,51 @@ func (w *Writer) run(batch []*pendingOp) {
 			w.onCommit(1)
 		}
 	}
+	w.relieve()
 }
+
+// relieve checkpoints when the indexes in the pool pass the writer's limit
+// (CheckpointAbove). A checkpoint DuckDB refuses while another write
+// transaction is open (the intake's, an operator's) is tried again for a
+// moment, then left to the next commit. It fails nothing: the commit is
+// done, and a checkpoint that did not happen is only memory kept longer.
+func (w *Writer) relieve() {
+	limit := w.indexLimit.Load()
+	if limit <= 0 || w.conn == nil {
+		return
+	}
+	var pinned sql.NullInt64
+	if err := w.conn.QueryRowContext(w.ctx, `SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'ART_INDEX'`).Scan(&pinned); err != nil {
+		w.s.log.WithError(err).Warn("writer: read DuckDB's memory")
+		return
+	}
+	if pinned.Int64 <= limit {
+		return
+	}
+	start := time.Now()
+	deadline := start.Add(relieveWait)
+	for {
+		_, err := w.conn.ExecContext(w.ctx, "CHECKPOINT")
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "other write transactions active") || time.Now().After(deadline) || w.ctx.Err() != nil {
+			w.s.log.WithError(err).WithField("index_bytes", pinned.Int64).Warn("writer: checkpoint to release the indexes' memory")
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.checkpoints.Add(1)
+	w.s.log.WithFields(map[string]any{"index_bytes": pinned.Int64, "limit_bytes": limit,
+		"duration_ms": time.Since(start).Milliseconds()}).Info("writer: checkpointed to release the indexes' memory")
+}
+
+// relieveWait bounds how long relieve waits for other write transactions.
+const relieveWait = time.Second
+
+// Checkpoints is how many checkpoints the writer has made to release the
+// indexes' memory (CheckpointAbove).
+func (w *Writer) Checkpoints() int64 { return w.checkpoints.Load() }
 
 // explain names the other issue when an issue write failed alone on a
 // primary key another issue holds (see KeyConflictError), so that the
