@@ -420,6 +420,9 @@ func insertBatch(ctx context.Context, tx *Tx, table string, batch []*normalize.R
 	colsOf := map[string][]string{}
 	for _, r := range batch {
 		cols, rows := tableRows(table, r)
+		if err := uniqueWithinIssue(table, r.Issue.IssueKey, rows); err != nil {
+			return err
+		}
 		sig := strings.Join(cols, ",")
 		if _, ok := groups[sig]; !ok {
 			order = append(order, sig)
@@ -463,6 +466,28 @@ func insertBatch(ctx context.Context, tx *Tx, table string, batch []*normalize.R
 				return fmt.Errorf("insert %s: %w", table, err)
 			}
 		}
+	}
+	return nil
+}
+
+// unkeyed are the tables without a primary key (migration 0008): their rows
+// are an issue's own, keyed by its key and the id in their second column,
+// and a write replaces them all.
+var unkeyed = map[string]bool{"issue_fields": true, "issuelinks": true, "issue_sprints": true, "issue_organizations": true}
+
+// uniqueWithinIssue refuses rows of an unkeyed table that name one id twice
+// for an issue, as the primary key those tables had did.
+func uniqueWithinIssue(table, key string, rows [][]any) error {
+	if !unkeyed[table] || len(rows) < 2 {
+		return nil
+	}
+	seen := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		id := fmt.Sprint(appendValue(row[1]))
+		if seen[id] {
+			return fmt.Errorf("insert %s: issue %s lists %s %q twice", table, key, childColumns[table][1], id)
+		}
+		seen[id] = true
 	}
 	return nil
 }

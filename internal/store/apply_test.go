@@ -697,3 +697,70 @@ func TestTxCarriesItsConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestUnkeyedTablesRefuseAnIdTwice: the tables that lost their primary key
+// (migration 0008) still take an id once per issue, on the writer's appender
+// path as in a plain transaction, and an issue may hold the same id as
+// another issue.
+func TestUnkeyedTablesRefuseAnIdTwice(t *testing.T) {
+	t.Parallel()
+	twice := map[string]func(r *normalize.Rows){
+		"issue_fields": func(r *normalize.Rows) {
+			r.Fields = []normalize.IssueField{{IssueKey: r.Issue.IssueKey, FieldID: "customfield_1"}, {IssueKey: r.Issue.IssueKey, FieldID: "customfield_1"}}
+		},
+		"issuelinks": func(r *normalize.Rows) {
+			r.IssueLinks = []normalize.IssueLink{{IssueKey: r.Issue.IssueKey, LinkID: "7"}, {IssueKey: r.Issue.IssueKey, LinkID: "7"}}
+		},
+		"issue_sprints": func(r *normalize.Rows) {
+			r.IssueSprints = []normalize.IssueSprint{{IssueKey: r.Issue.IssueKey, SprintID: "3"}, {IssueKey: r.Issue.IssueKey, SprintID: "3"}}
+		},
+		"issue_organizations": func(r *normalize.Rows) {
+			r.IssueOrganizations = []normalize.IssueOrganization{{IssueKey: r.Issue.IssueKey, OrganizationID: "9"}, {IssueKey: r.Issue.IssueKey, OrganizationID: "9"}}
+		},
+	}
+	for table, dup := range twice {
+		for _, path := range []string{"writer", "transaction"} {
+			t.Run(table+" "+path, func(t *testing.T) {
+				t.Parallel()
+				s := migrated(t)
+				ctx := context.Background()
+				// Another issue holding the same ids is no clash.
+				other := sampleRows("SUP-1", "100", march)
+				dup(other)
+				switch table {
+				case "issue_fields":
+					other.Fields = other.Fields[:1]
+				case "issuelinks":
+					other.IssueLinks = other.IssueLinks[:1]
+				case "issue_sprints":
+					other.IssueSprints = other.IssueSprints[:1]
+				case "issue_organizations":
+					other.IssueOrganizations = other.IssueOrganizations[:1]
+				}
+				apply(t, s, other)
+				r := sampleRows("SUP-2", "200", march)
+				dup(r)
+				var err error
+				if path == "writer" {
+					w := s.NewWriter(8, nil)
+					_, err = w.Apply(ctx, r, nil)
+					w.Close()
+				} else {
+					err = s.WithTx(ctx, func(tx *Tx) error {
+						_, err := s.ApplyIssue(ctx, tx, r)
+						return err
+					})
+				}
+				if err == nil || !strings.Contains(err.Error(), "SUP-2") || !strings.Contains(err.Error(), "twice") {
+					t.Fatalf("got %v, want an error that SUP-2 lists an id twice", err)
+				}
+				if n := count(t, s, `SELECT count(*) FROM issues`); n != 1 {
+					t.Errorf("got %d issues stored, want 1 (SUP-1 alone)", n)
+				}
+				if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE issue_key = 'SUP-1'`); n != 1 {
+					t.Errorf("got %d %s rows of SUP-1, want 1", n, table)
+				}
+			})
+		}
+	}
+}

@@ -581,3 +581,60 @@ func TestCheckpointWaitsForARollback(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrationDropsIssueScopedKeys: migration 0008 keeps every row of the
+// four tables it recreates without their primary keys, and their columns.
+func TestMigrationDropsIssueScopedKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTemp(t)
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []Migration
+	for _, m := range all {
+		if m.Version < 8 {
+			before = append(before, m)
+		}
+	}
+	if _, _, err := s.migrate(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO issue_fields VALUES ('SUP-1', 'customfield_1', 'Tier', 'Gold', '{"value":"Gold"}'), ('SUP-2', 'customfield_1', 'Tier', NULL, NULL)`,
+		`INSERT INTO issuelinks VALUES ('SUP-1', '10', 'Blocks', 'outward', 'SUP-2', 's', 'Open', 'High', '200')`,
+		`INSERT INTO issue_sprints VALUES ('SUP-1', '3', 'Sprint 3', 'active'), ('SUP-1', '4', 'Sprint 4', 'future')`,
+		`INSERT INTO issue_organizations VALUES ('SUP-2', '9', 'Acme')`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"issue_fields":        `SUP-1|customfield_1|Tier|Gold|{"value":"Gold"}; SUP-2|customfield_1|Tier`,
+		"issuelinks":          "SUP-1|10|Blocks|outward|SUP-2|s|Open|High|200",
+		"issue_sprints":       "SUP-1|3|Sprint 3|active; SUP-1|4|Sprint 4|future",
+		"issue_organizations": "SUP-2|9|Acme",
+	} {
+		var got string
+		err := s.DB().QueryRowContext(ctx, `SELECT string_agg(concat_ws('|', *COLUMNS(*)), '; ' ORDER BY rowid) FROM `+table).Scan(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// concat_ws skips NULLs; the columns' order is the table's.
+		if got != want {
+			t.Errorf("%s: got %q, want %q", table, got, want)
+		}
+		var keys int
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'`, table).Scan(&keys); err != nil {
+			t.Fatal(err)
+		}
+		if keys != 0 {
+			t.Errorf("%s: still has a primary key", table)
+		}
+	}
+}
