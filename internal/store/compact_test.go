@@ -148,6 +148,7 @@ func TestCompactAfterStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills and storms a store")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	g := newGrowthSite(t, 300)
 	stormed := closedStore(t, func(s *Store) {
@@ -228,6 +229,7 @@ func TestCompactLeavesTidyStoreAlone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	g := newGrowthSite(t, 300)
 	path := closedStore(t, func(s *Store) { g.fill(t, s) })
@@ -277,6 +279,7 @@ func TestCompactCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store and compacts it many times")
 	}
+	t.Parallel()
 	g := newGrowthSite(t, 300)
 	path := closedStore(t, func(s *Store) {
 		g.fill(t, s)
