@@ -5,12 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"testing"
 
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
+
+// openTestBatch opens batch command name on a new data directory, with the
+// settings in vars; it is closed when the test ends.
+func openTestBatch(t *testing.T, name string, vars map[string]string) *Batch {
+	t.Helper()
+	settings := map[string]string{"JIRADUCK_DATA_DIR": t.TempDir()}
+	maps.Copy(settings, vars)
+	cfg, err := config.FromMap(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	b, err := OpenBatch(context.Background(), cfg, log, name, BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
 
 // TestBatchRecord: a batch job's run is recorded in sync_runs with the
 // status its error says, and the job's error stays apart from the export's.
@@ -32,17 +53,7 @@ func TestBatchRecord(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := logrus.New()
-			log.SetOutput(io.Discard)
-			b, err := OpenBatch(ctx, cfg, log, "test", BatchOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b := openTestBatch(t, "test", nil)
 			var gotID int64
 			run, err := b.Record(ctx, "test", map[string]any{"case": c.name}, c.publishPartial, func(id int64) (map[string]int, error) {
 				gotID = id
@@ -83,18 +94,7 @@ func TestBatchRecord(t *testing.T) {
 // the primary keys' indexes hold a third of DuckDB's pool.
 func TestBatchWriterReleasesIndexes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	cfg, err := config.FromMap(map[string]string{"JIRADUCK_DATA_DIR": t.TempDir(), "JIRADUCK_DUCKDB_MEMORY_LIMIT": "96MB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	b, err := OpenBatch(ctx, cfg, log, "backfill", BatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openTestBatch(t, "backfill", map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "96MB"})
 	if got := b.Writer.CheckpointLimit(); got != 32e6 {
 		t.Errorf("got a limit of %d bytes of indexes, want 32000000", got)
 	}

@@ -581,6 +581,23 @@ func TestDirtyPartitionsIssuesFirst(t *testing.T) {
 	}
 }
 
+// applyBy writes r on one of the two paths an issue write takes: "writer"
+// (the Writer's batch and appender) or "transaction" (ApplyIssue in a plain
+// transaction, its failure explained as the Writer explains it).
+func applyBy(ctx context.Context, s *Store, path string, r *normalize.Rows) error {
+	if path == "writer" {
+		w := s.NewWriter(8, nil)
+		defer w.Close()
+		_, err := w.Apply(ctx, r, nil)
+		return err
+	}
+	err := s.WithTx(ctx, func(tx *Tx) error {
+		_, err := s.ApplyIssue(ctx, tx, r)
+		return err
+	})
+	return s.ExplainConflict(ctx, r, err)
+}
+
 // TestKeyConflictNamesBothIssues stores SUP-1, then writes SUP-2 whose
 // changelog, comment or attachment id is one SUP-1 holds: the write fails
 // with a *KeyConflictError naming both issues, on the writer's appender path
@@ -604,18 +621,7 @@ func TestKeyConflictNamesBothIssues(t *testing.T) {
 				apply(t, s, sampleRows("SUP-1", "100", created))
 				r := sampleRows("SUP-2", "200", created)
 				tc.clash(r)
-				var err error
-				if path == "writer" {
-					w := s.NewWriter(8, nil)
-					_, err = w.Apply(ctx, r, nil)
-					w.Close()
-				} else {
-					err = s.WithTx(ctx, func(tx *Tx) error {
-						_, err := s.ApplyIssue(ctx, tx, r)
-						return err
-					})
-					err = s.ExplainConflict(ctx, r, err)
-				}
+				err := applyBy(ctx, s, path, r)
 				var kc *KeyConflictError
 				if !errors.As(err, &kc) {
 					t.Fatalf("got error %v, want a *KeyConflictError", err)
@@ -740,17 +746,7 @@ func TestUnkeyedTablesRefuseAnIdTwice(t *testing.T) {
 				apply(t, s, other)
 				r := sampleRows("SUP-2", "200", march)
 				dup(r)
-				var err error
-				if path == "writer" {
-					w := s.NewWriter(8, nil)
-					_, err = w.Apply(ctx, r, nil)
-					w.Close()
-				} else {
-					err = s.WithTx(ctx, func(tx *Tx) error {
-						_, err := s.ApplyIssue(ctx, tx, r)
-						return err
-					})
-				}
+				err := applyBy(ctx, s, path, r)
 				if err == nil || !strings.Contains(err.Error(), "SUP-2") || !strings.Contains(err.Error(), "twice") {
 					t.Fatalf("got %v, want an error that SUP-2 lists an id twice", err)
 				}

@@ -14,14 +14,7 @@ import (
 func TestMigrationHashesStoredBodies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTemp(t)
-	all, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.migrate(ctx, all[:2]); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedBefore(t, 3)
 	bodies := []string{`{"timestamp":1,"webhookEvent":"jira:issue_updated","issue":{"key":"SUP-1"}}`, `{"x":"caf\u00e9 \u2603"}`}
 	for i, b := range append(bodies, "") {
 		var body any

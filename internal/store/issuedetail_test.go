@@ -12,24 +12,11 @@ import (
 func TestIssueDetailMigrationTakesPromotedNames(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTemp(t)
-	all, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before []Migration
-	for _, m := range all {
-		if m.Version < 5 {
-			before = append(before, m)
-		}
-	}
-	if _, _, err := s.migrate(ctx, before); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedBefore(t, 5)
 	if err := s.EnsureIssueColumns(ctx, []Column{{"votes", "VARCHAR"}, {"severity", "VARCHAR"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.migrate(ctx, all); err != nil {
+	if _, _, err := s.Migrate(ctx); err != nil {
 		t.Fatalf("got %v, want migration 0005 to replace the promoted column votes", err)
 	}
 	for col, want := range map[string]string{"votes": "INTEGER", "severity": "VARCHAR", "subtask_keys": "VARCHAR[]"} {

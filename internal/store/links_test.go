@@ -207,14 +207,7 @@ func TestFollowedEndsKeepTheirText(t *testing.T) {
 func TestMigrationFillsLinkedIssueID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTemp(t)
-	all, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.migrate(ctx, all[:1]); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedBefore(t, 2)
 	payload := `{"issue":{"id":"100","key":"SUP-1","fields":{"issuelinks":[
 		{"id":"10","type":{"name":"Blocks"},"outwardIssue":{"id":"200","key":"SUP-2"}},
 		{"id":11,"type":{"name":"Blocks"},"inwardIssue":{"id":"300","key":"SUP-3"}},

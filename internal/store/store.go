@@ -295,18 +295,29 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	// shutdown) is rolled back by database/sql in a goroutine of its own,
 	// after the caller has already returned: DuckDB refuses a checkpoint
 	// until that rollback is through, which takes moments.
-	deadline := time.Now().Add(checkpointWait)
+	if err := checkpointOn(ctx, s.db, checkpointWait); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// checkpointOn runs CHECKPOINT on q, trying again for up to wait while
+// DuckDB refuses it for another write transaction still open.
+func checkpointOn(ctx context.Context, q interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
-		_, err := s.db.ExecContext(ctx, "CHECKPOINT")
+		_, err := q.ExecContext(ctx, "CHECKPOINT")
 		if err == nil {
 			return nil
 		}
 		if !strings.Contains(err.Error(), "other write transactions active") || time.Now().After(deadline) {
-			return fmt.Errorf("checkpoint: %w", err)
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("checkpoint: %w", err)
+			return err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

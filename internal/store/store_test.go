@@ -28,6 +28,27 @@ func openTemp(t testing.TB) *Store {
 	return s
 }
 
+// migratedBefore opens a new store with the migrations below version
+// applied: a store an older release left, for a migration's test.
+func migratedBefore(t testing.TB, version int) *Store {
+	t.Helper()
+	s := openTemp(t)
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []Migration
+	for _, m := range all {
+		if m.Version < version {
+			before = append(before, m)
+		}
+	}
+	if _, _, err := s.migrate(context.Background(), before); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestMigrateGoldenSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -587,20 +608,7 @@ func TestCheckpointWaitsForARollback(t *testing.T) {
 func TestMigrationDropsIssueScopedKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTemp(t)
-	all, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before []Migration
-	for _, m := range all {
-		if m.Version < 8 {
-			before = append(before, m)
-		}
-	}
-	if _, _, err := s.migrate(ctx, before); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedBefore(t, 8)
 	for _, q := range []string{
 		`INSERT INTO issue_fields VALUES ('SUP-1', 'customfield_1', 'Tier', 'Gold', '{"value":"Gold"}'), ('SUP-2', 'customfield_1', 'Tier', NULL, NULL)`,
 		`INSERT INTO issuelinks VALUES ('SUP-1', '10', 'Blocks', 'outward', 'SUP-2', 's', 'Open', 'High', '200')`,

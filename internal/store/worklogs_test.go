@@ -13,14 +13,7 @@ import (
 func TestWorklogMigrationMarksTruncatedPayloads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTemp(t)
-	all, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.migrate(ctx, all[:3]); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedBefore(t, 4)
 	tests := []struct {
 		name, payload  string
 		deleted        bool
@@ -46,7 +39,7 @@ func TestWorklogMigrationMarksTruncatedPayloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := s.migrate(ctx, all); err != nil {
+	if _, _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for i, tc := range tests {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,29 +205,27 @@ func (w *Writer) relieve() {
 	if limit <= 0 || w.conn == nil {
 		return
 	}
-	var pinned sql.NullInt64
-	if err := w.conn.QueryRowContext(w.ctx, `SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'ART_INDEX'`).Scan(&pinned); err != nil {
+	uses, err := w.s.Memory(w.ctx)
+	if err != nil {
 		w.s.log.WithError(err).Warn("writer: read DuckDB's memory")
 		return
 	}
-	if pinned.Int64 <= limit {
+	var pinned int64
+	for _, u := range uses {
+		if u.Tag == "ART_INDEX" {
+			pinned += u.Bytes
+		}
+	}
+	if pinned <= limit {
 		return
 	}
 	start := time.Now()
-	deadline := start.Add(relieveWait)
-	for {
-		_, err := w.conn.ExecContext(w.ctx, "CHECKPOINT")
-		if err == nil {
-			break
-		}
-		if !strings.Contains(err.Error(), "other write transactions active") || time.Now().After(deadline) || w.ctx.Err() != nil {
-			w.s.log.WithError(err).WithField("index_bytes", pinned.Int64).Warn("writer: checkpoint to release the indexes' memory")
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := checkpointOn(w.ctx, w.conn, relieveWait); err != nil {
+		w.s.log.WithError(err).WithField("index_bytes", pinned).Warn("writer: checkpoint to release the indexes' memory")
+		return
 	}
 	w.checkpoints.Add(1)
-	w.s.log.WithFields(map[string]any{"index_bytes": pinned.Int64, "limit_bytes": limit,
+	w.s.log.WithFields(map[string]any{"index_bytes": pinned, "limit_bytes": limit,
 		"duration_ms": time.Since(start).Milliseconds()}).Info("writer: checkpointed to release the indexes' memory")
 }
 
