@@ -205,6 +205,33 @@ func TestApplyMovedIssue(t *testing.T) {
 	}
 }
 
+// TestApplyReplacesARowHoldingTheIdUnderAnotherKey: an issues row whose
+// key raw_issues does not name (its payload lost) still goes when its issue
+// is written again under a new key, or the two rows would hold one id.
+func TestApplyReplacesARowHoldingTheIdUnderAnotherKey(t *testing.T) {
+	t.Parallel()
+	s := migrated(t)
+	bare := func(key string) *normalize.Rows {
+		r := sampleRows(key, "100", march)
+		r.Comments, r.Changelog, r.RemoteLinks, r.SLA, r.Attachments, r.Worklogs = nil, nil, nil, nil, nil, nil
+		return r
+	}
+	apply(t, s, bare("SUP-1"))
+	if _, err := s.DB().ExecContext(context.Background(), `DELETE FROM raw_issues WHERE issue_id = '100'`); err != nil {
+		t.Fatal(err)
+	}
+	res := apply(t, s, bare("OPS-7"))
+	if res.Moved != "" {
+		t.Errorf("moved: got %q, want nothing (raw_issues knew no key)", res.Moved)
+	}
+	if n := count(t, s, "SELECT count(*) FROM issues WHERE issue_key = 'SUP-1'"); n != 0 {
+		t.Errorf("issues: %d rows still under the former key", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM issues WHERE issue_key = 'OPS-7' AND issue_id = '100'"); n != 1 {
+		t.Errorf("issues: got %d rows under the new key, want 1", n)
+	}
+}
+
 func TestApplyKeepsDownloadedAttachment(t *testing.T) {
 	t.Parallel()
 	s := migrated(t)
