@@ -297,7 +297,8 @@ func FromBundle(b *jira.Bundle, opts Options) (*Rows, error) {
 		if emptyValue(raw) || errorOnly(raw) {
 			continue
 		}
-		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(ValueText(raw)), ValueJSON: opt(redactedJSON(raw))}
+		text, js := fieldValue(raw)
+		row := IssueField{IssueKey: key, FieldID: id, ValueText: opt(text), ValueJSON: opt(js)}
 		if name, ok := opts.FieldNames[id]; ok {
 			row.FieldName = opt(name)
 		}
@@ -402,15 +403,38 @@ func requestType(raw map[string]json.RawMessage) (*string, *string) {
 // as they are (credentials in URLs redacted), numbers and booleans in JSON form, options by their value,
 // users by their display name, ADF documents as text, lists joined with ", ".
 func ValueText(raw json.RawMessage) string {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	v, ok := decodeValue(raw)
+	if !ok {
 		return ""
 	}
 	// Credentials in URLs are hidden as in the issue's other text: a URL
 	// field or an option may hold a pre-signed link.
 	return adf.RedactText(valueText(v, 0))
+}
+
+// fieldValue is a custom field's value both as ValueText renders it and as
+// redactOf writes it, from one decode: decoding a generic value took
+// as long as the rest of the field's work, and a rebuild did it twice for
+// nearly every field (their values hold "self" URLs).
+func fieldValue(raw json.RawMessage) (text, js string) {
+	v, ok := decodeValue(raw)
+	if !ok {
+		return "", compactJSON(raw)
+	}
+	// valueText only reads v; redactOf may rewrite its strings in place.
+	text = adf.RedactText(valueText(v, 0))
+	return text, redactOf(raw, v)
+}
+
+// decodeValue decodes a custom field's value, keeping its numbers as
+// written; ok is false when raw is not JSON.
+func decodeValue(raw json.RawMessage) (v any, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
 }
 
 func valueText(v any, depth int) string {
@@ -465,18 +489,13 @@ func emptyValue(raw json.RawMessage) bool {
 	return s == "" || s == "null" || s == `""` || s == "[]" || s == "{}"
 }
 
-// redactedJSON is a custom field's value as compact JSON, with credentials
-// in the URLs of its strings redacted as in its text (adf.RedactText): a
-// URL field or a text field holding a pre-signed link must not publish the
-// token through value_json when value_text hides it.
-func redactedJSON(raw json.RawMessage) string {
+// redactOf is a custom field's value as compact JSON, with credentials in
+// the URLs of its strings redacted as in its text (adf.RedactText): a URL
+// field or a text field holding a pre-signed link must not publish the token
+// through value_json when value_text hides it. v is raw decoded by
+// decodeValue; the strings it redacts are rewritten in place.
+func redactOf(raw json.RawMessage, v any) string {
 	if !bytes.Contains(raw, []byte("://")) {
-		return compactJSON(raw)
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
 		return compactJSON(raw)
 	}
 	v, changed := redactStrings(v, 0)
