@@ -321,7 +321,7 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	if err := e.s.CheckRebuild(ctx); err != nil {
 		return nil, e.fail(err)
 	}
-	pass := map[store.Partition]exported{}
+	pass := map[store.Partition]store.ExportRecord{}
 	dirty, err := e.listDirty(ctx, pass)
 	if err != nil {
 		return nil, e.fail(err)
@@ -346,7 +346,7 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	}
 	var done []store.Partition
 	for _, x := range pass {
-		done = append(done, x.d.Partition)
+		done = append(done, x.Dirty.Partition)
 	}
 	slices.SortFunc(done, func(a, b store.Partition) int { return strings.Compare(a.Table+"/"+a.Month, b.Table+"/"+b.Month) })
 	if len(pass) > 0 {
@@ -370,32 +370,20 @@ func (e *Exporter) ExportDirty(ctx context.Context) ([]store.Partition, error) {
 	return done, nil
 }
 
-// exported is a partition a pass published (nil: emptied) and has not
-// recorded in the store yet.
-type exported struct {
-	d         store.DirtyPartition
-	published *store.PublishedPartition
-}
-
 // record clears the marks the pass has seen and records what it published,
 // in one transaction. Until then the marks stay: a crash re-exports them.
-func (e *Exporter) record(ctx context.Context, pass map[store.Partition]exported) error {
-	xs := slices.SortedFunc(maps.Values(pass), func(a, b exported) int {
-		return strings.Compare(a.d.Table+"/"+a.d.Month, b.d.Table+"/"+b.d.Month)
+func (e *Exporter) record(ctx context.Context, pass map[store.Partition]store.ExportRecord) error {
+	xs := slices.SortedFunc(maps.Values(pass), func(a, b store.ExportRecord) int {
+		return strings.Compare(a.Dirty.Table+"/"+a.Dirty.Month, b.Dirty.Table+"/"+b.Dirty.Month)
 	})
 	err := e.w.Do(ctx, func(ctx context.Context, tx *store.Tx) error {
-		for _, x := range xs {
-			if err := store.RecordExport(ctx, tx, x.d, x.published); err != nil {
-				return err
-			}
-		}
-		return nil
+		return store.RecordExports(ctx, tx, xs)
 	})
 	if err != nil {
 		return fmt.Errorf("export: record %d partitions: %w", len(xs), err)
 	}
 	for _, x := range xs {
-		delete(e.since, x.d.Partition)
+		delete(e.since, x.Dirty.Partition)
 	}
 	return nil
 }
@@ -403,7 +391,7 @@ func (e *Exporter) record(ctx context.Context, pass map[store.Partition]exported
 // listDirty lists the dirty partitions but those pass has exported since
 // their latest mark, notes since when each is dirty, and orders them: see
 // order.
-func (e *Exporter) listDirty(ctx context.Context, pass map[store.Partition]exported) ([]store.DirtyPartition, error) {
+func (e *Exporter) listDirty(ctx context.Context, pass map[store.Partition]store.ExportRecord) ([]store.DirtyPartition, error) {
 	all, err := e.s.DirtyPartitions(ctx)
 	if err != nil {
 		return nil, err
@@ -413,7 +401,7 @@ func (e *Exporter) listDirty(ctx context.Context, pass map[store.Partition]expor
 	var dirty []store.DirtyPartition
 	for _, d := range all {
 		seen[d.Partition] = true
-		if x, ok := pass[d.Partition]; ok && d.Generation <= x.d.Generation {
+		if x, ok := pass[d.Partition]; ok && d.Generation <= x.Dirty.Generation {
 			continue
 		}
 		dirty = append(dirty, d)
@@ -462,7 +450,7 @@ func earliestOf(a, b time.Time) time.Time {
 // MaxStale. A pass ends: each step writes one partition of the
 // list it started with, or issues partitions that go before the next of
 // those or end the pass.
-func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
+func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]store.ExportRecord) error {
 	var firstErr error
 	todo := dirty
 	for len(todo) > 0 {
@@ -517,9 +505,9 @@ func (e *Exporter) exportInTurn(ctx context.Context, dirty []store.DirtyPartitio
 // runs out of DuckDB's memory beside the others, the rest are written one at
 // a time, and those that ran out are written again alone: a 1,000,000-issue
 // rebuild's largest months did not fit twice in its 256MB pool.
-func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]exported) error {
+func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, pass map[store.Partition]store.ExportRecord) error {
 	errs := make([]error, len(dirty))
-	outs := make([]map[store.Partition]exported, len(dirty))
+	outs := make([]map[store.Partition]store.ExportRecord, len(dirty))
 	var next atomic.Int64
 	var short atomic.Bool // out of memory: one worker only from now on
 	var wg sync.WaitGroup
@@ -533,7 +521,7 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 				if errs[i] = ctx.Err(); errs[i] != nil {
 					continue
 				}
-				outs[i] = map[store.Partition]exported{}
+				outs[i] = map[store.Partition]store.ExportRecord{}
 				if errs[i] = e.exportPartition(ctx, dirty[i], outs[i], true); store.OutOfMemory(errs[i]) {
 					short.Store(true)
 				}
@@ -562,7 +550,7 @@ func (e *Exporter) exportAll(ctx context.Context, dirty []store.DirtyPartition, 
 // exportPartition exports d and adds it to pass, logging a failure with its
 // partition; with retryOOM, not one for want of memory, which exportAll
 // writes again alone.
-func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]exported, retryOOM bool) error {
+func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, pass map[store.Partition]store.ExportRecord, retryOOM bool) error {
 	published, err := e.exportOne(ctx, d)
 	if err != nil {
 		if !retryOOM || !store.OutOfMemory(err) {
@@ -570,7 +558,7 @@ func (e *Exporter) exportPartition(ctx context.Context, d store.DirtyPartition, 
 		}
 		return err
 	}
-	pass[d.Partition] = exported{d: d, published: published}
+	pass[d.Partition] = store.ExportRecord{Dirty: d, Published: published}
 	return nil
 }
 

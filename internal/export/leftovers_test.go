@@ -106,7 +106,7 @@ func TestRunRepairsAManifestACrashLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass := map[store.Partition]exported{}
+	pass := map[store.Partition]store.ExportRecord{}
 	for _, d := range dirty {
 		if err := f.e.exportPartition(context.Background(), d, pass, false); err != nil {
 			t.Fatal(err)

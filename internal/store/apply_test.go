@@ -787,3 +787,72 @@ func TestUnkeyedTablesRefuseAnIdTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordExports: a pass's record clears the marks it saw and no newer
+// one, records the files it published and forgets the months it emptied,
+// across more partitions than one statement takes.
+func TestRecordExports(t *testing.T) {
+	t.Parallel()
+	s := migrated(t)
+	ctx := context.Background()
+	var parts []Partition
+	for i := range 1200 {
+		parts = append(parts, Partition{Table: fmt.Sprintf("t%02d", i%12), Month: fmt.Sprintf("%04d-%02d", 2000+i/144, 1+(i/12)%12)})
+	}
+	if err := s.WithTx(ctx, func(tx *Tx) error { return s.MarkDirty(ctx, tx, parts...) }); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := s.DirtyPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(parts) {
+		t.Fatalf("setup: %d dirty partitions, want %d", len(seen), len(parts))
+	}
+	// One partition changes again after the pass read the marks, and one
+	// month was published before and is empty now.
+	again := seen[700].Partition
+	emptied := seen[3]
+	if err := s.WithTx(ctx, func(tx *Tx) error {
+		if err := s.MarkDirty(ctx, tx, again); err != nil {
+			return err
+		}
+		return RecordExport(ctx, tx, DirtyPartition{Partition: emptied.Partition}, &PublishedPartition{Table: emptied.Table, Month: emptied.Month, Rows: 9, SHA256: "old"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var recs []ExportRecord
+	for i, d := range seen {
+		r := ExportRecord{Dirty: d}
+		if i != 3 {
+			r.Published = &PublishedPartition{Table: d.Table, Month: d.Month, Rows: int64(i), Bytes: 10, SHA256: fmt.Sprint("sum", i), WrittenAt: written}
+		}
+		recs = append(recs, r)
+	}
+	if err := s.WithTx(ctx, func(tx *Tx) error { return RecordExports(ctx, tx, recs) }); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.DirtyPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Partition != again {
+		t.Errorf("dirty after the record: got %v, want only %v (marked after the pass read it)", left, again)
+	}
+	published, err := s.Partitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != len(parts)-1 {
+		t.Errorf("published partitions: got %d, want %d", len(published), len(parts)-1)
+	}
+	for _, p := range published {
+		if (Partition{Table: p.Table, Month: p.Month}) == emptied.Partition {
+			t.Errorf("the emptied month %v is still recorded", emptied.Partition)
+		}
+	}
+	if n := count(t, s, `SELECT count(*) FROM partitions WHERE sha256 = 'sum1199' AND rows = 1199 AND written_at = ?`, written); n != 1 {
+		t.Errorf("the last partition of the pass: %d rows as recorded, want 1", n)
+	}
+}

@@ -289,3 +289,54 @@ func BenchmarkMoveEvents(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordExports records an export pass of 30 partitions, as serve
+// does after each pass, one partition at a time and in one batch; the time
+// is per pass, during which the writer waits.
+func BenchmarkRecordExports(b *testing.B) {
+	s := migrated(b)
+	ctx := context.Background()
+	var parts []Partition
+	for i := range 30 {
+		parts = append(parts, Partition{Table: []string{"issues", "comments", "changelog"}[i%3], Month: fmt.Sprintf("2024-%02d", 1+i/3)})
+	}
+	pass := func(b *testing.B) []ExportRecord {
+		if err := s.WithTx(ctx, func(tx *Tx) error { return s.MarkDirty(ctx, tx, parts...) }); err != nil {
+			b.Fatal(err)
+		}
+		seen, err := s.DirtyPartitions(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs := make([]ExportRecord, len(seen))
+		for i, d := range seen {
+			recs[i] = ExportRecord{Dirty: d, Published: &PublishedPartition{Table: d.Table, Month: d.Month, Rows: 100, SHA256: "x", WrittenAt: time.Now()}}
+		}
+		return recs
+	}
+	for _, c := range []struct {
+		name   string
+		record func(tx *Tx, recs []ExportRecord) error
+	}{
+		{"one_by_one", func(tx *Tx, recs []ExportRecord) error {
+			for _, r := range recs {
+				if err := RecordExport(ctx, tx, r.Dirty, r.Published); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"batch", func(tx *Tx, recs []ExportRecord) error { return RecordExports(ctx, tx, recs) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				recs := pass(b)
+				b.StartTimer()
+				if err := s.WithTx(ctx, func(tx *Tx) error { return c.record(tx, recs) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
