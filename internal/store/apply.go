@@ -140,26 +140,19 @@ func (s *Store) MarkDirty(ctx context.Context, tx *Tx, parts ...Partition) error
 	if len(parts) == 0 {
 		return nil
 	}
-	var b strings.Builder
 	args := make([]any, 0, 4*len(parts))
-	b.WriteString(`INSERT INTO dirty_partitions (table_name, month, generation, marked_at) VALUES `)
 	now := time.Now().UTC()
 	seen := map[Partition]bool{}
-	n := 0
 	for _, p := range parts {
 		if seen[p] {
 			continue
 		}
 		seen[p] = true
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?)")
 		args = append(args, p.Table, p.Month, s.gen.Add(1), now)
-		n++
 	}
-	b.WriteString(` ON CONFLICT (table_name, month) DO UPDATE SET generation = excluded.generation, marked_at = excluded.marked_at`)
-	if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
+	query := `INSERT INTO dirty_partitions (table_name, month, generation, marked_at) VALUES ` + valueRows(len(args)/4, 4) +
+		` ON CONFLICT (table_name, month) DO UPDATE SET generation = excluded.generation, marked_at = excluded.marked_at`
+	if err := execErr(tx.ExecContext(ctx, query, args...)); err != nil {
 		return fmt.Errorf("mark partitions dirty: %w", err)
 	}
 	return nil

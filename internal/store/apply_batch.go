@@ -314,6 +314,12 @@ type moveWork struct {
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
+// valueRows is the VALUES list of rows rows of width parameters each:
+// "(?, ?), (?, ?)" for 2 and 2.
+func valueRows(rows, width int) string {
+	return strings.TrimSuffix(strings.Repeat("("+placeholders(width)+"), ", rows), ", ")
+}
+
 // readStored reads the stored state of the issues of a batch.
 func readStored(ctx context.Context, tx *Tx, ids []any) (map[string]stored, error) {
 	out := map[string]stored{}

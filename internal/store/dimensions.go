@@ -284,17 +284,11 @@ func replaceObjects(ctx context.Context, tx *Tx, table string, objects []Dimensi
 		return err
 	}
 	for chunk := range slices.Chunk(objects, rowsPerInsert) {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO dimension_objects (table_name, object_id, payload, fetched_at) VALUES `)
 		args := make([]any, 0, 4*len(chunk))
-		for i, o := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?)")
+		for _, o := range chunk {
 			args = append(args, table, o.ID, string(o.Payload), at)
 		}
-		if err := execErr(tx.ExecContext(ctx, b.String(), args...)); err != nil {
+		if err := execErr(tx.ExecContext(ctx, `INSERT INTO dimension_objects (table_name, object_id, payload, fetched_at) VALUES `+valueRows(len(chunk), 4), args...)); err != nil {
 			return err
 		}
 	}

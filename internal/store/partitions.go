@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -78,43 +77,31 @@ func RecordExports(ctx context.Context, tx *Tx, xs []ExportRecord) error {
 }
 
 func recordExports(ctx context.Context, tx *Tx, xs []ExportRecord) error {
-	var marks, gone, published strings.Builder
 	var markArgs, goneArgs, pubArgs []any
-	sep := func(b *strings.Builder) {
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-	}
 	for _, x := range xs {
 		d := x.Dirty
-		sep(&marks)
-		marks.WriteString("(?, ?, ?)")
 		markArgs = append(markArgs, d.Table, d.Month, d.Generation)
 		if p := x.Published; p != nil {
-			sep(&published)
-			published.WriteString("(?, ?, ?, ?, ?, ?)")
 			pubArgs = append(pubArgs, p.Table, p.Month, p.Rows, p.Bytes, p.SHA256, p.WrittenAt)
 		} else {
-			sep(&gone)
-			gone.WriteString("(?, ?)")
 			goneArgs = append(goneArgs, d.Table, d.Month)
 		}
 	}
 	// A mark newer than the one the export saw stays: its change came
 	// after the file was written.
-	if err := execErr(tx.ExecContext(ctx, `DELETE FROM dirty_partitions d USING (VALUES `+marks.String()+`) v(table_name, month, generation)
+	if err := execErr(tx.ExecContext(ctx, `DELETE FROM dirty_partitions d USING (VALUES `+valueRows(len(markArgs)/3, 3)+`) v(table_name, month, generation)
 		WHERE d.table_name = v.table_name AND d.month = v.month AND d.generation <= v.generation`, markArgs...)); err != nil {
 		return fmt.Errorf("clear %d dirty marks: %w", len(xs), err)
 	}
 	if len(goneArgs) > 0 {
-		if err := execErr(tx.ExecContext(ctx, `DELETE FROM partitions p USING (VALUES `+gone.String()+`) v(table_name, month)
+		if err := execErr(tx.ExecContext(ctx, `DELETE FROM partitions p USING (VALUES `+valueRows(len(goneArgs)/2, 2)+`) v(table_name, month)
 			WHERE p.table_name = v.table_name AND p.month = v.month`, goneArgs...)); err != nil {
 			return fmt.Errorf("forget %d emptied partitions: %w", len(goneArgs)/2, err)
 		}
 	}
 	if len(pubArgs) > 0 {
 		if err := execErr(tx.ExecContext(ctx, `INSERT OR REPLACE INTO partitions (table_name, month, rows, bytes, sha256, written_at)
-			VALUES `+published.String(), pubArgs...)); err != nil {
+			VALUES `+valueRows(len(pubArgs)/6, 6), pubArgs...)); err != nil {
 			return fmt.Errorf("record %d partitions: %w", len(pubArgs)/6, err)
 		}
 	}

@@ -11,6 +11,11 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// Execer runs a statement: *sql.DB, *sql.Conn, *sql.Tx and *Tx all do.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // errStop, returned by the function given each row, stops reading rows
 // without an error.
 var errStop = errors.New("stop reading rows")

@@ -303,9 +303,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // checkpointOn runs CHECKPOINT on q, trying again for up to wait while
 // DuckDB refuses it for another write transaction still open.
-func checkpointOn(ctx context.Context, q interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}, wait time.Duration) error {
+func checkpointOn(ctx context.Context, q Execer, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		_, err := q.ExecContext(ctx, "CHECKPOINT")
