@@ -1,6 +1,7 @@
 # The two commands a newcomer needs are `make demo` and `make test`.
 
 GO       ?= go
+SHELL    := /bin/bash
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
@@ -18,9 +19,22 @@ demo:
 	$(GO) run ./cmd/jiraduck demo $(if $(DEMO_DIR),--data-dir $(DEMO_DIR))
 
 ## test: formatting, vet, staticcheck and every test with the race detector
-## (the timeout is explicit: past it go test names the test that hung)
+## (the timeout is explicit: past it go test names the test that hung). When
+## a test fails, the last lines repeat what failed, the hung tests' names and
+## the stacks of the tests' goroutines and of ours stuck on a lock or in a call
+## for minutes: a log cut to its tail still says which.
 test: lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; set -o pipefail; \
+	if $(GO) test -race -count=1 -timeout 15m ./... 2>&1 | tee "$$log"; then exit 0; fi; \
+	echo; echo "== what failed, repeated from above =="; \
+	grep -E '^(\s*--- FAIL|FAIL|panic: )' "$$log" | grep -v '^panic: test timed out' | head -40; \
+	sed -n '/^panic: test timed out/,/^$$/p' "$$log"; \
+	awk 'BEGIN { RS = ""; FS = "\n" } \
+	  /^goroutine [0-9]+ / && /\ntesting\.tRunner\(/ && $$2 !~ /^testing\.\(\*T\)\.(Run|Parallel)|^testing\.tRunner\.func1|^testing\.runTests/ { \
+	    if (++n > 8) next; for (i = 1; i <= NF && i <= 40; i++) print $$i; print "" } \
+	  /^goroutine [0-9]+ \[(syscall|sync\.|semacquire)[^]]*minutes\]/ && /jiraduck\/internal\// && !/\ntesting\.tRunner\(/ { \
+	    if (++m > 8) next; for (i = 1; i <= NF && i <= 40; i++) print $$i; print "" }' "$$log"; \
+	exit 1
 
 lint:
 	@out=$$(gofmt -l cmd internal migrations sql); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,13 @@ func chromium(t *testing.T, browser, url string, args ...string) []byte {
 	cmd := exec.CommandContext(ctx, browser, append(append(flags, args...), url)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// The browser's helpers (zygote, renderer, crash handler) share its
+	// output pipes: past the deadline the whole process group is killed,
+	// and Run stops waiting for the pipes soon after, or a helper that
+	// outlived the browser would hold the test until the package's timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(browser), strings.Join(args, " "), err, tail(stderr.String(), 2000))
 	}

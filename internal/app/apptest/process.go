@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Program is jiraduck as a test runs it in a process of its own, for what
@@ -34,6 +35,11 @@ func (p Program) Command(environ []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// RunTimeout bounds a Run: a command of the tests that has not ended by then
+// is killed and fails its test, which names it, instead of holding the
+// package until go test's timeout names only the test.
+const RunTimeout = 5 * time.Minute
+
 // Run runs the program to its end in a folder of its own (where no .env is
 // picked up) and returns its output and exit code.
 func (p Program) Run(t testing.TB, environ []string, args ...string) (string, string, int) {
@@ -42,7 +48,16 @@ func (p Program) Run(t testing.TB, environ []string, args ...string) (string, st
 	cmd.Dir = t.TempDir()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	cmd.WaitDelay = 10 * time.Second // past its exit, a leftover child's pipes
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(RunTimeout, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("jiraduck %s still running after %s, killed:\nstdout: %s\nstderr: %s",
+			strings.Join(args, " "), RunTimeout, LastBytes(stdout.String(), 2000), LastBytes(stderr.String(), 2000))
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
