@@ -20,14 +20,16 @@ demo:
 
 ## test: formatting, vet, staticcheck and every test with the race detector
 ## (the timeout is explicit: past it go test names the test that hung). When
-## a test fails, the last lines repeat what failed, the hung tests' names and
+## a test fails, the last lines repeat what failed and why, the hung tests' names and
 ## the stacks of the tests' goroutines and of ours stuck on a lock or in a call
 ## for minutes: a log cut to its tail still says which.
 test: lint
 	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; set -o pipefail; \
 	if $(GO) test -race -count=1 -timeout 15m ./... 2>&1 | tee "$$log"; then exit 0; fi; \
 	echo; echo "== what failed, repeated from above =="; \
-	grep -E '^(\s*--- FAIL|FAIL|panic: )' "$$log" | grep -v '^panic: test timed out' | head -40; \
+	awk '/^[[:space:]]*--- FAIL/ { msg = 1; print; next } \
+	  msg && /^[[:space:]]+/ { print; next } { msg = 0 } \
+	  /^(FAIL|panic: )/ && !/^panic: test timed out/ { print }' "$$log" | head -80; \
 	sed -n '/^panic: test timed out/,/^$$/p' "$$log"; \
 	awk 'BEGIN { RS = ""; FS = "\n" } \
 	  /^goroutine [0-9]+ / && /\ntesting\.tRunner\(/ && $$2 !~ /^testing\.\(\*T\)\.(Run|Parallel)|^testing\.tRunner\.func1|^testing\.runTests/ { \
