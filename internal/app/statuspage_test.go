@@ -62,16 +62,9 @@ func chromium(t *testing.T, browser, url string, args ...string) []byte {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(browser), strings.Join(args, " "), err, tail(stderr.String(), 2000))
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(browser), strings.Join(args, " "), err, apptest.LastBytes(stderr.String(), 2000))
 	}
 	return stdout.Bytes()
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }
 
 // TestStatusPageInBrowser loads serve's status page in headless Chromium

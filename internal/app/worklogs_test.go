@@ -31,15 +31,17 @@ import (
 // site.
 const worklogFixtures = "../../../shared/jira-fixtures/webhooks"
 
+// worklogFixture is the captured delivery of a worklog_* event.
+func worklogFixture(event string) string {
+	return filepath.Join(worklogFixtures, event, "basic__zulip.json")
+}
+
 // worklogDeliver posts a captured worklog_* delivery to serve, signed, with
 // its worklog.issueId set to issueID: what Jira sends, which names the issue
 // by id only.
 func worklogDeliver(t *testing.T, site *app.Site, event, issueID string, n int) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(worklogFixtures, event, "basic__zulip.json"))
-	if os.IsNotExist(err) {
-		t.Skipf("fixture %s not available", event)
-	}
+	raw, err := os.ReadFile(worklogFixture(event))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestWorklogEventsEndToEnd(t *testing.T) {
 	// Each step delivers a captured worklog event: without them no step
 	// runs, and the example query would have nothing to add up.
 	for _, event := range []string{"worklog_created", "worklog_updated", "worklog_deleted"} {
-		if _, err := os.Stat(filepath.Join(worklogFixtures, event, "basic__zulip.json")); os.IsNotExist(err) {
+		if _, err := os.Stat(worklogFixture(event)); os.IsNotExist(err) {
 			t.Skipf("fixture %s not available", event)
 		}
 	}
@@ -269,7 +271,7 @@ func worklogExample(t *testing.T, root string, issue *emulator.Issue) {
 	}
 	if n == 0 || hours < want.Hours()-0.05*float64(len(issue.Worklogs)) {
 		// Which side of the join lacked the issue, and which files the
-		// views read: a failure seen once under load said only "0 rows".
+		// views read: "0 rows" alone does not tell.
 		var worklogs, issues int
 		db.QueryRow(`SELECT count(*) FROM jira_worklogs WHERE issue_id = ?`, issue.ID).Scan(&worklogs)
 		db.QueryRow(`SELECT count(*) FROM jira_issues WHERE issue_id = ?`, issue.ID).Scan(&issues)
