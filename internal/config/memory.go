@@ -25,9 +25,12 @@ type MemoryPlan struct {
 type memoryShare struct {
 	poolDivisor int64 // the buffer pool is Memory / poolDivisor ...
 	poolCeiling int64 // ... at most this, in bytes (DuckDB's MB: 10^6)
-	release     bool
-	goDivisor   int64 // Go's heap is limited to Memory / goDivisor ...
-	goCeiling   int64 // ... and at most this; 0: no ceiling
+	// releaseBelow: with less memory available than this, DuckDB hands
+	// what it frees back at once; 0: never by default. Unknown memory
+	// counts as plenty, as it takes the ceilings above.
+	releaseBelow int64
+	goDivisor    int64 // Go's heap is limited to Memory / goDivisor ...
+	goCeiling    int64 // ... and at most this; 0: no ceiling
 }
 
 // The shares per command. Serve keeps a small cache: the storm of P3 was as
@@ -38,10 +41,14 @@ type memoryShare struct {
 // serve out of memory at 128MB within seconds, which DuckDB answered by
 // invalidating the open store: serve's share is 1/4, at most 256MB. A
 // rebuild reads each payload once, so a larger cache buys it nothing either;
-// a full export is slower with less than 512MB. Releasing costs a rebuild
-// and a large export much of their time, so only serve releases by default.
+// a full export is slower with less than 512MB. Releasing freed memory at
+// once costs CPU, since every page handed back is faulted in again: a
+// rebuild and a large export much of their time, and serve under a bulk edit
+// (P3) 5 s of 12 on a machine where page faults are dear, for about 100 MB
+// less at its peak. So only serve releases by default, and only where those
+// 100 MB matter: with less than 2 GiB available.
 var memoryShares = map[string]memoryShare{
-	"serve":   {poolDivisor: 4, poolCeiling: 256e6, release: true, goDivisor: 8, goCeiling: 96 << 20},
+	"serve":   {poolDivisor: 4, poolCeiling: 256e6, releaseBelow: 2 << 30, goDivisor: 8, goCeiling: 96 << 20},
 	"rebuild": {poolDivisor: 4, poolCeiling: 256e6, goDivisor: 4},
 	"":        {poolDivisor: 4, poolCeiling: 512e6, goDivisor: 4},
 }
@@ -77,7 +84,17 @@ func (c *Config) MemoryPlanFor(command string) MemoryPlan {
 	if c.DuckDBReleaseMemory != nil {
 		p.ReleaseMemory, p.ReleaseFrom = *c.DuckDBReleaseMemory, "set"
 	} else {
-		p.ReleaseMemory, p.ReleaseFrom = share.release, "default of "+commandName(command)
+		p.ReleaseMemory = c.Memory.Bytes > 0 && c.Memory.Bytes < share.releaseBelow
+		p.ReleaseFrom = "default of " + commandName(command)
+		switch {
+		case share.releaseBelow == 0:
+		case c.Memory.Bytes <= 0:
+			p.ReleaseFrom += ", memory available unknown"
+		case p.ReleaseMemory:
+			p.ReleaseFrom += fmt.Sprintf(" below %dGiB available", share.releaseBelow>>30)
+		default:
+			p.ReleaseFrom += fmt.Sprintf(" with %dGiB or more available", share.releaseBelow>>30)
+		}
 	}
 	switch {
 	case c.GoMemoryLimit != "":

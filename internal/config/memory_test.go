@@ -52,14 +52,16 @@ func TestMemoryPlan(t *testing.T) {
 		release  bool
 		goLimit  int64
 	}{
-		{"large machine serve", 24 * gib, nil, "serve", "256MB", "1/4 of the memory available, at most 256MB", true, 96 << 20},
+		{"large machine serve", 24 * gib, nil, "serve", "256MB", "1/4 of the memory available, at most 256MB", false, 96 << 20},
+		{"2 GiB machine serve", 2 * gib, nil, "serve", "256MB", "1/4 of the memory available, at most 256MB", false, 96 << 20},
+		{"just under 2 GiB serve", 2*gib - 1<<20, nil, "serve", "256MB", "1/4 of the memory available, at most 256MB", true, 96 << 20},
 		{"large machine rebuild", 24 * gib, nil, "rebuild", "256MB", "1/4 of the memory available, at most 256MB", false, 6 * gib},
 		{"large machine backfill", 24 * gib, nil, "backfill", "512MB", "1/4 of the memory available, at most 512MB", false, 6 * gib},
 		{"1 GiB container serve", gib, nil, "serve", "256MB", "1/4 of the memory available, at most 256MB", true, 96 << 20},
 		{"512 MiB container serve", gib / 2, nil, "serve", "134MB", "1/4 of the memory available, at most 256MB", true, 64 << 20},
 		{"512 MiB container export", gib / 2, nil, "export", "134MB", "1/4 of the memory available, at most 512MB", false, 128 << 20},
 		{"256 MiB container serve", gib / 4, nil, "serve", "96MB", "1/4 of the memory available, at most 256MB", true, 48 << 20},
-		{"unknown serve", 0, nil, "serve", "256MB", "memory available unknown", true, 0},
+		{"unknown serve", 0, nil, "serve", "256MB", "memory available unknown", false, 0},
 		{"unknown rebuild", 0, nil, "rebuild", "256MB", "memory available unknown", false, 0},
 		{"settings win", 24 * gib, map[string]string{"JIRADUCK_DUCKDB_MEMORY_LIMIT": "1GB", "JIRADUCK_DUCKDB_RELEASE_MEMORY": "false", "GOMEMLIMIT": "200MiB"},
 			"serve", "1GB", "set", false, 0},
@@ -108,7 +110,7 @@ func TestRedactedShowsMemoryPlan(t *testing.T) {
 	}
 	want := map[string]string{
 		"JIRADUCK_DUCKDB_MEMORY_LIMIT":   "256MB (1/4 of the memory available, at most 256MB; rebuild: 256MB; memory available: 24.0 GiB from /proc/meminfo MemTotal)",
-		"JIRADUCK_DUCKDB_RELEASE_MEMORY": "true (default of serve; rebuild: false)",
+		"JIRADUCK_DUCKDB_RELEASE_MEMORY": "false (default of serve with 2GiB or more available; rebuild: false)",
 		"GOMEMLIMIT":                     "96MiB (1/8 of the memory available, at most 96MiB; rebuild: 6144MiB)",
 	}
 	for k, v := range want {
@@ -128,10 +130,10 @@ func TestMemorySettingsEmptyAreUnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Memory = Memory{Bytes: 24 << 30, Source: "test"}
+	c.Memory = Memory{Bytes: 1 << 30, Source: "test"}
 	p := c.MemoryPlanFor("serve")
 	if p.DuckDBLimit != "256MB" || !p.ReleaseMemory || p.GoLimit != 96<<20 {
-		t.Errorf("serve with empty settings: got %+v, want 256MB, release, 96MiB", p)
+		t.Errorf("serve with empty settings and 1 GiB: got %+v, want 256MB, release, 96MiB", p)
 	}
 }
 
