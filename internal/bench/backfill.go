@@ -49,11 +49,11 @@ func (b *bench) reportBackfillCalls(calls map[string]int64, fetched int) {
 	}
 }
 
-// backfillAtLatency backfills a site of a fiftieth of the large store's
-// size (at least 100, at most 2,000 issues) with Jira answering every call
-// in backfillLatency, and reports the rate.
+// backfillAtLatency backfills a site of sz.slowSite issues (a fiftieth of
+// the large store's size, at least 100, at most 2,000; 40 with --quick)
+// with Jira answering every call in backfillLatency, and reports the rate.
 func (b *bench) backfillAtLatency(ctx context.Context) error {
-	n := min(max(b.sz.big/50, 100), 2000)
+	n := b.sz.slowSite
 	em, err := emulator.New(b.emulatorOptions(n))
 	if err != nil {
 		return err

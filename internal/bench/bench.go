@@ -77,6 +77,7 @@ type benchSizes struct {
 	slaOpen  int           // P6 open issues
 	slaDelay time.Duration // P6 latency per Jira call
 	rss      int           // P7 issues of the large rebuild (0: skipped)
+	slowSite int           // P4 issues backfilled with Jira answering slowly
 }
 
 func sizesFor(o Options) benchSizes {
@@ -86,14 +87,15 @@ func sizesFor(o Options) benchSizes {
 	}
 	var sz benchSizes
 	if o.Quick {
-		sz = benchSizes{big: 300, mid: 200, months: 6, ackFor: 2 * time.Second, ackBody: 100,
+		sz = benchSizes{big: 300, mid: 100, months: 6, ackFor: 2 * time.Second, ackBody: 100,
 			edits: 4, editGap: 20 * time.Millisecond, latency: 150 * time.Millisecond, storm: 300, stormOn: 30,
-			slaOpen: 101, slaDelay: 100 * time.Millisecond, rss: o.RSSIssues}
+			slaOpen: 101, slaDelay: 100 * time.Millisecond, rss: o.RSSIssues, slowSite: 40}
 	} else {
 		n := o.Issues
 		sz = benchSizes{big: n, mid: max(n*15/100, 100), months: 24, ackFor: 60 * time.Second, ackBody: 2000,
 			edits: 50, editGap: 200 * time.Millisecond, latency: 150 * time.Millisecond, storm: max(n/10, 10), stormOn: max(n/100, 1),
-			slaOpen: max((n*1345+50000)/100000, 10), slaDelay: 100 * time.Millisecond, rss: o.RSSIssues}
+			slaOpen: max((n*1345+50000)/100000, 10), slaDelay: 100 * time.Millisecond, rss: o.RSSIssues,
+			slowSite: min(max(n/50, 100), 2000)}
 	}
 	sz.ackRate = rate
 	if o.RateFor > 0 {
