@@ -137,6 +137,31 @@ func TestMemorySettingsEmptyAreUnset(t *testing.T) {
 	}
 }
 
+// TestReleaseFromSaysWhy: the config command says which rule gave the
+// release default, since the same serve releases on one machine and not on
+// another.
+func TestReleaseFromSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		memory  int64
+		command string
+		want    string
+	}{
+		{24 << 30, "serve", "default of serve with 2GiB or more available"},
+		{1 << 30, "serve", "default of serve below 2GiB available"},
+		{0, "serve", "default of serve, memory available unknown"},
+		{1 << 30, "rebuild", "default of rebuild"},
+	} {
+		c, err := FromMap(map[string]string{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Memory = Memory{Bytes: tc.memory, Source: "test"}
+		if got := c.MemoryPlanFor(tc.command).ReleaseFrom; got != tc.want {
+			t.Errorf("%s with %d bytes: got %q, want %q", tc.command, tc.memory, got, tc.want)
+		}
+	}
+}
+
 // TestWriteBatch: a write transaction holds two issues per MB of the buffer
 // pool above 64MB, from 32 to 256, as DuckDB reads the pool's size.
 func TestWriteBatch(t *testing.T) {
