@@ -673,8 +673,11 @@ func (e *Exporter) selectQuery(table, month string) (string, error) {
 	for i, c := range cols {
 		qualified[i] = "t." + c
 	}
-	return fmt.Sprintf(`SELECT %s FROM %s t SEMI JOIN (SELECT issue_key FROM issues WHERE %s) i ON t.issue_key = i.issue_key ORDER BY %s`,
-		strings.Join(qualified, ", "), table, inMonth, orderBy[table]), nil
+	// A child row carries its issue's month (migration 0009): a filter on it
+	// reads the other columns only where it matched, where a semi join with
+	// the month's issues read the whole table for every month.
+	return fmt.Sprintf(`SELECT %s FROM %s t WHERE t.issue_month = DATE '%s-01' ORDER BY %s`,
+		strings.Join(qualified, ", "), table, month, orderBy[table]), nil
 }
 
 // dimensionQuery is the SELECT whose result is a dimension table's file:

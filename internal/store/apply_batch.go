@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
@@ -148,6 +149,10 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 		key := r.Issue.IssueKey
 		moved := had && prev.key != key
 		month := r.Month()
+		// Jira never changes an issue's created; should a payload do so, the
+		// rows it does not bring whole take the new month all the same.
+		remonth := had && prev.month != month
+		follow := moveWork{from: prev.key, to: key, month: IssueMonth(r.Issue.CreatedAt)}
 		oldHashes := map[string]string{}
 		if had {
 			oldHashes = prev.hashes
@@ -165,8 +170,9 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 			switch state {
 			case normalize.Unknown:
 				newHashes[table] = oldHashes[table]
-				if moved {
-					moves = append(moves, moveWork{table: table, from: prev.key, to: key})
+				if moved || remonth {
+					follow.table = table
+					moves = append(moves, follow)
 					changed = true
 				}
 			case normalize.Complete:
@@ -187,11 +193,12 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 				w.insert = append(w.insert, r)
 				changed = true
 			case normalize.Partial:
-				if moved {
-					moves = append(moves, moveWork{table: table, from: prev.key, to: key})
+				if moved || remonth {
+					follow.table = table
+					moves = append(moves, follow)
 				}
 				work[table].upsert = append(work[table].upsert, r)
-				changed = moved || opts.KeepPayload || oldHashes[table] != newHashes[table]
+				changed = moved || remonth || opts.KeepPayload || oldHashes[table] != newHashes[table]
 			default:
 				return nil, fmt.Errorf("apply %s: unknown state %q of %s", key, state, table)
 			}
@@ -209,9 +216,9 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 	}
 
 	// Rows under a former key of an unknown or partial collection follow the
-	// issue to its new key.
+	// issue to its new key and month.
 	for _, m := range moves {
-		if err := execErr(tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET issue_key = ? WHERE issue_key = ?`, m.table), m.to, m.from)); err != nil {
+		if err := execErr(tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET issue_key = ?, issue_month = ? WHERE issue_key = ?`, m.table), m.to, m.month, m.from)); err != nil {
 			return nil, fmt.Errorf("apply: move %s rows of %s: %w", m.table, m.from, err)
 		}
 	}
@@ -308,8 +315,10 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 	return results, nil
 }
 
+// moveWork brings the rows of table under key from to key to and month.
 type moveWork struct {
 	table, from, to string
+	month           time.Time
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

@@ -34,7 +34,7 @@ func TestCompactWithinASmallPool(t *testing.T) {
 				repeat('{"id":"' || i || '","body":{"type":"doc","content":[{"type":"text","text":"fine"}]}},', 400) ||
 				'{"id":"0"}]}}}}', now()
 			FROM range(1, ?) t(i)`, []any{n + 1}},
-		{`INSERT INTO issue_fields SELECT 'SUP-' || (i % ?), 'customfield_' || i, 'field', 'value ' || i, NULL
+		{`INSERT INTO issue_fields (issue_key, field_id, field_name, value_text, value_json) SELECT 'SUP-' || (i % ?), 'customfield_' || i, 'field', 'value ' || i, NULL
 			FROM range(400000) t(i)`, []any{n}},
 		{`INSERT INTO changelog (change_id, item_index, issue_key, field, from_string, to_string, changed_at)
 			SELECT (100000 + i)::VARCHAR, 0, 'SUP-' || (i % ?), 'status', 'Open', 'Done', now() FROM range(600000) t(i)`, []any{n}},

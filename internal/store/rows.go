@@ -1,6 +1,9 @@
 package store
 
 import (
+	"slices"
+	"time"
+
 	"github.com/jiraduck/jiraduck/internal/normalize"
 )
 
@@ -61,9 +64,29 @@ var childColumns = map[string][]string{
 // exported.
 func TableColumns(table string) []string { return childColumns[table] }
 
-// linkColumns are the columns of issuelinks as stored: the exported ones and
-// linked_issue_id, which stays in the store (see links.go).
-var linkColumns = append(append([]string(nil), childColumns["issuelinks"]...), "linked_issue_id")
+// storedColumns are the columns a write gives each child table: the exported
+// ones, then those that stay in the store: issuelinks.linked_issue_id (see
+// links.go) and every table's issue_month, the first day of the UTC month of
+// its issue's created_at, on which the exporter selects a partition's rows
+// (migration 0009).
+var storedColumns = func() map[string][]string {
+	out := make(map[string][]string, len(childColumns))
+	for table, cols := range childColumns {
+		cols = slices.Clone(cols)
+		if table == "issuelinks" {
+			cols = append(cols, "linked_issue_id")
+		}
+		out[table] = append(cols, "issue_month")
+	}
+	return out
+}()
+
+// IssueMonth is the value of a child row's issue_month for an issue created
+// at created: midnight UTC of the first day of its month.
+func IssueMonth(created time.Time) time.Time {
+	y, m, _ := created.UTC().Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+}
 
 // tableRows returns the column names and the rows (as argument lists) of one
 // table of an issue.
@@ -120,7 +143,6 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			out = append(out, []any{l.IssueKey, l.LinkID, l.LinkType, l.Direction, l.LinkedIssueKey, l.LinkedIssueSummary,
 				l.LinkedIssueStatus, l.LinkedIssuePriority, l.LinkedIssueID})
 		}
-		return linkColumns, out
 	case "remote_links":
 		for _, l := range r.RemoteLinks {
 			out = append(out, []any{l.IssueKey, l.RemoteLinkID, l.GlobalID, l.URL, l.Title, l.ApplicationName,
@@ -156,7 +178,11 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			out = append(out, []any{o.IssueKey, o.OrganizationID, o.OrganizationName})
 		}
 	}
-	return childColumns[table], out
+	month := IssueMonth(r.Issue.CreatedAt)
+	for i := range out {
+		out[i] = append(out[i], month)
+	}
+	return storedColumns[table], out
 }
 
 // list binds a nil list as an empty one: the driver panics on some nil

@@ -139,7 +139,7 @@ var columnTypes = map[string]string{
 	"aggregate_time_spent_seconds": "BIGINT", "status_category_changed_at": "TIMESTAMPTZ", "team_managed": "BOOLEAN",
 	"issue_type_hierarchy_level": "INTEGER", "subtask_keys": "VARCHAR[]", "votes": "INTEGER", "watches": "INTEGER",
 	"media_index": "INTEGER", "started_at": "TIMESTAMPTZ",
-	"story_points": "DOUBLE",
+	"story_points": "DOUBLE", "issue_month": "DATE",
 }
 
 // ColumnType is the DuckDB type of an analyst column. The flat SLA columns
