@@ -152,7 +152,7 @@ func (s *Store) ApplyBatch(ctx context.Context, tx *Tx, batch []*normalize.Rows,
 		// Jira never changes an issue's created; should a payload do so, the
 		// rows it does not bring whole take the new month all the same.
 		remonth := had && prev.month != month
-		follow := moveWork{from: prev.key, to: key, month: IssueMonth(r.Issue.CreatedAt)}
+		follow := moveWork{from: prev.key, to: key, month: issueMonth(r.Issue.CreatedAt)}
 		oldHashes := map[string]string{}
 		if had {
 			oldHashes = prev.hashes

@@ -81,9 +81,9 @@ var storedColumns = func() map[string][]string {
 	return out
 }()
 
-// IssueMonth is the value of a child row's issue_month for an issue created
+// issueMonth is the value of a child row's issue_month for an issue created
 // at created: midnight UTC of the first day of its month.
-func IssueMonth(created time.Time) time.Time {
+func issueMonth(created time.Time) time.Time {
 	y, m, _ := created.UTC().Date()
 	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
 }
@@ -178,7 +178,7 @@ func tableRows(table string, r *normalize.Rows) ([]string, [][]any) {
 			out = append(out, []any{o.IssueKey, o.OrganizationID, o.OrganizationName})
 		}
 	}
-	month := IssueMonth(r.Issue.CreatedAt)
+	month := issueMonth(r.Issue.CreatedAt)
 	for i := range out {
 		out[i] = append(out[i], month)
 	}
