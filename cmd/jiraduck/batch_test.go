@@ -280,7 +280,10 @@ func TestMain(m *testing.M) {
 		fmt.Println("snapshot read failed:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	plain.Flags = vcsFlags()
+	code := m.Run()
+	plain.Remove()
+	os.Exit(code)
 }
 
 // runProcess runs jiraduck as a separate process (this test binary playing

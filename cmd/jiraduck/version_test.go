@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/jiraduck/jiraduck/internal/app/apptest"
 )
 
 func TestDescribeBuild(t *testing.T) {
@@ -45,6 +47,32 @@ func TestDescribeBuild(t *testing.T) {
 	}
 }
 
+// plain is jiraduck as go build makes it, without the race detector and
+// stamped with its commit where the checkout allows (see vcsFlags), built
+// once: TestVersionOfAPlainGoBuild reads its stamp, and the benchmark's child
+// processes run it.
+var plain = apptest.Builder{Plain: true}
+
+// vcsFlags asks go build to stamp the commit when this is a git checkout
+// with a .git folder (the go command finds a repository by that folder: in
+// a git worktree, whose .git is a file, it stamps nothing). -buildvcs=true
+// is go build's own default ("auto" in a checkout), spelled out because
+// GOFLAGS may turn it off; outside a checkout it would fail the build.
+func vcsFlags() []string {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		return nil
+	}
+	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
+		return nil
+	}
+	return []string{"-buildvcs=true"}
+}
+
 // TestVersionOfAPlainGoBuild: a binary built with go build, without the
 // Makefile's -ldflags, names the commit it was built from.
 func TestVersionOfAPlainGoBuild(t *testing.T) {
@@ -69,12 +97,7 @@ func TestVersionOfAPlainGoBuild(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
 		t.Skip("no .git folder: the go command stamps no revision here")
 	}
-	bin := filepath.Join(t.TempDir(), "jiraduck")
-	// -buildvcs=true is go build's own default ("auto" in a checkout);
-	// spelled out because GOFLAGS may turn it off.
-	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := plain.Program(t).Path
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		t.Fatalf("version: %v", err)

@@ -68,17 +68,25 @@ func (p Program) Run(t testing.TB, environ []string, args ...string) (string, st
 }
 
 // A Builder builds the jiraduck binary once, for the tests of a package
-// that is not cmd/jiraduck and so cannot play it.
+// that is not cmd/jiraduck and so cannot play it, and for tests that need
+// the binary a user builds.
 type Builder struct {
+	// Plain builds without the race detector even when the test binary has
+	// it: a binary as go build makes it, for child processes whose speed
+	// matters more than a second check of code the in-process tests check.
+	Plain bool
+	// Flags go to go build before the package.
+	Flags []string
+
 	once sync.Once
 	dir  string
 	prog Program
 	err  error
 }
 
-// Program returns the built binary, building it on the first call. It is
-// built with the race detector when the test binary is, so that the child
-// processes are checked as the in-process serve is.
+// Program returns the built binary, building it on the first call. Unless
+// Plain, it is built with the race detector when the test binary is, so
+// that the child processes are checked as the in-process serve is.
 func (b *Builder) Program(t testing.TB) Program {
 	t.Helper()
 	b.once.Do(func() {
@@ -87,8 +95,8 @@ func (b *Builder) Program(t testing.TB) Program {
 			return
 		}
 		exe := filepath.Join(b.dir, "jiraduck")
-		args := []string{"build", "-o", exe}
-		if raceEnabled {
+		args := append([]string{"build", "-o", exe}, b.Flags...)
+		if raceEnabled && !b.Plain {
 			args = append(args, "-race")
 		}
 		args = append(args, "github.com/jiraduck/jiraduck/cmd/jiraduck")
