@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,21 +54,30 @@ func TestDescribeBuild(t *testing.T) {
 // processes run it.
 var plain = apptest.Builder{Plain: true}
 
-// vcsFlags asks go build to stamp the commit when this is a git checkout
-// with a .git folder (the go command finds a repository by that folder: in
-// a git worktree, whose .git is a file, it stamps nothing). -buildvcs=true
-// is go build's own default ("auto" in a checkout), spelled out because
-// GOFLAGS may turn it off; outside a checkout it would fail the build.
-func vcsFlags() []string {
+// unstampable says why go build cannot stamp the commit here, "" when it
+// can: git on the path and a checkout with a .git folder (the go command
+// finds a repository by that folder: in a git worktree, whose .git is a
+// file, it stamps nothing).
+func unstampable() string {
 	git, err := exec.LookPath("git")
 	if err != nil {
-		return nil
+		return "git not installed"
 	}
 	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
 	if err != nil {
-		return nil
+		return fmt.Sprintf("not in a git checkout: %v", err)
 	}
 	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
+		return "no .git folder: the go command stamps no revision here"
+	}
+	return ""
+}
+
+// vcsFlags asks go build to stamp the commit where it can. -buildvcs=true
+// is go build's own default ("auto" in a checkout), spelled out because
+// GOFLAGS may turn it off; where it cannot stamp, it would fail the build.
+func vcsFlags() []string {
+	if unstampable() != "" {
 		return nil
 	}
 	return []string{"-buildvcs=true"}
@@ -80,22 +90,12 @@ func TestVersionOfAPlainGoBuild(t *testing.T) {
 		t.Skip("builds the binary; skipped in -short mode")
 	}
 	t.Parallel()
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
+	if why := unstampable(); why != "" {
+		t.Skip(why)
 	}
-	head, err := exec.Command(git, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Skipf("not in a git checkout: %v", err)
-	}
-	top, err := exec.Command(git, "rev-parse", "--show-toplevel").Output()
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Fatal(err)
-	}
-	// The go command finds a repository by its .git folder: in a git
-	// worktree, whose .git is a file, it stamps no revision.
-	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
-		t.Skip("no .git folder: the go command stamps no revision here")
 	}
 	bin := plain.Program(t).Path
 	out, err := exec.Command(bin, "version").Output()
