@@ -23,9 +23,13 @@ demo:
 ## a test fails, the last lines repeat what failed and why, the hung tests' names and
 ## the stacks of the tests' goroutines and of ours stuck on a lock or in a call
 ## for minutes: a log cut to its tail still says which.
+## Processes built with the race detector end at once instead of sleeping a
+## second for late reports: every test binary and every jiraduck process the
+## tests start is one, and many tests wait on such processes one after another.
+GORACE ?= atexit_sleep_ms=0
 test: lint
 	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; set -o pipefail; \
-	if $(GO) test -race -count=1 -timeout 15m ./... 2>&1 | tee "$$log"; then exit 0; fi; \
+	if GORACE="$(GORACE)" $(GO) test -race -count=1 -timeout 15m ./... 2>&1 | tee "$$log"; then exit 0; fi; \
 	echo; echo "== what failed, repeated from above =="; \
 	awk '/^[[:space:]]*--- FAIL/ { msg = 1; print; next } \
 	  msg && /^[[:space:]]+/ { print; next } { msg = 0 } \

@@ -11,6 +11,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/app"
 	"github.com/jiraduck/jiraduck/internal/config"
 	"github.com/jiraduck/jiraduck/internal/emulator"
+	"github.com/jiraduck/jiraduck/internal/jobs"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -44,49 +45,67 @@ func compactionWrittenOnce(t *testing.T, path string) int64 {
 	return compactionFileSize(t, copyPath)
 }
 
-// TestServeCompactsAfterStorms: storms that re-fetch the same issues again
-// and again leave serve's store larger than the same data written once;
-// the next start brings it within 1.3x of that, and nothing is lost.
-func TestServeCompactsAfterStorms(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs serve through several storms")
-	}
+// TestServeCompactsAtItsNextStart: a store that rows deleted since their
+// blocks were written left larger than the same data written once (as
+// webhook events pruned after a storm, or issues fetched again and again,
+// leave it) is brought within 1.3x of that at serve's next start, and no
+// issue is lost. That storms driven through serve leave such a store, and
+// that the next start brings it back, the benchmark's P3 run shows with its
+// "store after serve's next start" measure (TestBenchQuick checks it); the
+// store's own tests compact stores that storms of issue writes left.
+func TestServeCompactsAtItsNextStart(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	site, err := app.StartSite(ctx, app.SiteOptions{Emulator: emulator.Options{Issues: 300, Seed: 3}, DataDir: dataDir, Logger: log})
+	const issues = 30
+	site, err := app.StartSite(ctx, app.SiteOptions{Emulator: emulator.Options{Issues: issues, Seed: 3}, DataDir: dataDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer site.Close()
-	storm := func(events, issues int) {
-		t.Helper()
-		if _, err := site.Emulator.Storm(ctx, emulator.StormOptions{Events: events, Issues: issues}); err != nil {
-			t.Fatal(err)
-		}
-		if err := site.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+	svc := site.Service
+	if _, err := jobs.Backfill(ctx, svc.Client(), svc.Store(), svc.Processor(), jobs.BackfillOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	storm(300, 300)
-	for range 4 {
-		storm(120, 120)
-	}
-	var issues int
-	if err := site.Service.Store().DB().QueryRowContext(ctx, `SELECT count(*) FROM issues`).Scan(&issues); err != nil {
+	if err := site.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := site.Close(); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dataDir, store.FileName)
+	// Events written to the file, then deleted: their blocks stay in it.
+	s, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
+			SELECT 1000000 + i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1000) t(i)`,
+		`CHECKPOINT`,
+		// One stays: DuckDB may drop a row group whose every row is
+		// deleted, never one that still holds a live row.
+		`DELETE FROM webhook_events WHERE event_id > 1000000`,
+		`CHECKPOINT`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			s.Close()
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	stopped, once := compactionFileSize(t, path), compactionWrittenOnce(t, path)
-	t.Logf("store after the storms %d bytes, the same data written once %d bytes", stopped, once)
+	t.Logf("store before the next start %d bytes, the same data written once %d bytes", stopped, once)
+	if float64(stopped) <= 2*float64(once) {
+		t.Fatalf("the deleted events left %d bytes against %d written once: the test no longer makes a wasteful store", stopped, once)
+	}
 	// The next start of serve (any writer) opens the store this way.
-	s, err := app.OpenStore(ctx, site.Config, log, "serve")
+	s, err = app.OpenStore(ctx, site.Config, log, "serve")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +114,6 @@ func TestServeCompactsAfterStorms(t *testing.T) {
 	}
 	after := compactionFileSize(t, path)
 	t.Logf("after the next start %d bytes", after)
-	if float64(stopped) <= 1.3*float64(once) {
-		t.Logf("the storms left the store within 1.3x; compaction was not needed")
-	}
 	if got := float64(after) / float64(once); got > 1.3 {
 		t.Errorf("store after the next start: got %d bytes, %.2fx the same data written once (%d), want at most 1.3x", after, got, once)
 	}
@@ -110,8 +126,8 @@ func TestServeCompactsAfterStorms(t *testing.T) {
 	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM issues`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if stored != issues || stored != 300 {
-		t.Errorf("issues after compaction: got %d, want %d (300 emulated)", stored, issues)
+	if stored != issues {
+		t.Errorf("issues after compaction: got %d, want the %d emulated", stored, issues)
 	}
 }
 

@@ -286,7 +286,7 @@ func TestBackfillConflictFailsAlone(t *testing.T) {
 	if _, err := b.s.DB().Exec(`INSERT INTO comments (comment_id, issue_key, body) VALUES (?, 'ZZZ-1', 'held by another issue')`, commentID); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Backfill(context.Background(), b.jc, b.s, b.proc, BackfillOptions{Parallel: 4, Retries: 0})
+	res, err := Backfill(context.Background(), b.jc, b.s, b.proc, BackfillOptions{Parallel: 4, RetryDelay: time.Millisecond})
 	if err == nil {
 		t.Fatal("backfill: got no error, want the conflicting issue reported")
 	}

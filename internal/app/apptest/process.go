@@ -27,11 +27,16 @@ func TestBinary() Program {
 }
 
 // Command is the program run with args in a complete environment: nothing
-// is inherited but the path and the home folder, so no setting of the
-// caller's shell leaks in.
+// is inherited but the path, the home folder and the race detector's
+// options (GORACE, which make test sets), so no setting of the caller's
+// shell leaks in.
 func (p Program) Command(environ []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(p.Path, args...)
-	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.Env...), environ...)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if v, ok := os.LookupEnv("GORACE"); ok {
+		base = append(base, "GORACE="+v)
+	}
+	cmd.Env = append(append(base, p.Env...), environ...)
 	return cmd
 }
 
