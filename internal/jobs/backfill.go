@@ -181,7 +181,7 @@ func Backfill(ctx context.Context, jc *client.Client, s *store.Store, p *pipelin
 				defer wg.Done()
 				for it := range work {
 					id := it.id
-					rows, out, err := prepareItem(ctx, jc, p, it, pipeline.Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
+					rows, out, err := prepareItem(ctx, p, it, pipeline.Request{KeyOrID: id, ID: id, Unstored: unstored[id]})
 					switch {
 					case err != nil && ctx.Err() != nil:
 						// Interrupted: not a failure of the issue.
@@ -278,16 +278,11 @@ type backfillItem struct {
 
 // prepareItem fetches (or completes) one issue and prepares its rows, as
 // Processor.Prepare does.
-func prepareItem(ctx context.Context, jc *client.Client, p *pipeline.Processor, it backfillItem, req pipeline.Request) (*normalize.Rows, pipeline.Outcome, error) {
+func prepareItem(ctx context.Context, p *pipeline.Processor, it backfillItem, req pipeline.Request) (*normalize.Rows, pipeline.Outcome, error) {
 	if it.bi == nil {
 		return p.Prepare(ctx, req)
 	}
-	b, err := jc.CompleteIssue(ctx, it.bi)
-	if err != nil {
-		return nil, "", err
-	}
-	rows, err := p.PrepareFetched(ctx, req, b)
-	return rows, "", err
+	return p.PrepareBulk(ctx, req, it.bi)
 }
 
 // feedBulk fetches ids in bulk, jira.MaxBulkFetch a call, and hands every

@@ -114,6 +114,19 @@ func (p *Processor) Prepare(ctx context.Context, req Request) (*normalize.Rows, 
 	return rows, "", err
 }
 
+// PrepareBulk is Prepare of an issue a bulk fetch returned: what the bulk
+// answer lacks (remote links, the pages of cut lists) is read, then the
+// issue is prepared as fetched.
+func (p *Processor) PrepareBulk(ctx context.Context, req Request, bi *client.BulkIssue) (*normalize.Rows, Outcome, error) {
+	b, err := p.client.CompleteIssue(ctx, bi)
+	if err != nil {
+		p.fetchFailed(ctx, req, err)
+		return nil, "", err
+	}
+	rows, err := p.PrepareFetched(ctx, req, b)
+	return rows, "", err
+}
+
 // FetchOptions are the options every fetch of the processor's issues takes:
 // a batch job that fetches issues itself (a bulk fetch) passes them too.
 func (p *Processor) FetchOptions() client.FetchOptions {

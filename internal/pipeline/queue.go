@@ -17,6 +17,7 @@ import (
 	"github.com/jiraduck/jiraduck/internal/jira"
 	"github.com/jiraduck/jiraduck/internal/jira/client"
 	"github.com/jiraduck/jiraduck/internal/logx"
+	"github.com/jiraduck/jiraduck/internal/normalize"
 	"github.com/jiraduck/jiraduck/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -36,6 +37,14 @@ type QueueOptions struct {
 	// MaxWrites bounds the issue writes handed to the writer and not done
 	// yet: one writer transaction's worth, its batch (default 64).
 	MaxWrites int
+	// BulkFetch is how many issues, at least, must be ready for a worker to
+	// take several of them and read them with one bulk fetch (up to
+	// jira.MaxBulkFetch a call, about a worker's share of what is ready)
+	// instead of one GET issue each: a storm's release, a bulk edit or a
+	// replay (default 16; below 0, never). Each issue is then completed
+	// (remote links, cut lists) and written by whichever worker is free.
+	// Deletions are always fetched alone: the 404 is what they wait for.
+	BulkFetch int
 	// StormRate, HotWindow, StormQuiet and StormMaxDelay shape storm mode.
 	// While events arrive faster than StormRate per second (default 20; a
 	// bulk edit in Jira, a replay, a busy site) and until StormQuiet after
@@ -83,7 +92,9 @@ type QueueOptions struct {
 //	          for the storm to pass
 //	followUp  in q.delayed until due: events came in while it ran
 //	retry     in q.delayed until due: its last run failed
-//	running   taken by a worker, until its write has committed
+//	running   taken by a worker, until its write has committed; an item
+//	          taken with others for one bulk fetch is running from then
+//	          on, and waits in q.fetched, read, for the next free worker
 //
 // Transitions:
 //
@@ -92,7 +103,8 @@ type QueueOptions struct {
 //	idle     -> held      an event for a hot issue during a storm, or for
 //	                      any issue while events come at BulkRate
 //	idle     -> retry     requeue: its events' failure could not be recorded
-//	ready    -> running   a worker takes it
+//	ready    -> running   a worker takes it, alone or with other ready
+//	                      items for one bulk fetch (not a deletion)
 //	ready    -> held      not tried yet, and an event that would hold it
 //	                      were it idle, or events reach BulkRate
 //	held     -> ready     it has cooled down (not at BulkRate), the storm
@@ -128,6 +140,7 @@ type Queue struct {
 	mu        sync.Mutex
 	items     map[string]*item
 	ready     []*item
+	fetched   []fetchedTurn // running items a bulk fetch read, for a worker
 	delayed   []*item       // followUp and retry items, until due
 	held      []*item       // storm mode: waiting for the storm to pass
 	remaining map[int64]int // event id -> targets not yet processed
@@ -282,6 +295,23 @@ type turn struct {
 	events           []int64
 }
 
+// fetchedTurn is the run of an item that a bulk fetch of its group began:
+// its turn, read before the fetch, and what the fetch returned for it (nil:
+// the issue is fetched alone, which tells a deleted issue from a failure).
+type fetchedTurn struct {
+	it *item
+	tn turn
+	bi *client.BulkIssue
+}
+
+// work is what a worker takes: one running item, a group of running items
+// to read with one bulk fetch, or the run of an item such a fetch read.
+type work struct {
+	it      *item
+	group   []*item
+	fetched *fetchedTurn
+}
+
 // NewQueue builds a queue; Start runs its workers.
 func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) *Queue {
 	if opts.Workers < 1 {
@@ -292,6 +322,9 @@ func NewQueue(p *Processor, s *store.Store, w *store.Writer, opts QueueOptions) 
 	}
 	if opts.MaxWrites < 1 {
 		opts.MaxWrites = 64
+	}
+	if opts.BulkFetch == 0 {
+		opts.BulkFetch = 16
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
@@ -440,7 +473,7 @@ func (q *Queue) Depth() int {
 // takes.
 func (q *Queue) Backlog() bool {
 	q.mu.Lock()
-	ready := len(q.ready)
+	ready := len(q.ready) + len(q.fetched)
 	q.mu.Unlock()
 	return ready+len(q.writeSlots) > q.opts.MaxWrites
 }
@@ -730,16 +763,16 @@ func (q *Queue) signal() {
 	}
 }
 
-// take returns the next runnable item, now running, waiting for one; nil
+// take returns the next work, its items now running, waiting for some; nil
 // when stopping.
-func (q *Queue) take() *item {
+func (q *Queue) take() *work {
 	for {
 		q.mu.Lock()
 		now := q.clock.Now()
-		it, next := q.nextLocked(now)
+		w, next := q.nextLocked(now)
 		q.mu.Unlock()
-		if it != nil {
-			return it
+		if w != nil {
+			return w
 		}
 		if next.IsZero() {
 			next = now.Add(time.Hour)
@@ -756,21 +789,70 @@ func (q *Queue) take() *item {
 	}
 }
 
-// nextLocked releases what has come due at now and takes the first ready
-// item, which is then running. Without one it returns when the next item
-// falls due (zero: none does).
-func (q *Queue) nextLocked(now time.Time) (*item, time.Time) {
+// nextLocked releases what has come due at now and takes the next work: an
+// item a bulk fetch read, else a group of ready items to read in bulk when
+// enough are ready, else the first ready item. Without any it returns when
+// the next item falls due (zero: none does).
+func (q *Queue) nextLocked(now time.Time) (*work, time.Time) {
 	next := q.releaseLocked(now)
-	if len(q.ready) == 0 {
+	var w *work
+	switch {
+	case len(q.fetched) > 0:
+		f := q.fetched[0]
+		q.fetched[0] = fetchedTurn{}
+		q.fetched = q.fetched[1:]
+		w = &work{fetched: &f}
+	case len(q.ready) == 0:
 		return nil, next
+	default:
+		if group := q.groupLocked(); group != nil {
+			w = &work{group: group}
+			break
+		}
+		it := q.ready[0]
+		q.ready = q.ready[1:]
+		it.state = stateRunning
+		w = &work{it: it}
 	}
-	it := q.ready[0]
-	q.ready = q.ready[1:]
-	it.state = stateRunning
-	if len(q.ready) > 0 {
+	if len(q.ready) > 0 || len(q.fetched) > 0 {
 		q.signal()
 	}
-	return it, next
+	return w, next
+}
+
+// groupLocked takes a worker's share of the ready items, at least BulkFetch
+// and at most jira.MaxBulkFetch, for one bulk fetch, when at least BulkFetch
+// are ready, and the rest with them when fewer than BulkFetch would be
+// left; deletions stay ready. The items taken are running. Nil: no group.
+func (q *Queue) groupLocked() []*item {
+	if q.opts.BulkFetch < 0 || len(q.ready) < q.opts.BulkFetch {
+		return nil
+	}
+	size := min(jira.MaxBulkFetch, max(q.opts.BulkFetch, (len(q.ready)+q.opts.Workers-1)/q.opts.Workers))
+	if len(q.ready)-size < q.opts.BulkFetch {
+		// What would be left is too few for a group: this one takes it.
+		size = min(jira.MaxBulkFetch, len(q.ready))
+	}
+	var group []*item
+	kept := q.ready[:0]
+	for _, it := range q.ready {
+		if len(group) < size && !it.delete {
+			group = append(group, it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	if len(group) < 2 {
+		// Deletions nearly all: back in line as they were, taken alone.
+		q.ready = append(group, kept...)
+		return nil
+	}
+	clear(q.ready[len(kept):])
+	q.ready = kept
+	for _, it := range group {
+		it.state = stateRunning
+	}
+	return group
 }
 
 // releaseLocked moves the delayed and held items whose time has come to the
@@ -831,15 +913,62 @@ func earliest(a, b time.Time) time.Time {
 }
 
 func (q *Queue) worker() {
-	for it := q.take(); it != nil; it = q.take() {
-		q.run(it)
+	for w := q.take(); w != nil; w = q.take() {
+		switch {
+		case w.group != nil:
+			q.fetchGroup(w.group)
+		case w.fetched != nil:
+			q.run(w.fetched.it, w.fetched.tn, w.fetched.bi)
+		default:
+			q.run(w.it, q.begin(w.it), nil)
+		}
 	}
 }
 
-func (q *Queue) run(it *item) {
-	tn := q.begin(it)
+// fetchGroup reads the issues of group, all running, with one bulk fetch and
+// leaves each, with what it got, to the next free worker. An issue the
+// fetch did not return, or every issue when the call failed, is fetched
+// alone by that worker, as if the group had never been.
+func (q *Queue) fetchGroup(group []*item) {
+	turns := make([]turn, len(group))
+	names := make([]string, len(group))
+	for i, it := range group {
+		turns[i] = q.begin(it)
+		names[i] = turns[i].keyOrID
+	}
+	got, err := q.p.client.FetchIssues(q.ctx, names, q.p.FetchOptions())
+	byName := map[string]*client.BulkIssue{}
+	if err != nil {
+		if q.ctx.Err() == nil {
+			q.log.WithError(err).WithField("issues", len(group)).Warn("bulk fetch failed; fetching its issues one by one")
+		}
+	} else {
+		for _, bi := range got.Issues {
+			byName[bi.Asked] = bi
+		}
+	}
+	q.mu.Lock()
+	for i, it := range group {
+		q.fetched = append(q.fetched, fetchedTurn{it: it, tn: turns[i], bi: byName[names[i]]})
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// run processes tn, a turn of it: with bi, the issue as a bulk fetch
+// returned it, else fetched alone.
+func (q *Queue) run(it *item, tn turn, bi *client.BulkIssue) {
 	req := Request{KeyOrID: tn.keyOrID, ID: tn.id, Key: tn.key, Delete: tn.delete, Events: q.completing(tn.events)}
-	rows, outcome, err := q.p.Prepare(q.ctx, req)
+	var (
+		rows    *normalize.Rows
+		outcome Outcome
+		err     error
+	)
+	if bi != nil {
+		rows, outcome, err = q.p.PrepareBulk(q.ctx, req, bi)
+	} else {
+		rows, outcome, err = q.p.Prepare(q.ctx, req)
+	}
 	if err != nil || rows == nil {
 		q.finish(it, tn, outcome, err)
 		return

@@ -51,10 +51,14 @@ func (m *machine) accept(key string) {
 func (m *machine) take(key string) {
 	m.t.Helper()
 	m.q.mu.Lock()
-	it, _ := m.q.nextLocked(m.clk.Now())
+	w, _ := m.q.nextLocked(m.clk.Now())
 	m.q.mu.Unlock()
-	if it == nil {
+	if w == nil {
 		m.t.Fatalf("take: got nothing ready, want %s", key)
+	}
+	it := w.it
+	if it == nil {
+		m.t.Fatalf("take: got %+v, want %s alone", w, key)
 	}
 	if it.key != key {
 		m.t.Fatalf("take: got %s, want %s", it.key, key)
@@ -66,10 +70,10 @@ func (m *machine) take(key string) {
 func (m *machine) idle() {
 	m.t.Helper()
 	m.q.mu.Lock()
-	it, _ := m.q.nextLocked(m.clk.Now())
+	w, _ := m.q.nextLocked(m.clk.Now())
 	m.q.mu.Unlock()
-	if it != nil {
-		m.t.Fatalf("take: got %s (%s), want nothing ready", it.key, it.state)
+	if w != nil {
+		m.t.Fatalf("take: got %+v, want nothing ready", w)
 	}
 }
 
