@@ -271,3 +271,29 @@ func TestGroupsLeaveDeletionsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogCountsIssuesInABulkFetch: the issues a bulk fetch is reading
+// still wait for their write, so the exporter keeps putting off its passes
+// while they and the ready ones are more than a write transaction takes.
+func TestBacklogCountsIssuesInABulkFetch(t *testing.T) {
+	q := NewQueue(nil, nil, nil, QueueOptions{Workers: 2, BulkFetch: 4, MaxWrites: 6})
+	defer q.cancel()
+	for i := range 11 {
+		q.ready = append(q.ready, &item{ident: fmt.Sprint("id:", i), id: fmt.Sprint(i), state: stateReady})
+	}
+	q.mu.Lock()
+	group := q.groupLocked()
+	q.mu.Unlock()
+	if len(group) != 6 || len(q.ready) != 5 {
+		t.Fatalf("group of %d, %d left ready; want 6 and 5", len(group), len(q.ready))
+	}
+	if !q.Backlog() {
+		t.Errorf("backlog with 5 ready and 6 in a bulk fetch (MaxWrites 6): got none")
+	}
+	q.mu.Lock()
+	q.ready = nil
+	q.mu.Unlock()
+	if q.Backlog() {
+		t.Errorf("backlog with only the 6 in a bulk fetch (MaxWrites 6): got one, want none")
+	}
+}

@@ -141,6 +141,7 @@ type Queue struct {
 	items     map[string]*item
 	ready     []*item
 	fetched   []fetchedTurn // running items a bulk fetch read, for a worker
+	fetching  int           // running items in a bulk fetch under way
 	delayed   []*item       // followUp and retry items, until due
 	held      []*item       // storm mode: waiting for the storm to pass
 	remaining map[int64]int // event id -> targets not yet processed
@@ -466,6 +467,8 @@ func (q *Queue) Depth() int {
 // Backlog reports whether more issues wait for a worker or for the writer
 // than one write transaction takes (MaxWrites): a storm's release or a bulk
 // edit being worked off, whose writes will go on dirtying the same months.
+// Issues in a bulk fetch under way, or read by one and waiting for a
+// worker, wait as ready ones do.
 // A steady stream of edits keeps a few dozen writes waiting for each
 // commit on a large store (P8), which is no backlog: with four per worker
 // as the bound, the exporter waited its 10 s under such a stream. Held
@@ -473,7 +476,7 @@ func (q *Queue) Depth() int {
 // takes.
 func (q *Queue) Backlog() bool {
 	q.mu.Lock()
-	ready := len(q.ready) + len(q.fetched)
+	ready := len(q.ready) + q.fetching + len(q.fetched)
 	q.mu.Unlock()
 	return ready+len(q.writeSlots) > q.opts.MaxWrites
 }
@@ -852,6 +855,7 @@ func (q *Queue) groupLocked() []*item {
 	for _, it := range group {
 		it.state = stateRunning
 	}
+	q.fetching += len(group)
 	return group
 }
 
@@ -948,6 +952,7 @@ func (q *Queue) fetchGroup(group []*item) {
 		}
 	}
 	q.mu.Lock()
+	q.fetching -= len(group)
 	for i, it := range group {
 		q.fetched = append(q.fetched, fetchedTurn{it: it, tn: turns[i], bi: byName[names[i]]})
 	}
