@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -45,6 +47,27 @@ func compactionWrittenOnce(t *testing.T, path string) int64 {
 	return compactionFileSize(t, copyPath)
 }
 
+// compactionWaste writes n webhook events of 19 KB to the store's file and
+// deletes all but the first: their blocks stay in the file until a
+// compaction, as those of events pruned after a storm do. The caller
+// checkpoints the deletion.
+func compactionWaste(ctx context.Context, db *sql.DB, n int) error {
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
+			SELECT i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1, %d) t(i)`, n+1),
+		`CHECKPOINT`,
+		// One event stays: DuckDB sometimes drops a row group whose every
+		// row is deleted (it did once the dimension tables were made at
+		// open), never one that still holds a live row.
+		`DELETE FROM webhook_events WHERE event_id > 1`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
 // TestServeCompactsAtItsNextStart: a store that rows deleted since their
 // blocks were written left larger than the same data written once (as
 // webhook events pruned after a storm, or issues fetched again and again,
@@ -82,19 +105,13 @@ func TestServeCompactsAtItsNextStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
-			SELECT 1000000 + i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1000) t(i)`,
-		`CHECKPOINT`,
-		// One stays: DuckDB may drop a row group whose every row is
-		// deleted, never one that still holds a live row.
-		`DELETE FROM webhook_events WHERE event_id > 1000000`,
-		`CHECKPOINT`,
-	} {
-		if _, err := s.DB().ExecContext(ctx, q); err != nil {
-			s.Close()
-			t.Fatalf("%s: %v", q, err)
-		}
+	if err := compactionWaste(ctx, s.DB(), 1000); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		s.Close()
+		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -147,20 +164,9 @@ func TestBatchCompactsWhenClosing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := b.Store.DB()
-	for _, q := range []string{
-		`INSERT INTO webhook_events (event_id, webhook_event, received_at, state, body)
-			SELECT i, 'jira:issue_updated', now(), 'done', repeat(md5(i::VARCHAR), 600) FROM range(1, 3001) t(i)`,
-		`CHECKPOINT`,
-		// One event stays: DuckDB sometimes drops a row group whose every
-		// row is deleted (it did once the dimension tables were made at
-		// open), never one that still holds a live row.
-		`DELETE FROM webhook_events WHERE event_id > 1`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			b.Close()
-			t.Fatalf("%s: %v", q, err)
-		}
+	if err := compactionWaste(ctx, b.Store.DB(), 3000); err != nil {
+		b.Close()
+		t.Fatal(err)
 	}
 	if err := b.Store.Checkpoint(ctx); err != nil {
 		b.Close()
